@@ -1,0 +1,1 @@
+"""Sans-I/O core: decisions only. No threads, sockets, sleeps or clock reads here."""

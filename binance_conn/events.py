@@ -1,0 +1,777 @@
+"""Immutable event values delivered to subscribers.
+
+Every event is a plain ``__slots__`` class whose ``__setattr__`` raises: as
+immutable as a frozen dataclass but several times cheaper to build, which
+matters on the stream hot path.  One event object is shared by all subscribers
+of its stream, so immutability is what makes that sharing safe.
+
+Conventions (API.md): ``exchange`` comes first on every event; prices and
+quantities are :class:`decimal.Decimal`; sequences are tuples; ``symbol`` is
+upper case; ``*_time`` fields are integer epoch milliseconds as Binance sends
+them; ``side``/``order_type``/``status``/``state`` are ``str`` enums, or plain
+``str`` for a value Binance added after this release.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
+
+from .enums import (
+    ConnectionState,
+    ExecutionType,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+
+__all__ = [
+    "Event",
+    "ConnectionEvent",
+    "Ticker",
+    "MiniTicker",
+    "BookTicker",
+    "Trade",
+    "AggTrade",
+    "Kline",
+    "DepthUpdate",
+    "OrderUpdate",
+    "Fill",
+    "BalanceUpdate",
+    "OrderListUpdate",
+    "PriceLevel",
+]
+
+PriceLevel = Tuple[Decimal, Decimal]
+"""One order-book level: ``(price, quantity)``."""
+
+_set = object.__setattr__
+
+T = TypeVar("T", bound="Event")
+
+
+def _rebuild(cls: Type[T], values: Tuple[Any, ...]) -> T:
+    obj = object.__new__(cls)
+    for name, value in zip(cls.__slots__, values):
+        _set(obj, name, value)
+    return obj
+
+
+class Event:
+    """Base of every event: immutable, comparable, hashable, picklable."""
+
+    __slots__: Tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable (tried to set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable (tried to delete {name!r})")
+
+    def _values(self) -> Tuple[Any, ...]:
+        return tuple(getattr(self, n) for n in self.__slots__)
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({body})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined, no-any-return]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__,) + self._values())
+
+    def __reduce__(self) -> Tuple[Callable[..., Any], Tuple[Any, ...]]:
+        return (_rebuild, (type(self), self._values()))
+
+    def __copy__(self: T) -> T:
+        return self
+
+    def __deepcopy__(self: T, memo: Dict[int, Any]) -> T:
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The fields as a new ``dict`` (values are shared, not copied)."""
+        return {n: getattr(self, n) for n in self.__slots__}
+
+    def replace(self: T, **changes: Any) -> T:
+        """A copy with ``changes`` applied; unknown field names raise ``TypeError``."""
+        unknown = set(changes) - set(self.__slots__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
+        values = tuple(changes.get(n, getattr(self, n)) for n in self.__slots__)
+        return _rebuild(type(self), values)
+
+
+class ConnectionEvent(Event):
+    """A change of a session's link: CONNECTED, DISCONNECTED or RECONNECTING."""
+
+    __slots__ = ("exchange", "session", "state", "reason", "timestamp")
+    exchange: str
+    session: str
+    state: Union[ConnectionState, str]
+    reason: str
+    timestamp: int
+
+    def __init__(
+        self,
+        exchange: str,
+        session: str,
+        state: Union[ConnectionState, str],
+        reason: str,
+        timestamp: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "session", session)
+        _set(self, "state", state)
+        _set(self, "reason", reason)
+        _set(self, "timestamp", timestamp)
+
+
+class Ticker(Event):
+    """24 h rolling-window statistics of one symbol (``<symbol>@ticker``)."""
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "last_price",
+        "open_price",
+        "high_price",
+        "low_price",
+        "volume",
+        "quote_volume",
+        "price_change",
+        "price_change_percent",
+        "weighted_avg_price",
+        "bid_price",
+        "bid_qty",
+        "ask_price",
+        "ask_qty",
+        "trade_count",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    last_price: Decimal
+    open_price: Decimal
+    high_price: Decimal
+    low_price: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    price_change: Optional[Decimal]
+    price_change_percent: Decimal
+    weighted_avg_price: Optional[Decimal]
+    bid_price: Optional[Decimal]
+    bid_qty: Optional[Decimal]
+    ask_price: Optional[Decimal]
+    ask_qty: Optional[Decimal]
+    trade_count: Optional[int]
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        last_price: Decimal,
+        open_price: Decimal,
+        high_price: Decimal,
+        low_price: Decimal,
+        volume: Decimal,
+        quote_volume: Decimal,
+        price_change_percent: Decimal,
+        event_time: int,
+        price_change: Optional[Decimal] = None,
+        weighted_avg_price: Optional[Decimal] = None,
+        bid_price: Optional[Decimal] = None,
+        bid_qty: Optional[Decimal] = None,
+        ask_price: Optional[Decimal] = None,
+        ask_qty: Optional[Decimal] = None,
+        trade_count: Optional[int] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "last_price", last_price)
+        _set(self, "open_price", open_price)
+        _set(self, "high_price", high_price)
+        _set(self, "low_price", low_price)
+        _set(self, "volume", volume)
+        _set(self, "quote_volume", quote_volume)
+        _set(self, "price_change", price_change)
+        _set(self, "price_change_percent", price_change_percent)
+        _set(self, "weighted_avg_price", weighted_avg_price)
+        _set(self, "bid_price", bid_price)
+        _set(self, "bid_qty", bid_qty)
+        _set(self, "ask_price", ask_price)
+        _set(self, "ask_qty", ask_qty)
+        _set(self, "trade_count", trade_count)
+        _set(self, "event_time", event_time)
+
+
+class MiniTicker(Event):
+    """24 h mini ticker (``<symbol>@miniTicker``)."""
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "close_price",
+        "open_price",
+        "high_price",
+        "low_price",
+        "volume",
+        "quote_volume",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    close_price: Decimal
+    open_price: Decimal
+    high_price: Decimal
+    low_price: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        close_price: Decimal,
+        open_price: Decimal,
+        high_price: Decimal,
+        low_price: Decimal,
+        volume: Decimal,
+        quote_volume: Decimal,
+        event_time: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "close_price", close_price)
+        _set(self, "open_price", open_price)
+        _set(self, "high_price", high_price)
+        _set(self, "low_price", low_price)
+        _set(self, "volume", volume)
+        _set(self, "quote_volume", quote_volume)
+        _set(self, "event_time", event_time)
+
+
+class BookTicker(Event):
+    """Best bid/ask of one symbol (``<symbol>@bookTicker``)."""
+
+    __slots__ = ("exchange", "symbol", "update_id", "bid_price", "bid_qty", "ask_price", "ask_qty")
+    exchange: str
+    symbol: str
+    update_id: int
+    bid_price: Decimal
+    bid_qty: Decimal
+    ask_price: Decimal
+    ask_qty: Decimal
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        update_id: int,
+        bid_price: Decimal,
+        bid_qty: Decimal,
+        ask_price: Decimal,
+        ask_qty: Decimal,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "update_id", update_id)
+        _set(self, "bid_price", bid_price)
+        _set(self, "bid_qty", bid_qty)
+        _set(self, "ask_price", ask_price)
+        _set(self, "ask_qty", ask_qty)
+
+
+class Trade(Event):
+    """One trade (``<symbol>@trade``)."""
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "trade_id",
+        "price",
+        "quantity",
+        "trade_time",
+        "is_buyer_maker",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    trade_id: int
+    price: Decimal
+    quantity: Decimal
+    trade_time: int
+    is_buyer_maker: bool
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        trade_id: int,
+        price: Decimal,
+        quantity: Decimal,
+        trade_time: int,
+        is_buyer_maker: bool,
+        event_time: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "trade_id", trade_id)
+        _set(self, "price", price)
+        _set(self, "quantity", quantity)
+        _set(self, "trade_time", trade_time)
+        _set(self, "is_buyer_maker", is_buyer_maker)
+        _set(self, "event_time", event_time)
+
+
+class AggTrade(Event):
+    """An aggregated trade (``<symbol>@aggTrade``)."""
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "agg_trade_id",
+        "price",
+        "quantity",
+        "first_trade_id",
+        "last_trade_id",
+        "trade_time",
+        "is_buyer_maker",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    agg_trade_id: int
+    price: Decimal
+    quantity: Decimal
+    first_trade_id: int
+    last_trade_id: int
+    trade_time: int
+    is_buyer_maker: bool
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        agg_trade_id: int,
+        price: Decimal,
+        quantity: Decimal,
+        first_trade_id: int,
+        last_trade_id: int,
+        trade_time: int,
+        is_buyer_maker: bool,
+        event_time: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "agg_trade_id", agg_trade_id)
+        _set(self, "price", price)
+        _set(self, "quantity", quantity)
+        _set(self, "first_trade_id", first_trade_id)
+        _set(self, "last_trade_id", last_trade_id)
+        _set(self, "trade_time", trade_time)
+        _set(self, "is_buyer_maker", is_buyer_maker)
+        _set(self, "event_time", event_time)
+
+
+class Kline(Event):
+    """One candlestick update (``<symbol>@kline_<interval>``)."""
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "interval",
+        "open_time",
+        "close_time",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "is_closed",
+        "quote_volume",
+        "trade_count",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    interval: str
+    open_time: int
+    close_time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    is_closed: bool
+    quote_volume: Optional[Decimal]
+    trade_count: Optional[int]
+    event_time: Optional[int]
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        interval: str,
+        open_time: int,
+        close_time: int,
+        open: Decimal,
+        high: Decimal,
+        low: Decimal,
+        close: Decimal,
+        volume: Decimal,
+        is_closed: bool,
+        quote_volume: Optional[Decimal] = None,
+        trade_count: Optional[int] = None,
+        event_time: Optional[int] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "interval", interval)
+        _set(self, "open_time", open_time)
+        _set(self, "close_time", close_time)
+        _set(self, "open", open)
+        _set(self, "high", high)
+        _set(self, "low", low)
+        _set(self, "close", close)
+        _set(self, "volume", volume)
+        _set(self, "is_closed", is_closed)
+        _set(self, "quote_volume", quote_volume)
+        _set(self, "trade_count", trade_count)
+        _set(self, "event_time", event_time)
+
+
+class DepthUpdate(Event):
+    """A diff-depth update (``<symbol>@depth@100ms``); a partial book has ``first_update_id == final_update_id``."""
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "first_update_id",
+        "final_update_id",
+        "bids",
+        "asks",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    first_update_id: int
+    final_update_id: int
+    bids: Tuple[PriceLevel, ...]
+    asks: Tuple[PriceLevel, ...]
+    event_time: Optional[int]
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        first_update_id: int,
+        final_update_id: int,
+        bids: Tuple[PriceLevel, ...],
+        asks: Tuple[PriceLevel, ...],
+        event_time: Optional[int] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "first_update_id", first_update_id)
+        _set(self, "final_update_id", final_update_id)
+        _set(self, "bids", bids)
+        _set(self, "asks", asks)
+        _set(self, "event_time", event_time)
+
+
+class Fill(Event):
+    """One execution of an order (from ``myTrades`` or an ``executionReport`` TRADE)."""
+
+    __slots__ = ("trade_id", "price", "quantity", "commission", "commission_asset", "time", "is_maker")
+    trade_id: int
+    price: Decimal
+    quantity: Decimal
+    commission: Optional[Decimal]
+    commission_asset: Optional[str]
+    time: Optional[int]
+    is_maker: Optional[bool]
+
+    def __init__(
+        self,
+        trade_id: int,
+        price: Decimal,
+        quantity: Decimal,
+        commission: Optional[Decimal] = None,
+        commission_asset: Optional[str] = None,
+        time: Optional[int] = None,
+        is_maker: Optional[bool] = None,
+    ) -> None:
+        _set(self, "trade_id", trade_id)
+        _set(self, "price", price)
+        _set(self, "quantity", quantity)
+        _set(self, "commission", commission)
+        _set(self, "commission_asset", commission_asset)
+        _set(self, "time", time)
+        _set(self, "is_maker", is_maker)
+
+
+class OrderUpdate(Event):
+    """An order's state change (user data ``executionReport``, or a reconciliation).
+
+    ``is_reconciled`` is True when the connector built this event from REST
+    queries after a user-data gap instead of receiving it live; ``fills`` then
+    holds the executions missed during the gap.
+    """
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "order_id",
+        "client_order_id",
+        "side",
+        "order_type",
+        "status",
+        "price",
+        "quantity",
+        "filled_quantity",
+        "last_fill_price",
+        "last_fill_quantity",
+        "event_time",
+        "is_reconciled",
+        "execution_type",
+        "time_in_force",
+        "stop_price",
+        "iceberg_quantity",
+        "order_list_id",
+        "orig_client_order_id",
+        "reject_reason",
+        "commission",
+        "commission_asset",
+        "transaction_time",
+        "trade_id",
+        "execution_id",
+        "is_on_book",
+        "is_maker",
+        "creation_time",
+        "cumulative_quote_quantity",
+        "last_quote_quantity",
+        "quote_order_quantity",
+        "working_time",
+        "self_trade_prevention_mode",
+        "expiry_reason",
+        "fills",
+    )
+    exchange: str
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: Union[OrderSide, str]
+    order_type: Union[OrderType, str]
+    status: Union[OrderStatus, str]
+    price: Decimal
+    quantity: Decimal
+    filled_quantity: Decimal
+    last_fill_price: Decimal
+    last_fill_quantity: Decimal
+    event_time: int
+    is_reconciled: bool
+    execution_type: Union[ExecutionType, str, None]
+    time_in_force: Union[TimeInForce, str, None]
+    stop_price: Optional[Decimal]
+    iceberg_quantity: Optional[Decimal]
+    order_list_id: int
+    orig_client_order_id: Optional[str]
+    reject_reason: Optional[str]
+    commission: Optional[Decimal]
+    commission_asset: Optional[str]
+    transaction_time: Optional[int]
+    trade_id: Optional[int]
+    execution_id: Optional[int]
+    is_on_book: Optional[bool]
+    is_maker: Optional[bool]
+    creation_time: Optional[int]
+    cumulative_quote_quantity: Optional[Decimal]
+    last_quote_quantity: Optional[Decimal]
+    quote_order_quantity: Optional[Decimal]
+    working_time: Optional[int]
+    self_trade_prevention_mode: Optional[str]
+    expiry_reason: Optional[str]
+    fills: Tuple[Fill, ...]
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        order_id: int,
+        client_order_id: str,
+        side: Union[OrderSide, str],
+        order_type: Union[OrderType, str],
+        status: Union[OrderStatus, str],
+        price: Decimal,
+        quantity: Decimal,
+        filled_quantity: Decimal,
+        last_fill_price: Decimal,
+        last_fill_quantity: Decimal,
+        event_time: int,
+        is_reconciled: bool = False,
+        execution_type: Union[ExecutionType, str, None] = None,
+        time_in_force: Union[TimeInForce, str, None] = None,
+        stop_price: Optional[Decimal] = None,
+        iceberg_quantity: Optional[Decimal] = None,
+        order_list_id: int = -1,
+        orig_client_order_id: Optional[str] = None,
+        reject_reason: Optional[str] = None,
+        commission: Optional[Decimal] = None,
+        commission_asset: Optional[str] = None,
+        transaction_time: Optional[int] = None,
+        trade_id: Optional[int] = None,
+        execution_id: Optional[int] = None,
+        is_on_book: Optional[bool] = None,
+        is_maker: Optional[bool] = None,
+        creation_time: Optional[int] = None,
+        cumulative_quote_quantity: Optional[Decimal] = None,
+        last_quote_quantity: Optional[Decimal] = None,
+        quote_order_quantity: Optional[Decimal] = None,
+        working_time: Optional[int] = None,
+        self_trade_prevention_mode: Optional[str] = None,
+        expiry_reason: Optional[str] = None,
+        fills: Tuple[Fill, ...] = (),
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "order_id", order_id)
+        _set(self, "client_order_id", client_order_id)
+        _set(self, "side", side)
+        _set(self, "order_type", order_type)
+        _set(self, "status", status)
+        _set(self, "price", price)
+        _set(self, "quantity", quantity)
+        _set(self, "filled_quantity", filled_quantity)
+        _set(self, "last_fill_price", last_fill_price)
+        _set(self, "last_fill_quantity", last_fill_quantity)
+        _set(self, "event_time", event_time)
+        _set(self, "is_reconciled", is_reconciled)
+        _set(self, "execution_type", execution_type)
+        _set(self, "time_in_force", time_in_force)
+        _set(self, "stop_price", stop_price)
+        _set(self, "iceberg_quantity", iceberg_quantity)
+        _set(self, "order_list_id", order_list_id)
+        _set(self, "orig_client_order_id", orig_client_order_id)
+        _set(self, "reject_reason", reject_reason)
+        _set(self, "commission", commission)
+        _set(self, "commission_asset", commission_asset)
+        _set(self, "transaction_time", transaction_time)
+        _set(self, "trade_id", trade_id)
+        _set(self, "execution_id", execution_id)
+        _set(self, "is_on_book", is_on_book)
+        _set(self, "is_maker", is_maker)
+        _set(self, "creation_time", creation_time)
+        _set(self, "cumulative_quote_quantity", cumulative_quote_quantity)
+        _set(self, "last_quote_quantity", last_quote_quantity)
+        _set(self, "quote_order_quantity", quote_order_quantity)
+        _set(self, "working_time", working_time)
+        _set(self, "self_trade_prevention_mode", self_trade_prevention_mode)
+        _set(self, "expiry_reason", expiry_reason)
+        _set(self, "fills", tuple(fills))
+
+
+class BalanceUpdate(Event):
+    """A balance change of one asset.
+
+    From ``outboundAccountPosition`` (one event per asset): ``free`` and
+    ``locked`` are set and ``delta`` is None.  From ``balanceUpdate``
+    (deposit, withdrawal, transfer): ``delta`` is set and ``free``/``locked``
+    are None.  ``kind`` names the source event.
+    """
+
+    __slots__ = ("exchange", "asset", "free", "locked", "delta", "event_time", "kind", "update_time")
+    exchange: str
+    asset: str
+    free: Optional[Decimal]
+    locked: Optional[Decimal]
+    delta: Optional[Decimal]
+    event_time: int
+    kind: str
+    update_time: Optional[int]
+
+    def __init__(
+        self,
+        exchange: str,
+        asset: str,
+        event_time: int,
+        free: Optional[Decimal] = None,
+        locked: Optional[Decimal] = None,
+        delta: Optional[Decimal] = None,
+        kind: str = "outboundAccountPosition",
+        update_time: Optional[int] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "asset", asset)
+        _set(self, "free", free)
+        _set(self, "locked", locked)
+        _set(self, "delta", delta)
+        _set(self, "event_time", event_time)
+        _set(self, "kind", kind)
+        _set(self, "update_time", update_time)
+
+
+class OrderListUpdate(Event):
+    """An order list's (OCO/OTO/...) status change (user data ``listStatus``).
+
+    ``orders`` holds ``(symbol, order_id, client_order_id)`` for each member.
+    """
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "order_list_id",
+        "contingency_type",
+        "list_status_type",
+        "list_order_status",
+        "reject_reason",
+        "list_client_order_id",
+        "transaction_time",
+        "orders",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    order_list_id: int
+    contingency_type: str
+    list_status_type: str
+    list_order_status: str
+    reject_reason: str
+    list_client_order_id: str
+    transaction_time: int
+    orders: Tuple[Tuple[str, int, str], ...]
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        order_list_id: int,
+        contingency_type: str,
+        list_status_type: str,
+        list_order_status: str,
+        reject_reason: str,
+        list_client_order_id: str,
+        transaction_time: int,
+        orders: Tuple[Tuple[str, int, str], ...],
+        event_time: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "order_list_id", order_list_id)
+        _set(self, "contingency_type", contingency_type)
+        _set(self, "list_status_type", list_status_type)
+        _set(self, "list_order_status", list_order_status)
+        _set(self, "reject_reason", reject_reason)
+        _set(self, "list_client_order_id", list_client_order_id)
+        _set(self, "transaction_time", transaction_time)
+        _set(self, "orders", tuple(orders))
+        _set(self, "event_time", event_time)
