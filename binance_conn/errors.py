@@ -138,7 +138,8 @@ class BinanceError(Exception):
         return text
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, binance_code={self.binance_code!r}, message={self.message!r})"
+        name = type(self).__name__
+        return f"{name}(code={self.code!r}, binance_code={self.binance_code!r}, message={self.message!r})"
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (_rebuild_error, (type(self), self.__dict__.copy()))

@@ -1,0 +1,685 @@
+"""Immutable configuration and its fluent, validating builder.
+
+``Config`` is a tree of frozen dataclasses (exchange endpoints, auth, REST,
+websocket, retry/backoff, rate limit, events).  It is made by
+:class:`ConfigBuilder` (``Config.builder()`` or ``new_config()``), whose
+``build()`` validates every field and raises :class:`~binance_conn.ValidationError`
+naming the first bad one.  A :class:`Connector` keeps the ``Config`` it was
+given; since nothing in it can change, nothing a caller does later affects a
+running connector.
+
+Secrets (API secret, private key, key password) are held in :class:`Secret`,
+whose ``repr``/``str`` are masked, so they never reach a log, a repr or an
+error message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+from . import __version__
+from ._core.backoff import Backoff
+from .enums import OverflowPolicy
+from .errors import ValidationError
+
+__all__ = [
+    "Secret",
+    "ExchangeConfig",
+    "AuthConfig",
+    "RestConfig",
+    "WebSocketConfig",
+    "BackoffConfig",
+    "RetryConfig",
+    "RateLimitConfig",
+    "EventsConfig",
+    "Config",
+    "ConfigBuilder",
+    "new_config",
+    "EXCHANGES",
+]
+
+_MASK = "***"
+
+
+class Secret:
+    """A secret string whose ``repr``/``str`` never show it. ``reveal()`` returns it."""
+
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Secret is immutable")
+
+    def reveal(self) -> str:
+        """The secret text. Call only where it is used (signing), never to log it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{_MASK}')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Secret, (self._value,))
+
+
+# Exchange presets (reference section 1). Bases only: the library appends paths.
+EXCHANGES: Mapping[str, Mapping[str, str]] = {
+    "binance": {
+        "rest_url": "https://api.binance.com",
+        "ws_url": "wss://stream.binance.com:9443",
+        "ws_api_url": "wss://ws-api.binance.com:443",
+    },
+    "binance-testnet": {
+        "rest_url": "https://testnet.binance.vision",
+        "ws_url": "wss://stream.testnet.binance.vision",
+        "ws_api_url": "wss://ws-api.testnet.binance.vision",
+    },
+}
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    """Which exchange and where: base URLs (``scheme://host[:port]``, no path)."""
+
+    name: str = "binance"
+    rest_url: str = EXCHANGES["binance"]["rest_url"]
+    ws_url: str = EXCHANGES["binance"]["ws_url"]
+    ws_api_url: str = EXCHANGES["binance"]["ws_api_url"]
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Credentials. Public market data needs none."""
+
+    api_key: Optional[str] = None
+    api_secret: Optional[Secret] = None
+    private_key: Optional[Secret] = None
+    private_key_password: Optional[Secret] = None
+    key_type: Optional[str] = None
+    """``"hmac"``, ``"ed25519"``, ``"rsa"`` or None; found by parsing the key at build time."""
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.api_key) and (self.api_secret is not None or self.private_key is not None)
+
+    def __repr__(self) -> str:
+        key = (self.api_key[:4] + "...") if self.api_key else None
+        return f"AuthConfig(api_key={key!r}, key_type={self.key_type!r})"
+
+
+@dataclass(frozen=True)
+class RestConfig:
+    """REST client settings. Durations in seconds."""
+
+    timeout: float = 10.0
+    """Read timeout per request (Binance's backend itself times out after 10 s)."""
+    connect_timeout: float = 5.0
+    recv_window: int = 5000
+    """Milliseconds, 1..60000 (reference section 3.3)."""
+    proxy: Optional[str] = None
+    pool_size: int = 16
+    time_sync_interval: float = 300.0
+    """Re-measure the server-clock offset this often (and at once on -1021)."""
+    exchange_info_ttl: float = 300.0
+    allow_float: bool = False
+    """Convert ``float`` parameters via ``repr`` instead of rejecting them."""
+    user_agent: str = f"binance_conn/{__version__}"
+
+
+@dataclass(frozen=True)
+class WebSocketConfig:
+    """Stream and WebSocket API settings. Durations in seconds.
+
+    Liveness: a client ping every ``ping_interval`` must be answered within
+    ``pong_timeout``; a stream that carried traffic and then stays silent for
+    ``silence_timeout`` is probed at once. With the defaults a frozen link is
+    replaced within 10 s; a quiet but healthy market never is.
+    """
+
+    ping_interval: float = 5.0
+    pong_timeout: float = 3.0
+    handshake_timeout: float = 10.0
+    health_check_interval: float = 5.0
+    silence_timeout: float = 6.0
+    debounce: float = 1.0
+    max_lifetime: float = 23.5 * 3600
+    """Replace a connection (make-before-break) before Binance's 24 h limit."""
+    max_streams_per_connection: int = 1024
+    send_rate: float = 4.0
+    """Outgoing control messages per second (Binance allows 5 incl. pongs)."""
+    proxy: Optional[str] = None
+    connection_budget: int = 300
+    connection_budget_window: float = 300.0
+
+
+@dataclass(frozen=True)
+class BackoffConfig:
+    """Exponential backoff: retry n waits ``min(max, base * 2**n) * (1 - jitter * U)``."""
+
+    base: float = 0.5
+    max: float = 30.0
+    jitter: float = 0.2
+
+    def policy(self) -> Backoff:
+        return Backoff(self.base, self.max, self.jitter)
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """REST retries for safe requests (GET, DELETE of a known order)."""
+
+    attempts: int = 3
+    backoff: BackoffConfig = field(default_factory=BackoffConfig)
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """Client-side request-weight limiter."""
+
+    max_wait: float = 1.0
+    """Seconds a call may wait for weight before raising RateLimitError."""
+    weight_limit: Optional[int] = None
+    """Per-minute weight budget; None = from exchangeInfo (6000 until known)."""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    """Default per-subscriber buffer."""
+
+    buffer_size: int = 1024
+    overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole, immutable configuration of a connector or REST client."""
+
+    exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    rest: RestConfig = field(default_factory=RestConfig)
+    websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    debug: bool = False
+
+    @staticmethod
+    def builder() -> "ConfigBuilder":
+        """A new :class:`ConfigBuilder` with every default."""
+        return ConfigBuilder()
+
+    @property
+    def backoff(self) -> BackoffConfig:
+        return self.retry.backoff
+
+
+def new_config() -> "ConfigBuilder":
+    """Same as ``Config.builder()``."""
+    return ConfigBuilder()
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _positive(fieldname: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(fieldname, value, "must be a number of seconds > 0")
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValidationError(fieldname, value, "must be > 0 and finite")
+    return float(value)
+
+
+def _non_negative(fieldname: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValidationError(fieldname, value, "must be a number >= 0")
+    if value < 0 or value == float("inf"):
+        raise ValidationError(fieldname, value, "must be >= 0 and finite")
+    return float(value)
+
+
+def _int_range(fieldname: str, value: Any, low: int, high: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(fieldname, value, "must be an integer")
+    if value < low or (high is not None and value > high):
+        bound = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ValidationError(fieldname, value, f"must be {bound}")
+    return value
+
+
+_STRIP_SUFFIXES = {
+    "rest": ("/api/v3", "/api"),
+    "ws": ("/stream", "/ws"),
+    "ws_api": ("/ws-api/v3",),
+}
+
+
+def _base_url(fieldname: str, url: Any, schemes: Tuple[str, ...], kind: str) -> str:
+    if not isinstance(url, str) or not url:
+        raise ValidationError(fieldname, url, f"must be a URL string ({'/'.join(schemes)})")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a bad port
+    except ValueError as exc:
+        raise ValidationError(fieldname, url, f"not a valid URL: {exc}") from exc
+    if parts.scheme.lower() not in schemes:
+        raise ValidationError(fieldname, url, f"scheme must be one of {', '.join(schemes)}")
+    if not parts.hostname:
+        raise ValidationError(fieldname, url, "must include a host")
+    if parts.query or parts.fragment:
+        raise ValidationError(fieldname, url, "must be a base URL without query or fragment")
+    path = parts.path.rstrip("/")
+    for suffix in _STRIP_SUFFIXES[kind]:
+        if path.endswith(suffix):
+            path = path[: -len(suffix)].rstrip("/")
+            break
+    if path:
+        raise ValidationError(fieldname, url, "must be a base URL scheme://host[:port] (unknown path)")
+    return f"{parts.scheme.lower()}://{parts.netloc}"
+
+
+def _proxy(fieldname: str, url: Any) -> Optional[str]:
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url:
+        raise ValidationError(fieldname, url, "must be a proxy URL string")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https", "socks4", "socks5", "socks5h") or not parts.hostname:
+        raise ValidationError(fieldname, _mask_userinfo(url), "must be http(s):// or socks5:// with a host")
+    return url
+
+
+def _mask_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", f":{_MASK}@")
+    return url
+
+
+def detect_key_type(pem: str, password: Optional[str]) -> str:
+    """Parse a PEM private key and return ``"ed25519"`` or ``"rsa"``.
+
+    Raises :class:`ValidationError` (field ``auth.private_key``) for an
+    unparseable or unsupported key, or when ``cryptography`` is missing.
+    """
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ValidationError(
+            "auth.private_key",
+            _MASK,
+            "Ed25519/RSA keys need the 'cryptography' package: pip install binance_conn[crypto]",
+        ) from exc
+    try:
+        key = serialization.load_pem_private_key(
+            pem.encode("utf-8"), password=password.encode("utf-8") if password else None
+        )
+    except (ValueError, TypeError):
+        # The exception text of cryptography never contains key material, but keep it out anyway.
+        raise ValidationError(
+            "auth.private_key", _MASK, "not a parseable PEM private key (or wrong password)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - unsupported algorithm etc.
+        raise ValidationError("auth.private_key", _MASK, f"unsupported private key ({type(exc).__name__})") from None
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "ed25519"
+    if isinstance(key, rsa.RSAPrivateKey):
+        if not 2048 <= key.key_size <= 4096:
+            raise ValidationError("auth.private_key", _MASK, "RSA keys must be 2048 to 4096 bits")
+        return "rsa"
+    raise ValidationError("auth.private_key", _MASK, "only Ed25519 and RSA private keys are supported")
+
+
+_UNSET: Any = object()
+
+
+class ConfigBuilder:
+    """Fluent, validating builder of :class:`Config`.
+
+    Every ``with_*`` method records a value and returns the builder; nothing is
+    validated until :meth:`build`, which checks all fields at once and raises
+    :class:`ValidationError` for the first bad one. Not thread-safe: build a
+    config on one thread, then share the (immutable) result freely.
+    """
+
+    def __init__(self) -> None:
+        self._v: Dict[str, Any] = {}
+
+    def _set(self, key: str, value: Any) -> "ConfigBuilder":
+        self._v[key] = value
+        return self
+
+    def copy(self) -> "ConfigBuilder":
+        """An independent builder with the same recorded values."""
+        other = ConfigBuilder()
+        other._v = dict(self._v)
+        return other
+
+    # -- exchange and endpoints
+    def with_exchange(self, name: str) -> "ConfigBuilder":
+        """``"binance"`` (spot, default) or ``"binance-testnet"``."""
+        return self._set("exchange", name)
+
+    def with_rest_url(self, url: str) -> "ConfigBuilder":
+        """REST base ``http(s)://host[:port]``; ``/api/v3`` is appended by the library."""
+        return self._set("rest_url", url)
+
+    def with_ws_url(self, url: str) -> "ConfigBuilder":
+        """Market-stream base ``ws(s)://host[:port]``; a trailing ``/ws`` or ``/stream`` is stripped."""
+        return self._set("ws_url", url)
+
+    def with_ws_api_url(self, url: str) -> "ConfigBuilder":
+        """WebSocket API base ``ws(s)://host[:port]``; a trailing ``/ws-api/v3`` is stripped.
+
+        When :meth:`with_ws_url` is given and this is not, the WebSocket API uses the
+        streams' base: an override never falls back to the production preset.
+        """
+        return self._set("ws_api_url", url)
+
+    def with_proxy(self, url: Optional[str]) -> "ConfigBuilder":
+        """HTTP(S) proxy for REST and WebSocket connections."""
+        return self._set("proxy", url)
+
+    # -- credentials
+    def with_api_key(self, key: str) -> "ConfigBuilder":
+        return self._set("api_key", key)
+
+    def with_api_secret(self, secret: str) -> "ConfigBuilder":
+        """HMAC-SHA256 secret (held masked)."""
+        return self._set("api_secret", secret)
+
+    def with_private_key(self, pem: str, password: Optional[str] = None) -> "ConfigBuilder":
+        """Ed25519 or RSA private key (PEM text), optionally encrypted with ``password``."""
+        self._set("private_key", pem)
+        return self._set("private_key_password", password)
+
+    def from_env(self, environ: Optional[Mapping[str, str]] = None) -> "ConfigBuilder":
+        """Fill fields still unset from the environment (explicit values always win).
+
+        Reads ``BINANCE_API_KEY``, ``BINANCE_API_SECRET``, ``BINANCE_PRIVATE_KEY`` (PEM
+        text) or ``BINANCE_PRIVATE_KEY_PATH``, ``BINANCE_PRIVATE_KEY_PASSWORD`` and
+        ``BINANCE_CONN_DEBUG``. Resolved at :meth:`build`, so the call order does not matter.
+        """
+        self._v["env"] = dict(os.environ if environ is None else environ)
+        return self
+
+    # -- REST
+    def with_timeout(self, timeout: float, connect_timeout: Optional[float] = None) -> "ConfigBuilder":
+        """REST read timeout (and optionally connect timeout), seconds."""
+        self._set("timeout", timeout)
+        if connect_timeout is not None:
+            self._set("connect_timeout", connect_timeout)
+        return self
+
+    def with_recv_window(self, ms: int) -> "ConfigBuilder":
+        """recvWindow in ms, 1..60000 (default 5000)."""
+        return self._set("recv_window", ms)
+
+    def with_time_sync(self, interval: float) -> "ConfigBuilder":
+        """How often the server-clock offset is re-measured, seconds (default 300)."""
+        return self._set("time_sync_interval", interval)
+
+    def with_float_conversion(self, allow: bool = True) -> "ConfigBuilder":
+        """Accept ``float`` parameters (converted via ``repr``) instead of rejecting them."""
+        return self._set("allow_float", allow)
+
+    def with_pool_size(self, size: int) -> "ConfigBuilder":
+        """HTTP connection-pool size (default 16)."""
+        return self._set("pool_size", size)
+
+    def with_exchange_info_ttl(self, ttl: float) -> "ConfigBuilder":
+        return self._set("exchange_info_ttl", ttl)
+
+    # -- retry / backoff / rate limit
+    def with_backoff(self, base: float = 0.5, max: float = 30.0, jitter: float = 0.2) -> "ConfigBuilder":  # noqa: A002
+        """Exponential backoff for reconnects and REST retries (seconds, seconds, fraction)."""
+        return self._set("backoff", (base, max, jitter))
+
+    def with_retry(self, attempts: int = 3) -> "ConfigBuilder":
+        """REST attempts for safe requests (1 = no retry)."""
+        return self._set("attempts", attempts)
+
+    def with_rate_limit(
+        self, max_wait: float = 1.0, weight_limit: Optional[int] = None, enabled: bool = True
+    ) -> "ConfigBuilder":
+        """Seconds a call may wait for request weight before RateLimitError; optional budget."""
+        self._set("max_wait", max_wait)
+        self._set("weight_limit", weight_limit)
+        return self._set("rate_limit_enabled", enabled)
+
+    # -- websocket / liveness
+    def with_health_check(self, interval: float) -> "ConfigBuilder":
+        """Liveness probing period, seconds (default 5)."""
+        return self._set("health_check_interval", interval)
+
+    def with_debounce(self, settle: float) -> "ConfigBuilder":
+        """Connection-event settle period, seconds; 0 disables."""
+        return self._set("debounce", settle)
+
+    def with_websocket(
+        self,
+        *,
+        ping_interval: Optional[float] = None,
+        pong_timeout: Optional[float] = None,
+        handshake_timeout: Optional[float] = None,
+        silence_timeout: Optional[float] = None,
+        max_lifetime: Optional[float] = None,
+        max_streams_per_connection: Optional[int] = None,
+        send_rate: Optional[float] = None,
+    ) -> "ConfigBuilder":
+        """Fine-grained WebSocket settings (seconds); None keeps the default."""
+        for key, value in (
+            ("ping_interval", ping_interval),
+            ("pong_timeout", pong_timeout),
+            ("handshake_timeout", handshake_timeout),
+            ("silence_timeout", silence_timeout),
+            ("max_lifetime", max_lifetime),
+            ("max_streams_per_connection", max_streams_per_connection),
+            ("send_rate", send_rate),
+        ):
+            if value is not None:
+                self._set(key, value)
+        return self
+
+    # -- events / misc
+    def with_event_buffer(
+        self, size: int = 1024, policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST
+    ) -> "ConfigBuilder":
+        """Default per-subscriber buffer size and overflow policy."""
+        self._set("buffer_size", size)
+        return self._set("overflow", policy)
+
+    def with_debug(self, debug: bool = True) -> "ConfigBuilder":
+        """Add stack traces to error details."""
+        return self._set("debug", debug)
+
+    # -- build
+    def build(self) -> Config:
+        """Validate everything and return the immutable :class:`Config`."""
+        v = self._v
+        env = v.get("env", {})
+
+        name = v.get("exchange", "binance")
+        if not isinstance(name, str) or name.lower() not in EXCHANGES:
+            raise ValidationError("exchange.name", name, f"must be one of {', '.join(sorted(EXCHANGES))}")
+        name = name.lower()
+        preset = EXCHANGES[name]
+        rest_url = _base_url("exchange.rest_url", v.get("rest_url", preset["rest_url"]), ("http", "https"), "rest")
+        ws_url = _base_url("exchange.ws_url", v.get("ws_url", preset["ws_url"]), ("ws", "wss"), "ws")
+        if "ws_api_url" in v:
+            ws_api_raw = v["ws_api_url"]
+        elif "ws_url" in v:
+            ws_api_raw = ws_url
+        else:
+            ws_api_raw = preset["ws_api_url"]
+        ws_api_url = _base_url("exchange.ws_api_url", ws_api_raw, ("ws", "wss"), "ws_api")
+        exchange = ExchangeConfig(name=name, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
+
+        auth = self._build_auth(v, env)
+
+        proxy = _proxy("rest.proxy", v.get("proxy"))
+        connect_default = RestConfig.connect_timeout
+        rest = RestConfig(
+            timeout=_positive("rest.timeout", v.get("timeout", RestConfig.timeout)),
+            connect_timeout=_positive("rest.connect_timeout", v.get("connect_timeout", connect_default)),
+            recv_window=_int_range("rest.recv_window", v.get("recv_window", RestConfig.recv_window), 1, 60000),
+            proxy=proxy,
+            pool_size=_int_range("rest.pool_size", v.get("pool_size", RestConfig.pool_size), 1, 1000),
+            time_sync_interval=_positive(
+                "rest.time_sync_interval", v.get("time_sync_interval", RestConfig.time_sync_interval)
+            ),
+            exchange_info_ttl=_non_negative(
+                "rest.exchange_info_ttl", v.get("exchange_info_ttl", RestConfig.exchange_info_ttl)
+            ),
+            allow_float=bool(v.get("allow_float", False)),
+        )
+
+        d = WebSocketConfig
+        websocket = WebSocketConfig(
+            ping_interval=_positive("websocket.ping_interval", v.get("ping_interval", d.ping_interval)),
+            pong_timeout=_positive("websocket.pong_timeout", v.get("pong_timeout", d.pong_timeout)),
+            handshake_timeout=_positive(
+                "websocket.handshake_timeout", v.get("handshake_timeout", d.handshake_timeout)
+            ),
+            health_check_interval=_positive(
+                "websocket.health_check_interval", v.get("health_check_interval", d.health_check_interval)
+            ),
+            silence_timeout=_positive("websocket.silence_timeout", v.get("silence_timeout", d.silence_timeout)),
+            debounce=_non_negative("websocket.debounce", v.get("debounce", d.debounce)),
+            max_lifetime=_positive("websocket.max_lifetime", v.get("max_lifetime", d.max_lifetime)),
+            max_streams_per_connection=_int_range(
+                "websocket.max_streams_per_connection",
+                v.get("max_streams_per_connection", d.max_streams_per_connection),
+                1,
+                1024,
+            ),
+            send_rate=_positive("websocket.send_rate", v.get("send_rate", d.send_rate)),
+            proxy=proxy,
+        )
+        if websocket.send_rate >= 5:
+            raise ValidationError(
+                "websocket.send_rate", websocket.send_rate, "must be < 5 (Binance's limit incl. pongs)"
+            )
+
+        base, max_, jitter = v.get("backoff", (BackoffConfig.base, BackoffConfig.max, BackoffConfig.jitter))
+        base = _positive("retry.backoff.base", base)
+        max_ = _positive("retry.backoff.max", max_)
+        if base > max_:
+            raise ValidationError("retry.backoff.base", base, f"must be <= backoff max ({max_})")
+        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter <= 1:
+            raise ValidationError("retry.backoff.jitter", jitter, "must be a fraction in 0..1")
+        retry = RetryConfig(
+            attempts=_int_range("retry.attempts", v.get("attempts", RetryConfig.attempts), 1, 100),
+            backoff=BackoffConfig(base=base, max=max_, jitter=float(jitter)),
+        )
+
+        weight_limit = v.get("weight_limit")
+        if weight_limit is not None:
+            weight_limit = _int_range("rate_limit.weight_limit", weight_limit, 1)
+        rate_limit = RateLimitConfig(
+            max_wait=_non_negative("rate_limit.max_wait", v.get("max_wait", RateLimitConfig.max_wait)),
+            weight_limit=weight_limit,
+            enabled=bool(v.get("rate_limit_enabled", True)),
+        )
+
+        overflow = v.get("overflow", OverflowPolicy.DROP_OLDEST)
+        try:
+            overflow = OverflowPolicy(overflow)
+        except ValueError:
+            raise ValidationError("events.overflow", overflow, "must be DROP_OLDEST or BLOCK") from None
+        events = EventsConfig(
+            buffer_size=_int_range("events.buffer_size", v.get("buffer_size", EventsConfig.buffer_size), 1),
+            overflow=overflow,
+        )
+
+        debug = v.get("debug")
+        if debug is None:
+            debug = env.get("BINANCE_CONN_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+        return Config(
+            exchange=exchange,
+            auth=auth,
+            rest=rest,
+            websocket=websocket,
+            retry=retry,
+            rate_limit=rate_limit,
+            events=events,
+            debug=bool(debug),
+        )
+
+    @staticmethod
+    def _build_auth(v: Mapping[str, Any], env: Mapping[str, str]) -> AuthConfig:
+        api_key = v.get("api_key") or env.get("BINANCE_API_KEY") or None
+        secret = v.get("api_secret")
+        pem = v.get("private_key")
+        password = v.get("private_key_password")
+        # Environment fills only what is still unset; an explicit private key means an env
+        # secret is not wanted (and vice versa), so the two never collide.
+        if secret is None and pem is None:
+            secret = env.get("BINANCE_API_SECRET") or None
+            if secret is None:
+                pem = env.get("BINANCE_PRIVATE_KEY") or None
+                path = env.get("BINANCE_PRIVATE_KEY_PATH")
+                if pem is None and path:
+                    try:
+                        with open(path, encoding="utf-8") as fh:
+                            pem = fh.read()
+                    except OSError as exc:
+                        raise ValidationError(
+                            "auth.private_key_path", path, f"cannot read the key file ({exc.strerror})"
+                        ) from None
+        if pem is not None and password is None:
+            password = env.get("BINANCE_PRIVATE_KEY_PASSWORD") or None
+
+        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+            raise ValidationError("auth.api_key", api_key, "must be a non-empty string")
+        for fieldname, value in (("auth.api_secret", secret), ("auth.private_key", pem)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValidationError(fieldname, _MASK, "must be a non-empty string")
+        if secret is not None and pem is not None:
+            raise ValidationError("auth.api_secret", _MASK, "give either an HMAC secret or a private key, not both")
+        if (secret is not None or pem is not None) and not api_key:
+            fieldname = "auth.api_secret" if secret is not None else "auth.private_key"
+            raise ValidationError("auth.api_key", None, f"an API key is required with {fieldname}")
+        key_type: Optional[str] = None
+        if secret is not None:
+            key_type = "hmac"
+        elif pem is not None:
+            key_type = detect_key_type(pem, password)
+        return AuthConfig(
+            api_key=api_key.strip() if isinstance(api_key, str) else None,
+            api_secret=Secret(secret) if secret is not None else None,
+            private_key=Secret(pem) if pem is not None else None,
+            private_key_password=Secret(password) if password else None,
+            key_type=key_type,
+        )
+
+    def __repr__(self) -> str:
+        shown = {
+            k: (_MASK if k in ("api_secret", "private_key", "private_key_password") and val else val)
+            for k, val in self._v.items()
+            if k != "env"
+        }
+        return f"ConfigBuilder({shown})"
+
+
+def replace(config: Config, **changes: Any) -> Config:
+    """``dataclasses.replace`` re-exported for convenience (no re-validation)."""
+    return dataclasses.replace(config, **changes)
