@@ -1,4 +1,9 @@
-"""binance_conn: a Binance connector whose connections never silently die."""
+"""binance_conn: a Binance connector whose connections never silently die.
+
+Public names (API.md): configuration (``Config``, ``ConfigBuilder``,
+``new_config``), the error tree, event types and enums; the ``Connector`` and
+``RestClient`` as they land.  Everything else is internal.
+"""
 
 from __future__ import annotations
 
@@ -8,4 +13,86 @@ __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["__version__"]
+from .config import Config, ConfigBuilder, Secret, new_config  # noqa: E402
+from .enums import (  # noqa: E402
+    ConnectionState,
+    ExecutionType,
+    KlineInterval,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    OverflowPolicy,
+    TimeInForce,
+)
+from .errors import (  # noqa: E402
+    APIError,
+    AuthenticationError,
+    BinanceError,
+    ConnectionError,
+    IPBannedError,
+    NotConnectedError,
+    NotFoundError,
+    OrderRejectedError,
+    RateLimitError,
+    TimestampError,
+    UnknownStatusError,
+    ValidationError,
+)
+from .events import (  # noqa: E402
+    AggTrade,
+    BalanceUpdate,
+    BookTicker,
+    ConnectionEvent,
+    DepthUpdate,
+    Fill,
+    Kline,
+    MiniTicker,
+    OrderListUpdate,
+    OrderUpdate,
+    Ticker,
+    Trade,
+)
+
+__all__ = [
+    "__version__",
+    # configuration
+    "Config",
+    "ConfigBuilder",
+    "Secret",
+    "new_config",
+    # enums
+    "ConnectionState",
+    "OverflowPolicy",
+    "OrderSide",
+    "OrderType",
+    "OrderStatus",
+    "TimeInForce",
+    "ExecutionType",
+    "KlineInterval",
+    # errors
+    "BinanceError",
+    "ValidationError",
+    "ConnectionError",
+    "NotConnectedError",
+    "RateLimitError",
+    "IPBannedError",
+    "AuthenticationError",
+    "TimestampError",
+    "NotFoundError",
+    "OrderRejectedError",
+    "UnknownStatusError",
+    "APIError",
+    # events
+    "ConnectionEvent",
+    "Ticker",
+    "MiniTicker",
+    "BookTicker",
+    "Trade",
+    "AggTrade",
+    "Kline",
+    "DepthUpdate",
+    "OrderUpdate",
+    "Fill",
+    "BalanceUpdate",
+    "OrderListUpdate",
+]
