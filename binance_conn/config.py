@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from . import __version__
+from ._version import __version__
 from ._core.backoff import Backoff
 from .enums import OverflowPolicy
 from .errors import ValidationError
