@@ -1,0 +1,108 @@
+"""Settle connection-state changes before users see them (API.md, ``with_debounce``).
+
+Raw states come from :mod:`.state` via :meth:`Debouncer.feed`; what users get
+(``on_connection``) comes out as ``(state, reason)`` pairs:
+
+* the first ``CONNECTED`` after a start is emitted at once;
+* a drop (``DISCONNECTED``/``RECONNECTING``) opens a settle window of
+  ``settle`` seconds; if ``CONNECTED`` comes back inside it, nothing is emitted
+  (a blip); otherwise, when the window ends (:meth:`poll`), ``DISCONNECTED`` is
+  emitted, then ``RECONNECTING`` (now, or as soon as the raw state gets there),
+  and ``CONNECTED`` on recovery;
+* ``STOPPED`` cancels any open window; if users last saw ``CONNECTED`` they get
+  a ``DISCONNECTED`` (reason of the stop) so their view does not stay "up";
+* ``settle == 0`` passes every change through immediately (consecutive
+  duplicates are collapsed, as everywhere).
+
+Pure: the caller wakes up at :meth:`next_deadline` and calls :meth:`poll`.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from ..enums import ConnectionState
+
+__all__ = ["Debouncer", "Emitted"]
+
+S = ConnectionState
+Emitted = Tuple[ConnectionState, str]
+"""``(state, reason)`` to publish as a ``ConnectionEvent``."""
+
+_DOWN = (S.DISCONNECTED, S.RECONNECTING)
+
+
+class Debouncer:
+    """Debounce raw connection states.
+
+    Args:
+        settle: seconds a drop must last before it is reported (>= 0; 0 = off).
+    """
+
+    __slots__ = ("settle", "_shown", "_raw", "_raw_reason", "_deadline", "_down_reason")
+
+    def __init__(self, settle: float = 1.0) -> None:
+        if settle < 0:
+            raise ValueError("settle must be >= 0")
+        self.settle = float(settle)
+        self._shown: Optional[ConnectionState] = None  # last state users saw
+        self._raw: Optional[ConnectionState] = None
+        self._raw_reason = ""
+        self._deadline: Optional[float] = None  # end of an open settle window
+        self._down_reason = ""
+
+    @property
+    def shown(self) -> Optional[ConnectionState]:
+        """The last state emitted (None before anything)."""
+        return self._shown
+
+    def next_deadline(self) -> Optional[float]:
+        """When :meth:`poll` has something to do (None: nothing pending)."""
+        return self._deadline
+
+    def _emit(self, out: List[Emitted], state: ConnectionState, reason: str) -> None:
+        if state is not self._shown:
+            self._shown = state
+            out.append((state, reason))
+
+    def feed(self, state: ConnectionState, now: float, reason: str = "") -> List[Emitted]:
+        """A raw state change at ``now``; returns what to publish right away."""
+        out: List[Emitted] = []
+        out.extend(self.poll(now))  # a window that expired before this change counts first
+        self._raw, self._raw_reason = state, reason
+        if state is S.STOPPED:
+            self._deadline = None
+            if self._shown is S.CONNECTED:
+                self._emit(out, S.DISCONNECTED, reason or "stopped")
+            self._shown = None
+            return out
+        if state is S.CONNECTING:
+            return out
+        if self.settle == 0.0:
+            self._emit(out, state, reason)
+            return out
+        if state is S.CONNECTED:
+            self._deadline = None  # a blip inside the window: nothing to say
+            self._emit(out, state, reason)
+            return out
+        # DISCONNECTED or RECONNECTING
+        if self._shown is S.CONNECTED:
+            if self._deadline is None:
+                self._deadline = now + self.settle
+                self._down_reason = reason
+        elif self._shown in _DOWN:
+            self._emit(out, state, reason)  # outage already public: follow it
+        return out
+
+    def poll(self, now: float) -> List[Emitted]:
+        """Close an expired settle window; returns what to publish."""
+        if self._deadline is None or now < self._deadline:
+            return []
+        self._deadline = None
+        out: List[Emitted] = []
+        raw = self._raw
+        if raw in _DOWN:
+            self._emit(out, S.DISCONNECTED, self._down_reason)
+            if raw is S.RECONNECTING:
+                self._emit(out, S.RECONNECTING, self._raw_reason)
+        return out

@@ -1,0 +1,230 @@
+"""Stream-name grammar, in one place (reference §9).
+
+Binance market stream names are ``<symbol>@<kind>[@<params>]`` with a
+**lower-case** symbol.  Users may give symbols in any case; this module
+validates and lower-cases them when building a name, and turns a name back
+into ``(kind, symbol, params)`` for routing.  Kline intervals are
+case-sensitive (``1m`` is a minute, ``1M`` a month) and validated.
+
+Kinds (the ``kind`` of :class:`StreamInfo`):
+
+=============  ==================================  ============================
+kind           name                                params
+=============  ==================================  ============================
+trade          ``btcusdt@trade``                   ``()``
+aggTrade       ``btcusdt@aggTrade``                ``()``
+ticker         ``btcusdt@ticker``                  ``()``
+miniTicker     ``btcusdt@miniTicker``              ``()``
+bookTicker     ``btcusdt@bookTicker``              ``()``
+kline          ``btcusdt@kline_1m``                ``("1m",)`` interval
+depth          ``btcusdt@depth[@100ms]``           ``(speed,)`` "" or "100ms"
+partialDepth   ``btcusdt@depth<5|10|20>[@100ms]``  ``(levels, speed)``
+serverShutdown ``!serverShutdown``                 ``()`` (symbol "")
+=============  ==================================  ============================
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Tuple
+
+from ..enums import KlineInterval
+from ..errors import ValidationError
+
+__all__ = [
+    "TRADE",
+    "AGG_TRADE",
+    "TICKER",
+    "MINI_TICKER",
+    "BOOK_TICKER",
+    "KLINE",
+    "DEPTH",
+    "PARTIAL_DEPTH",
+    "SERVER_SHUTDOWN",
+    "SERVER_SHUTDOWN_STREAM",
+    "KINDS",
+    "INTERVALS",
+    "DEPTH_LEVELS",
+    "StreamInfo",
+    "normalize_symbol",
+    "validate_interval",
+    "build",
+    "trade",
+    "agg_trade",
+    "ticker",
+    "mini_ticker",
+    "book_ticker",
+    "kline",
+    "depth",
+    "partial_depth",
+    "parse",
+    "try_parse",
+]
+
+TRADE = "trade"
+AGG_TRADE = "aggTrade"
+TICKER = "ticker"
+MINI_TICKER = "miniTicker"
+BOOK_TICKER = "bookTicker"
+KLINE = "kline"
+DEPTH = "depth"
+PARTIAL_DEPTH = "partialDepth"
+SERVER_SHUTDOWN = "serverShutdown"
+SERVER_SHUTDOWN_STREAM = "!serverShutdown"
+
+_SIMPLE_KINDS = frozenset({TRADE, AGG_TRADE, TICKER, MINI_TICKER, BOOK_TICKER})
+KINDS = frozenset(_SIMPLE_KINDS | {KLINE, DEPTH, PARTIAL_DEPTH, SERVER_SHUTDOWN})
+INTERVALS: Tuple[str, ...] = tuple(m.value for m in KlineInterval)
+_INTERVAL_SET = frozenset(INTERVALS)
+DEPTH_LEVELS = (5, 10, 20)
+_SPEEDS = ("", "100ms")
+
+
+class StreamInfo(NamedTuple):
+    """A parsed stream name: ``symbol`` is upper case ("" for ``!serverShutdown``)."""
+
+    kind: str
+    symbol: str
+    params: Tuple[str, ...] = ()
+
+    @property
+    def interval(self) -> Optional[str]:
+        """The kline interval, or None for other kinds."""
+        return self.params[0] if self.kind == KLINE else None
+
+    @property
+    def levels(self) -> Optional[int]:
+        """The partial-depth level count, or None for other kinds."""
+        return int(self.params[0]) if self.kind == PARTIAL_DEPTH else None
+
+
+def normalize_symbol(symbol: str) -> str:
+    """Validate ``symbol`` (ASCII letters and digits, any case) and return it lower-cased.
+
+    Raises:
+        ValidationError: ``field="symbol"`` when empty or not alphanumeric.
+    """
+    if not isinstance(symbol, str) or not symbol or not symbol.isascii() or not symbol.isalnum():
+        raise ValidationError("symbol", symbol, "non-empty ASCII letters and digits")
+    return symbol.lower()
+
+
+def validate_interval(interval: str) -> str:
+    """Return ``interval`` if it is a Binance kline interval (case-sensitive).
+
+    Raises:
+        ValidationError: ``field="interval"`` otherwise.
+    """
+    value = interval.value if isinstance(interval, KlineInterval) else interval
+    if not isinstance(value, str) or value not in _INTERVAL_SET:
+        raise ValidationError("interval", interval, "one of " + ", ".join(INTERVALS) + " (case-sensitive)")
+    return value
+
+
+def _speed(speed: Optional[str]) -> str:
+    value = speed or ""
+    if value not in _SPEEDS:
+        raise ValidationError("speed", speed, "None or '100ms'")
+    return value
+
+
+def trade(symbol: str) -> str:
+    """``<symbol>@trade``."""
+    return normalize_symbol(symbol) + "@trade"
+
+
+def agg_trade(symbol: str) -> str:
+    """``<symbol>@aggTrade``."""
+    return normalize_symbol(symbol) + "@aggTrade"
+
+
+def ticker(symbol: str) -> str:
+    """``<symbol>@ticker`` (24 h rolling window)."""
+    return normalize_symbol(symbol) + "@ticker"
+
+
+def mini_ticker(symbol: str) -> str:
+    """``<symbol>@miniTicker``."""
+    return normalize_symbol(symbol) + "@miniTicker"
+
+
+def book_ticker(symbol: str) -> str:
+    """``<symbol>@bookTicker``."""
+    return normalize_symbol(symbol) + "@bookTicker"
+
+
+def kline(symbol: str, interval: str) -> str:
+    """``<symbol>@kline_<interval>``; the interval is case-sensitive."""
+    return normalize_symbol(symbol) + "@kline_" + validate_interval(interval)
+
+
+def depth(symbol: str, speed: Optional[str] = "100ms") -> str:
+    """Diff depth: ``<symbol>@depth@100ms`` (default) or ``<symbol>@depth`` (``speed=None``)."""
+    s = _speed(speed)
+    return normalize_symbol(symbol) + ("@depth@" + s if s else "@depth")
+
+
+def partial_depth(symbol: str, levels: int, speed: Optional[str] = "100ms") -> str:
+    """Partial book: ``<symbol>@depth<5|10|20>[@100ms]``."""
+    if levels not in DEPTH_LEVELS or isinstance(levels, bool):
+        raise ValidationError("levels", levels, "one of 5, 10, 20")
+    s = _speed(speed)
+    name = normalize_symbol(symbol) + "@depth" + str(levels)
+    return name + "@" + s if s else name
+
+
+def build(kind: str, symbol: str, *params: str) -> str:
+    """Build a stream name from a kind (see the module table) and its params."""
+    if kind in _SIMPLE_KINDS and not params:
+        return normalize_symbol(symbol) + "@" + kind
+    if kind == KLINE and len(params) == 1:
+        return kline(symbol, params[0])
+    if kind == DEPTH and len(params) <= 1:
+        return depth(symbol, params[0] if params else None)
+    if kind == PARTIAL_DEPTH and 1 <= len(params) <= 2:
+        try:
+            levels = int(params[0])
+        except (TypeError, ValueError):
+            raise ValidationError("levels", params[0], "one of 5, 10, 20") from None
+        return partial_depth(symbol, levels, params[1] if len(params) > 1 else None)
+    if kind == SERVER_SHUTDOWN and not params:
+        return SERVER_SHUTDOWN_STREAM
+    raise ValidationError("kind", kind, "a known stream kind with matching params")
+
+
+def try_parse(name: str) -> Optional[StreamInfo]:
+    """Parse a stream name; None when it is not one this library understands."""
+    if name == SERVER_SHUTDOWN_STREAM:
+        return StreamInfo(SERVER_SHUTDOWN, "")
+    sym, sep, rest = name.partition("@")
+    if not sep or not sym or not sym.isascii() or not sym.isalnum() or sym != sym.lower():
+        return None
+    symbol = sym.upper()
+    if rest in _SIMPLE_KINDS:
+        return StreamInfo(rest, symbol)
+    if rest.startswith("kline_"):
+        interval = rest[6:]
+        if interval in _INTERVAL_SET:
+            return StreamInfo(KLINE, symbol, (interval,))
+        return None
+    if rest.startswith("depth"):
+        head, _, speed = rest.partition("@")
+        if speed not in _SPEEDS or (speed == "" and rest.endswith("@")):
+            return None
+        levels = head[5:]
+        if levels == "":
+            return StreamInfo(DEPTH, symbol, (speed,))
+        if levels in ("5", "10", "20"):
+            return StreamInfo(PARTIAL_DEPTH, symbol, (levels, speed))
+    return None
+
+
+def parse(name: str) -> StreamInfo:
+    """Parse a stream name into ``(kind, symbol, params)``.
+
+    Raises:
+        ValidationError: ``field="stream"`` when the name is not understood.
+    """
+    info = try_parse(name)
+    if info is None:
+        raise ValidationError("stream", name, "a stream name such as 'btcusdt@trade'")
+    return info
