@@ -483,8 +483,8 @@ class DepthUpdate(Event):
         _set(self, "symbol", symbol)
         _set(self, "first_update_id", first_update_id)
         _set(self, "final_update_id", final_update_id)
-        _set(self, "bids", bids)
-        _set(self, "asks", asks)
+        _set(self, "bids", tuple(bids))  # tuple(t) is t: free for the parser's tuples
+        _set(self, "asks", tuple(asks))
         _set(self, "event_time", event_time)
 
 
