@@ -1,0 +1,748 @@
+"""Per-subscriber bounded buffers and worker threads.
+
+Theory of operation
+-------------------
+A :class:`Dispatcher` maps a topic (a stream name such as ``"btcusdt@trade"``, or
+``"connection"``) to an immutable tuple of :class:`Subscription` handles.  A producer
+(the stream reader thread) calls :meth:`Dispatcher.publish`, which does one dict lookup
+and hands the *same* event object to every subscriber of the topic; (un)subscribing
+swaps the tuple under a lock, so publishing takes none.
+
+A callback subscriber owns a ``collections.deque`` (its bounded buffer) and one daemon
+worker thread that drains it, taking everything available per wake-up and sleeping on a
+``threading.Event`` only when the buffer is empty.  The producer appends without a lock
+and sets the event only while the worker sleeps, so a burst costs one append per event
+and one wake-up per batch (the ``Lib/queue.py`` / ``concurrent/futures/thread.py``
+pattern, minus the per-item lock and notify).  When the buffer is full,
+``DROP_OLDEST`` discards the oldest event (counted in ``.dropped``) and ``BLOCK`` makes
+the producer wait in slices of :data:`BLOCK_SLICE` seconds that notice ``stop()``,
+``unsubscribe()`` and a caller-supplied stop event.
+
+While a producer is blocked it cannot answer pings: Binance drops a connection whose
+reader stays blocked for about a minute.  :meth:`Dispatcher.blocked_since` tells the
+health checker that the reader is paused (not a zombie); ``publish`` returns the seconds
+it spent blocked.
+
+A ``queue=`` subscriber has no thread: the producer puts straight into the caller's
+``queue.Queue`` (which already is a thread-safe buffer whose consumer is the caller's
+own thread), under the same policy.
+
+A raising callback is logged at WARNING with its traceback on the
+``binance_conn.dispatch`` logger, counted in ``.errors`` and passed to the ``on_error``
+hook as a :class:`~binance_conn.errors.BinanceError` (``code="callback_error"``, the
+original exception as ``__cause__``); the worker goes on.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import queue as queue_mod
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+
+from .enums import OverflowPolicy
+from .errors import BinanceError, ValidationError
+
+__all__ = ["BLOCK_SLICE", "Dispatcher", "Subscription"]
+
+_log = logging.getLogger("binance_conn.dispatch")
+_monotonic = time.monotonic
+
+BLOCK_SLICE = 0.05
+"""Seconds a ``BLOCK`` producer waits before re-checking its stop conditions."""
+
+Callback = Callable[[Any], Any]
+ErrorHook = Callable[[BinanceError], Any]
+TopicsHook = Callable[[str, bool], Any]
+
+
+class Subscription:
+    """Handle of one subscriber; calling it unsubscribes (idempotent).
+
+    This base class is also the *inactive* handle returned for a ``None`` callback: no
+    thread, ``active`` is False and calling it does nothing.  All properties may be
+    read from any thread and never block.
+    """
+
+    __slots__ = (
+        "topic", "id", "_dispatcher", "_active", "_accepting", "_delivered", "_errors",
+        "_dropped", "_last_delivery", "_blocked_since", "_blocked_thread", "_count_lock",
+        "__weakref__",
+    )
+
+    def __init__(self, topic: str, sid: int = 0, dispatcher: Optional[Dispatcher] = None) -> None:
+        self.topic = topic
+        self.id = sid
+        self._dispatcher = dispatcher
+        self._active = dispatcher is not None
+        self._accepting = False
+        self._delivered = 0
+        self._errors = 0
+        self._dropped = 0
+        self._last_delivery: Optional[float] = None
+        self._blocked_since: Optional[float] = None
+        self._blocked_thread: Optional[int] = None
+        self._count_lock = threading.Lock()
+
+    def __call__(self) -> None:
+        """Unsubscribe.  Any thread (also this subscriber's own callback); never blocks."""
+        if self._dispatcher is not None:
+            self._dispatcher.unsubscribe(self)
+
+    def __repr__(self) -> str:
+        return (f"<Subscription {self.id} topic={self.topic!r} active={self._active} "
+                f"delivered={self._delivered} dropped={self._dropped} errors={self._errors}>")
+
+    @property
+    def active(self) -> bool:
+        """True until unsubscribed (False from the start for a ``None`` callback)."""
+        return self._active
+
+    @property
+    def delivered(self) -> int:
+        """Events handed over: callbacks that returned normally, or puts into ``queue=``."""
+        return self._delivered
+
+    @property
+    def errors(self) -> int:
+        """Callbacks that raised."""
+        return self._errors
+
+    @property
+    def dropped(self) -> int:
+        """Events discarded for this subscriber (overflow, stop deadline, unsubscribe)."""
+        return self._dropped
+
+    @property
+    def pending(self) -> int:
+        """Events queued and not yet delivered (for ``queue=``: the caller's ``qsize()``)."""
+        return 0
+
+    @property
+    def blocked_since(self) -> Optional[float]:
+        """``time.monotonic()`` when a ``BLOCK`` producer started waiting on us, else None."""
+        return self._blocked_since
+
+    @property
+    def last_delivery_age(self) -> Optional[float]:
+        """Seconds since the last delivery (sampled per batch), None before the first."""
+        last = self._last_delivery
+        return None if last is None else max(0.0, _monotonic() - last)
+
+    def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
+        """Queue one event (producer thread).  See :meth:`Dispatcher.publish`."""
+        return 0.0
+
+    def snapshot(self) -> Dict[str, Any]:
+        """A dict of this subscriber's counters, for stats and health endpoints."""
+        return {
+            "id": self.id, "topic": self.topic, "active": self._active,
+            "delivered": self._delivered, "dropped": self._dropped, "errors": self._errors,
+            "pending": self.pending, "last_delivery_age": self.last_delivery_age,
+            "blocked_since": self._blocked_since,
+        }
+
+    # -- internals, called by the Dispatcher under its lock unless noted ---------------
+    def _count_drop(self, n: int) -> None:
+        # Drops are rare and may come from several threads: the only counter with a lock.
+        with self._count_lock:
+            self._dropped += n
+
+    def _open(self) -> None:
+        self._accepting = True
+
+    def _close(self, caller: threading.Thread) -> None:
+        self._accepting = False
+
+    def _retire(self) -> Optional[threading.Thread]:
+        self._accepting = False
+        return None
+
+    def _thread(self) -> Optional[threading.Thread]:
+        return None
+
+    def _abort(self) -> None:
+        pass
+
+    def _discard_pending(self) -> int:
+        """Drop what is queued; any thread, no lock needed."""
+        return 0
+
+    def _begin_block(self) -> float:
+        now = _monotonic()
+        self._blocked_thread = threading.get_ident()
+        self._blocked_since = now
+        return now
+
+    def _end_block(self) -> None:
+        self._blocked_since = None
+        self._blocked_thread = None
+
+    def _is_stopping(self, stop: Optional[threading.Event]) -> bool:
+        return not self._accepting or (stop is not None and stop.is_set())
+
+
+class _Run:
+    """Control block of one worker thread (a new one per start)."""
+
+    __slots__ = ("closed", "aborted", "thread")
+
+    def __init__(self) -> None:
+        self.closed = False  # intake stopped: deliver what is queued, then exit
+        self.aborted = False  # exit after the current callback; the rest is dropped
+        self.thread: Optional[threading.Thread] = None
+
+
+class _CallbackSubscription(Subscription):
+    __slots__ = ("_callback", "_maxsize", "_is_block", "_dq", "_wake", "_sleeping", "_space",
+                 "_producer_waiting", "_run", "_thread_name")
+
+    def __init__(self, dispatcher: Dispatcher, topic: str, sid: int, callback: Callback,
+                 maxsize: int, policy: OverflowPolicy, thread_name: str) -> None:
+        super().__init__(topic, sid, dispatcher)
+        self._callback = callback
+        self._maxsize = maxsize
+        self._is_block = policy is OverflowPolicy.BLOCK
+        self._dq: Deque[Any] = collections.deque()
+        self._wake = threading.Event()  # set by producers while the worker sleeps
+        self._sleeping = False
+        self._space = threading.Event()  # set by the worker while a BLOCK producer waits
+        self._producer_waiting = False
+        self._run: Optional[_Run] = None
+        self._thread_name = thread_name
+
+    @property
+    def pending(self) -> int:
+        return len(self._dq)
+
+    def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
+        # Hot path: no lock, no allocation beyond the deque slot.
+        if self._accepting:
+            dq = self._dq
+            if len(dq) < self._maxsize:
+                dq.append(event)
+                if self._sleeping:
+                    self._wake.set()
+                return 0.0
+            return self._offer_full(event, stop)
+        return 0.0
+
+    def _offer_full(self, event: Any, stop: Optional[threading.Event]) -> float:
+        dq = self._dq
+        if not self._is_block:
+            dq.append(event)
+            if len(dq) > self._maxsize:
+                try:
+                    dq.popleft()
+                except IndexError:  # the worker emptied it meanwhile
+                    pass
+                else:
+                    self._count_drop(1)
+            if self._sleeping:
+                self._wake.set()
+            return 0.0
+        run = self._run
+        if run is not None and run.thread is threading.current_thread():
+            # A callback publishing to its own full BLOCK buffer would wait for itself.
+            self._count_drop(1)
+            return 0.0
+        start = self._begin_block()
+        space = self._space
+        try:
+            while True:
+                space.clear()
+                self._producer_waiting = True
+                if len(dq) < self._maxsize:
+                    break
+                if self._is_stopping(stop):
+                    self._count_drop(1)
+                    return _monotonic() - start
+                space.wait(BLOCK_SLICE)
+            dq.append(event)
+            if self._sleeping:
+                self._wake.set()
+        finally:
+            self._producer_waiting = False
+            self._end_block()
+        return _monotonic() - start
+
+    def _work(self, run: _Run, previous: Optional[threading.Thread]) -> None:
+        if previous is not None:
+            previous.join()  # one callback at a time, even across a stop/start
+        dq = self._dq
+        popleft = dq.popleft
+        callback = self._callback
+        wake = self._wake
+        batch = 0
+        while not run.aborted:
+            try:
+                event = popleft()
+            except IndexError:
+                if batch:
+                    self._last_delivery = _monotonic()
+                    batch = 0
+                if run.closed:
+                    break
+                wake.clear()
+                self._sleeping = True
+                if not dq and not run.closed and not run.aborted:
+                    wake.wait()
+                self._sleeping = False
+                continue
+            if self._producer_waiting:
+                self._space.set()
+            try:
+                callback(event)
+            except Exception as exc:
+                self._errors += 1
+                dispatcher = self._dispatcher
+                if dispatcher is not None:
+                    dispatcher._callback_failed(self, exc)
+            else:
+                self._delivered += 1
+            batch += 1
+            if batch >= 1024:  # keep last_delivery_age honest under a never-ending burst
+                self._last_delivery = _monotonic()
+                batch = 0
+        if batch:
+            self._last_delivery = _monotonic()
+
+    def _open(self) -> None:
+        self._discard_pending()  # leftovers that raced with the last stop are stale
+        previous = self._run.thread if self._run is not None else None
+        run = _Run()
+        thread = threading.Thread(target=self._work, args=(run, previous), name=self._thread_name,
+                                  daemon=True)
+        run.thread = thread
+        self._run = run
+        self._accepting = True
+        thread.start()
+
+    def _close(self, caller: threading.Thread) -> None:
+        self._accepting = False
+        run = self._run
+        if run is not None:
+            run.closed = True
+            if run.thread is caller:
+                run.aborted = True
+        self._wake.set()
+        self._space.set()
+
+    def _retire(self) -> Optional[threading.Thread]:
+        self._accepting = False
+        self._abort()
+        return self._thread()
+
+    def _thread(self) -> Optional[threading.Thread]:
+        run = self._run
+        return None if run is None else run.thread
+
+    def _abort(self) -> None:
+        run = self._run
+        if run is not None:
+            run.closed = True
+            run.aborted = True
+        self._wake.set()
+        self._space.set()
+
+    def _discard_pending(self) -> int:
+        popleft = self._dq.popleft
+        n = 0
+        while True:
+            try:
+                popleft()
+            except IndexError:
+                break
+            n += 1
+        if n:
+            self._count_drop(n)
+        return n
+
+
+class _QueueSubscription(Subscription):
+    __slots__ = ("_queue", "_limit", "_queue_bounded", "_is_block")
+
+    def __init__(self, dispatcher: Dispatcher, topic: str, sid: int, q: queue_mod.Queue[Any],
+                 buffer: int, policy: OverflowPolicy) -> None:
+        super().__init__(topic, sid, dispatcher)
+        self._queue = q
+        self._queue_bounded = q.maxsize > 0
+        # The caller's maxsize is the bound; an unbounded queue is bounded by ``buffer``.
+        self._limit = q.maxsize if q.maxsize > 0 else buffer
+        self._is_block = policy is OverflowPolicy.BLOCK
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
+        if not self._accepting:
+            return 0.0
+        q = self._queue
+        if self._queue_bounded:
+            try:
+                q.put_nowait(event)
+            except queue_mod.Full:
+                return self._offer_full(event, stop)
+        elif q.qsize() < self._limit:
+            q.put_nowait(event)
+        else:
+            return self._offer_full(event, stop)
+        self._delivered += 1
+        self._last_delivery = _monotonic()
+        return 0.0
+
+    def _has_room(self) -> bool:
+        return self._queue_bounded or self._queue.qsize() < self._limit
+
+    def _offer_full(self, event: Any, stop: Optional[threading.Event]) -> float:
+        q = self._queue
+        if not self._is_block:
+            while True:
+                try:
+                    q.get_nowait()
+                except queue_mod.Empty:
+                    pass
+                else:
+                    self._count_drop(1)
+                    try:
+                        q.task_done()  # keep the caller's q.join() accounting right
+                    except ValueError:
+                        pass
+                if self._has_room():
+                    try:
+                        q.put_nowait(event)
+                        break
+                    except queue_mod.Full:
+                        continue
+            self._delivered += 1
+            self._last_delivery = _monotonic()
+            return 0.0
+        start = self._begin_block()
+        try:
+            while True:
+                if self._is_stopping(stop):
+                    self._count_drop(1)
+                    return _monotonic() - start
+                if self._queue_bounded:
+                    try:
+                        q.put(event, timeout=BLOCK_SLICE)
+                        break
+                    except queue_mod.Full:
+                        continue
+                if q.qsize() < self._limit:
+                    q.put_nowait(event)
+                    break
+                with q.not_full:  # Queue.get() notifies not_full after every get
+                    q.not_full.wait(BLOCK_SLICE)
+        finally:
+            self._end_block()
+        self._delivered += 1
+        self._last_delivery = _monotonic()
+        return _monotonic() - start
+
+
+class Dispatcher:
+    """Topic -> subscribers fan-out with one bounded buffer and worker per subscriber.
+
+    Args:
+        on_error: called with a :class:`BinanceError` when a callback raises (on that
+            subscriber's worker thread); a hook that raises is logged and ignored.
+        on_topics_changed: called as ``(topic, added)`` when a topic gets its first
+            subscriber (``True``) or loses its last one (``False``).  Calls are made
+            outside the dispatcher's lock, in the order the changes happened, possibly
+            from another thread that is (un)subscribing at the same time, and possibly
+            after ``subscribe()`` returned.  ``topics()`` is the ground truth.
+        buffer: default buffer size per subscriber.
+        overflow: default overflow policy.
+        error_topic: errors raised by callbacks subscribed to this topic are only
+            logged, never passed to ``on_error`` (which may publish to this topic).
+        name: thread name prefix; workers are named ``<name>-sub-<topic>-<id>``.
+
+    Every public method may be called from any thread.  The dispatcher starts stopped:
+    subscribing works, but no thread runs and ``publish`` ignores events until
+    :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_error: Optional[ErrorHook] = None,
+        on_topics_changed: Optional[TopicsHook] = None,
+        buffer: int = 10_000,
+        overflow: Union[OverflowPolicy, str] = OverflowPolicy.DROP_OLDEST,
+        error_topic: Optional[str] = None,
+        name: str = "binance_conn",
+    ) -> None:
+        self._on_error = on_error
+        self._on_topics_changed = on_topics_changed
+        self._buffer = _check_buffer(buffer)
+        self._overflow = _check_overflow(overflow)
+        self._error_topic = error_topic
+        self._name = name
+        self._lock = threading.Lock()
+        self._topics: Dict[str, Tuple[Subscription, ...]] = {}
+        self._running = False
+        self._ids = itertools.count(1)
+        self._retired: List[threading.Thread] = []
+        self._notes: Deque[Tuple[str, bool]] = collections.deque()
+        self._hook_lock = threading.Lock()
+        self.last_stop_dropped = 0
+        """Events dropped by the last :meth:`stop` (deadline passed, or stop from a callback)."""
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._running
+
+    def subscribe(
+        self,
+        topic: str,
+        callback: Optional[Callback] = None,
+        *,
+        queue: Optional[queue_mod.Queue[Any]] = None,
+        buffer: Optional[int] = None,
+        overflow: Union[OverflowPolicy, str, None] = None,
+    ) -> Subscription:
+        """Add a subscriber to ``topic``; any thread; never blocks on callbacks.
+
+        Give ``callback`` (called on the subscriber's own worker thread) or ``queue``
+        (events are put into it by the producer thread), not both.  With neither, an
+        inactive handle is returned and nothing is registered.  While the dispatcher
+        runs, a callback subscriber's worker thread starts at once.
+
+        Raises:
+            ValidationError: both ``callback`` and ``queue``, a bad ``buffer`` or ``overflow``.
+        """
+        if callback is not None and queue is not None:
+            raise ValidationError("queue", queue, "give either a callback or queue=, not both")
+        size = self._buffer if buffer is None else _check_buffer(buffer)
+        policy = self._overflow if overflow is None else _check_overflow(overflow)
+        if callback is None and queue is None:
+            return Subscription(topic)
+        if callback is not None and not callable(callback):
+            raise ValidationError("callback", callback, "must be callable")
+        sid = next(self._ids)
+        sub: Subscription
+        if queue is not None:
+            if not isinstance(queue, queue_mod.Queue):
+                raise ValidationError("queue", queue, "must be a queue.Queue")
+            sub = _QueueSubscription(self, topic, sid, queue, size, policy)
+        else:
+            assert callback is not None
+            sub = _CallbackSubscription(self, topic, sid, callback, size, policy,
+                                        f"{self._name}-sub-{topic}-{sid}")
+        with self._lock:
+            subs = self._topics.get(topic, ())
+            self._topics[topic] = subs + (sub,)
+            if not subs and self._on_topics_changed is not None:
+                self._notes.append((topic, True))
+            if self._running:
+                sub._open()
+        self._flush_notes()
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> bool:
+        """Remove ``sub``; idempotent; any thread, including ``sub``'s own callback.
+
+        Never waits for a running callback: it finishes, no new one starts, and queued
+        events are dropped (counted).  The worker thread is joined by :meth:`stop`.
+
+        Returns:
+            True when this call deactivated the subscription.
+        """
+        if sub._dispatcher is not self:
+            return False
+        with self._lock:
+            if not sub._active:
+                return False
+            sub._active = False
+            rest = tuple(s for s in self._topics.get(sub.topic, ()) if s is not sub)
+            if rest:
+                self._topics[sub.topic] = rest
+            else:
+                self._topics.pop(sub.topic, None)
+                if self._on_topics_changed is not None:
+                    self._notes.append((sub.topic, False))
+            thread = sub._retire()
+            if thread is not None:
+                self._retired = [t for t in self._retired if t.is_alive()]
+                self._retired.append(thread)
+        sub._discard_pending()
+        self._flush_notes()
+        return True
+
+    def publish(self, topic: str, event: Any, stop: Optional[threading.Event] = None) -> float:
+        """Hand ``event`` to every subscriber of ``topic`` (the producer thread's hot path).
+
+        Takes no lock and never blocks, except for a full ``BLOCK`` subscriber: then it
+        waits in :data:`BLOCK_SLICE` slices until there is room, or drops the event
+        (counted) once :meth:`stop` runs, the subscriber is removed, or ``stop`` is set.
+        Ignores events while the dispatcher is stopped.
+
+        Returns:
+            Seconds spent blocked (0.0 normally), so the reader can account paused time.
+        """
+        subs = self._topics.get(topic)
+        if subs is None:
+            return 0.0
+        blocked = 0.0
+        for sub in subs:
+            blocked += sub.offer(event, stop)
+        return blocked
+
+    def subscribers(self, topic: str) -> Tuple[Subscription, ...]:
+        """The active subscribers of ``topic`` (a snapshot); any thread, never blocks."""
+        return self._topics.get(topic, ())
+
+    def topics(self) -> List[str]:
+        """Topics with at least one subscriber (a snapshot); any thread."""
+        with self._lock:
+            return list(self._topics)
+
+    def blocked_since(self, thread_ident: Optional[int] = None) -> Optional[float]:
+        """Earliest ``time.monotonic()`` at which a producer began waiting on a full ``BLOCK``
+        buffer and still waits, or None.  With ``thread_ident`` only that producer counts:
+        a health checker uses it to tell a paused reader from a dead link.  Any thread.
+        """
+        with self._lock:
+            subs = [s for group in self._topics.values() for s in group]
+        earliest: Optional[float] = None
+        for s in subs:
+            since = s._blocked_since
+            if since is None or (thread_ident is not None and s._blocked_thread != thread_ident):
+                continue
+            if earliest is None or since < earliest:
+                earliest = since
+        return earliest
+
+    def stats(self) -> Dict[str, List[Dict[str, Any]]]:
+        """Snapshot: topic -> one dict per subscriber (id, topic, active, delivered,
+        dropped, errors, pending, last_delivery_age, blocked_since).  Any thread."""
+        with self._lock:
+            items = [(t, list(subs)) for t, subs in self._topics.items()]
+        return {t: [s.snapshot() for s in subs] for t, subs in items}
+
+    def start(self) -> None:
+        """Open intake and start one worker per callback subscriber; idempotent.
+
+        Any thread (also a callback, after :meth:`stop`); never blocks.  Handles survive
+        a stop/start and resume delivering.
+        """
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+            for subs in self._topics.values():
+                for sub in subs:
+                    sub._open()
+
+    def stop(self, deadline: float) -> bool:
+        """Stop intake, deliver queued events until ``deadline``, drop the rest, join workers.
+
+        ``deadline`` is a ``time.monotonic()`` value.  Blocks until every worker finished
+        or the deadline passed.  Any thread: called from a callback, that worker is not
+        joined, its queued events are dropped and it exits when the callback returns.
+        Blocked producers are released (their event is dropped).  Idempotent.
+
+        Returns:
+            True when every worker thread (except the caller's) ended in time.
+        """
+        me = threading.current_thread()
+        with self._lock:
+            self._running = False
+            subs = [s for group in self._topics.values() for s in group]
+            retired, self._retired = self._retired, []
+            for sub in subs:
+                sub._close(me)
+        dropped = 0
+        threads: List[Tuple[Optional[Subscription], threading.Thread]] = []
+        for sub in subs:
+            thread = sub._thread()
+            if thread is me:
+                dropped += sub._discard_pending()
+            elif thread is not None:
+                threads.append((sub, thread))
+        threads.extend((None, t) for t in retired if t is not me)
+        in_time = True
+        for _, thread in threads:
+            thread.join(max(0.0, deadline - _monotonic()))
+        leftover: List[threading.Thread] = []
+        for owner, thread in threads:
+            if not thread.is_alive():
+                continue
+            in_time = False
+            if owner is None:
+                leftover.append(thread)
+            elif owner._thread() is thread:
+                owner._abort()
+                dropped += owner._discard_pending()
+        if leftover:
+            with self._lock:
+                self._retired.extend(leftover)
+        self.last_stop_dropped = dropped
+        if dropped:
+            _log.warning("dispatcher stopped: %d queued events dropped at the deadline", dropped,
+                         extra={"dropped": dropped})
+        return in_time
+
+    # -- worker-side helpers ------------------------------------------------------------
+    def _callback_failed(self, sub: Subscription, exc: Exception) -> None:
+        extra = {"topic": sub.topic, "subscriber_id": sub.id}
+        _log.warning("callback of subscriber %d on %r raised %s", sub.id, sub.topic,
+                     type(exc).__name__, exc_info=exc, extra=extra)
+        hook = self._on_error
+        if hook is None or sub.topic == self._error_topic:
+            return
+        if isinstance(exc, BinanceError):
+            err = exc
+        else:
+            err = BinanceError(f"callback of subscriber {sub.id} on {sub.topic!r} raised "
+                               f"{type(exc).__name__}", code="callback_error", details=extra)
+            err.__cause__ = exc  # as `raise err from exc` would
+            err.__suppress_context__ = True
+        try:
+            hook(err)
+        except Exception as hook_exc:
+            _log.warning("on_error hook raised %s", type(hook_exc).__name__, exc_info=hook_exc,
+                         extra=extra)
+
+    def _flush_notes(self) -> None:
+        # Whoever holds _hook_lock delivers every queued note in order; others return at
+        # once, so a hook that (un)subscribes re-entrantly cannot deadlock.
+        hook = self._on_topics_changed
+        if hook is None:
+            return
+        while self._hook_lock.acquire(blocking=False):
+            try:
+                while True:
+                    with self._lock:
+                        if not self._notes:
+                            break
+                        topic, added = self._notes.popleft()
+                    try:
+                        hook(topic, added)
+                    except Exception as exc:
+                        _log.warning("on_topics_changed hook raised %s", type(exc).__name__,
+                                     exc_info=exc, extra={"topic": topic})
+            finally:
+                self._hook_lock.release()
+            with self._lock:
+                if not self._notes:
+                    return
+
+
+def _check_buffer(buffer: int) -> int:
+    if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
+        raise ValidationError("buffer", buffer, "an int >= 1")
+    return buffer
+
+
+def _check_overflow(overflow: Union[OverflowPolicy, str]) -> OverflowPolicy:
+    try:
+        return OverflowPolicy(str(overflow).upper())
+    except ValueError:
+        raise ValidationError("overflow", overflow, "DROP_OLDEST or BLOCK") from None
