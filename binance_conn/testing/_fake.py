@@ -1,0 +1,516 @@
+"""FakeBinance: the public facade that starts the loopback servers and exposes market, account,
+fault and assertion controls. Every public method is safe to call from any thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
+from ._engine import Engine
+from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
+from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
+from ._rest import RestApp, RestServer
+from ._streams import StreamsMixin
+from ._util import JSON, Clock, Waiter, dumps
+from ._ws import Session, WsServer, handle_control
+from ._wsapi import handle_api
+
+__all__ = ["FakeBinance", "FaultRule"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BALANCES: Dict[str, Decimal] = {"USDT": Decimal("100000"), "BTC": Decimal("10"), "ETH": Decimal("100"),
+                                        "BNB": Decimal("1000"), "LTC": Decimal("1000")}
+
+
+@dataclass
+class FaultRule:
+    remaining: int
+    status: int = 500
+    code: int = -1000
+    msg: str = "An unknown error occurred while processing the request."
+    retry_after: Optional[int] = None
+    path: Optional[str] = None
+    method: Optional[str] = None
+    raw_body: Optional[bytes] = None
+    drop: bool = False
+    delay: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.remaining > 0 and (self.path is None or self.path == path) and \
+            (self.method is None or self.method.upper() == method)
+
+
+class FakeBinance(StreamsMixin):
+    """A loopback Binance spot exchange: REST on ``rest_url``, streams on ``ws_url``, WebSocket API on
+    ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`)."""
+
+    def __init__(
+        self,
+        symbols: Optional[Sequence[Union[str, SymbolSpec]]] = None,
+        *,
+        market_rate: float = 0.0,
+        ping_interval: float = 20.0,
+        pong_timeout: float = 60.0,
+        max_lifetime: float = 24 * 3600.0,
+        shutdown_notice: float = 5.0,
+        max_incoming_per_second: int = 5,
+        max_streams: int = 1024,
+        connection_attempts_limit: int = 300,
+        connection_window: float = 300.0,
+        weight_limit: int = 6000,
+        ban_after: int = 3,
+        ban_seconds: float = 120.0,
+        order_limit_10s: int = 50,
+        order_limit_1d: int = 160000,
+        api_key: str = DEFAULT_API_KEY,
+        api_secret: str = DEFAULT_API_SECRET,
+        balances: Optional[Mapping[str, Union[str, int, Decimal]]] = None,
+        control_error_style: str = "flat",
+        seed: Optional[int] = None,
+    ) -> None:
+        specs = [s if isinstance(s, SymbolSpec) else KNOWN_SYMBOLS.get(s.upper()) or SymbolSpec.guess(s)
+                 for s in (symbols if symbols is not None else DEFAULT_SYMBOLS)]
+        self.market_rate = float(market_rate)
+        self.ping_interval = float(ping_interval)
+        self.pong_timeout = float(pong_timeout)
+        self.max_lifetime = float(max_lifetime)
+        self.shutdown_notice = float(shutdown_notice)
+        self.max_incoming_per_second = int(max_incoming_per_second)
+        self.max_streams = int(max_streams)
+        self.control_error_style = control_error_style
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.clock = Clock()
+        self.keys = KeyStore()
+        self.keys.register_hmac(api_key, api_secret)
+        self.market = Market(specs, self.clock.now_ms(), seed)
+        bal = {k: Decimal(v) for k, v in (balances if balances is not None else DEFAULT_BALANCES).items()}
+        for s in specs:
+            bal.setdefault(s.base, Decimal(0))
+            bal.setdefault(s.quote, Decimal(0))
+        self.engine = Engine(self.market, self.clock, bal)
+        self.engine.emit_user = self._emit_user
+        self.engine.emit_trade = self._emit_trade_rec
+        self.weights = WeightLimiter(weight_limit, ban_seconds, ban_after)
+        self.orders_counter = OrderCounter(order_limit_10s, order_limit_1d)
+        self.attempts = AttemptLimiter(connection_attempts_limit, connection_window)
+        self._lock = threading.Lock()
+        self._waiter = Waiter()
+        self._stopping = threading.Event()
+        self._faults: List[FaultRule] = []
+        self._delays: List[FaultRule] = []
+        self._refuse_until = 0.0
+        self._refuse_status = 503
+        self._requests: List[JSON] = []
+        self._sessions: Dict[int, Session] = {}
+        self._conn_log: Dict[int, Session] = {}
+        self._conn_seq = 0
+        self._violations = 0
+        self._rest: Optional[RestServer] = None
+        self._ws: Optional[WsServer] = None
+        self._threads: List[threading.Thread] = []
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> FakeBinance:
+        """Bind both servers on 127.0.0.1 (port 0) and start serving. Returns self. Not re-startable."""
+        if self._started:
+            return self
+        self._started = True
+        self._stopping.clear()
+        self._rest = RestServer(self)
+        self._ws = WsServer(self)
+        rest_thread = threading.Thread(target=self._rest.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True, name="fake-binance-rest")
+        rest_thread.start()
+        self._threads.append(rest_thread)
+        self._ws.start()
+        if self.market_rate > 0:
+            t = threading.Thread(target=self._market_loop, daemon=True, name="fake-binance-market")
+            t.start()
+            self._threads.append(t)
+        log.info("FakeBinance started: rest %s ws %s", self.rest_url, self.ws_url)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close every connection (close frame 1001), stop both servers, join every thread."""
+        if not self._started or self._stopping.is_set():
+            return
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        for s in self._open_sessions():
+            s.frozen.clear()
+            s.request_close(1001, "Server stopping", reason="server stopped")
+        if self._ws is not None:
+            self._ws.close(deadline)
+        if self._rest is not None:
+            self._rest.close(deadline)
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self._waiter.notify()
+
+    def __enter__(self) -> FakeBinance:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def rest_url(self) -> str:
+        assert self._rest is not None, "start() the fake first"
+        return f"http://127.0.0.1:{self._rest.server_address[1]}"
+
+    @property
+    def ws_url(self) -> str:
+        assert self._ws is not None, "start() the fake first"
+        return f"ws://127.0.0.1:{self._ws.port}"
+
+    @property
+    def ws_api_url(self) -> str:
+        return self.ws_url
+
+    def config_builder(self) -> Any:
+        """A ``binance_conn.config.ConfigBuilder`` pointed at this fake, with its HMAC test key pair."""
+        from binance_conn.config import ConfigBuilder
+
+        return (ConfigBuilder().with_rest_url(self.rest_url).with_ws_url(self.ws_url)
+                .with_ws_api_url(self.ws_api_url).with_api_key(self.api_key).with_api_secret(self.api_secret))
+
+    # -- account ------------------------------------------------------------------------------------
+    def register_key(self, api_key: str, public_key_pem: Optional[Union[str, bytes]] = None, *,
+                     secret: Optional[str] = None) -> str:
+        """Accept ``api_key`` with an Ed25519/RSA public key (PEM) or an HMAC ``secret``; returns the key type."""
+        if secret is not None:
+            self.keys.register_hmac(api_key, secret)
+            return "HMAC"
+        if public_key_pem is None:
+            raise ValueError("give public_key_pem or secret")
+        pem = public_key_pem.decode() if isinstance(public_key_pem, bytes) else public_key_pem
+        return self.keys.register_public(api_key, pem)
+
+    def revoke_key(self, api_key: str) -> None:
+        """Forget a key; WS API sessions using it get ``{"id":null,"status":401,"error":-2015}`` and lose
+        their user-data subscriptions."""
+        self.keys.revoke(api_key)
+        for s in self._open_sessions("api"):
+            with s.lock:
+                ended = [sid for sid, k in s.user_subs.items() if k == api_key]
+                for sid in ended:
+                    del s.user_subs[sid]
+                hit = bool(ended) or s.logon_key == api_key
+                if s.logon_key == api_key:
+                    s.logon_key = None
+            if hit:
+                s.enqueue(dumps({"id": None, "status": 401, "error": {
+                    "code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}}))
+        self._waiter.notify()
+
+    def set_balance(self, asset: str, free: Union[str, int, Decimal], locked: Optional[Union[str, Decimal]] = None
+                    ) -> None:
+        """Set a balance; emits ``outboundAccountPosition`` to user-data subscribers."""
+        self.engine.set_balance(asset, Decimal(free), Decimal(locked) if locked is not None else None)
+
+    def deposit(self, asset: str, delta: Union[str, int, Decimal]) -> None:
+        """Add ``delta`` to a free balance; emits ``balanceUpdate`` then ``outboundAccountPosition``."""
+        self.engine.deposit(asset, Decimal(delta))
+
+    def balance(self, asset: str) -> Tuple[Decimal, Decimal]:
+        """(free, locked) of ``asset``."""
+        return self.engine.balance(asset)
+
+    def fill_order(self, symbol: str, order: Union[int, str], qty: Optional[Union[str, Decimal]] = None,
+                   price: Optional[Union[str, Decimal]] = None) -> JSON:
+        """Execute ``qty`` (default: the rest) of a resting order, by orderId (int) or clientOrderId (str),
+        at ``price`` (default: its limit price). Emits executionReport TRADE and outboundAccountPosition."""
+        out = self.engine.fill(symbol, order, Decimal(qty) if qty is not None else None,
+                               Decimal(price) if price is not None else None)
+        return out
+
+    def orders(self, symbol: Optional[str] = None, open_only: bool = False) -> List[JSON]:
+        """Orders known to the engine (GET /api/v3/order shape)."""
+        with self.engine.lock:
+            return [o.as_query() for o in self.engine.orders.values()
+                    if symbol in (None, o.symbol) and (o.is_open or not open_only)]
+
+    def _place_order(self, params: Dict[str, str]) -> JSON:
+        self.orders_counter.add()
+        result, filled = self.engine.place(params)
+        if filled:
+            self.orders_counter.filled()
+        return result
+
+    # -- REST faults ----------------------------------------------------------------------------------
+    def fail_next(self, n: int = 1, status: int = 500, code: int = -1000,
+                  msg: str = "An unknown error occurred while processing the request.",
+                  retry_after: Optional[int] = None,
+                  path: Optional[str] = None, method: Optional[str] = None,
+                  raw_body: Optional[Union[str, bytes]] = None, drop: bool = False) -> None:
+        """Answer the next ``n`` REST requests (matching ``path``/``method`` if given) with ``status`` and
+        ``{"code","msg"}`` (or ``raw_body`` verbatim, e.g. ``"<html>"``; or ``drop`` the TCP connection with no
+        response). The request is not executed."""
+        body = raw_body.encode() if isinstance(raw_body, str) else raw_body
+        with self._lock:
+            self._faults.append(FaultRule(n, status, code, msg, retry_after, path, method, body, drop))
+
+    def delay_responses(self, seconds: float, count: int = 1, path: Optional[str] = None,
+                        method: Optional[str] = None) -> None:
+        """Hold the next ``count`` REST responses for ``seconds`` AFTER executing the request (so an order
+        placed by a timed-out call does exist). Cut short by :meth:`stop`."""
+        with self._lock:
+            self._delays.append(FaultRule(count, path=path, method=method, delay=seconds))
+
+    def _take_fault(self, method: str, path: str) -> Optional[FaultRule]:
+        with self._lock:
+            for r in self._faults:
+                if r.matches(method, path):
+                    r.remaining -= 1
+                    return r
+            return None
+
+    def _take_delay(self, method: str, path: str) -> float:
+        with self._lock:
+            for r in self._delays:
+                if r.matches(method, path):
+                    r.remaining -= 1
+                    return r.delay
+            return 0.0
+
+    def skew_clock(self, ms: int) -> None:
+        """Run the server clock ``ms`` ahead (negative: behind) of wall time."""
+        self.clock.skew(ms)
+
+    def set_clock(self, ms: Optional[int]) -> None:
+        """Pin the server clock at epoch ``ms`` (None: back to wall time + skew)."""
+        self.clock.pin(ms)
+
+    def now_ms(self) -> int:
+        """The server clock, epoch ms."""
+        return self.clock.now_ms()
+
+    def reset_limits(self) -> None:
+        """Clear used weight, 429 strikes and any 418 ban."""
+        self.weights.reset()
+
+    def rate_limits(self) -> List[JSON]:
+        """The ``rateLimits`` of exchangeInfo for this fake's configuration."""
+        return [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": self.weights.limit},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+             "limit": self.orders_counter.limit_10s},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": self.orders_counter.limit_1d},
+            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 300000},
+        ]
+
+    def _rest_app(self) -> RestApp:
+        assert self._rest is not None
+        return self._rest.app
+
+    # -- WebSocket faults -------------------------------------------------------------------------------
+    def drop_connections(self, path_prefix: Optional[str] = None) -> int:
+        """Cut every open WebSocket's TCP connection abruptly (no close frame). Returns how many."""
+        sessions = self._open_sessions(path_prefix=path_prefix)
+        for s in sessions:
+            s.abort("dropped by test")
+        return len(sessions)
+
+    def close_connections(self, code: int = 1000, reason: str = "", path_prefix: Optional[str] = None) -> int:
+        """Close every open WebSocket with a close frame (``code``). Returns how many."""
+        sessions = self._open_sessions(path_prefix=path_prefix)
+        for s in sessions:
+            s.frozen.clear()
+            s.request_close(code, reason, reason=f"closed by test ({code})")
+        return len(sessions)
+
+    def freeze(self, path_prefix: Optional[str] = None) -> None:
+        """Half-open link on the currently open WebSockets: send nothing (data, pings, pongs), keep TCP open.
+        New connections are not frozen."""
+        for s in self._open_sessions(path_prefix=path_prefix):
+            s.frozen.set()
+
+    def resume(self) -> None:
+        """Undo :meth:`freeze` (data published meanwhile is lost, as on a real half-open link)."""
+        for s in self._open_sessions():
+            s.frozen.clear()
+
+    def refuse_handshakes(self, seconds: float, status: int = 503) -> None:
+        """Answer WebSocket handshakes with HTTP ``status`` for the next ``seconds``."""
+        with self._lock:
+            self._refuse_until = time.monotonic() + seconds
+            self._refuse_status = status
+
+    def _handshake_refusal(self) -> Optional[Tuple[int, str]]:
+        if self._stopping.is_set():
+            return 503, "Server stopping\n"
+        with self._lock:
+            if time.monotonic() < self._refuse_until:
+                return self._refuse_status, "Handshake refused by test\n"
+        if not self.attempts.attempt():
+            return 429, "Too many connection attempts\n"
+        return None
+
+    def send_malformed(self, text: str = '{"e":"trade","E":', path_prefix: Optional[str] = None) -> int:
+        """Send ``text`` (not valid JSON by default) to every open stream connection. Returns how many."""
+        sessions = self._open_sessions("stream", path_prefix)
+        for s in sessions:
+            s.outq.put(("raw", text))
+        return len(sessions)
+
+    def set_max_lifetime(self, seconds: float) -> None:
+        """Change the maximum connection lifetime, for open connections too (measured from their opening)."""
+        self.max_lifetime = float(seconds)
+
+    def send_server_shutdown(self) -> int:
+        """Send the ``serverShutdown`` event to every open connection now (the connection stays open)."""
+        sessions = self._open_sessions()
+        for s in sessions:
+            self._send_server_shutdown(s)
+        return len(sessions)
+
+    def _send_server_shutdown(self, s: Session) -> None:
+        ev = {"e": "serverShutdown", "E": self.clock.now_ms()}
+        if s.kind == "api":
+            s.enqueue(dumps({"event": ev}))
+        elif s.combined:
+            s.enqueue(dumps({"stream": "!serverShutdown", "data": ev}))
+        else:
+            s.enqueue(dumps(ev))
+
+    def terminate_user_streams(self) -> int:
+        """End every user-data subscription with ``eventStreamTerminated``. Returns how many ended."""
+        n = 0
+        for s in self._open_sessions("api"):
+            with s.lock:
+                ended = list(s.user_subs)
+                s.user_subs.clear()
+                s.logon_subs.clear()
+            for sid in ended:
+                s.enqueue(dumps({"subscriptionId": sid, "event": {"e": "eventStreamTerminated",
+                                                                    "E": self.clock.now_ms()}}))
+            n += len(ended)
+        self._waiter.notify()
+        return n
+
+    # -- logs and waits -----------------------------------------------------------------------------------
+    @property
+    def request_log(self) -> List[JSON]:
+        """Copies of every REST request record: time, method, path, params, headers, status, body, dropped."""
+        with self._lock:
+            return [dict(r) for r in self._requests]
+
+    @property
+    def connection_log(self) -> List[JSON]:
+        """One record per WebSocket connection ever accepted: id, path, kind, opened_at, closed_at,
+        close_reason, streams (every stream subscribed over its life), messages_received, messages_sent."""
+        with self._lock:
+            sessions = list(self._conn_log.values())
+        return [{"id": s.id, "path": s.path, "kind": s.kind, "opened_at": s.opened_at, "closed_at": s.closed_at,
+                 "close_reason": s.close_reason, "streams": list(s.ever_streams), "messages_received": s.received,
+                 "messages_sent": s.sent, "rate_violation": s.violated} for s in sessions]
+
+    @property
+    def rate_violations(self) -> int:
+        """How many connections were closed for sending more than ``max_incoming_per_second`` frames."""
+        with self._lock:
+            return self._violations
+
+    def open_connections(self, kind: Optional[str] = None, path_prefix: Optional[str] = None) -> int:
+        return len(self._open_sessions(kind, path_prefix))
+
+    def subscribed_streams(self) -> List[str]:
+        """Union of the streams subscribed on the open connections."""
+        out: set[str] = set()
+        for s in self._open_sessions("stream"):
+            with s.lock:
+                out |= s.streams
+        return sorted(out)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Wait (no fixed sleep) until ``predicate()`` is true; False on timeout."""
+        return self._waiter.wait_for(predicate, timeout)
+
+    def wait_for_connections(self, n: int, timeout: float = 5.0, path_prefix: Optional[str] = None) -> bool:
+        """Wait until at least ``n`` WebSocket connections (path starting with ``path_prefix``) are open."""
+        return self.wait_until(lambda: len(self._open_sessions(path_prefix=path_prefix)) >= n, timeout)
+
+    def wait_for_subscriptions(self, streams: Iterable[str], timeout: float = 5.0) -> bool:
+        """Wait until every stream in ``streams`` is subscribed on some open connection."""
+        want = set(streams)
+        return self.wait_until(lambda: want <= set(self.subscribed_streams()), timeout)
+
+    def wait_for_user_subscriptions(self, n: int = 1, timeout: float = 5.0) -> bool:
+        """Wait until at least ``n`` user-data subscriptions are active."""
+        return self.wait_until(lambda: self.user_subscription_count() >= n, timeout)
+
+    def user_subscription_count(self) -> int:
+        return sum(len(s.user_subs) for s in self._open_sessions("api"))
+
+    def wait_for_requests(self, path: str, n: int = 1, timeout: float = 5.0, method: Optional[str] = None) -> bool:
+        """Wait until ``n`` REST requests to ``path`` (and ``method``) have been logged."""
+        def count() -> int:
+            with self._lock:
+                return sum(1 for r in self._requests if r["path"] == path and method in (None, r["method"]))
+        return self.wait_until(lambda: count() >= n, timeout)
+
+    # -- internal hooks used by the servers ----------------------------------------------------------
+    def _log_request(self, record: JSON) -> None:
+        with self._lock:
+            self._requests.append(record)
+        self._waiter.notify()
+
+    def _next_conn_id(self) -> int:
+        with self._lock:
+            self._conn_seq += 1
+            return self._conn_seq
+
+    def _session_opened(self, s: Session) -> None:
+        with self._lock:
+            self._sessions[s.id] = s
+            self._conn_log[s.id] = s
+        if s.kind == "api":
+            try:
+                self.weights.charge(2)  # connecting to the WebSocket API costs 2 weight
+            except Exception:  # noqa: BLE001 - over the limit: the requests will be refused
+                pass
+        self._waiter.notify()
+
+    def _session_closed(self, s: Session) -> None:
+        with self._lock:
+            self._sessions.pop(s.id, None)
+        if self._ws is not None:
+            self._ws.prune()
+        self._waiter.notify()
+
+    def _rate_violation(self, s: Session) -> None:
+        with self._lock:
+            self._violations += 1
+        log.warning("connection %s (%s) exceeded %s incoming messages per second", s.id, s.path,
+                    self.max_incoming_per_second)
+
+    def _open_sessions(self, kind: Optional[str] = None, path_prefix: Optional[str] = None) -> List[Session]:
+        with self._lock:
+            sessions = list(self._sessions.values())
+        return [s for s in sessions if not s.closed.is_set() and kind in (None, s.kind)
+                and (path_prefix is None or s.path.startswith(path_prefix))]
+
+    def _ws_control(self, s: Session, text: str) -> Optional[str]:
+        reply, added, removed = handle_control(s, text, list(self.market.state), self.max_streams,
+                                               self.control_error_style)
+        if added or removed:
+            self._waiter.notify()
+        return reply
+
+    def _ws_api(self, s: Session, text: str) -> List[str]:
+        return handle_api(self, s, text)
+
+    def _emit_user(self, event: JSON) -> None:
+        for s in self._open_sessions("api"):
+            with s.lock:
+                subs = list(s.user_subs)
+            for sid in subs:
+                s.enqueue(dumps({"subscriptionId": sid, "event": event}))
