@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ._version import __version__
 from ._core.backoff import Backoff
+from ._version import __version__
 from .enums import OverflowPolicy
 from .errors import ValidationError
 
@@ -133,7 +133,7 @@ class RestConfig:
     connect_timeout: float = 5.0
     recv_window: int = 5000
     """Milliseconds, 1..60000 (reference section 3.3)."""
-    proxy: Optional[str] = None
+    proxy: Optional[str] = field(default=None, repr=False)  # may hold user:password
     pool_size: int = 16
     time_sync_interval: float = 300.0
     """Re-measure the server-clock offset this often (and at once on -1021)."""
@@ -164,7 +164,7 @@ class WebSocketConfig:
     max_streams_per_connection: int = 1024
     send_rate: float = 4.0
     """Outgoing control messages per second (Binance allows 5 incl. pongs)."""
-    proxy: Optional[str] = None
+    proxy: Optional[str] = field(default=None, repr=False)  # may hold user:password
     connection_budget: int = 300
     connection_budget_window: float = 300.0
 
@@ -673,7 +673,13 @@ class ConfigBuilder:
 
     def __repr__(self) -> str:
         shown = {
-            k: (_MASK if k in ("api_secret", "private_key", "private_key_password") and val else val)
+            k: (
+                _MASK
+                if k in ("api_secret", "private_key", "private_key_password") and val
+                else _mask_userinfo(val)
+                if k == "proxy" and isinstance(val, str)
+                else val
+            )
             for k, val in self._v.items()
             if k != "env"
         }

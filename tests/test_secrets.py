@@ -169,3 +169,14 @@ def test_no_secret_in_captured_logs(caplog: pytest.LogCaptureFixture) -> None:
     for record in caplog.records:
         _assert_clean(record.getMessage())
         _assert_clean(repr(record.__dict__))
+
+
+def test_proxy_password_masked_in_reprs() -> None:
+    proxy = "http://user:Pr0xy-Pa55-zz@proxy.local:3128"
+    builder = Config.builder().with_proxy(proxy)
+    assert "Pr0xy-Pa55-zz" not in repr(builder)
+    cfg = builder.build()
+    assert cfg.rest.proxy == cfg.websocket.proxy == proxy  # kept for use
+    for obj in (cfg, cfg.rest, cfg.websocket):
+        assert "Pr0xy-Pa55-zz" not in repr(obj)
+        assert "Pr0xy-Pa55-zz" not in str(obj)
