@@ -242,7 +242,7 @@ class WireParser:
     def parse(self, text: Union[str, bytes]) -> Parsed:
         """Classify one frame; never raises."""
         try:
-            msg = _loads(text) if type(text) is str else _decoder.decode(text.decode("utf-8"))
+            msg = _loads(text) if isinstance(text, str) else _decoder.decode(text.decode("utf-8"))
         except (ValueError, UnicodeDecodeError, StopIteration):
             return (MALFORMED, None, "invalid JSON")
         if type(msg) is not dict:
