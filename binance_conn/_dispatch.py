@@ -1,36 +1,23 @@
 """Per-subscriber bounded buffers and worker threads.
 
-Theory of operation
--------------------
-A :class:`Dispatcher` maps a topic (a stream name such as ``"btcusdt@trade"``, or
-``"connection"``) to an immutable tuple of :class:`Subscription` handles.  A producer
-(the stream reader thread) calls :meth:`Dispatcher.publish`, which does one dict lookup
-and hands the *same* event object to every subscriber of the topic; (un)subscribing
-swaps the tuple under a lock, so publishing takes none.
-
-A callback subscriber owns a ``collections.deque`` (its bounded buffer) and one daemon
-worker thread that drains it, taking everything available per wake-up and sleeping on a
-``threading.Event`` only when the buffer is empty.  The producer appends without a lock
-and sets the event only while the worker sleeps, so a burst costs one append per event
-and one wake-up per batch (the ``Lib/queue.py`` / ``concurrent/futures/thread.py``
-pattern, minus the per-item lock and notify).  When the buffer is full,
+Theory of operation: a :class:`Dispatcher` maps a topic (a stream name such as
+``"btcusdt@trade"``, or ``"connection"``) to an immutable tuple of :class:`Subscription`
+handles, swapped under a lock on (un)subscribe, so :meth:`Dispatcher.publish` (the
+reader thread's hot path) is one dict lookup and no lock; every subscriber gets the
+*same* event object.  A callback subscriber owns a ``collections.deque`` and one daemon
+worker thread that takes everything available per wake-up and sleeps on a
+``threading.Event`` only when the deque is empty; the producer appends without a lock
+and sets the event only while the worker sleeps (``Lib/queue.py`` and
+``concurrent/futures/thread.py`` minus the per-item lock and notify).  When full,
 ``DROP_OLDEST`` discards the oldest event (counted in ``.dropped``) and ``BLOCK`` makes
-the producer wait in slices of :data:`BLOCK_SLICE` seconds that notice ``stop()``,
-``unsubscribe()`` and a caller-supplied stop event.
-
-While a producer is blocked it cannot answer pings: Binance drops a connection whose
-reader stays blocked for about a minute.  :meth:`Dispatcher.blocked_since` tells the
-health checker that the reader is paused (not a zombie); ``publish`` returns the seconds
-it spent blocked.
-
-A ``queue=`` subscriber has no thread: the producer puts straight into the caller's
-``queue.Queue`` (which already is a thread-safe buffer whose consumer is the caller's
-own thread), under the same policy.
-
-A raising callback is logged at WARNING with its traceback on the
-``binance_conn.dispatch`` logger, counted in ``.errors`` and passed to the ``on_error``
-hook as a :class:`~binance_conn.errors.BinanceError` (``code="callback_error"``, the
-original exception as ``__cause__``); the worker goes on.
+the producer wait in :data:`BLOCK_SLICE` slices that notice ``stop()``, unsubscribe and
+a caller-supplied stop event.  A blocked reader cannot answer pings (Binance drops a
+connection whose reader stays blocked for about a minute): :meth:`Dispatcher.blocked_since`
+lets the health checker tell "paused" from "zombie".  A ``queue=`` subscriber has no
+thread: the producer puts straight into the caller's ``queue.Queue`` (already a
+thread-safe buffer with its own consumer thread) under the same policy.  A raising
+callback is logged at WARNING with its traceback, counted in ``.errors`` and passed to
+``on_error`` as a ``BinanceError(code="callback_error")`` caused by it.
 """
 
 from __future__ import annotations
@@ -60,18 +47,23 @@ TopicsHook = Callable[[str, bool], Any]
 
 
 class Subscription:
-    """Handle of one subscriber; calling it unsubscribes (idempotent).
+    """Handle of one subscriber; calling it unsubscribes (idempotent, any thread).
 
     This base class is also the *inactive* handle returned for a ``None`` callback: no
-    thread, ``active`` is False and calling it does nothing.  All properties may be
-    read from any thread and never block.
+    thread, ``active`` is False and calling it does nothing.  Read-only properties, any
+    thread, never blocking:
+
+    - ``topic``, ``id``; ``active``: True until unsubscribed.
+    - ``delivered``: callbacks that returned normally, or puts into the ``queue=``.
+    - ``errors``: callbacks that raised.  ``dropped``: events discarded for this
+      subscriber (overflow, the stop deadline, unsubscribe, a producer released by stop).
+    - ``pending``: queued, not yet delivered (for ``queue=``: the caller's ``qsize()``).
+    - ``blocked_since``: ``time.monotonic()`` when a ``BLOCK`` producer began waiting.
+    - ``last_delivery_age``: seconds since the last delivery (sampled per batch), or None.
     """
 
-    __slots__ = (
-        "topic", "id", "_dispatcher", "_active", "_accepting", "_delivered", "_errors",
-        "_dropped", "_last_delivery", "_blocked_since", "_blocked_thread", "_count_lock",
-        "__weakref__",
-    )
+    __slots__ = ("topic", "id", "_dispatcher", "_active", "_accepting", "_delivered", "_errors", "_dropped",
+                 "_last_delivery", "_blocked_since", "_blocked_thread", "_count_lock", "__weakref__")
 
     def __init__(self, topic: str, sid: int = 0, dispatcher: Optional[Dispatcher] = None) -> None:
         self.topic = topic
@@ -98,37 +90,30 @@ class Subscription:
 
     @property
     def active(self) -> bool:
-        """True until unsubscribed (False from the start for a ``None`` callback)."""
         return self._active
 
     @property
     def delivered(self) -> int:
-        """Events handed over: callbacks that returned normally, or puts into ``queue=``."""
         return self._delivered
 
     @property
     def errors(self) -> int:
-        """Callbacks that raised."""
         return self._errors
 
     @property
     def dropped(self) -> int:
-        """Events discarded for this subscriber (overflow, stop deadline, unsubscribe)."""
         return self._dropped
 
     @property
     def pending(self) -> int:
-        """Events queued and not yet delivered (for ``queue=``: the caller's ``qsize()``)."""
         return 0
 
     @property
     def blocked_since(self) -> Optional[float]:
-        """``time.monotonic()`` when a ``BLOCK`` producer started waiting on us, else None."""
         return self._blocked_since
 
     @property
     def last_delivery_age(self) -> Optional[float]:
-        """Seconds since the last delivery (sampled per batch), None before the first."""
         last = self._last_delivery
         return None if last is None else max(0.0, _monotonic() - last)
 
@@ -138,12 +123,9 @@ class Subscription:
 
     def snapshot(self) -> Dict[str, Any]:
         """A dict of this subscriber's counters, for stats and health endpoints."""
-        return {
-            "id": self.id, "topic": self.topic, "active": self._active,
-            "delivered": self._delivered, "dropped": self._dropped, "errors": self._errors,
-            "pending": self.pending, "last_delivery_age": self.last_delivery_age,
-            "blocked_since": self._blocked_since,
-        }
+        return {"id": self.id, "topic": self.topic, "active": self._active, "delivered": self._delivered,
+                "dropped": self._dropped, "errors": self._errors, "pending": self.pending,
+                "last_delivery_age": self.last_delivery_age, "blocked_since": self._blocked_since}
 
     # -- internals, called by the Dispatcher under its lock unless noted ---------------
     def _count_drop(self, n: int) -> None:
@@ -154,27 +136,19 @@ class Subscription:
     def _open(self) -> None:
         self._accepting = True
 
-    def _close(self, caller: threading.Thread) -> None:
+    def _close(self, abort: bool) -> None:
         self._accepting = False
-
-    def _retire(self) -> Optional[threading.Thread]:
-        self._accepting = False
-        return None
 
     def _thread(self) -> Optional[threading.Thread]:
         return None
-
-    def _abort(self) -> None:
-        pass
 
     def _discard_pending(self) -> int:
         """Drop what is queued; any thread, no lock needed."""
         return 0
 
     def _begin_block(self) -> float:
-        now = _monotonic()
         self._blocked_thread = threading.get_ident()
-        self._blocked_since = now
+        self._blocked_since = now = _monotonic()
         return now
 
     def _end_block(self) -> None:
@@ -186,13 +160,16 @@ class Subscription:
 
 
 class _Run:
-    """Control block of one worker thread (a new one per start)."""
+    """Control block of one worker thread (a new one per start).
+
+    ``closed``: intake stopped, deliver what is queued then exit; ``aborted``: exit after
+    the current callback (the rest is dropped).
+    """
 
     __slots__ = ("closed", "aborted", "thread")
 
     def __init__(self) -> None:
-        self.closed = False  # intake stopped: deliver what is queued, then exit
-        self.aborted = False  # exit after the current callback; the rest is dropped
+        self.closed = self.aborted = False
         self.thread: Optional[threading.Thread] = None
 
 
@@ -321,32 +298,18 @@ class _CallbackSubscription(Subscription):
         self._accepting = True
         thread.start()
 
-    def _close(self, caller: threading.Thread) -> None:
+    def _close(self, abort: bool) -> None:
         self._accepting = False
         run = self._run
         if run is not None:
             run.closed = True
-            if run.thread is caller:
-                run.aborted = True
+            run.aborted = run.aborted or abort
         self._wake.set()
         self._space.set()
-
-    def _retire(self) -> Optional[threading.Thread]:
-        self._accepting = False
-        self._abort()
-        return self._thread()
 
     def _thread(self) -> Optional[threading.Thread]:
         run = self._run
         return None if run is None else run.thread
-
-    def _abort(self) -> None:
-        run = self._run
-        if run is not None:
-            run.closed = True
-            run.aborted = True
-        self._wake.set()
-        self._space.set()
 
     def _discard_pending(self) -> int:
         popleft = self._dq.popleft
@@ -381,67 +344,50 @@ class _QueueSubscription(Subscription):
     def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
         if not self._accepting:
             return 0.0
+        if self._try_put(event):
+            return 0.0
+        return self._offer_full(event, stop)
+
+    def _try_put(self, event: Any, timeout: Optional[float] = None) -> bool:
         q = self._queue
-        if self._queue_bounded:
-            try:
-                q.put_nowait(event)
-            except queue_mod.Full:
-                return self._offer_full(event, stop)
-        elif q.qsize() < self._limit:
-            q.put_nowait(event)
-        else:
-            return self._offer_full(event, stop)
+        if not self._queue_bounded and q.qsize() >= self._limit:
+            return False
+        try:
+            q.put(event, timeout is not None, timeout)
+        except queue_mod.Full:
+            return False
         self._delivered += 1
         self._last_delivery = _monotonic()
-        return 0.0
-
-    def _has_room(self) -> bool:
-        return self._queue_bounded or self._queue.qsize() < self._limit
+        return True
 
     def _offer_full(self, event: Any, stop: Optional[threading.Event]) -> float:
         q = self._queue
         if not self._is_block:
-            while True:
+            while not self._try_put(event):
                 try:
-                    q.get_nowait()
+                    q.get_nowait()  # the caller's oldest item
                 except queue_mod.Empty:
+                    continue
+                self._count_drop(1)
+                try:
+                    q.task_done()  # keep the caller's q.join() accounting right
+                except ValueError:
                     pass
-                else:
-                    self._count_drop(1)
-                    try:
-                        q.task_done()  # keep the caller's q.join() accounting right
-                    except ValueError:
-                        pass
-                if self._has_room():
-                    try:
-                        q.put_nowait(event)
-                        break
-                    except queue_mod.Full:
-                        continue
-            self._delivered += 1
-            self._last_delivery = _monotonic()
             return 0.0
         start = self._begin_block()
         try:
-            while True:
+            while not self._try_put(event):
                 if self._is_stopping(stop):
                     self._count_drop(1)
-                    return _monotonic() - start
-                if self._queue_bounded:
-                    try:
-                        q.put(event, timeout=BLOCK_SLICE)
-                        break
-                    except queue_mod.Full:
-                        continue
-                if q.qsize() < self._limit:
-                    q.put_nowait(event)
                     break
+                if self._queue_bounded:
+                    if self._try_put(event, BLOCK_SLICE):
+                        break
+                    continue
                 with q.not_full:  # Queue.get() notifies not_full after every get
                     q.not_full.wait(BLOCK_SLICE)
         finally:
             self._end_block()
-        self._delivered += 1
-        self._last_delivery = _monotonic()
         return _monotonic() - start
 
 
@@ -467,16 +413,9 @@ class Dispatcher:
     :meth:`start`.
     """
 
-    def __init__(
-        self,
-        *,
-        on_error: Optional[ErrorHook] = None,
-        on_topics_changed: Optional[TopicsHook] = None,
-        buffer: int = 10_000,
-        overflow: Union[OverflowPolicy, str] = OverflowPolicy.DROP_OLDEST,
-        error_topic: Optional[str] = None,
-        name: str = "binance_conn",
-    ) -> None:
+    def __init__(self, *, on_error: Optional[ErrorHook] = None, on_topics_changed: Optional[TopicsHook] = None,
+                 buffer: int = 10_000, overflow: Union[OverflowPolicy, str] = OverflowPolicy.DROP_OLDEST,
+                 error_topic: Optional[str] = None, name: str = "binance_conn") -> None:
         self._on_error = on_error
         self._on_topics_changed = on_topics_changed
         self._buffer = _check_buffer(buffer)
@@ -498,15 +437,9 @@ class Dispatcher:
         """True between :meth:`start` and :meth:`stop`."""
         return self._running
 
-    def subscribe(
-        self,
-        topic: str,
-        callback: Optional[Callback] = None,
-        *,
-        queue: Optional[queue_mod.Queue[Any]] = None,
-        buffer: Optional[int] = None,
-        overflow: Union[OverflowPolicy, str, None] = None,
-    ) -> Subscription:
+    def subscribe(self, topic: str, callback: Optional[Callback] = None, *,
+                  queue: Optional[queue_mod.Queue[Any]] = None, buffer: Optional[int] = None,
+                  overflow: Union[OverflowPolicy, str, None] = None) -> Subscription:
         """Add a subscriber to ``topic``; any thread; never blocks on callbacks.
 
         Give ``callback`` (called on the subscriber's own worker thread) or ``queue``
@@ -567,7 +500,8 @@ class Dispatcher:
                 self._topics.pop(sub.topic, None)
                 if self._on_topics_changed is not None:
                     self._notes.append((sub.topic, False))
-            thread = sub._retire()
+            sub._close(True)
+            thread = sub._thread()
             if thread is not None:
                 self._retired = [t for t in self._retired if t.is_alive()]
                 self._retired.append(thread)
@@ -657,32 +591,20 @@ class Dispatcher:
             subs = [s for group in self._topics.values() for s in group]
             retired, self._retired = self._retired, []
             for sub in subs:
-                sub._close(me)
-        dropped = 0
-        threads: List[Tuple[Optional[Subscription], threading.Thread]] = []
-        for sub in subs:
-            thread = sub._thread()
-            if thread is me:
+                sub._close(sub._thread() is me)
+        # Our own worker (stop from a callback) cannot deliver while we are in here.
+        dropped = sum(sub._discard_pending() for sub in subs if sub._thread() is me)
+        owned = [(sub, sub._thread()) for sub in subs if sub._thread() not in (None, me)]
+        threads = [t for _, t in owned if t is not None] + [t for t in retired if t is not me]
+        for t in threads:
+            t.join(max(0.0, deadline - _monotonic()))
+        in_time = not any(t.is_alive() for t in threads)
+        for sub, thread in owned:
+            if thread is not None and thread.is_alive() and sub._thread() is thread:
+                sub._close(True)  # past the deadline: drop the rest
                 dropped += sub._discard_pending()
-            elif thread is not None:
-                threads.append((sub, thread))
-        threads.extend((None, t) for t in retired if t is not me)
-        in_time = True
-        for _, thread in threads:
-            thread.join(max(0.0, deadline - _monotonic()))
-        leftover: List[threading.Thread] = []
-        for owner, thread in threads:
-            if not thread.is_alive():
-                continue
-            in_time = False
-            if owner is None:
-                leftover.append(thread)
-            elif owner._thread() is thread:
-                owner._abort()
-                dropped += owner._discard_pending()
-        if leftover:
-            with self._lock:
-                self._retired.extend(leftover)
+        with self._lock:
+            self._retired.extend(t for t in retired if t.is_alive() and t is not me)
         self.last_stop_dropped = dropped
         if dropped:
             _log.warning("dispatcher stopped: %d queued events dropped at the deadline", dropped,
