@@ -1,0 +1,195 @@
+"""The typed endpoint methods of :class:`binance_conn.rest.RestClient` (API.md "REST").
+
+Thin methods over one ``request()``: they name parameters the Python way,
+leave out ``None`` values and turn prices/quantities of the answer into
+``Decimal``.  Kept in their own module so ``rest.py`` stays about I/O.
+Every method may be called from any thread and blocks for one request
+(plus retries/backoff for safe ones).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from ._core.numbers import RoundingMode, SymbolFilters, to_decimal
+from ._limiter import HostLimiter
+from ._rest_helpers import check_client_order_id, decimalize, decimalize_depth
+from .errors import NotFoundError, UnknownStatusError, ValidationError
+
+__all__ = ["RestEndpoints"]
+
+Number = Union[Decimal, int, str]
+JSON = Any
+
+
+class RestEndpoints:
+    """Mixin of typed helpers; the concrete client provides ``request``."""
+
+    _xinfo: Dict[Optional[str], Tuple[float, Any]]
+    _xinfo_ttl: float
+    _limiter: HostLimiter
+    _lock: threading.Lock
+    _allow_float: bool
+
+    def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
+                signed: bool = False, timeout: Any = None) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- market data
+
+    def ping(self) -> None:
+        """``GET /api/v3/ping`` (weight 1): raises if the REST API is unreachable."""
+        self.request("GET", "/api/v3/ping")
+
+    def server_time(self) -> int:
+        """``GET /api/v3/time``: the server's time in epoch ms."""
+        return int(self.request("GET", "/api/v3/time")["serverTime"])
+
+    def exchange_info(self, symbol: Optional[str] = None) -> JSON:
+        """``GET /api/v3/exchangeInfo`` (weight 20), cached for ``rest.exchange_info_ttl`` s.
+
+        Also seeds the shared weight limiter from ``rateLimits`` (unless the config
+        pins ``rate_limit.weight_limit``).  Filter values stay strings, as sent;
+        use :meth:`symbol_filters` for Decimal rules.
+        """
+        key = symbol.upper() if symbol else None
+        now = time.monotonic()
+        with self._lock:
+            cached = self._xinfo.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        data = self.request("GET", "/api/v3/exchangeInfo", {"symbol": key} if key else None)
+        if isinstance(data, dict) and isinstance(data.get("rateLimits"), list):
+            self._limiter.configure_from_exchange_info(data["rateLimits"])
+        with self._lock:
+            self._xinfo[key] = (now + self._xinfo_ttl, data)
+        return data
+
+    def ticker_price(self, symbol: str) -> Decimal:
+        """``GET /api/v3/ticker/price`` (weight 2): the last price as a Decimal."""
+        data = self.request("GET", "/api/v3/ticker/price", {"symbol": symbol.upper()})
+        return Decimal(str(data["price"]))
+
+    def depth(self, symbol: str, limit: int = 100) -> JSON:
+        """``GET /api/v3/depth``: ``{"lastUpdateId", "bids", "asks"}`` with Decimal levels."""
+        return decimalize_depth(self.request("GET", "/api/v3/depth", {"symbol": symbol.upper(), "limit": limit}))
+
+    # ---------------------------------------------------------------- trading
+
+    def new_order(self, symbol: str, side: str, type: str, *, quantity: Optional[Number] = None,  # noqa: A002
+                  price: Optional[Number] = None, time_in_force: Optional[str] = None,
+                  client_order_id: Optional[str] = None, **extra: Any) -> JSON:
+        """``POST /api/v3/order``; never re-sent blindly.
+
+        A ``newClientOrderId`` is always sent (``client_order_id`` or a generated
+        one).  When the outcome is unknown (read timeout, 5xx, -1000/-1006/-1007)
+        :class:`UnknownStatusError` carries it; pass the error to
+        :meth:`reconcile_order`.  ``extra`` holds any other Binance parameter by
+        its Binance name (``stopPrice``, ``quoteOrderQty``, ``newOrderRespType`` ...).
+        """
+        params: Dict[str, Any] = {"symbol": symbol.upper(), "side": side, "type": type,
+                                  "timeInForce": time_in_force, "quantity": quantity, "price": price}
+        if client_order_id is not None:
+            params["newClientOrderId"] = check_client_order_id(client_order_id)
+        params.update(extra)
+        return decimalize(self.request("POST", "/api/v3/order", params, signed=True))
+
+    def get_order(self, symbol: str, order_id: Optional[int] = None,
+                  client_order_id: Optional[str] = None) -> JSON:
+        """``GET /api/v3/order`` by ``order_id`` or ``client_order_id``."""
+        return decimalize(self.request("GET", "/api/v3/order", self._order_ref(symbol, order_id, client_order_id),
+                                       signed=True))
+
+    def cancel_order(self, symbol: str, order_id: Optional[int] = None,
+                     client_order_id: Optional[str] = None, **extra: Any) -> JSON:
+        """``DELETE /api/v3/order``; retried as a safe request.
+
+        If a retried cancel is answered "Unknown order" after an attempt that may
+        have gone through, the order's real state is returned instead of
+        :class:`NotFoundError`.
+        """
+        params = self._order_ref(symbol, order_id, client_order_id)
+        params.update(extra)
+        return decimalize(self.request("DELETE", "/api/v3/order", params, signed=True))
+
+    @staticmethod
+    def _order_ref(symbol: str, order_id: Optional[int], client_order_id: Optional[str]) -> Dict[str, Any]:
+        if order_id is None and client_order_id is None:
+            raise ValidationError("order_id", None, "give order_id or client_order_id")
+        return {"symbol": symbol.upper(), "orderId": order_id, "origClientOrderId": client_order_id}
+
+    def open_orders(self, symbol: Optional[str] = None) -> List[JSON]:
+        """``GET /api/v3/openOrders`` (weight 6 with a symbol, 80 without)."""
+        params = {"symbol": symbol.upper()} if symbol else None
+        result: List[JSON] = decimalize(self.request("GET", "/api/v3/openOrders", params, signed=True))
+        return result
+
+    def account(self, omit_zero_balances: bool = False) -> JSON:
+        """``GET /api/v3/account`` (weight 20); balances as Decimals."""
+        params = {"omitZeroBalances": True} if omit_zero_balances else None
+        return decimalize(self.request("GET", "/api/v3/account", params, signed=True))
+
+    def my_trades(self, symbol: str, order_id: Optional[int] = None, *, start_time: Optional[int] = None,
+                  end_time: Optional[int] = None, from_id: Optional[int] = None,
+                  limit: Optional[int] = None) -> List[JSON]:
+        """``GET /api/v3/myTrades`` (weight 20; 5 with ``order_id``)."""
+        params = {"symbol": symbol.upper(), "orderId": order_id, "startTime": start_time, "endTime": end_time,
+                  "fromId": from_id, "limit": limit}
+        result: List[JSON] = decimalize(self.request("GET", "/api/v3/myTrades", params, signed=True))
+        return result
+
+    def reconcile_order(self, err: UnknownStatusError) -> Optional[JSON]:
+        """After :class:`UnknownStatusError` from :meth:`new_order`: the order's real
+        state (it was placed), or None (it does not exist).
+
+        Raises:
+            ValidationError: ``err`` carries no client order id / symbol.
+            BinanceError: the query itself failed (try again later).
+        """
+        cid = getattr(err, "client_order_id", None)
+        symbol = getattr(err, "symbol", None)
+        if not cid or not symbol:
+            raise ValidationError("err", err, "an UnknownStatusError from new_order (with client_order_id)")
+        try:
+            return self.get_order(symbol, client_order_id=cid)
+        except NotFoundError:
+            return None
+
+    # ---------------------------------------------------------------- filters
+
+    def symbol_filters(self, symbol: str) -> SymbolFilters:
+        """The symbol's PRICE_FILTER / LOT_SIZE / NOTIONAL rules (from cached exchangeInfo)."""
+        info = self.exchange_info(symbol)
+        name = symbol.upper()
+        for item in info.get("symbols", ()) if isinstance(info, dict) else ():
+            if item.get("symbol") == name:
+                return SymbolFilters.from_symbol_info(item)
+        raise NotFoundError(f"unknown symbol {name}", details={"symbol": name})
+
+    def round_price(self, symbol: str, price: Number, mode: Union[RoundingMode, str] = RoundingMode.NEAREST
+                    ) -> Decimal:
+        """``price`` snapped to the symbol's tickSize (``mode``: NEAREST, DOWN, UP)."""
+        return self.symbol_filters(symbol).round_price(
+            to_decimal("price", price, allow_float=self._allow_float), RoundingMode(mode))
+
+    def round_quantity(self, symbol: str, quantity: Number, *, is_market: bool = False) -> Decimal:
+        """``quantity`` rounded down to the symbol's stepSize."""
+        return self.symbol_filters(symbol).round_quantity(
+            to_decimal("quantity", quantity, allow_float=self._allow_float), is_market=is_market)
+
+    def validate_order(self, symbol: str, type: str = "LIMIT", *, quantity: Optional[Number] = None,  # noqa: A002
+                       price: Optional[Number] = None, stop_price: Optional[Number] = None,
+                       reference_price: Optional[Number] = None) -> None:
+        """Raise :class:`ValidationError` before sending an order Binance would reject
+        for its price, quantity or notional (reference section 11)."""
+        af = self._allow_float
+
+        def dec(name: str, v: Optional[Number]) -> Optional[Decimal]:
+            return None if v is None else to_decimal(name, v, allow_float=af)
+
+        self.symbol_filters(symbol).validate(
+            price=dec("price", price), quantity=dec("quantity", quantity), stop_price=dec("stop_price", stop_price),
+            is_market=str(type).upper() == "MARKET", reference_price=dec("reference_price", reference_price))

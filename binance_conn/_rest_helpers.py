@@ -1,0 +1,91 @@
+"""Pure helpers of the REST client: response shaping and order ids.
+
+Kept out of ``rest.py`` so that file stays about I/O.  Nothing here touches
+the network, a clock or a lock.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any, FrozenSet
+
+from .errors import ValidationError
+
+__all__ = [
+    "DECIMAL_KEYS",
+    "decimalize",
+    "decimalize_depth",
+    "new_client_order_id",
+    "check_client_order_id",
+]
+
+DECIMAL_KEYS: FrozenSet[str] = frozenset(
+    {
+        # orders (section 7)
+        "price", "origQty", "executedQty", "cummulativeQuoteQty", "origQuoteOrderQty", "stopPrice",
+        "icebergQty", "quoteOrderQty", "preventedQuantity", "peggedPrice",
+        # fills / trades
+        "qty", "quoteQty", "commission",
+        # balances and account
+        "free", "locked", "maker", "taker", "buyer", "seller",
+        # tickers
+        "lastPrice", "openPrice", "highPrice", "lowPrice", "volume", "quoteVolume", "priceChange",
+        "priceChangePercent", "weightedAvgPrice", "prevClosePrice", "lastQty", "bidPrice", "bidQty",
+        "askPrice", "askQty",
+    }
+)
+"""Keys whose string values are prices, quantities or amounts (reference section 11)."""
+
+_CLIENT_ID = re.compile(r"^[a-zA-Z0-9\-_]{1,36}$")
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return value
+    return value
+
+
+def decimalize(obj: Any) -> Any:
+    """Turn the string prices/quantities of a parsed response into ``Decimal``, in place.
+
+    Dicts and lists are walked; only values under :data:`DECIMAL_KEYS` change, and
+    a value that is not a decimal string is left as it is.  Returns ``obj``.
+    """
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in DECIMAL_KEYS:
+                obj[key] = _to_decimal(value)
+            elif isinstance(value, (dict, list)):
+                decimalize(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            if isinstance(item, (dict, list)):
+                decimalize(item)
+    return obj
+
+
+def decimalize_depth(book: Any) -> Any:
+    """``bids``/``asks`` levels ``["4.00000000", "431.00000000"]`` -> Decimals, in place."""
+    if isinstance(book, dict):
+        for side in ("bids", "asks"):
+            levels = book.get(side)
+            if isinstance(levels, list):
+                book[side] = [[_to_decimal(v) for v in level] for level in levels]
+    return book
+
+
+def new_client_order_id() -> str:
+    """A fresh id matching ``^[a-zA-Z0-9-_]{1,36}$`` (35 chars, random)."""
+    return "bc-" + uuid.uuid4().hex
+
+
+def check_client_order_id(value: Any, field: str = "client_order_id") -> str:
+    """Validate a caller-supplied client order id (reference section 7)."""
+    if not isinstance(value, str) or not _CLIENT_ID.match(value):
+        raise ValidationError(field, value, "must match ^[a-zA-Z0-9-_]{1,36}$")
+    return value
