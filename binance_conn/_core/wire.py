@@ -249,13 +249,16 @@ class WireParser:
             return (UNKNOWN, None, "not a JSON object")
         stream = msg.get("stream")
         if stream is not None:
-            data = msg.get("data")
-            if type(stream) is not str or type(data) is not dict:
+            if type(stream) is not str:
                 return (MALFORMED, None, "bad combined-stream envelope")
             try:
                 route = self._routes[stream]
             except KeyError:
                 route = self.route(stream)
+            data = msg.get("data")
+            if type(data) is not dict:
+                # e.g. "!miniTicker@arr" (a list): valid, but not a stream we parse
+                return (MALFORMED, stream, "bad payload") if route is not None else (UNKNOWN, stream, "unsupported")
             if route is not None:
                 try:
                     return (EVENT, stream, route[0](data, route[1], self.exchange))
