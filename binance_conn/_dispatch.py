@@ -1,28 +1,22 @@
-"""Per-subscriber bounded buffers and worker threads.
+"""Per-subscriber bounded buffers and worker threads (knows nothing of sockets or streams).
 
-Theory of operation: a :class:`Dispatcher` maps a topic (a stream name such as
-``"btcusdt@trade"``, or ``"connection"``) to an immutable tuple of :class:`Subscription`
-handles, swapped under a lock on (un)subscribe, so :meth:`Dispatcher.publish` (the
-reader thread's hot path) is one dict lookup and no lock; every subscriber gets the
-*same* event object.  A callback subscriber owns a ``collections.deque`` and one daemon
-worker thread that takes everything available per wake-up and sleeps on a
-``threading.Event`` only when the deque is empty; the producer appends without a lock
-and sets the event only while the worker sleeps (``Lib/queue.py`` and
-``concurrent/futures/thread.py`` minus the per-item lock and notify).  When full,
-``DROP_OLDEST`` discards the oldest event (counted in ``.dropped``) and ``BLOCK`` makes
-the producer wait in :data:`BLOCK_SLICE` slices that notice ``stop()``, unsubscribe and
-a caller-supplied stop event.  A blocked reader cannot answer pings (Binance drops a
-connection whose reader stays blocked for about a minute): :meth:`Dispatcher.blocked_since`
-lets the health checker tell "paused" from "zombie".  A ``queue=`` subscriber has no
-thread: the producer puts straight into the caller's ``queue.Queue`` (already a
-thread-safe buffer with its own consumer thread) under the same policy.  A raising
-callback is logged at WARNING with its traceback, counted in ``.errors`` and passed to
-``on_error`` as a ``BinanceError(code="callback_error")`` caused by it.
+Theory of operation: topics (stream names, ``"connection"``...) map to immutable tuples
+of :class:`Subscription`, swapped under a lock on (un)subscribe, so ``publish`` (the
+reader's hot path) is one dict get, no lock, and hands the *same* event to everyone.  A
+callback subscriber owns a ``deque`` and a daemon worker that drains everything per
+wake-up and sleeps on an ``Event`` only when empty; producers append lock-free and set
+the event only while it sleeps (``Lib/queue.py`` and ``concurrent/futures/thread.py``
+minus the per-item lock and notify).  When full, ``DROP_OLDEST`` discards the oldest
+(counted) and ``BLOCK`` makes the producer wait in :data:`BLOCK_SLICE` slices that notice
+``stop()``.  A blocked reader cannot answer pings (Binance drops it after about a
+minute): ``blocked_since()`` tells a health checker "paused", not "zombie".  ``queue=``
+subscribers have no thread: the producer puts into the caller's ``queue.Queue``.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import queue as queue_mod
@@ -49,9 +43,8 @@ TopicsHook = Callable[[str, bool], Any]
 class Subscription:
     """Handle of one subscriber; calling it unsubscribes (idempotent, any thread).
 
-    This base class is also the *inactive* handle returned for a ``None`` callback: no
-    thread, ``active`` is False and calling it does nothing.  Read-only properties, any
-    thread, never blocking:
+    Also the *inactive* handle for a ``None`` callback (no thread, calling it does
+    nothing).  Read-only properties, any thread, never blocking:
 
     - ``topic``, ``id``; ``active``: True until unsubscribed.
     - ``delivered``: callbacks that returned normally, or puts into the ``queue=``.
@@ -85,8 +78,7 @@ class Subscription:
             self._dispatcher.unsubscribe(self)
 
     def __repr__(self) -> str:
-        return (f"<Subscription {self.id} topic={self.topic!r} active={self._active} "
-                f"delivered={self._delivered} dropped={self._dropped} errors={self._errors}>")
+        return f"<Subscription {self.snapshot()}>"
 
     @property
     def active(self) -> bool:
@@ -143,7 +135,6 @@ class Subscription:
         return None
 
     def _discard_pending(self) -> int:
-        """Drop what is queued; any thread, no lock needed."""
         return 0
 
     def _begin_block(self) -> float:
@@ -152,19 +143,14 @@ class Subscription:
         return now
 
     def _end_block(self) -> None:
-        self._blocked_since = None
-        self._blocked_thread = None
+        self._blocked_since = self._blocked_thread = None
 
     def _is_stopping(self, stop: Optional[threading.Event]) -> bool:
         return not self._accepting or (stop is not None and stop.is_set())
 
 
 class _Run:
-    """Control block of one worker thread (a new one per start).
-
-    ``closed``: intake stopped, deliver what is queued then exit; ``aborted``: exit after
-    the current callback (the rest is dropped).
-    """
+    """One worker thread's controls.  closed: drain, then exit; aborted: exit now."""
 
     __slots__ = ("closed", "aborted", "thread")
 
@@ -175,7 +161,7 @@ class _Run:
 
 class _CallbackSubscription(Subscription):
     __slots__ = ("_callback", "_maxsize", "_is_block", "_dq", "_wake", "_sleeping", "_space",
-                 "_producer_waiting", "_run", "_thread_name")
+                 "_producer_waiting", "_run", "_thread_name", "_failed")
 
     def __init__(self, dispatcher: Dispatcher, topic: str, sid: int, callback: Callback,
                  maxsize: int, policy: OverflowPolicy, thread_name: str) -> None:
@@ -190,6 +176,7 @@ class _CallbackSubscription(Subscription):
         self._producer_waiting = False
         self._run: Optional[_Run] = None
         self._thread_name = thread_name
+        self._failed = dispatcher._callback_failed
 
     @property
     def pending(self) -> int:
@@ -227,17 +214,15 @@ class _CallbackSubscription(Subscription):
             self._count_drop(1)
             return 0.0
         start = self._begin_block()
-        space = self._space
         try:
-            while True:
-                space.clear()
-                self._producer_waiting = True
-                if len(dq) < self._maxsize:
-                    break
+            while len(dq) >= self._maxsize:
                 if self._is_stopping(stop):
                     self._count_drop(1)
                     return _monotonic() - start
-                space.wait(BLOCK_SLICE)
+                self._space.clear()
+                self._producer_waiting = True  # the worker sets _space after each take
+                if len(dq) >= self._maxsize:
+                    self._space.wait(BLOCK_SLICE)
             dq.append(event)
             if self._sleeping:
                 self._wake.set()
@@ -253,6 +238,7 @@ class _CallbackSubscription(Subscription):
         popleft = dq.popleft
         callback = self._callback
         wake = self._wake
+        failed = self._failed
         batch = 0
         while not run.aborted:
             try:
@@ -275,9 +261,7 @@ class _CallbackSubscription(Subscription):
                 callback(event)
             except Exception as exc:
                 self._errors += 1
-                dispatcher = self._dispatcher
-                if dispatcher is not None:
-                    dispatcher._callback_failed(self, exc)
+                failed(self, exc)
             else:
                 self._delivered += 1
             batch += 1
@@ -312,14 +296,11 @@ class _CallbackSubscription(Subscription):
         return None if run is None else run.thread
 
     def _discard_pending(self) -> int:
-        popleft = self._dq.popleft
         n = 0
-        while True:
-            try:
-                popleft()
-            except IndexError:
-                break
-            n += 1
+        with contextlib.suppress(IndexError):  # popleft, not clear(): count exactly what we drop
+            while True:
+                self._dq.popleft()
+                n += 1
         if n:
             self._count_drop(n)
         return n
@@ -408,9 +389,9 @@ class Dispatcher:
             logged, never passed to ``on_error`` (which may publish to this topic).
         name: thread name prefix; workers are named ``<name>-sub-<topic>-<id>``.
 
-    Every public method may be called from any thread.  The dispatcher starts stopped:
-    subscribing works, but no thread runs and ``publish`` ignores events until
-    :meth:`start`.
+    Every public method may be called from any thread.  The dispatcher starts stopped
+    (``running`` False): subscribing works, but no thread runs and ``publish`` ignores
+    events until :meth:`start`.
     """
 
     def __init__(self, *, on_error: Optional[ErrorHook] = None, on_topics_changed: Optional[TopicsHook] = None,
@@ -429,12 +410,10 @@ class Dispatcher:
         self._retired: List[threading.Thread] = []
         self._notes: Deque[Tuple[str, bool]] = collections.deque()
         self._hook_lock = threading.Lock()
-        self.last_stop_dropped = 0
-        """Events dropped by the last :meth:`stop` (deadline passed, or stop from a callback)."""
+        self.last_stop_dropped = 0  # events the last stop() dropped (deadline, or own callback)
 
     @property
     def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
         return self._running
 
     def subscribe(self, topic: str, callback: Optional[Callback] = None, *,
@@ -442,10 +421,9 @@ class Dispatcher:
                   overflow: Union[OverflowPolicy, str, None] = None) -> Subscription:
         """Add a subscriber to ``topic``; any thread; never blocks on callbacks.
 
-        Give ``callback`` (called on the subscriber's own worker thread) or ``queue``
-        (events are put into it by the producer thread), not both.  With neither, an
-        inactive handle is returned and nothing is registered.  While the dispatcher
-        runs, a callback subscriber's worker thread starts at once.
+        Give ``callback`` (run on the subscriber's own worker thread, started now if
+        running) or ``queue`` (filled by the producer thread), not both; with neither an
+        inactive handle is returned.  ``buffer``/``overflow`` default to the dispatcher's.
 
         Raises:
             ValidationError: both ``callback`` and ``queue``, a bad ``buffer`` or ``overflow``.
@@ -456,18 +434,17 @@ class Dispatcher:
         policy = self._overflow if overflow is None else _check_overflow(overflow)
         if callback is None and queue is None:
             return Subscription(topic)
-        if callback is not None and not callable(callback):
-            raise ValidationError("callback", callback, "must be callable")
         sid = next(self._ids)
         sub: Subscription
-        if queue is not None:
-            if not isinstance(queue, queue_mod.Queue):
-                raise ValidationError("queue", queue, "must be a queue.Queue")
-            sub = _QueueSubscription(self, topic, sid, queue, size, policy)
-        else:
-            assert callback is not None
+        if callback is not None:
+            if not callable(callback):
+                raise ValidationError("callback", callback, "must be callable")
             sub = _CallbackSubscription(self, topic, sid, callback, size, policy,
                                         f"{self._name}-sub-{topic}-{sid}")
+        elif isinstance(queue, queue_mod.Queue):
+            sub = _QueueSubscription(self, topic, sid, queue, size, policy)
+        else:
+            raise ValidationError("queue", queue, "must be a queue.Queue")
         with self._lock:
             subs = self._topics.get(topic, ())
             self._topics[topic] = subs + (sub,)
@@ -481,11 +458,8 @@ class Dispatcher:
     def unsubscribe(self, sub: Subscription) -> bool:
         """Remove ``sub``; idempotent; any thread, including ``sub``'s own callback.
 
-        Never waits for a running callback: it finishes, no new one starts, and queued
-        events are dropped (counted).  The worker thread is joined by :meth:`stop`.
-
-        Returns:
-            True when this call deactivated the subscription.
+        Never waits for a running callback: it finishes, no new one starts, queued events
+        are dropped (counted); :meth:`stop` joins the thread.  True if this call removed it.
         """
         if sub._dispatcher is not self:
             return False
@@ -510,12 +484,11 @@ class Dispatcher:
         return True
 
     def publish(self, topic: str, event: Any, stop: Optional[threading.Event] = None) -> float:
-        """Hand ``event`` to every subscriber of ``topic`` (the producer thread's hot path).
+        """Hand ``event`` to every subscriber of ``topic``: the producer thread's hot path.
 
-        Takes no lock and never blocks, except for a full ``BLOCK`` subscriber: then it
-        waits in :data:`BLOCK_SLICE` slices until there is room, or drops the event
-        (counted) once :meth:`stop` runs, the subscriber is removed, or ``stop`` is set.
-        Ignores events while the dispatcher is stopped.
+        No lock, no blocking, except on a full ``BLOCK`` subscriber: then it waits in
+        :data:`BLOCK_SLICE` slices for room, or drops the event (counted) once ``stop()``
+        runs, the subscriber is removed or ``stop`` is set.  Ignored while stopped.
 
         Returns:
             Seconds spent blocked (0.0 normally), so the reader can account paused time.
@@ -544,14 +517,8 @@ class Dispatcher:
         """
         with self._lock:
             subs = [s for group in self._topics.values() for s in group]
-        earliest: Optional[float] = None
-        for s in subs:
-            since = s._blocked_since
-            if since is None or (thread_ident is not None and s._blocked_thread != thread_ident):
-                continue
-            if earliest is None or since < earliest:
-                earliest = since
-        return earliest
+        times = [s._blocked_since for s in subs if thread_ident in (None, s._blocked_thread)]
+        return min((t for t in times if t is not None), default=None)
 
     def stats(self) -> Dict[str, List[Dict[str, Any]]]:
         """Snapshot: topic -> one dict per subscriber (id, topic, active, delivered,
@@ -561,11 +528,8 @@ class Dispatcher:
         return {t: [s.snapshot() for s in subs] for t, subs in items}
 
     def start(self) -> None:
-        """Open intake and start one worker per callback subscriber; idempotent.
-
-        Any thread (also a callback, after :meth:`stop`); never blocks.  Handles survive
-        a stop/start and resume delivering.
-        """
+        """Open intake, start a worker per callback subscriber; idempotent; any thread
+        (also a callback, after :meth:`stop`); never blocks.  Handles survive stop/start."""
         with self._lock:
             if self._running:
                 return
@@ -636,9 +600,7 @@ class Dispatcher:
         # Whoever holds _hook_lock delivers every queued note in order; others return at
         # once, so a hook that (un)subscribes re-entrantly cannot deadlock.
         hook = self._on_topics_changed
-        if hook is None:
-            return
-        while self._hook_lock.acquire(blocking=False):
+        while hook is not None and self._hook_lock.acquire(blocking=False):
             try:
                 while True:
                     with self._lock:
