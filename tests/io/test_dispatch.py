@@ -474,3 +474,47 @@ def test_concurrent_subscribe_unsubscribe_keeps_topic_hook_consistent() -> None:
     assert state.get("x") is False and d.topics() == []
     assert d.stop(deadline())
     assert not workers()
+
+
+def test_stop_then_start_from_inside_callback_resumes() -> None:
+    d = Dispatcher(name="test")
+    got: List[int] = []
+    restarted = threading.Event()
+    second = threading.Event()
+
+    def cb(ev: int) -> None:
+        got.append(ev)
+        if ev == 0:
+            d.stop(deadline())
+            d.start()
+            restarted.set()
+        else:
+            second.set()
+
+    d.subscribe("t", cb)
+    d.start()
+    d.publish("t", 0)
+    assert restarted.wait(T)
+    d.publish("t", 1)
+    assert second.wait(T), "no delivery after a stop/start made from a callback"
+    assert got == [0, 1]
+    assert d.stop(deadline())
+    assert wait_for(lambda: not workers())
+
+
+def test_block_self_publish_from_own_callback_does_not_deadlock(disp: Dispatcher) -> None:
+    done = threading.Event()
+    holder: List[Subscription] = []
+
+    def cb(ev: int) -> None:
+        if ev == 0:
+            for i in range(1, 5):  # buffer 2: the third self-publish would wait on itself
+                disp.publish("t", i)
+            done.set()
+
+    holder.append(disp.subscribe("t", cb, buffer=2, overflow="BLOCK"))
+    disp.start()
+    disp.publish("t", 0)
+    assert done.wait(T)
+    assert wait_for(lambda: holder[0].delivered == 3)
+    assert holder[0].dropped == 2
