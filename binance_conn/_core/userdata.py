@@ -40,6 +40,7 @@ __all__ = [
     "fill_from_rest",
     "is_final_status",
     "RestQuery",
+    "TrackedOrder",
     "Reconciliation",
     "OrderTracker",
     "WEIGHT_OPEN_ORDERS",
@@ -289,7 +290,9 @@ class RestQuery:
         return f"RestQuery({self.method} {self.path} {self.params!r} weight={self.weight})"
 
 
-class _Tracked:
+class TrackedOrder:
+    """What the tracker knows of one order (mutable; read it under the tracker owner's lock)."""
+
     __slots__ = ("symbol", "order_id", "client_order_id", "status", "filled", "trade_ids")
 
     def __init__(self, symbol: str, order_id: int, client_order_id: str, status: str, filled: Decimal) -> None:
@@ -395,11 +398,16 @@ class Reconciliation:
                 continue
             status = str(rest.get("status", known.status))
             filled = _dec(rest.get("executedQty")) or _ZERO
-            if filled < known.filled or is_final_status(known.status):
-                continue  # the REST view is older than what the live stream already delivered
-            if filled == known.filled and status == known.status:
-                continue
             missed = [t for t in self._trades.get(key, ()) if t.get("id") not in known.trade_ids]
+            if filled < known.filled:
+                # The live stream already delivered a later state than this REST view: never
+                # regress it, but still report executions that happened inside the gap.
+                if not missed:
+                    continue
+                rest = {**rest, "status": known.status, "executedQty": format(known.filled, "f")}
+                status, filled = known.status, known.filled
+            elif filled == known.filled and status == known.status and not missed:
+                continue
             fills = sorted((fill_from_rest(t) for t in missed), key=lambda f: f.trade_id)
             update = order_from_rest(
                 rest, self._tracker.exchange, fills=fills, execution_type=_execution_type(status, bool(fills))
@@ -434,7 +442,7 @@ class OrderTracker:
             raise ValueError("max_orders must be >= 1")
         self.exchange = exchange
         self.max_orders = max_orders
-        self._orders: OrderedDict[Tuple[str, int], _Tracked] = OrderedDict()
+        self._orders: OrderedDict[Tuple[str, int], TrackedOrder] = OrderedDict()
         self._in_gap = False
 
     def __len__(self) -> int:
@@ -443,7 +451,7 @@ class OrderTracker:
     def __contains__(self, key: object) -> bool:
         return key in self._orders
 
-    def get(self, symbol: str, order_id: int) -> Optional[_Tracked]:
+    def get(self, symbol: str, order_id: int) -> Optional[TrackedOrder]:
         return self._orders.get((symbol, order_id))
 
     @property
@@ -487,7 +495,7 @@ class OrderTracker:
         if entry is None:
             if is_final_status(status):
                 return  # nothing left to reconcile for an order we never saw open
-            entry = _Tracked(symbol, order_id, client_id, status, filled)
+            entry = TrackedOrder(symbol, order_id, client_id, status, filled)
             self._orders[key] = entry
             self._evict()
         elif filled >= entry.filled:

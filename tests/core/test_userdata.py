@@ -513,3 +513,24 @@ def test_fill_from_rest_accepts_mapping() -> None:
     m: Mapping[str, Any] = rest_trade(3, 1, "2.5")
     f = userdata.fill_from_rest(m)
     assert f.trade_id == 3 and f.quantity == Decimal("2.5") and f.is_maker is False
+
+
+def test_gap_fill_reported_even_when_live_stream_moved_on() -> None:
+    """Trade 11 happened in the gap, trade 12 live after the resubscribe but before finish()."""
+    t = OrderTracker(EX)
+    t.track_placed(placed(1, status="PARTIALLY_FILLED", executed="0.4"))
+    t.observe(
+        parse_execution_report(dict(payload("execution_report_trade"), s="BTCUSDT", i=1, c="c1", t=10, z="0.4"), EX)
+    )
+    rec = t.begin_reconcile()
+    (q,) = rec.next_queries()
+    rec.feed(q, [rest_order(1, "PARTIALLY_FILLED", "0.7")])
+    (q,) = rec.next_queries()
+    assert q.kind == "my_trades"
+    rec.feed(q, [rest_trade(10, 1, "0.4"), rest_trade(11, 1, "0.3")])
+    t.observe(
+        parse_execution_report(dict(payload("execution_report_trade"), s="BTCUSDT", i=1, c="c1", t=12, z="1.0"), EX)
+    )
+    (u,) = rec.finish()
+    assert [f.trade_id for f in u.fills] == [11]
+    assert u.filled_quantity == Decimal("1.0") and u.status is OrderStatus.PARTIALLY_FILLED  # not regressed
