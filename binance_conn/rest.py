@@ -311,10 +311,11 @@ class RestClient(RestEndpoints):
                                 retry=retry_if_exception_type(_Retry), reraise=True)
             return retrying(attempt)
         except (_Retry, _Stopped):
-            error = last[0]
-        if (isinstance(error, NotFoundError) and error.binance_code == -2011 and call.maybe_executed):
-            return self._cancel_outcome(call, error)
-        raise error
+            raise last[0] from last[0].__cause__
+        except NotFoundError as error:
+            if error.binance_code == -2011 and call.maybe_executed:
+                return self._cancel_outcome(call, error)
+            raise
 
     def _cancel_outcome(self, call: _Call, error: NotFoundError) -> Any:
         # A retried cancel answered "Unknown order" after an attempt that may have
