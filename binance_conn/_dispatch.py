@@ -32,8 +32,7 @@ __all__ = ["BLOCK_SLICE", "Dispatcher", "Subscription"]
 _log = logging.getLogger("binance_conn.dispatch")
 _monotonic = time.monotonic
 
-BLOCK_SLICE = 0.05
-"""Seconds a ``BLOCK`` producer waits before re-checking its stop conditions."""
+BLOCK_SLICE = 0.05  # seconds a BLOCK producer waits before re-checking its stop conditions
 
 Callback = Callable[[Any], Any]
 ErrorHook = Callable[[BinanceError], Any]
@@ -59,14 +58,10 @@ class Subscription:
                  "_last_delivery", "_blocked_since", "_blocked_thread", "_count_lock", "__weakref__")
 
     def __init__(self, topic: str, sid: int = 0, dispatcher: Optional[Dispatcher] = None) -> None:
-        self.topic = topic
-        self.id = sid
-        self._dispatcher = dispatcher
+        self.topic, self.id, self._dispatcher = topic, sid, dispatcher
         self._active = dispatcher is not None
         self._accepting = False
-        self._delivered = 0
-        self._errors = 0
-        self._dropped = 0
+        self._delivered = self._errors = self._dropped = 0
         self._last_delivery: Optional[float] = None
         self._blocked_since: Optional[float] = None
         self._blocked_thread: Optional[int] = None
@@ -119,7 +114,6 @@ class Subscription:
                 "dropped": self._dropped, "errors": self._errors, "pending": self.pending,
                 "last_delivery_age": self.last_delivery_age, "blocked_since": self._blocked_since}
 
-    # -- internals, called by the Dispatcher under its lock unless noted ---------------
     def _count_drop(self, n: int) -> None:
         # Drops are rare and may come from several threads: the only counter with a lock.
         with self._count_lock:
@@ -137,13 +131,10 @@ class Subscription:
     def _discard_pending(self) -> int:
         return 0
 
-    def _begin_block(self) -> float:
-        self._blocked_thread = threading.get_ident()
-        self._blocked_since = now = _monotonic()
+    def _mark_blocked(self, is_blocked: bool) -> float:
+        now = _monotonic()
+        self._blocked_thread, self._blocked_since = (threading.get_ident(), now) if is_blocked else (None, None)
         return now
-
-    def _end_block(self) -> None:
-        self._blocked_since = self._blocked_thread = None
 
     def _is_stopping(self, stop: Optional[threading.Event]) -> bool:
         return not self._accepting or (stop is not None and stop.is_set())
@@ -171,9 +162,8 @@ class _CallbackSubscription(Subscription):
         self._is_block = policy is OverflowPolicy.BLOCK
         self._dq: Deque[Any] = collections.deque()
         self._wake = threading.Event()  # set by producers while the worker sleeps
-        self._sleeping = False
         self._space = threading.Event()  # set by the worker while a BLOCK producer waits
-        self._producer_waiting = False
+        self._sleeping = self._producer_waiting = False
         self._run: Optional[_Run] = None
         self._thread_name = thread_name
         self._failed = dispatcher._callback_failed
@@ -213,7 +203,7 @@ class _CallbackSubscription(Subscription):
             # A callback publishing to its own full BLOCK buffer would wait for itself.
             self._count_drop(1)
             return 0.0
-        start = self._begin_block()
+        start = self._mark_blocked(True)
         try:
             while len(dq) >= self._maxsize:
                 if self._is_stopping(stop):
@@ -228,7 +218,7 @@ class _CallbackSubscription(Subscription):
                 self._wake.set()
         finally:
             self._producer_waiting = False
-            self._end_block()
+            self._mark_blocked(False)
         return _monotonic() - start
 
     def _work(self, run: _Run, previous: Optional[threading.Thread]) -> None:
@@ -237,7 +227,6 @@ class _CallbackSubscription(Subscription):
         dq = self._dq
         popleft = dq.popleft
         callback = self._callback
-        wake = self._wake
         failed = self._failed
         batch = 0
         while not run.aborted:
@@ -249,10 +238,10 @@ class _CallbackSubscription(Subscription):
                     batch = 0
                 if run.closed:
                     break
-                wake.clear()
+                self._wake.clear()
                 self._sleeping = True
                 if not dq and not run.closed and not run.aborted:
-                    wake.wait()
+                    self._wake.wait()
                 self._sleeping = False
                 continue
             if self._producer_waiting:
@@ -268,8 +257,6 @@ class _CallbackSubscription(Subscription):
             if batch >= 1024:  # keep last_delivery_age honest under a never-ending burst
                 self._last_delivery = _monotonic()
                 batch = 0
-        if batch:
-            self._last_delivery = _monotonic()
 
     def _open(self) -> None:
         self._discard_pending()  # leftovers that raced with the last stop are stale
@@ -323,9 +310,7 @@ class _QueueSubscription(Subscription):
         return self._queue.qsize()
 
     def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
-        if not self._accepting:
-            return 0.0
-        if self._try_put(event):
+        if not self._accepting or self._try_put(event):
             return 0.0
         return self._offer_full(event, stop)
 
@@ -350,12 +335,10 @@ class _QueueSubscription(Subscription):
                 except queue_mod.Empty:
                     continue
                 self._count_drop(1)
-                try:
+                with contextlib.suppress(ValueError):
                     q.task_done()  # keep the caller's q.join() accounting right
-                except ValueError:
-                    pass
             return 0.0
-        start = self._begin_block()
+        start = self._mark_blocked(True)
         try:
             while not self._try_put(event):
                 if self._is_stopping(stop):
@@ -368,7 +351,7 @@ class _QueueSubscription(Subscription):
                 with q.not_full:  # Queue.get() notifies not_full after every get
                     q.not_full.wait(BLOCK_SLICE)
         finally:
-            self._end_block()
+            self._mark_blocked(False)
         return _monotonic() - start
 
 
@@ -376,22 +359,18 @@ class Dispatcher:
     """Topic -> subscribers fan-out with one bounded buffer and worker per subscriber.
 
     Args:
-        on_error: called with a :class:`BinanceError` when a callback raises (on that
-            subscriber's worker thread); a hook that raises is logged and ignored.
-        on_topics_changed: called as ``(topic, added)`` when a topic gets its first
-            subscriber (``True``) or loses its last one (``False``).  Calls are made
-            outside the dispatcher's lock, in the order the changes happened, possibly
-            from another thread that is (un)subscribing at the same time, and possibly
-            after ``subscribe()`` returned.  ``topics()`` is the ground truth.
-        buffer: default buffer size per subscriber.
-        overflow: default overflow policy.
-        error_topic: errors raised by callbacks subscribed to this topic are only
-            logged, never passed to ``on_error`` (which may publish to this topic).
-        name: thread name prefix; workers are named ``<name>-sub-<topic>-<id>``.
+        on_error: called with a :class:`BinanceError` when a callback raises (on its
+            worker thread); a hook that raises is logged and ignored.
+        on_topics_changed: ``(topic, added)`` when a topic gets its first subscriber or
+            loses its last; called outside the lock, in order, maybe from another
+            (un)subscribing thread and after ``subscribe()`` returned; ``topics()`` is the truth.
+        buffer, overflow: defaults per subscriber.
+        error_topic: callbacks on this topic that raise are only logged, never passed to
+            ``on_error`` (which may publish to this topic: no feedback loop).
+        name: thread name prefix; workers are ``<name>-sub-<topic>-<id>``.
 
-    Every public method may be called from any thread.  The dispatcher starts stopped
-    (``running`` False): subscribing works, but no thread runs and ``publish`` ignores
-    events until :meth:`start`.
+    Any method, any thread.  Starts stopped (``running`` False): subscribing works, no
+    thread runs and ``publish`` ignores events until :meth:`start`.
     """
 
     def __init__(self, *, on_error: Optional[ErrorHook] = None, on_topics_changed: Optional[TopicsHook] = None,
@@ -399,8 +378,7 @@ class Dispatcher:
                  error_topic: Optional[str] = None, name: str = "binance_conn") -> None:
         self._on_error = on_error
         self._on_topics_changed = on_topics_changed
-        self._buffer = _check_buffer(buffer)
-        self._overflow = _check_overflow(overflow)
+        self._buffer, self._overflow = _checked(buffer, overflow)
         self._error_topic = error_topic
         self._name = name
         self._lock = threading.Lock()
@@ -430,8 +408,8 @@ class Dispatcher:
         """
         if callback is not None and queue is not None:
             raise ValidationError("queue", queue, "give either a callback or queue=, not both")
-        size = self._buffer if buffer is None else _check_buffer(buffer)
-        policy = self._overflow if overflow is None else _check_overflow(overflow)
+        size, policy = _checked(self._buffer if buffer is None else buffer,
+                                self._overflow if overflow is None else overflow)
         if callback is None and queue is None:
             return Subscription(topic)
         sid = next(self._ids)
@@ -477,8 +455,7 @@ class Dispatcher:
             sub._close(True)
             thread = sub._thread()
             if thread is not None:
-                self._retired = [t for t in self._retired if t.is_alive()]
-                self._retired.append(thread)
+                self._retired = [t for t in self._retired if t.is_alive()] + [thread]
         sub._discard_pending()
         self._flush_notes()
         return True
@@ -511,18 +488,15 @@ class Dispatcher:
             return list(self._topics)
 
     def blocked_since(self, thread_ident: Optional[int] = None) -> Optional[float]:
-        """Earliest ``time.monotonic()`` at which a producer began waiting on a full ``BLOCK``
-        buffer and still waits, or None.  With ``thread_ident`` only that producer counts:
-        a health checker uses it to tell a paused reader from a dead link.  Any thread.
-        """
+        """When (``time.monotonic()``) the longest-waiting producer still blocked on a full
+        ``BLOCK`` buffer (only ``thread_ident``, if given) began, or None.  Any thread."""
         with self._lock:
             subs = [s for group in self._topics.values() for s in group]
         times = [s._blocked_since for s in subs if thread_ident in (None, s._blocked_thread)]
         return min((t for t in times if t is not None), default=None)
 
     def stats(self) -> Dict[str, List[Dict[str, Any]]]:
-        """Snapshot: topic -> one dict per subscriber (id, topic, active, delivered,
-        dropped, errors, pending, last_delivery_age, blocked_since).  Any thread."""
+        """Snapshot for logs and health endpoints: topic -> [Subscription.snapshot()]; any thread."""
         with self._lock:
             items = [(t, list(subs)) for t, subs in self._topics.items()]
         return {t: [s.snapshot() for s in subs] for t, subs in items}
@@ -539,12 +513,11 @@ class Dispatcher:
                     sub._open()
 
     def stop(self, deadline: float) -> bool:
-        """Stop intake, deliver queued events until ``deadline``, drop the rest, join workers.
+        """Stop intake, deliver queued events until ``deadline`` (a ``time.monotonic()``
+        value), drop the rest (counted), release blocked producers, join workers.
 
-        ``deadline`` is a ``time.monotonic()`` value.  Blocks until every worker finished
-        or the deadline passed.  Any thread: called from a callback, that worker is not
-        joined, its queued events are dropped and it exits when the callback returns.
-        Blocked producers are released (their event is dropped).  Idempotent.
+        Blocks until then; idempotent; any thread.  From a callback, that worker is not
+        joined: its queue is dropped and it exits when the callback returns.
 
         Returns:
             True when every worker thread (except the caller's) ended in time.
@@ -575,7 +548,6 @@ class Dispatcher:
                          extra={"dropped": dropped})
         return in_time
 
-    # -- worker-side helpers ------------------------------------------------------------
     def _callback_failed(self, sub: Subscription, exc: Exception) -> None:
         extra = {"topic": sub.topic, "subscriber_id": sub.id}
         _log.warning("callback of subscriber %d on %r raised %s", sub.id, sub.topic,
@@ -586,8 +558,8 @@ class Dispatcher:
         if isinstance(exc, BinanceError):
             err = exc
         else:
-            err = BinanceError(f"callback of subscriber {sub.id} on {sub.topic!r} raised "
-                               f"{type(exc).__name__}", code="callback_error", details=extra)
+            err = BinanceError(f"subscriber {sub.id} on {sub.topic!r}: callback raised", code="callback_error",
+                               details=extra)
             err.__cause__ = exc  # as `raise err from exc` would
             err.__suppress_context__ = True
         try:
@@ -597,8 +569,7 @@ class Dispatcher:
                          extra=extra)
 
     def _flush_notes(self) -> None:
-        # Whoever holds _hook_lock delivers every queued note in order; others return at
-        # once, so a hook that (un)subscribes re-entrantly cannot deadlock.
+        # The _hook_lock holder delivers all notes in order; others return (no deadlock).
         hook = self._on_topics_changed
         while hook is not None and self._hook_lock.acquire(blocking=False):
             try:
@@ -619,14 +590,10 @@ class Dispatcher:
                     return
 
 
-def _check_buffer(buffer: int) -> int:
+def _checked(buffer: int, overflow: Union[OverflowPolicy, str]) -> Tuple[int, OverflowPolicy]:
     if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
         raise ValidationError("buffer", buffer, "an int >= 1")
-    return buffer
-
-
-def _check_overflow(overflow: Union[OverflowPolicy, str]) -> OverflowPolicy:
     try:
-        return OverflowPolicy(str(overflow).upper())
+        return buffer, OverflowPolicy(str(overflow).upper())
     except ValueError:
         raise ValidationError("overflow", overflow, "DROP_OLDEST or BLOCK") from None
