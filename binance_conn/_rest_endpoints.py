@@ -81,21 +81,22 @@ class RestEndpoints:
 
     def new_order(self, symbol: str, side: str, type: str, *, quantity: Optional[Number] = None,  # noqa: A002
                   price: Optional[Number] = None, time_in_force: Optional[str] = None,
-                  client_order_id: Optional[str] = None, **extra: Any) -> JSON:
+                  client_order_id: Optional[str] = None, timeout: Any = None, **extra: Any) -> JSON:
         """``POST /api/v3/order``; never re-sent blindly.
 
         A ``newClientOrderId`` is always sent (``client_order_id`` or a generated
         one).  When the outcome is unknown (read timeout, 5xx, -1000/-1006/-1007)
         :class:`UnknownStatusError` carries it; pass the error to
         :meth:`reconcile_order`.  ``extra`` holds any other Binance parameter by
-        its Binance name (``stopPrice``, ``quoteOrderQty``, ``newOrderRespType`` ...).
+        its Binance name (``stopPrice``, ``quoteOrderQty``, ``newOrderRespType`` ...);
+        ``timeout`` is this call's read timeout (s) or ``(connect, read)``.
         """
         params: Dict[str, Any] = {"symbol": symbol.upper(), "side": side, "type": type,
                                   "timeInForce": time_in_force, "quantity": quantity, "price": price}
         if client_order_id is not None:
             params["newClientOrderId"] = check_client_order_id(client_order_id)
         params.update(extra)
-        return decimalize(self.request("POST", "/api/v3/order", params, signed=True))
+        return decimalize(self.request("POST", "/api/v3/order", params, signed=True, timeout=timeout))
 
     def get_order(self, symbol: str, order_id: Optional[int] = None,
                   client_order_id: Optional[str] = None) -> JSON:
