@@ -72,11 +72,11 @@ def wait_close(ws: websocket.WebSocket, timeout: float = 5.0) -> Optional[int]:
         ws.settimeout(remaining)
         try:
             frame = ws.recv_data_frame(True)[1]
-        except websocket.WebSocketConnectionClosedException:
-            return None
-        except ConnectionError:
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            ws.shutdown()
             return None
         if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+            ws.shutdown()  # the close reply went out; now close TCP as a client should
             return int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else 1005
 
 
