@@ -13,7 +13,9 @@ from ._version import __version__  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+from ._dispatch import Subscription  # noqa: E402
 from .config import Config, ConfigBuilder, Secret, new_config  # noqa: E402
+from .connector import Connector, SubscriptionGroup  # noqa: E402
 from .enums import (  # noqa: E402
     ConnectionState,
     ExecutionType,
@@ -52,9 +54,14 @@ from .events import (  # noqa: E402
     Ticker,
     Trade,
 )
+from .rest import RestClient  # noqa: E402
 
 __all__ = [
     "__version__",
+    "Connector",
+    "RestClient",
+    "Subscription",
+    "SubscriptionGroup",
     # configuration
     "Config",
     "ConfigBuilder",

@@ -1,0 +1,355 @@
+"""Market-stream connections: one reader thread per WebSocket, grouped in shard links.
+
+A :class:`ShardLink` holds the streams of one shard (at most 1024, Binance's
+per-connection cap) and its live connection, plus, during a make-before-break
+rollover, the replacement.  A :class:`StreamConn` owns one socket and its reader
+thread: it connects (tenacity retries with the configured backoff, forever,
+cut short by ``stop()``), then reads.  The reader only moves data: frames go
+through the connection's :class:`~binance_conn._core.protocol.StreamProtocol`
+under the link lock (taken once per socket read, never per message, never while
+user code runs) and the resulting events go to the dispatcher outside the lock.
+Pings, SUBSCRIBE/UNSUBSCRIBE frames, zombie verdicts and rollovers are decided
+by the supervisor thread (``_supervisor.py``) from the same protocol object.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+import tenacity
+
+from ._core.dedupe import Deduplicator
+from ._core.protocol import StreamProtocol
+from ._transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
+from .errors import ConnectionError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._supervisor import MarketSession
+
+__all__ = ["ShardLink", "StreamConn"]
+
+_log = logging.getLogger("binance_conn.stream")
+_monotonic = time.monotonic
+_URL_BUDGET = 3500  # characters of stream names put in the connect URL; the rest via SUBSCRIBE
+
+
+class _Stopped(Exception):
+    """The connection attempt loop must end (stop() or the connection was retired)."""
+
+
+class StreamConn:
+    """One WebSocket connection of a shard and its reader thread."""
+
+    def __init__(self, link: "ShardLink", *, replacement: bool = False) -> None:
+        self.link = link
+        self.session = link.session
+        self.replacement = replacement
+        self.retired = False
+        self.transport: Optional[WsTransport] = None
+        self.proto: Optional[StreamProtocol] = None
+        self.opened_at: Optional[float] = None
+        self.last_error: Optional[str] = None
+        self.thread = threading.Thread(
+            target=self._run, name=f"binance_conn-{self.session.name}-reader-{link.index}", daemon=True
+        )
+
+    # ------------------------------------------------------------------ control (any thread)
+    def start(self) -> None:
+        self.thread.start()
+
+    def retire(self, graceful: bool = True) -> None:
+        """End this connection for good (rollover done, shard emptied, or stop)."""
+        self.retired = True
+        transport = self.transport
+        if transport is not None:
+            if graceful:
+                transport.close()
+            else:
+                transport.abort()
+
+    def kill(self, reason: str) -> bool:
+        """Cut the socket (zombie) once; the reader notices and reconnects. True if it was cut now."""
+        transport = self.transport
+        if transport is None or transport.aborted:
+            return False
+        self.last_error = reason
+        transport.abort()
+        return True
+
+    @property
+    def is_open(self) -> bool:
+        proto = self.proto
+        return proto is not None and proto.is_open
+
+    # ------------------------------------------------------------------ reader thread
+    def _run(self) -> None:
+        session = self.session
+        try:
+            while not self.retired and not session.stopping:
+                try:
+                    transport, proto = self._connect_forever()
+                except _Stopped:
+                    break
+                reason = self._serve(transport, proto)
+                self.link.on_lost(self, reason)
+                if self.retired or session.stopping:
+                    break
+        except Exception:  # pragma: no cover - a bug; never let the thread die silently
+            _log.exception("stream reader crashed", extra={"shard": self.link.index})
+            self.link.on_lost(self, "reader crashed")
+        finally:
+            last = self.transport
+            if last is not None:
+                last.abort()
+            session.wake()
+
+    def _connect_forever(self) -> Tuple[WsTransport, StreamProtocol]:
+        session = self.session
+        policy = session.backoff
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            delay = policy.delay(self.link.retry, random.random())
+            self.link.retry += 1
+            return delay
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            outcome = state.outcome
+            err = outcome.exception() if outcome is not None else None
+            self.last_error = str(err)
+            self.link.on_attempt_failed(self, str(err))
+            next_action = state.next_action
+            if _log.isEnabledFor(logging.INFO):
+                _log.info(
+                    "stream connect failed, retrying",
+                    extra={
+                        "shard": self.link.index,
+                        "error": str(err),
+                        "delay": next_action.sleep if next_action is not None else None,
+                    },
+                )
+
+        def sleep(seconds: float) -> None:
+            session.stop_event.wait(seconds)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(ConnectionError),
+            wait=wait,
+            stop=tenacity.stop_never,
+            sleep=sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(self._connect_once)
+
+    def _connect_once(self) -> Tuple[WsTransport, StreamProtocol]:
+        session = self.session
+        if self.retired or session.stopping:
+            raise _Stopped()
+        session.acquire_connection_slot()
+        if self.retired or session.stopping:
+            raise _Stopped()
+        link = self.link
+        proto = StreamProtocol.from_settings(session.exchange, session.ws_config)
+        with link.lock:
+            streams = list(link.desired)
+            proto.set_streams(streams)
+            self.proto = proto
+        initial: List[str] = []
+        size = 0
+        for s in streams:
+            size += len(s) + 1
+            if size > _URL_BUDGET:
+                break
+            initial.append(s)
+        url = session.stream_url(initial)
+        transport = WsTransport(url, handshake_timeout=session.ws_config.handshake_timeout, proxy=session.proxy)
+        self.transport = transport
+        if self.retired or session.stopping:
+            raise _Stopped()
+        transport.connect()  # raises errors.ConnectionError: tenacity retries
+        now = _monotonic()
+        with link.lock:
+            proto.on_connected(now, initial)
+        self.opened_at = now
+        link.on_open(self)
+        session.wake()
+        return transport, proto
+
+    def _serve(self, transport: WsTransport, proto: StreamProtocol) -> str:
+        """Read until the socket dies; returns why."""
+        session = self.session
+        link = self.link
+        lock = link.lock
+        dedupe = link.dedupe
+        publish = session.dispatcher.publish
+        stop_event = session.stop_event
+        counts = link.stream_counts
+        receive = proto.receive_text
+        while True:
+            try:
+                frames = transport.read_frames()
+            except TransportClosed as exc:
+                reason = self.last_error or exc.reason
+                break
+            now = _monotonic()
+            batch: List[Tuple[str, Any]] = []
+            with lock:
+                control = proto.control
+                for opcode, payload in frames:
+                    if opcode == OP_TEXT:
+                        try:
+                            text = payload.decode("utf-8")
+                        except UnicodeDecodeError:
+                            proto.malformed += 1
+                            continue
+                        out = receive(text, now)
+                        if out:
+                            if dedupe.active:
+                                out = [item for item in out if dedupe.accept(item[0], item[1])]
+                            batch.extend(out)
+                    elif opcode == OP_PONG or opcode == OP_PING:
+                        proto.on_pong(now)
+                    else:
+                        proto.unknown += 1
+                wake = proto.control != control
+            if wake:
+                session.wake()
+            if not batch:
+                continue
+            blocked = 0.0
+            for stream, event in batch:
+                entry = counts.get(stream)
+                if entry is None:
+                    entry = counts[stream] = [0, now]
+                entry[0] += 1
+                entry[1] = now
+                blocked += publish(stream, event, stop_event)
+            if blocked:
+                end = _monotonic()
+                with lock:
+                    proto.pause(end - blocked)
+                    proto.resume(end)
+        with lock:
+            proto.on_disconnected()
+        self.last_error = None
+        return reason
+
+
+class ShardLink:
+    """The streams of one shard and the connection(s) carrying them."""
+
+    def __init__(self, session: "MarketSession", index: int) -> None:
+        self.session = session
+        self.index = index
+        self.lock = threading.Lock()
+        self.desired: Dict[str, None] = {}
+        self.primary: Optional[StreamConn] = None
+        self.replacement: Optional[StreamConn] = None
+        self.retiring: List[StreamConn] = []
+        self.dedupe = Deduplicator()
+        self.retry = 0
+        self.reconnects = 0
+        self.failures = 0
+        self.ever_ready = False
+        self.stream_counts: Dict[str, List[Any]] = {}
+        self.last_loss_reason: Optional[str] = None
+
+    # ------------------------------------------------------------------ streams (supervisor / caller)
+    def add(self, streams: List[str]) -> None:
+        with self.lock:
+            for s in streams:
+                self.desired[s] = None
+            for conn in (self.primary, self.replacement):
+                if conn is not None and conn.proto is not None:
+                    conn.proto.add_streams(streams)
+        self.session.wake()
+
+    def remove(self, streams: List[str]) -> None:
+        with self.lock:
+            for s in streams:
+                self.desired.pop(s, None)
+                self.stream_counts.pop(s, None)
+            for conn in (self.primary, self.replacement):
+                if conn is not None and conn.proto is not None:
+                    conn.proto.remove_streams(streams)
+        self.session.wake()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self.primary is None or not self.primary.thread.is_alive():
+            self.primary = StreamConn(self)
+            self.primary.start()
+
+    def begin_rollover(self, reason: str) -> None:
+        """Open the replacement connection (make-before-break)."""
+        if self.replacement is not None:
+            return
+        _log.info("stream rollover started", extra={"shard": self.index, "reason": reason})
+        with self.lock:
+            self.dedupe.begin()
+        conn = StreamConn(self, replacement=True)
+        self.replacement = conn
+        conn.start()
+
+    def finish_rollover(self) -> None:
+        """The replacement is subscribed: switch over, then close the old connection."""
+        new = self.replacement
+        if new is None:
+            return
+        with self.lock:
+            old = self.primary
+            self.primary = new
+            self.replacement = None
+            new.replacement = False
+        if old is not None:
+            self.retiring.append(old)
+            old.retire(graceful=True)
+        self.retry = 0
+        _log.info("stream rollover complete", extra={"shard": self.index})
+
+    def reap(self) -> None:
+        """Forget retired connections whose threads ended; end dedupe after an overlap."""
+        if self.retiring:
+            self.retiring = [c for c in self.retiring if c.thread.is_alive()]
+            if not self.retiring and self.replacement is None and self.dedupe.active:
+                with self.lock:
+                    self.dedupe.end()
+
+    def close(self) -> None:
+        for conn in (self.primary, self.replacement):
+            if conn is not None:
+                conn.retire(graceful=True)
+
+    def threads(self) -> List[threading.Thread]:
+        return [c.thread for c in (self.primary, self.replacement, *self.retiring) if c is not None]
+
+    # ------------------------------------------------------------------ callbacks from readers
+    def on_open(self, conn: StreamConn) -> None:
+        pass
+
+    def on_attempt_failed(self, conn: StreamConn, reason: str) -> None:
+        self.failures += 1
+        self.session.wake()
+
+    def on_lost(self, conn: StreamConn, reason: str) -> None:
+        if conn.retired or self.session.stopping:
+            return
+        self.last_loss_reason = reason
+        if conn is self.primary:
+            self.reconnects += 1
+            if self.replacement is not None:
+                # The old link died mid-rollover: promote the replacement at once.
+                self.finish_rollover()
+                conn.retired = True
+            _log.warning("stream connection lost", extra={"shard": self.index, "reason": reason})
+        self.session.wake()
+
+    @property
+    def is_ready(self) -> bool:
+        conn = self.primary
+        proto = conn.proto if conn is not None else None
+        return proto is not None and proto.is_ready

@@ -1,0 +1,407 @@
+"""The market session's supervisor: one thread that drives every stream connection.
+
+It wakes at the earliest deadline of any connection (ping due, pong deadline,
+paced SUBSCRIBE budget, silence probe, lifetime), at the debounce deadline, or
+when a reader reports something (connected, lost, control reply), and then:
+
+* sends due pings and paced SUBSCRIBE/UNSUBSCRIBE frames (never more than the
+  token bucket allows: Binance closes a connection above 5 messages/s);
+* replaces zombies: a link that answers nothing (no data, no pong) is cut and
+  the reader reconnects; a silent stream asks for a REST probe first, so a
+  quiet market never causes a reconnect;
+* starts a make-before-break rollover before the 24 h limit or on
+  ``serverShutdown``, and switches once the replacement is subscribed;
+* folds everything into one state (``_core/state.py``), the level-triggered
+  ``ready`` event and debounced connection events (``_core/debounce.py``).
+
+A second small thread, the prober, calls ``GET /api/v3/ping`` at the
+health-check interval (and at once when a silent stream asks), so "network
+dead" can be told from "market quiet" and ready can mean "REST reachable".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+from ._core.backoff import Backoff
+from ._core.debounce import Debouncer
+from ._core.pacing import ConnectionBudget
+from ._core.state import Input, StateMachine
+from ._core.subscriptions import StreamRegistry
+from ._dispatch import Dispatcher
+from ._stream import ShardLink, StreamConn
+from .enums import ConnectionState
+from .errors import BinanceError
+from .events import ConnectionEvent
+
+__all__ = ["MarketSession", "CONNECTION_TOPIC", "ERROR_TOPIC"]
+
+_log = logging.getLogger("binance_conn.supervisor")
+_monotonic = time.monotonic
+S = ConnectionState
+
+CONNECTION_TOPIC = "__connection__"
+ERROR_TOPIC = "__error__"
+_MAX_SLEEP = 0.5
+
+
+class MarketSession:
+    """All market-stream connections of one connector, and the threads that drive them."""
+
+    name = "market"
+
+    def __init__(
+        self,
+        config: Any,
+        dispatcher: Dispatcher,
+        rest_ping: Callable[[float], None],
+        budget: ConnectionBudget,
+    ) -> None:
+        self.config = config
+        self.exchange: str = config.exchange.name
+        self.ws_config = config.websocket
+        self.proxy: Optional[str] = config.websocket.proxy
+        self.base_url: str = config.exchange.ws_url
+        self.host = urlsplit(self.base_url).netloc
+        self.backoff: Backoff = config.retry.backoff.policy()
+        self.dispatcher = dispatcher
+        self._rest_ping = rest_ping
+        self._budget = budget
+        self._budget_lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.stopping = False
+        self._wake = threading.Event()
+        self._lock = threading.RLock()
+        self.registry = StreamRegistry(config.websocket.max_streams_per_connection)
+        self.links: Dict[int, ShardLink] = {}
+        self.sm = StateMachine()
+        self.debouncer = Debouncer(config.websocket.debounce)
+        self.ready = threading.Event()
+        self.rest_ok = False
+        self.rest_checked_at: Optional[float] = None
+        self.rest_error: Optional[str] = None
+        self._probe_wanted = threading.Event()
+        self._probe_requests: List[StreamConn] = []
+        self._thread: Optional[threading.Thread] = None
+        self._prober: Optional[threading.Thread] = None
+        self._closed_links: List[ShardLink] = []
+        self.reconnects = 0
+        self.zombies = 0
+        self.rollovers = 0
+        self.subscription_errors = 0
+
+    # ------------------------------------------------------------------ helpers for readers
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stream_url(self, streams: List[str]) -> str:
+        if streams:
+            return f"{self.base_url}/stream?streams={'/'.join(streams)}"
+        return f"{self.base_url}/stream"
+
+    def acquire_connection_slot(self) -> None:
+        """Wait (interruptibly) until the per-host connection budget allows an attempt."""
+        while not self.stopping:
+            with self._budget_lock:
+                delay = self._budget.try_acquire(_monotonic())
+            if delay <= 0:
+                return
+            _log.warning("connection budget exhausted; waiting", extra={"host": self.host, "delay": delay})
+            self.stop_event.wait(delay)
+
+    # ------------------------------------------------------------------ desired streams (any thread)
+    def add_stream(self, stream: str) -> None:
+        with self._lock:
+            index = self.registry.add(stream)
+            if index is None:
+                return
+            link = self.links.get(index)
+            if link is None:
+                link = self.links[index] = ShardLink(self, index)
+                link.add([stream])
+                if self._thread is not None and not self.stopping:
+                    link.start()
+            else:
+                link.add([stream])
+        self.wake()
+
+    def remove_stream(self, stream: str) -> None:
+        with self._lock:
+            index = self.registry.remove(stream)
+            if index is None:
+                return
+            link = self.links.get(index)
+            if link is None:
+                return
+            link.remove([stream])
+            if not link.desired:
+                del self.links[index]
+                link.close()
+                self._closed_links.append(link)
+        self.wake()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        with self._lock:
+            self.stopping = False
+            self.stop_event.clear()
+            self.ready.clear()
+            self.rest_ok = False
+            self.sm = StateMachine()
+            self.sm.handle(Input.START)
+            self.debouncer = Debouncer(self.ws_config.debounce)
+            self.debouncer.feed(S.CONNECTING, _monotonic())
+            for link in self.links.values():
+                link.retry = 0
+                link.start()
+            self._thread = threading.Thread(target=self._run, name="binance_conn-supervisor", daemon=True)
+            self._prober = threading.Thread(target=self._probe_loop, name="binance_conn-prober", daemon=True)
+            self._thread.start()
+            self._prober.start()
+
+    def begin_stop(self) -> None:
+        """Stop intake and cut every socket at once (never blocks)."""
+        self.stopping = True
+        self.stop_event.set()
+        self._probe_wanted.set()
+        self.wake()
+        with self._lock:
+            links = list(self.links.values()) + self._closed_links
+        for link in links:
+            for conn in (link.primary, link.replacement, *link.retiring):
+                if conn is not None:
+                    conn.retire(graceful=False)
+        self.ready.clear()
+
+    def threads(self) -> List[threading.Thread]:
+        with self._lock:
+            out = [t for t in (self._thread, self._prober) if t is not None]
+            for link in list(self.links.values()) + self._closed_links:
+                out.extend(link.threads())
+        return out
+
+    def finish_stop(self, reason: str) -> None:
+        """After the threads ended: final state and connection event."""
+        now = _monotonic()
+        with self._lock:
+            self._closed_links = [link for link in self._closed_links if any(t.is_alive() for t in link.threads())]
+            for link in self.links.values():
+                link.primary = None
+                link.replacement = None
+                link.retiring = []
+                link.dedupe.end()
+            if self.sm.state is not S.STOPPED:
+                self.sm.handle(Input.STOP)
+            emitted = self.debouncer.feed(S.STOPPED, now, reason)
+        self._emit(emitted)
+
+    # ------------------------------------------------------------------ supervisor thread
+    def _run(self) -> None:
+        try:
+            while not self.stopping:
+                timeout = self._tick()
+                self._wake.wait(timeout)
+                self._wake.clear()
+        except Exception:  # pragma: no cover - a bug must not kill supervision silently
+            _log.exception("supervisor crashed")
+
+    def _tick(self) -> float:
+        now = _monotonic()
+        deadline = now + _MAX_SLEEP
+        with self._lock:
+            links = list(self.links.values())
+            closed = self._closed_links
+            self._closed_links = [link for link in closed if any(t.is_alive() for t in link.threads())]
+        errors: List[BinanceError] = []
+        for link in links:
+            link.reap()
+            wake_at = self._tick_link(link, now, errors)
+            if wake_at is not None and wake_at < deadline:
+                deadline = wake_at
+        for err in errors:
+            self.subscription_errors += 1
+            self.publish_error(err)
+        self._update_state(now, links)
+        d = self.debouncer.next_deadline()
+        if d is not None and d < deadline:
+            deadline = d
+        return max(0.0, min(_MAX_SLEEP, deadline - _monotonic()))
+
+    def _tick_link(self, link: ShardLink, now: float, errors: List[BinanceError]) -> Optional[float]:
+        sends: List[Tuple[StreamConn, List[str], bool]] = []
+        kill: Optional[Tuple[StreamConn, str]] = None
+        rollover: Optional[str] = None
+        swap = False
+        wake_at: Optional[float] = None
+        with link.lock:
+            for conn in (link.primary, link.replacement):
+                proto = conn.proto if conn is not None else None
+                if conn is None or proto is None or not proto.is_open:
+                    continue
+                ping = proto.take_ping(now)
+                texts = proto.data_to_send(now)
+                if ping or texts:
+                    sends.append((conn, texts, ping))
+                errors.extend(proto.errors_received())
+                if proto.health.wants_probe(now):
+                    proto.health.probe_started(now)
+                    self._probe_requests.append(conn)
+                    self._probe_wanted.set()
+                reason = proto.is_zombie(now)
+                if reason is not None and self.dispatcher.blocked_since(conn.thread.ident) is None:
+                    kill = (conn, reason)
+                if conn is link.primary:
+                    if proto.is_ready:
+                        link.retry = 0
+                        link.ever_ready = True
+                    if link.replacement is None:
+                        rollover = proto.rollover_reason(now)
+                elif proto.is_ready:
+                    swap = True
+                w = proto.next_wakeup(now)
+                if w is not None and (wake_at is None or w < wake_at):
+                    wake_at = w
+        for conn, texts, ping in sends:
+            transport = conn.transport
+            if transport is None:
+                continue
+            try:
+                if ping:
+                    transport.ping(b"")
+                for text in texts:
+                    transport.send_text(text)
+            except Exception as exc:  # noqa: BLE001 - the reader will see the dead socket
+                _log.info("send failed", extra={"shard": link.index, "error": str(exc)})
+        if kill is not None:
+            conn, reason = kill
+            if conn.kill(f"zombie: {reason}"):
+                self.zombies += 1
+                _log.warning("zombie stream connection replaced", extra={"shard": link.index, "reason": reason})
+        if rollover is not None and not self.stopping:
+            self.rollovers += 1
+            link.begin_rollover(rollover)
+        if swap:
+            link.finish_rollover()
+        return wake_at
+
+    def _update_state(self, now: float, links: List[ShardLink]) -> None:
+        streams_up = all(link.is_ready for link in links)
+        up = self.rest_ok and streams_up if links else self.rest_ok
+        if links and not streams_up:
+            reason = next((link.last_loss_reason for link in links if link.last_loss_reason), "connecting")
+        elif not self.rest_ok:
+            reason = f"REST unreachable: {self.rest_error}" if self.rest_error else "checking REST"
+        else:
+            reason = "all streams subscribed" if links else "REST reachable"
+        emitted: List[Tuple[ConnectionState, str]] = []
+        with self._lock:
+            sm = self.sm
+            state = sm.state
+            if up and state is not S.CONNECTED and sm.can(Input.CONNECTED):
+                was_connected = sm.has_connected
+                sm.handle(Input.CONNECTED)
+                if was_connected:
+                    self.reconnects += 1
+            elif not up and state is S.CONNECTED:
+                sm.handle(Input.LOST)
+            if not up and sm.state is S.DISCONNECTED:
+                emitted += self.debouncer.feed(S.DISCONNECTED, now, reason)
+                sm.handle(Input.RETRY)
+            if sm.state is not state or sm.state is S.RECONNECTING:
+                emitted += self.debouncer.feed(sm.state, now, reason)
+            emitted += self.debouncer.poll(now)
+        if up:
+            self.ready.set()
+        else:
+            self.ready.clear()
+        self._emit(emitted)
+
+    def _emit(self, emitted: List[Tuple[ConnectionState, str]]) -> None:
+        for state, reason in emitted:
+            if state not in (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING):
+                continue
+            event = ConnectionEvent(self.exchange, self.name, state, reason, int(time.time() * 1000))
+            if _log.isEnabledFor(logging.INFO):
+                _log.info("connection state", extra={"session": self.name, "state": state.value, "reason": reason})
+            self.dispatcher.publish(CONNECTION_TOPIC, event)
+
+    def publish_error(self, err: BinanceError) -> None:
+        if not self.dispatcher.subscribers(ERROR_TOPIC):
+            _log.warning("%s", err, extra={"code": err.code, "session": self.name})
+        self.dispatcher.publish(ERROR_TOPIC, err)
+
+    # ------------------------------------------------------------------ prober thread
+    def _probe_loop(self) -> None:
+        interval = float(self.ws_config.health_check_interval)
+        while not self.stopping:
+            ok, error = True, None
+            try:
+                self._rest_ping(min(interval, float(self.config.rest.timeout)))
+            except Exception as exc:  # noqa: BLE001 - any failure means "REST unreachable"
+                ok, error = False, str(exc)
+            now = _monotonic()
+            changed = ok != self.rest_ok
+            self.rest_ok = ok
+            self.rest_error = error
+            self.rest_checked_at = now
+            with self._lock:
+                requests, self._probe_requests = self._probe_requests, []
+            for conn in requests:
+                with conn.link.lock:
+                    if conn.proto is not None:
+                        conn.proto.health.probe_result(now, ok, error or "")
+            if changed or requests:
+                self.wake()
+            if self.stopping:
+                break
+            self._probe_wanted.wait(interval)
+            self._probe_wanted.clear()
+
+    # ------------------------------------------------------------------ stats
+    def stats(self) -> Dict[str, Any]:
+        now = _monotonic()
+        streams: Dict[str, Dict[str, Any]] = {}
+        connections: List[Dict[str, Any]] = []
+        with self._lock:
+            links = list(self.links.values())
+        for link in links:
+            with link.lock:
+                for stream in link.desired:
+                    entry = link.stream_counts.get(stream)
+                    streams[stream] = {
+                        "shard": link.index,
+                        "events": entry[0] if entry else 0,
+                        "last_message_age": (now - entry[1]) if entry else None,
+                        "reconnects": link.reconnects,
+                    }
+                conn = link.primary
+                proto = conn.proto if conn is not None else None
+                info: Dict[str, Any] = {
+                    "shard": link.index,
+                    "streams": len(link.desired),
+                    "ready": bool(proto is not None and proto.is_ready),
+                    "reconnects": link.reconnects,
+                    "failed_attempts": link.failures,
+                    "rollover_in_progress": link.replacement is not None,
+                    "duplicates_dropped": link.dedupe.dropped,
+                    "last_loss_reason": link.last_loss_reason,
+                }
+                if proto is not None:
+                    info.update(proto.counters())
+                    info["connected_for"] = (now - conn.opened_at) if conn and conn.opened_at else None
+                connections.append(info)
+        return {
+            "state": self.sm.state.value,
+            "ready": self.ready.is_set(),
+            "rest_reachable": self.rest_ok,
+            "reconnects": self.reconnects,
+            "zombies_replaced": self.zombies,
+            "rollovers": self.rollovers,
+            "subscription_errors": self.subscription_errors,
+            "streams": streams,
+            "connections": connections,
+        }

@@ -1,0 +1,378 @@
+"""The Connector: one exchange's REST client, market streams and event delivery.
+
+::
+
+    conn = Connector(cfg)            # no thread yet
+    sub = conn.on_trade("BTCUSDT", print)
+    conn.start()                     # returns at once; connects in the background
+    conn.wait_ready(10)
+    ...
+    conn.stop()                      # never raises, never hangs past its timeout
+
+Threads it starts (all daemon, all joined by :meth:`Connector.stop`): the
+supervisor and the REST prober (``_supervisor.py``), one reader per stream
+connection (``_stream.py``), and one worker per callback subscriber
+(``_dispatch.py``).  User callbacks only ever run on their subscriber's worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue as queue_mod
+import threading
+import time
+import weakref
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+
+from ._core import streams as stream_names
+from ._core.pacing import ConnectionBudget
+from ._dispatch import Dispatcher, Subscription
+from ._supervisor import CONNECTION_TOPIC, ERROR_TOPIC, MarketSession
+from .config import Config
+from .enums import ConnectionState, OverflowPolicy
+from .errors import BinanceError, ValidationError
+from .rest import RestClient
+
+__all__ = ["Connector", "SubscriptionGroup"]
+
+_log = logging.getLogger("binance_conn.connector")
+_monotonic = time.monotonic
+
+Symbols = Union[str, Sequence[str]]
+Callback = Callable[[Any], Any]
+
+_LIVE: "weakref.WeakSet[Connector]" = weakref.WeakSet()
+_ALL: "weakref.WeakSet[Connector]" = weakref.WeakSet()
+
+
+class SubscriptionGroup:
+    """Handle for a subscription to several symbols: one :class:`Subscription` per stream.
+
+    Callable (unsubscribes all, idempotent); counters are sums over its members.
+    """
+
+    def __init__(self, members: List[Subscription]) -> None:
+        self.members = tuple(members)
+
+    def __call__(self) -> None:
+        for sub in self.members:
+            sub()
+
+    @property
+    def active(self) -> bool:
+        return any(s.active for s in self.members)
+
+    @property
+    def delivered(self) -> int:
+        return sum(s.delivered for s in self.members)
+
+    @property
+    def dropped(self) -> int:
+        return sum(s.dropped for s in self.members)
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for s in self.members)
+
+    @property
+    def pending(self) -> int:
+        return sum(s.pending for s in self.members)
+
+    def __repr__(self) -> str:
+        return f"SubscriptionGroup({[s.topic for s in self.members]})"
+
+
+class Connector:
+    """A thread-safe connection to one exchange (API.md "Connector lifecycle").
+
+    Args:
+        config: a built :class:`~binance_conn.Config`; kept as is (it is immutable).
+        session: optional ``requests.Session`` for the REST client (tests).
+
+    Every public method may be called from any thread, concurrently.
+    """
+
+    def __init__(self, config: Config, *, session: Any = None) -> None:
+        if not isinstance(config, Config):
+            raise ValidationError("config", type(config).__name__, "must be a binance_conn.Config (use .build())")
+        self._config = config
+        self._http_session = session
+        self._lock = threading.RLock()
+        self._running = False
+        self._stop_dropped = 0
+        self._rest_stop = threading.Event()
+        self.rest = RestClient(config, session, stop_event=self._rest_stop)
+        self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
+        self._dispatcher = self._make_dispatcher(config)
+        self._market = self._make_market(config)
+        _ALL.add(self)
+
+    def _make_dispatcher(self, config: Config) -> Dispatcher:
+        return Dispatcher(
+            on_error=self._on_callback_error,
+            on_topics_changed=self._on_topics_changed,
+            buffer=config.events.buffer_size,
+            overflow=config.events.overflow,
+            error_topic=ERROR_TOPIC,
+            name=f"binance_conn-{config.exchange.name}",
+        )
+
+    def _make_market(self, config: Config) -> MarketSession:
+        return MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
+
+    def _rest_ping(self, timeout: float) -> None:
+        self.rest.request("GET", "/api/v3/ping", timeout=timeout)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def config(self) -> Config:
+        """The immutable configuration in use."""
+        return self._config
+
+    @property
+    def exchange(self) -> str:
+        return self._config.exchange.name
+
+    @property
+    def ready(self) -> threading.Event:
+        """Set while REST is reachable and every stream is up and subscribed (level-triggered)."""
+        return self._market.ready
+
+    @property
+    def state(self) -> ConnectionState:
+        """``CONNECTING``, ``CONNECTED``, ``RECONNECTING``, ``DISCONNECTED`` or ``STOPPED``."""
+        return self._market.sm.state
+
+    def is_connected(self) -> bool:
+        """True while the state is CONNECTED. Never blocks."""
+        return self._market.sm.state is ConnectionState.CONNECTED
+
+    def wait_ready(self, timeout: Optional[float] = None) -> bool:
+        """Block up to ``timeout`` seconds until ready; returns whether it is."""
+        return self._market.ready.wait(timeout)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, config: Optional[Config] = None) -> "Connector":
+        """Start connecting in the background; returns at once, never raises for network trouble.
+
+        A stopped connector may be started again, optionally with a new ``config``;
+        subscriptions survive. Starting a running connector does nothing.
+        """
+        with self._lock:
+            if self._running:
+                if config is not None and config is not self._config:
+                    raise ValidationError("config", "Config", "stop() the connector before re-configuring it")
+                return self
+            if config is not None and config is not self._config:
+                if not isinstance(config, Config):
+                    raise ValidationError("config", type(config).__name__, "must be a binance_conn.Config")
+                self._reconfigure(config)
+            self._running = True
+            self._rest_stop.clear()
+            self._dispatcher.start()
+            self._market.start()
+            _LIVE.add(self)
+            _log.info("connector started", extra={"exchange": self.exchange})
+        return self
+
+    def _reconfigure(self, config: Config) -> None:
+        streams = list(self._market.registry.streams())
+        refs = {s: self._market.registry.refcount(s) for s in streams}
+        self._config = config
+        self.rest.close()
+        self.rest = RestClient(config, self._http_session, stop_event=self._rest_stop)
+        self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
+        self._market = self._make_market(config)
+        for s in streams:
+            for _ in range(refs[s]):
+                self._market.add_stream(s)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop everything within ``timeout`` seconds; True when all finished in time.
+
+        Never raises; idempotent; callable from any thread, including a callback
+        (that worker is not joined). Queued events are delivered until the deadline,
+        the rest dropped (counted); in-flight REST calls get the same deadline.
+        """
+        try:
+            return self._stop(timeout)
+        except Exception:  # pragma: no cover - stop() must never raise
+            _log.exception("error during stop")
+            return False
+
+    def _stop(self, timeout: float) -> bool:
+        deadline = _monotonic() + max(0.0, timeout)
+        me = threading.current_thread()
+        with self._lock:
+            was_running = self._running
+            self._running = False
+        if not was_running:
+            return not any(t.is_alive() and t is not me for t in self._market.threads())
+        self._market.begin_stop()
+        self._rest_stop.set()
+        ok = True
+        for t in self._market.threads():
+            if t is me:
+                continue
+            t.join(max(0.0, deadline - _monotonic()))
+            ok = ok and not t.is_alive()
+        self._market.finish_stop("stopped")
+        ok = self._dispatcher.stop(deadline) and ok
+        self._stop_dropped += self._dispatcher.last_stop_dropped
+        ok = self.rest.wait_idle(max(0.0, deadline - _monotonic())) and ok
+        self.rest.close()
+        self._rest_stop.clear()
+        _LIVE.discard(self)
+        _log.info("connector stopped", extra={"exchange": self.exchange, "in_time": ok})
+        return ok
+
+    def __enter__(self) -> "Connector":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Connector(exchange={self.exchange!r}, state={self.state.value})"
+
+    # ------------------------------------------------------------------ subscriptions
+    def on_connection(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """Subscribe to :class:`~binance_conn.ConnectionEvent`s (CONNECTED, DISCONNECTED, RECONNECTING)."""
+        return self._subscribe_topic(CONNECTION_TOPIC, callback, options)
+
+    def on_error(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """Subscribe to asynchronous failures (rejected subscription, auth, callback errors)."""
+        return self._subscribe_topic(ERROR_TOPIC, callback, options)
+
+    def on_ticker(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@ticker`` -> :class:`~binance_conn.Ticker`."""
+        return self._subscribe_streams(symbol, stream_names.ticker, callback, options)
+
+    def on_mini_ticker(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@miniTicker`` -> :class:`~binance_conn.MiniTicker`."""
+        return self._subscribe_streams(symbol, stream_names.mini_ticker, callback, options)
+
+    def on_book_ticker(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@bookTicker`` -> :class:`~binance_conn.BookTicker`."""
+        return self._subscribe_streams(symbol, stream_names.book_ticker, callback, options)
+
+    def on_trade(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@trade`` -> :class:`~binance_conn.Trade`."""
+        return self._subscribe_streams(symbol, stream_names.trade, callback, options)
+
+    def on_agg_trade(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@aggTrade`` -> :class:`~binance_conn.AggTrade`."""
+        return self._subscribe_streams(symbol, stream_names.agg_trade, callback, options)
+
+    def on_kline(self, symbol: Symbols, interval: str, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@kline_<interval>`` -> :class:`~binance_conn.Kline` (intervals are case-sensitive)."""
+        stream_names.validate_interval(interval)
+        return self._subscribe_streams(symbol, lambda s: stream_names.kline(s, interval), callback, options)
+
+    def on_depth(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@depth@100ms`` -> :class:`~binance_conn.DepthUpdate`."""
+        return self._subscribe_streams(symbol, stream_names.depth, callback, options)
+
+    def on_stream(self, stream: str, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """Any stream by its Binance name (e.g. ``"btcusdt@depth5@100ms"``)."""
+        stream_names.parse(stream)
+        return self._subscribe_topic(stream, callback, options)
+
+    def _subscribe_streams(
+        self, symbol: Symbols, name: Callable[[str], str], callback: Optional[Callback], options: Dict[str, Any]
+    ) -> Any:
+        if isinstance(symbol, str):
+            return self._subscribe_topic(name(symbol), callback, options)
+        if not isinstance(symbol, (list, tuple)) or not symbol:
+            raise ValidationError("symbol", symbol, "must be a symbol string or a non-empty list of them")
+        topics = [name(s) for s in symbol]  # validate all before subscribing any
+        return SubscriptionGroup([self._subscribe_topic(t, callback, options) for t in topics])
+
+    def _subscribe_topic(self, topic: str, callback: Optional[Callback], options: Dict[str, Any]) -> Subscription:
+        unknown = set(options) - {"buffer", "overflow", "queue"}
+        if unknown:
+            raise ValidationError("options", sorted(unknown), "unknown keyword(s); use buffer=, overflow=, queue=")
+        q = options.get("queue")
+        if q is not None and not isinstance(q, queue_mod.Queue):
+            raise ValidationError("queue", q, "must be a queue.Queue")
+        overflow = options.get("overflow")
+        if overflow is not None:
+            try:
+                overflow = OverflowPolicy(overflow)
+            except ValueError:
+                raise ValidationError("overflow", overflow, "must be DROP_OLDEST or BLOCK") from None
+        return self._dispatcher.subscribe(topic, callback, queue=q, buffer=options.get("buffer"), overflow=overflow)
+
+    def _on_topics_changed(self, topic: str, added: bool) -> None:
+        if topic.startswith("__"):
+            return
+        if added:
+            self._market.add_stream(topic)
+        else:
+            self._market.remove_stream(topic)
+
+    def _on_callback_error(self, err: BinanceError) -> None:
+        self._dispatcher.publish(ERROR_TOPIC, err)
+
+    # ------------------------------------------------------------------ introspection
+    def stats(self) -> Dict[str, Any]:
+        """A snapshot for logs and health endpoints: state, per-stream and per-subscriber counters."""
+        market = self._market.stats()
+        subscribers = self._dispatcher.stats()
+        return {
+            "exchange": self.exchange,
+            "state": self.state.value,
+            "ready": self.ready.is_set(),
+            "market": market,
+            "streams": market["streams"],
+            "subscribers": {k: v for k, v in subscribers.items()},
+            "dropped_at_stop": self._stop_dropped,
+            "rest": {"used_weight": self.rest.used_weight, "inflight": self.rest.inflight},
+        }
+
+    # ------------------------------------------------------------------ fork safety
+    def _after_fork_in_child(self) -> None:
+        """In a forked child no thread of ours exists: become STOPPED and restartable."""
+        self._lock = threading.RLock()
+        self._running = False
+        self._rest_stop = threading.Event()
+        self.rest = RestClient(self._config, None, stop_event=self._rest_stop)
+        streams = list(self._market.registry.streams())
+        refs = {s: self._market.registry.refcount(s) for s in streams}
+        old = self._dispatcher
+        self._dispatcher = self._make_dispatcher(self._config)
+        # Handles from the parent stay valid objects but are inactive in the child;
+        # re-create the stream wants so a restart resubscribes them.
+        del old
+        self._budget = ConnectionBudget(
+            self._config.websocket.connection_budget, self._config.websocket.connection_budget_window
+        )
+        self._market = self._make_market(self._config)
+        for s in streams:
+            for _ in range(refs[s]):
+                self._market.add_stream(s)
+
+
+def _stop_all_at_exit() -> None:
+    for conn in list(_LIVE):
+        conn.stop(timeout=2.0)
+
+
+def _after_fork_in_child() -> None:
+    _LIVE.clear()
+    for conn in list(_ALL):
+        try:
+            conn._after_fork_in_child()
+        except Exception:  # pragma: no cover
+            pass
+
+
+atexit.register(_stop_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _iter_symbols(symbols: Iterable[str]) -> List[str]:  # pragma: no cover - helper kept for examples
+    return [s.upper() for s in symbols]
