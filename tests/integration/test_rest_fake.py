@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Iterator, List
 
 import pytest
-from conftest import scaled, wait_until
+from _helpers import scaled, wait_until
 
 from binance_conn._limiter import WeightLimiterRegistry
 from binance_conn.errors import (

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import responses
-from conftest import scaled, wait_until
+from _helpers import scaled, wait_until
 from test_rest import BASE, SECRET, add_time, calls_to, make_client, make_config, split_signed
 
 from binance_conn._limiter import WeightLimiterRegistry

@@ -8,6 +8,8 @@ import pytest
 
 from binance_conn.testing import FakeBinance
 
+from _helpers import scaled, wait_until  # noqa: F401  (re-exported: `from conftest import` may resolve here)
+
 
 @pytest.fixture(autouse=True)
 def no_thread_leaks() -> Iterator[None]:
