@@ -20,6 +20,7 @@ import itertools
 import logging
 import os
 import random
+import re
 import threading
 import time
 from decimal import Decimal
@@ -68,6 +69,27 @@ class _Retry(Exception):
     def __init__(self, error: BinanceError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+_SIGNATURE = re.compile(r"signature=[^&\s'\")]*")
+
+
+def _scrubbed(exc: BaseException) -> BaseException:
+    """A copy of a requests exception without the signature its URL text may carry.
+
+    urllib3's ``MaxRetryError`` (and ``responses``) put the full URL, query string
+    included, into the message, and the exception keeps the prepared request.  The
+    copy keeps the type and the scrubbed text; the original (and its request) is
+    dropped so ``str(err)``, tracebacks and logs never show a signature.
+    """
+    text = _SIGNATURE.sub("signature=***", str(exc))
+    try:
+        clean = type(exc)(text)
+    except Exception:  # noqa: BLE001 - an exception type with an unusual constructor
+        clean = requests.exceptions.RequestException(text)
+    clean.__cause__ = None
+    clean.__suppress_context__ = True
+    return clean
 
 
 class _Stopped(Exception):
@@ -176,13 +198,17 @@ class RestClient(RestEndpoints):
     def used_weight(self) -> Dict[str, int]:
         """Snapshot ``{"1M": n}`` of this IP's request weight in the current windows,
         from ``X-MBX-USED-WEIGHT-*`` headers. Never blocks."""
-        return self._limiter.used_weight(time.time())
+        return self._limiter.used_weight(self._server_now())
+
+    def _server_now(self) -> float:
+        # Weight windows are aligned on the server's clock (reference 4.1).
+        return time.time() + self._clock.offset_ms / 1000.0
 
     @property
     def order_count(self) -> Dict[str, int]:
         """Snapshot ``{"10S": n, "1D": m}`` of unfilled order counts (``X-MBX-ORDER-COUNT-*``)."""
         with self._lock:
-            return self._orders.snapshot(time.time())
+            return self._orders.snapshot(self._server_now())
 
     @property
     def inflight(self) -> int:
@@ -400,7 +426,7 @@ class RestClient(RestEndpoints):
             headers = self._headers
         reserved_at = 0.0
         if self._limit_enabled:
-            reserved_at = self._limiter.acquire(call.weight, max_wait=self._max_wait, now=time.time,
+            reserved_at = self._limiter.acquire(call.weight, max_wait=self._max_wait, now=self._server_now,
                                                 wait=self._stop.wait, exchange=self._exchange, request_id=call.rid)
         used: Optional[Dict[str, int]] = None
         try:
@@ -409,9 +435,9 @@ class RestClient(RestEndpoints):
                 used = parse_count_headers(response.headers)
         finally:
             if self._limit_enabled:
-                self._limiter.complete(call.weight, reserved_at, time.time(), used)
+                self._limiter.complete(call.weight, reserved_at, self._server_now(), used)
             elif used:
-                self._limiter.observe(used, now, time.time())
+                self._limiter.observe(used, now + self._clock.offset_ms / 1000.0, self._server_now())
         if response is None:
             assert failure is not None
             return failure
@@ -447,10 +473,10 @@ class RestClient(RestEndpoints):
         except requests.exceptions.RequestException as exc:
             err = BinanceError(f"{call.method} {call.path}: request failed ({type(exc).__name__})",
                                code="request_error", exchange=self._exchange, request_id=call.rid)
-            raise err from exc
+            raise err from _scrubbed(exc)
         error = ConnectionError(f"{call.method} {call.path}: {text}", temporary=True, exchange=self._exchange,
                                 request_id=call.rid, debug=self._debug)
-        error.__cause__ = cause
+        error.__cause__ = _scrubbed(cause)
         if _log.isEnabledFor(logging.INFO):
             _log.info("%s %s failed: %s", call.method, call.path, text,
                       extra={"request_id": call.rid, "exchange": self._exchange, "failure": kind.value})
@@ -467,7 +493,7 @@ class RestClient(RestEndpoints):
                 counts = parse_count_headers(response.headers, "x-mbx-order-count-")
                 if counts:
                     with self._lock:
-                        self._orders.observe(counts, time.time())
+                        self._orders.observe(counts, self._server_now())
             try:
                 return None, _DECODER.decode(content.decode("utf-8"))
             except ValueError:
@@ -477,7 +503,8 @@ class RestClient(RestEndpoints):
                 return err, FailureKind.MALFORMED
         error = error_from_response(status, response.headers, content, exchange=self._exchange,
                                     request_id=call.rid, debug=self._debug)
-        if isinstance(error, RateLimitError) and status in (418, 429):
+        if isinstance(error, RateLimitError) and status in (418, 429) and error.binance_code != -1015:
+            # -1015 (too many orders) is per account, not per IP: other calls may go on.
             self._limiter.trip(time.time(), error.retry_after, banned=isinstance(error, IPBannedError),
                                message=error.message, binance_code=error.binance_code, http_status=status)
         if _log.isEnabledFor(logging.INFO):

@@ -383,3 +383,19 @@ def test_exchange_info_ttl_expires() -> None:
     while len(responses.calls) < 2 and time.monotonic() < deadline:
         client.exchange_info()
     assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_signature_scrubbed_from_network_errors(caplog: pytest.LogCaptureFixture) -> None:
+    add_time(responses.mock)  # /api/v3/account is not registered: responses refuses with the full URL
+    client = make_client(with_retry=1)
+    caplog.set_level(logging.DEBUG, logger="binance_conn")
+    with pytest.raises(BinanceError) as info:
+        client.account()
+    err = info.value
+    assert err.__cause__ is not None and "signature=***" in str(err.__cause__)
+    chain = f"{err} {err!r} {err.__cause__!r} {err.details!r}"
+    assert re.search(r"signature=(?!\*\*\*)", chain) is None
+    assert SECRET not in chain
+    for r in caplog.records:
+        assert "signature=" not in r.getMessage() + repr(r.__dict__)
