@@ -5,10 +5,9 @@ import time
 from typing import Iterator
 
 import pytest
+from _helpers import scaled, wait_until  # noqa: F401  (re-exported: `from conftest import` may resolve here)
 
 from binance_conn.testing import FakeBinance
-
-from _helpers import scaled, wait_until  # noqa: F401  (re-exported: `from conftest import` may resolve here)
 
 
 @pytest.fixture(autouse=True)

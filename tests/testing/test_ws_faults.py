@@ -31,6 +31,16 @@ def test_pongs_count_toward_the_limit(fake: FakeBinance) -> None:
     assert fake.rate_violations == 1
 
 
+def test_fixed_window_mode_also_closes_a_flood() -> None:
+    with FakeBinance(rate_window="fixed") as fake:
+        ws = connect(fake.ws_url + "/ws")
+        for _ in range(20):  # at most two wall-clock seconds: one of them holds more than 5
+            ws.ping(b"")
+        assert wait_close(ws) == 1008 and fake.rate_violations == 1
+    with pytest.raises(ValueError):
+        FakeBinance(rate_window="other")
+
+
 def test_five_frames_per_second_are_fine(fake: FakeBinance) -> None:
     ws = connect(fake.ws_url + "/ws")
     for _ in range(4):
