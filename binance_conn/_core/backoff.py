@@ -32,10 +32,11 @@ class Backoff:
         """The wait before retry ``retry`` (0-based) without jitter."""
         if retry < 0:
             return 0.0
-        # Avoid float overflow for very long outages: once past the cap it stays there.
-        if retry >= 64:
+        # Very long outages: 2.0**retry overflows past ~1024; the cap applies long before.
+        try:
+            return min(self.max, self.base * (2.0**retry))
+        except OverflowError:
             return self.max
-        return min(self.max, self.base * (2.0**retry))
 
     def delay(self, retry: int, u: float) -> float:
         """The wait before retry ``retry`` given a uniform draw ``u`` in [0, 1)."""
