@@ -34,7 +34,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from . import __version__
+from ._version import __version__
 from ._core.clock import ServerClock
 from ._core.numbers import format_param
 from ._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
