@@ -331,3 +331,50 @@ def test_concurrent_signed_calls_all_valid() -> None:
         assert len(results) == 160 and all(results[n] == n for n in results)  # nothing crossed between threads
         assert len(calls_to(rsps, "/api/v3/time")) == 1  # one clock sync shared by all threads
         assert client.inflight == 0
+
+
+class _RecordingEvent(threading.Event):
+    """A stop event whose wait() records the requested delay and returns at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: List[float] = []
+
+    def wait(self, timeout: Any = None) -> bool:
+        self.waits.append(timeout)
+        return False
+
+
+@responses.activate
+def test_backoff_delays_follow_config_and_sleep_on_stop_event() -> None:
+    responses.add(responses.GET, f"{BASE}/api/v3/ping", status=503, body="x")
+    stop = _RecordingEvent()
+    cfg = make_config(signed=False, with_backoff=(0.5, 1.5, 0.0), with_retry=4)
+    client = RestClient(cfg, limiter_registry=WeightLimiterRegistry(), stop_event=stop)
+    with pytest.raises(UnknownStatusError):
+        client.ping()
+    assert len(responses.calls) == 4
+    assert stop.waits == [0.5, 1.0, 1.5]  # base * 2**n capped at max, jitter 0
+
+
+@responses.activate
+def test_jitter_only_shortens() -> None:
+    responses.add(responses.GET, f"{BASE}/api/v3/ping", status=503, body="x")
+    stop = _RecordingEvent()
+    cfg = make_config(signed=False, with_backoff=(1.0, 8.0, 0.5), with_retry=4)
+    client = RestClient(cfg, limiter_registry=WeightLimiterRegistry(), stop_event=stop)
+    with pytest.raises(UnknownStatusError):
+        client.ping()
+    for n, waited in enumerate(stop.waits):
+        nominal = min(8.0, 2.0**n)
+        assert nominal * 0.5 <= waited <= nominal
+
+
+@responses.activate
+def test_rate_limiting_disabled_still_reports_weight() -> None:
+    responses.add(responses.GET, f"{BASE}/api/v3/ping", json={}, headers={"X-MBX-USED-WEIGHT-1M": "5"})
+    client = make_client(signed=False, with_rate_limit=(0.0, 1, False))
+    for _ in range(3):
+        client.ping()  # a limit of 1 would bite if the limiter were on
+    assert len(responses.calls) == 3
+    assert client.used_weight["1M"] == 5
