@@ -209,7 +209,14 @@ class Connector:
             was_running = self._running
             self._running = False
         if not was_running:
-            return not any(t.is_alive() and t is not me for t in self._market.threads())
+            # Idempotent: a second stop() waits (up to its own deadline) for what a
+            # first, timed-out stop() left running.
+            ok = True
+            for t in self._market.threads():
+                if t is not me:
+                    t.join(max(0.0, deadline - _monotonic()))
+                    ok = ok and not t.is_alive()
+            return self._dispatcher.stop(deadline) and ok
         self._market.begin_stop()
         self._rest_stop.set()
         ok = True
