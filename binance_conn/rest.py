@@ -34,7 +34,6 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from ._version import __version__
 from ._core.clock import ServerClock
 from ._core.numbers import format_param
 from ._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
@@ -43,6 +42,7 @@ from ._core.signing import rest_query, signer_from_auth
 from ._limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
 from ._rest_endpoints import RestEndpoints
 from ._rest_helpers import check_client_order_id, new_client_order_id
+from ._version import __version__
 from .errors import (
     BinanceError,
     ConnectionError,
