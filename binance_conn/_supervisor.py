@@ -93,6 +93,7 @@ class MarketSession:
         self.zombies = 0
         self.rollovers = 0
         self.subscription_errors = 0
+        self.extra_ready: Callable[[], bool] = lambda: True  # e.g. the user-data session (connector)
 
     # ------------------------------------------------------------------ helpers for readers
     def wake(self) -> None:
@@ -314,7 +315,7 @@ class MarketSession:
             if sm.state is not state or sm.state is S.RECONNECTING:
                 emitted += self.debouncer.feed(sm.state, now, reason)
             emitted += self.debouncer.poll(now)
-        if up:
+        if up and self.extra_ready():
             self.ready.set()
         else:
             self.ready.clear()

@@ -30,6 +30,15 @@ from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
 from ._dispatch import Dispatcher, Subscription
 from ._supervisor import CONNECTION_TOPIC, ERROR_TOPIC, MarketSession
+from ._userdata import (
+    BALANCE_TOPIC,
+    ORDER_LIST_TOPIC,
+    ORDER_TOPIC,
+    USER_TOPICS,
+    TrackingRestClient,
+    UserDataLink,
+    WsApiClient,
+)
 from .config import Config
 from .enums import ConnectionState, OverflowPolicy
 from .errors import BinanceError, ValidationError
@@ -103,10 +112,12 @@ class Connector:
         self._running = False
         self._stop_dropped = 0
         self._rest_stop = threading.Event()
-        self.rest = RestClient(config, session, stop_event=self._rest_stop)
+        self.rest = self._make_rest(config, session)
         self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
         self._dispatcher = self._make_dispatcher(config)
         self._market = self._make_market(config)
+        self._user = self._make_user(config)
+        self.ws_api = WsApiClient(lambda: self._user)
         _ALL.add(self)
 
     def _make_dispatcher(self, config: Config) -> Dispatcher:
@@ -120,7 +131,31 @@ class Connector:
         )
 
     def _make_market(self, config: Config) -> MarketSession:
-        return MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
+        market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
+        market.extra_ready = self._user_ready
+        return market
+
+    def _make_rest(self, config: Config, session: Any) -> RestClient:
+        rest = TrackingRestClient(config, session, stop_event=self._rest_stop)
+        rest.order_observer = self._track_placed
+        return rest
+
+    def _make_user(self, config: Config) -> UserDataLink:
+        """The user-data / WebSocket API session; wanted topics carried over from the dispatcher."""
+        user = UserDataLink(config, self._dispatcher, lambda: self.rest, self._market.wake)
+        for topic in USER_TOPICS:
+            if self._dispatcher.subscribers(topic):
+                user.topic_changed(topic, True)
+        return user
+
+    def _user_ready(self) -> bool:
+        user = getattr(self, "_user", None)
+        return user is None or not user.wants_user_data or user.ready.is_set()
+
+    def _track_placed(self, response: Any) -> None:
+        user = getattr(self, "_user", None)
+        if user is not None:
+            user.track_placed(response)
 
     def _rest_ping(self, timeout: float) -> None:
         self.rest.request("GET", "/api/v3/ping", timeout=timeout)
@@ -173,6 +208,7 @@ class Connector:
             self._rest_stop.clear()
             self._dispatcher.start()
             self._market.start()
+            self._user.start()
             _LIVE.add(self)
             _log.info("connector started", extra={"exchange": self.exchange})
         return self
@@ -182,9 +218,10 @@ class Connector:
         refs = {s: self._market.registry.refcount(s) for s in streams}
         self._config = config
         self.rest.close()
-        self.rest = RestClient(config, self._http_session, stop_event=self._rest_stop)
+        self.rest = self._make_rest(config, self._http_session)
         self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
         self._market = self._make_market(config)
+        self._user = self._make_user(config)
         for s in streams:
             for _ in range(refs[s]):
                 self._market.add_stream(s)
@@ -212,20 +249,22 @@ class Connector:
             # Idempotent: a second stop() waits (up to its own deadline) for what a
             # first, timed-out stop() left running.
             ok = True
-            for t in self._market.threads():
+            for t in self._market.threads() + self._user.threads():
                 if t is not me:
                     t.join(max(0.0, deadline - _monotonic()))
                     ok = ok and not t.is_alive()
             return self._dispatcher.stop(deadline) and ok
         self._market.begin_stop()
+        self._user.begin_stop()
         self._rest_stop.set()
         ok = True
-        for t in self._market.threads():
+        for t in self._market.threads() + self._user.threads():
             if t is me:
                 continue
             t.join(max(0.0, deadline - _monotonic()))
             ok = ok and not t.is_alive()
         self._market.finish_stop("stopped")
+        self._user.finish_stop("stopped")
         ok = self._dispatcher.stop(deadline) and ok
         self._stop_dropped += self._dispatcher.last_stop_dropped
         ok = self.rest.wait_idle(max(0.0, deadline - _monotonic())) and ok
@@ -282,6 +321,31 @@ class Connector:
         """``<symbol>@depth@100ms`` -> :class:`~binance_conn.DepthUpdate`."""
         return self._subscribe_streams(symbol, stream_names.depth, callback, options)
 
+    def on_order(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """User data: :class:`~binance_conn.OrderUpdate` per ``executionReport`` (WebSocket API session),
+        plus reconciled updates (``is_reconciled=True``) for orders that changed during a gap.
+
+        Raises:
+            ValidationError: the config has no API credentials.
+        """
+        return self._subscribe_user(ORDER_TOPIC, "on_order", callback, options)
+
+    def on_balance(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """User data: :class:`~binance_conn.BalanceUpdate` (account positions and balance deltas)."""
+        return self._subscribe_user(BALANCE_TOPIC, "on_balance", callback, options)
+
+    def on_order_list(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """User data: :class:`~binance_conn.OrderListUpdate` per ``listStatus`` (OCO, OTO ...)."""
+        return self._subscribe_user(ORDER_LIST_TOPIC, "on_order_list", callback, options)
+
+    def _subscribe_user(self, topic: str, name: str, callback: Optional[Callback], options: Dict[str, Any]
+                        ) -> Subscription:
+        if not self._config.auth.has_credentials:
+            raise ValidationError(
+                "auth.api_key", None, f"{name}() needs API credentials (an API key with a secret or private key)"
+            )
+        return self._subscribe_topic(topic, callback, options)
+
     def on_stream(self, stream: str, callback: Optional[Callback] = None, **options: Any) -> Subscription:
         """Any stream by its Binance name (e.g. ``"btcusdt@depth5@100ms"``)."""
         stream_names.parse(stream)
@@ -313,6 +377,9 @@ class Connector:
         return self._dispatcher.subscribe(topic, callback, queue=q, buffer=options.get("buffer"), overflow=overflow)
 
     def _on_topics_changed(self, topic: str, added: bool) -> None:
+        if topic in USER_TOPICS:
+            self._user.topic_changed(topic, added)
+            return
         if topic.startswith("__"):
             return
         if added:
@@ -337,6 +404,7 @@ class Connector:
             "subscribers": {k: v for k, v in subscribers.items()},
             "dropped_at_stop": self._stop_dropped,
             "rest": {"used_weight": self.rest.used_weight, "inflight": self.rest.inflight},
+            "user_data": self._user.stats(),
         }
 
     # ------------------------------------------------------------------ fork safety
@@ -345,7 +413,7 @@ class Connector:
         self._lock = threading.RLock()
         self._running = False
         self._rest_stop = threading.Event()
-        self.rest = RestClient(self._config, None, stop_event=self._rest_stop)
+        self.rest = self._make_rest(self._config, None)
         streams = list(self._market.registry.streams())
         refs = {s: self._market.registry.refcount(s) for s in streams}
         old = self._dispatcher
@@ -357,6 +425,7 @@ class Connector:
             self._config.websocket.connection_budget, self._config.websocket.connection_budget_window
         )
         self._market = self._make_market(self._config)
+        self._user = self._make_user(self._config)
         for s in streams:
             for _ in range(refs[s]):
                 self._market.add_stream(s)
