@@ -124,13 +124,14 @@ class Engine:
     # -- events -------------------------------------------------------------------------------
     def _report(self, o: Order, x: str, now: int, *, last_qty: Decimal = Decimal(0), last_px: Decimal = Decimal(0),
                 commission: Decimal = Decimal(0), comm_asset: Optional[str] = None, trade_id: int = -1,
-                orig_cid: str = "", cid: Optional[str] = None, expiry: Optional[str] = None) -> None:
+                orig_cid: str = "", cid: Optional[str] = None, expiry: Optional[str] = None,
+                maker: bool = False) -> None:
         ev: JSON = {"e": "executionReport", "E": now, "s": o.symbol, "c": cid or o.client_order_id, "S": o.side,
                     "o": o.type, "f": o.time_in_force, "q": fmt(o.orig_qty), "p": fmt(o.price), "P": fmt(Decimal(0)),
                     "F": fmt(Decimal(0)), "g": -1, "C": orig_cid, "x": x, "X": o.status, "r": "NONE",
                     "i": o.order_id, "l": fmt(last_qty), "z": fmt(o.executed_qty), "L": fmt(last_px),
                     "n": fmt(commission), "N": comm_asset, "T": now, "t": trade_id, "I": self.next_exec_id,
-                    "w": o.is_open and o.working_time >= 0, "m": x == "TRADE" and o.working_time >= 0 and o.time != now,
+                    "w": o.is_open and o.working_time >= 0, "m": maker,
                     "M": False, "O": o.time, "Z": fmt(o.cum_quote), "Y": fmt(last_qty * last_px),
                     "Q": fmt(o.orig_quote_qty), "V": "NONE"}
         if o.working_time >= 0:
@@ -207,7 +208,7 @@ class Engine:
                             "commissionAsset": comm_asset, "time": now, "isBuyer": o.side == "BUY",
                             "isMaker": maker, "isBestMatch": True})
         self._report(o, "TRADE", now, last_qty=q, last_px=px, commission=comm, comm_asset=comm_asset,
-                     trade_id=rec.id)
+                     trade_id=rec.id, maker=maker)
         self.emit_trade(o.symbol, rec)
         if o.status == "FILLED" and o.locked > 0:  # price improvement on a resting BUY: unlock the rest
             quote[0] += o.locked

@@ -48,7 +48,29 @@ class FaultRule:
 
 class FakeBinance(StreamsMixin):
     """A loopback Binance spot exchange: REST on ``rest_url``, streams on ``ws_url``, WebSocket API on
-    ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`)."""
+    ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`); exit joins every thread.
+
+    Args:
+        symbols: symbol names (known ones get realistic filters, see ``KNOWN_SYMBOLS``) or ``SymbolSpec``s.
+        market_rate: simulated events per second per symbol (random walk); 0 = a still market (tests).
+        ping_interval / pong_timeout: server ping period and pong deadline, seconds (Binance: 20 / 60).
+        max_lifetime: connection lifetime, seconds (24 h); ``shutdown_notice`` seconds before the close
+            (at most half the lifetime) the connection gets a ``serverShutdown`` event.
+        max_incoming_per_second: frames a stream connection may send per second (pings, pongs, control
+            messages all count); more closes it with 1008 and counts a ``rate_violations``.
+        rate_window: "sliding" (strict: any 1 s window) or "fixed" (per wall-clock second).
+        max_streams: streams per connection (1024).
+        connection_attempts_limit / connection_window: WebSocket handshakes per window (300 / 300 s),
+            beyond which handshakes get HTTP 429.
+        weight_limit: REQUEST_WEIGHT per minute shared by REST and the WebSocket API (6000); over it:
+            429 + Retry-After; ``ban_after`` more over-limit requests in that window: 418 for ``ban_seconds``.
+        order_limit_10s / order_limit_1d: unfilled order counts (50 / 160000), over them -1015.
+        api_key / api_secret: the HMAC pair accepted out of the box (also :meth:`register_key`).
+        balances: starting free balances per asset.
+        control_error_style: "flat" (``{"code","msg","id"}`` as the reference shows) or "nested"
+            (``{"error":{"code","msg"},"id"}``) for stream control-message errors.
+        seed: random seed of the simulated market (reproducible books and walks).
+    """
 
     def __init__(
         self,
@@ -60,6 +82,7 @@ class FakeBinance(StreamsMixin):
         max_lifetime: float = 24 * 3600.0,
         shutdown_notice: float = 5.0,
         max_incoming_per_second: int = 5,
+        rate_window: str = "sliding",
         max_streams: int = 1024,
         connection_attempts_limit: int = 300,
         connection_window: float = 300.0,
@@ -82,6 +105,9 @@ class FakeBinance(StreamsMixin):
         self.max_lifetime = float(max_lifetime)
         self.shutdown_notice = float(shutdown_notice)
         self.max_incoming_per_second = int(max_incoming_per_second)
+        if rate_window not in ("sliding", "fixed"):
+            raise ValueError("rate_window must be 'sliding' or 'fixed'")
+        self.rate_window = rate_window
         self.max_streams = int(max_streams)
         self.control_error_style = control_error_style
         self.api_key = api_key
@@ -408,7 +434,7 @@ class FakeBinance(StreamsMixin):
         """One record per WebSocket connection ever accepted: id, path, kind, opened_at, closed_at,
         close_reason, streams (every stream subscribed over its life), messages_received, messages_sent."""
         with self._lock:
-            sessions = list(self._conn_log.values())
+            sessions = sorted(self._conn_log.values(), key=lambda s: s.id)
         return [{"id": s.id, "path": s.path, "kind": s.kind, "opened_at": s.opened_at, "closed_at": s.closed_at,
                  "close_reason": s.close_reason, "streams": list(s.ever_streams), "messages_received": s.received,
                  "messages_sent": s.sent, "rate_violation": s.violated} for s in sessions]
@@ -495,7 +521,7 @@ class FakeBinance(StreamsMixin):
     def _open_sessions(self, kind: Optional[str] = None, path_prefix: Optional[str] = None) -> List[Session]:
         with self._lock:
             sessions = list(self._sessions.values())
-        return [s for s in sessions if not s.closed.is_set() and kind in (None, s.kind)
+        return [s for s in sessions if kind in (None, s.kind)
                 and (path_prefix is None or s.path.startswith(path_prefix))]
 
     def _ws_control(self, s: Session, text: str) -> Optional[str]:

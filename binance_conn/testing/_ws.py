@@ -99,9 +99,15 @@ class Session:
             if self.kind != "stream" or self.violated:
                 return
             times = self._frame_times
-            times.append(now)
-            while times and times[0] <= now - 1.0:
-                times.popleft()
+            if self.fake.rate_window == "fixed":  # count per whole wall-clock second
+                second = float(int(time.time()))
+                if times and times[0] != second:
+                    times.clear()
+                times.append(second)
+            else:  # strict: at most N frames in any sliding 1-second window
+                times.append(now)
+                while times and times[0] <= now - 1.0:
+                    times.popleft()
             if len(times) <= self.fake.max_incoming_per_second:
                 return
             self.violated = True
