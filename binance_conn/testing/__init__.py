@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from ._fake import FakeBinance, FaultRule
-from ._market import SymbolSpec
+from ._market import KNOWN_SYMBOLS, SymbolSpec
+from ._util import BinanceFault
 
-__all__ = ["FakeBinance", "FaultRule", "SymbolSpec", "DEFAULT_API_KEY", "DEFAULT_API_SECRET"]
+__all__ = ["FakeBinance", "FaultRule", "SymbolSpec", "KNOWN_SYMBOLS", "BinanceFault", "DEFAULT_API_KEY",
+           "DEFAULT_API_SECRET"]

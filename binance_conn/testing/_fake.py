@@ -258,6 +258,12 @@ class FakeBinance(StreamsMixin):
                                Decimal(price) if price is not None else None)
         return out
 
+    def best_prices(self, symbol: str) -> Tuple[Decimal, Decimal]:
+        """(best bid, best ask) of the simulated book: place orders relative to these."""
+        with self.market.lock:
+            st = self.market.get(symbol)
+            return st.best_bid()[0], st.best_ask()[0]
+
     def orders(self, symbol: Optional[str] = None, open_only: bool = False) -> List[JSON]:
         """Orders known to the engine (GET /api/v3/order shape)."""
         with self.engine.lock:
@@ -380,9 +386,11 @@ class FakeBinance(StreamsMixin):
             return 429, "Too many connection attempts\n"
         return None
 
-    def send_malformed(self, text: str = '{"e":"trade","E":', path_prefix: Optional[str] = None) -> int:
-        """Send ``text`` (not valid JSON by default) to every open stream connection. Returns how many."""
-        sessions = self._open_sessions("stream", path_prefix)
+    def send_malformed(self, text: str = '{"e":"trade","E":', path_prefix: Optional[str] = None,
+                       kind: Optional[str] = "stream") -> int:
+        """Send ``text`` (not valid JSON by default) to every open stream connection (``kind="api"``: WebSocket
+        API connections; None: all). Returns how many."""
+        sessions = self._open_sessions(kind, path_prefix)
         for s in sessions:
             s.outq.put(("raw", text))
         return len(sessions)

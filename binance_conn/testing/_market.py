@@ -288,7 +288,10 @@ class Market:
         self.state = {s.symbol: SymbolState(s, now, random.Random(self.rng.random())) for s in specs}
 
     def get(self, symbol: str) -> SymbolState:
-        return self.state[symbol]
+        try:
+            return self.state[symbol.upper()]
+        except KeyError:
+            raise ValueError(f"the fake does not list {symbol!r}; known: {sorted(self.state)}") from None
 
     # -- stream payloads (reference section 9) ------------------------------------------------
     @staticmethod

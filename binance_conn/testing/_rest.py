@@ -106,6 +106,7 @@ class RestApp:
                 dumps({"code": fault.code, "msg": fault.msg}).encode()
             if fault.raw_body is not None:
                 out_headers["Content-Type"] = "text/html"
+            out_headers.update(self._weight_headers(f.weights.used()))
             return fault.status, out_headers, body, False
         route = self.routes.get((method, path))
         if route is None:

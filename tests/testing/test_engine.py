@@ -25,8 +25,14 @@ def order(fake: FakeBinance, params: Params) -> Any:
 
 
 def best(fake: FakeBinance) -> tuple[Decimal, Decimal]:
-    book = fake.market.get("BTCUSDT")
-    return book.best_bid()[0], book.best_ask()[0]
+    bid, ask = fake.best_prices("BTCUSDT")
+    assert 0 < bid < ask
+    return bid, ask
+
+
+def test_unknown_symbol_in_test_controls_is_a_clear_error(fake: FakeBinance) -> None:
+    with pytest.raises(ValueError, match="does not list"):
+        fake.publish_trade("DOGEUSDT", "1", "1")
 
 
 def test_resting_limit_stays_new_then_partial_then_full_fill(fake: FakeBinance) -> None:

@@ -117,7 +117,7 @@ def test_fail_next_status_code_retry_after_path_method(fake: FakeBinance) -> Non
     for _ in range(2):
         r = get(fake, "/api/v3/time")
         assert r.status_code == 503 and r.json() == {"code": -1008, "msg": "Service Unavailable."}
-        assert r.headers["Retry-After"] == "7"
+        assert r.headers["Retry-After"] == "7" and r.headers["X-MBX-USED-WEIGHT-1M"] == "1"
     assert get(fake, "/api/v3/time").status_code == 200
     fake.fail_next(1, status=429, code=-1003, retry_after=3, method="POST")
     assert get(fake, "/api/v3/time").status_code == 200

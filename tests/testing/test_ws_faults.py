@@ -167,7 +167,12 @@ def test_send_malformed_frame(fake: FakeBinance) -> None:
         json.loads(ws.recv())
     fake.send_malformed("[1, 2")
     assert ws.recv() == "[1, 2"
+    api = connect(fake.ws_url + "/ws-api/v3")
+    assert fake.wait_for_connections(2, scaled(5))
+    assert fake.send_malformed("<html>", kind="api") == 1
+    assert api.recv() == "<html>"
     ws.close()
+    api.close()
 
 
 def test_wait_helpers_time_out_honestly(fake: FakeBinance) -> None:
