@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._engine import Engine
@@ -70,6 +71,7 @@ class FakeBinance(StreamsMixin):
         control_error_style: "flat" (``{"code","msg","id"}`` as the reference shows) or "nested"
             (``{"error":{"code","msg"},"id"}``) for stream control-message errors.
         seed: random seed of the simulated market (reproducible books and walks).
+        max_log: REST request records kept in ``request_log`` (oldest dropped first).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class FakeBinance(StreamsMixin):
         balances: Optional[Mapping[str, Union[str, int, Decimal]]] = None,
         control_error_style: str = "flat",
         seed: Optional[int] = None,
+        max_log: int = 100_000,
     ) -> None:
         specs = [s if isinstance(s, SymbolSpec) else KNOWN_SYMBOLS.get(s.upper()) or SymbolSpec.guess(s)
                  for s in (symbols if symbols is not None else DEFAULT_SYMBOLS)]
@@ -131,9 +134,10 @@ class FakeBinance(StreamsMixin):
         self._stopping = threading.Event()
         self._faults: List[FaultRule] = []
         self._delays: List[FaultRule] = []
+        self._ws_faults: List[FaultRule] = []
         self._refuse_until = 0.0
         self._refuse_status = 503
-        self._requests: List[JSON] = []
+        self._requests: Deque[JSON] = deque(maxlen=max_log)
         self._sessions: Dict[int, Session] = {}
         self._conn_log: Dict[int, Session] = {}
         self._conn_seq = 0
@@ -289,6 +293,23 @@ class FakeBinance(StreamsMixin):
         body = raw_body.encode() if isinstance(raw_body, str) else raw_body
         with self._lock:
             self._faults.append(FaultRule(n, status, code, msg, retry_after, path, method, body, drop))
+
+    def fail_next_ws_api(self, n: int = 1, status: int = 400, code: int = -1000,
+                         msg: str = "An unknown error occurred while processing the request.",
+                         method: Optional[str] = None, retry_after: Optional[int] = None, drop: bool = False) -> None:
+        """Answer the next ``n`` WebSocket API requests (of ``method``, e.g. "userDataStream.subscribe.signature",
+        if given) with ``{"status": status, "error": {"code", "msg"}}``, or ``drop`` the connection (no reply).
+        The request is not executed."""
+        with self._lock:
+            self._ws_faults.append(FaultRule(n, status, code, msg, retry_after, None, method, None, drop))
+
+    def _take_ws_fault(self, method: str) -> Optional[FaultRule]:
+        with self._lock:
+            for r in self._ws_faults:
+                if r.remaining > 0 and r.method in (None, method):
+                    r.remaining -= 1
+                    return r
+            return None
 
     def delay_responses(self, seconds: float, count: int = 1, path: Optional[str] = None,
                         method: Optional[str] = None) -> None:

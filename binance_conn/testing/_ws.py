@@ -164,6 +164,7 @@ class Session:
                 self.close_reason = f"closed by client ({code})" if code is not None else "connection lost"
             self.closed_at = time.time()
             self.fake._session_closed(self)
+            self.conn = None  # the connection log keeps this session: drop the socket's buffers
 
     def _read_loop(self, conn: ServerConnection) -> None:
         try:

@@ -95,6 +95,12 @@ def handle_api(fake: FakeBinance, session: Session, text: str) -> List[str]:
     try:
         if not isinstance(params, dict):
             raise BinanceFault(-1135, "Invalid JSON request: params must be an object.")
+        fault = fake._take_ws_fault(method)
+        if fault is not None:
+            if fault.drop:
+                session.abort("dropped by test (ws-api fault)")
+                return []
+            raise BinanceFault(fault.code, fault.msg, status=fault.status, retry_after=fault.retry_after)
         weight = _WEIGHTS.get(method)
         if weight is None:
             raise BinanceFault(-1020, f"Unsupported method: {method}" if method else "Missing method.")

@@ -10,7 +10,7 @@ import pytest
 import websocket
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
-from fakehelpers import api_call, connect, recv_until, scaled, signed, ws_sign_hmac
+from fakehelpers import api_call, connect, recv_until, scaled, signed, wait_close, ws_sign_hmac
 
 from binance_conn.testing import FakeBinance
 
@@ -221,3 +221,16 @@ def test_ws_api_weight_limit_429_carries_retry_after() -> None:
         assert r["status"] == 429 and r["error"]["code"] == -1003
         assert r["error"]["data"]["retryAfter"] > r["error"]["data"]["serverTime"]
         api.close()
+
+
+def test_fail_next_ws_api_error_and_drop(fake: FakeBinance, api: websocket.WebSocket) -> None:
+    fake.fail_next_ws_api(1, status=503, code=-1008, msg="Server is currently overloaded.", method="time")
+    assert api_call(api, "ping", req_id=1)["status"] == 200  # other methods unaffected
+    r = api_call(api, "time", req_id=2)
+    assert r["status"] == 503 and r["error"] == {"code": -1008, "msg": "Server is currently overloaded."}
+    assert api_call(api, "time", req_id=3)["status"] == 200
+    fake.fail_next_ws_api(drop=True)
+    api.send('{"id":4,"method":"ping"}')
+    assert wait_close(api) is None
+    assert fake.wait_until(lambda: fake.connection_log[-1]["closed_at"] is not None, scaled(5))
+    assert "ws-api fault" in fake.connection_log[-1]["close_reason"]
