@@ -181,3 +181,43 @@ def test_bad_paths_and_stream_names_fail_the_handshake(fake: FakeBinance) -> Non
         with pytest.raises(websocket.WebSocketBadStatusException) as exc:
             connect(fake.ws_url + path)
         assert exc.value.status_code in (400, 404)
+
+
+def test_kline_rolls_over_with_a_closed_candle(fake: FakeBinance) -> None:
+    ws = connect(fake.ws_url + "/ws/btcusdt@kline_1m")
+    assert fake.wait_for_connections(1, scaled(5))
+    t0 = fake.now_ms() // 60_000 * 60_000
+    fake.publish_trade("BTCUSDT", "100", "1", trade_time=t0 + 1)
+    first = recv_json(ws)["k"]
+    assert first["t"] == t0 and first["x"] is False and first["o"] == "100.00000000"
+    fake.publish_trade("BTCUSDT", "101", "2", trade_time=t0 + 60_001)
+    closed, current = recv_json(ws)["k"], recv_json(ws)["k"]
+    assert closed["t"] == t0 and closed["x"] is True and closed["c"] == "100.00000000"
+    assert current["t"] == t0 + 60_000 and current["x"] is False and current["n"] == 1 and current["v"] == "2.00000000"
+    ws.close()
+
+
+def test_simulated_market_sends_periodic_tickers() -> None:
+    with FakeBinance(market_rate=20, seed=2) as fake:
+        ws = connect(fake.ws_url + "/stream?streams=btcusdt@ticker/btcusdt@bookTicker/btcusdt@depth10@100ms")
+        seen = set()
+        while len(seen) < 3:
+            seen.add(recv_until(ws, lambda m: True, timeout=3)["stream"])
+        assert seen == {"btcusdt@ticker", "btcusdt@bookTicker", "btcusdt@depth10@100ms"}
+        ws.close()
+
+
+def test_resting_order_fills_when_the_simulated_market_crosses_it() -> None:
+    with FakeBinance(seed=11) as fake:
+        bid, _ = fake.best_prices("BTCUSDT")
+        from fakehelpers import signed
+
+        placed = signed(fake, "POST", "/api/v3/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"),
+                                                         ("timeInForce", "GTC"), ("quantity", "0.001"),
+                                                         ("price", str(bid))]).json()
+        assert placed["status"] == "NEW"
+        for _ in range(200):
+            fake.step_market("BTCUSDT")
+            if fake.orders(open_only=True) == []:
+                break
+        assert fake.orders()[0]["status"] == "FILLED"

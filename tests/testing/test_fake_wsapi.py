@@ -112,6 +112,10 @@ def test_logon_subscribe_and_user_events_from_rest_orders(fake: FakeBinance, api
     cancel = recv_until(api, lambda m: m["event"].get("x") == "CANCELED")["event"]
     assert cancel["c"] == "x2" and cancel["C"] == "u2" and cancel["X"] == "CANCELED"
 
+    fake.set_balance("ETH", "7")
+    eth = recv_until(api, lambda m: m["event"]["e"] == "outboundAccountPosition" and
+                     m["event"]["B"][0]["a"] == "ETH")["event"]
+    assert eth["B"] == [{"a": "ETH", "f": "7.00000000", "l": "0.00000000"}]
     fake.deposit("USDT", "25.5")
     bu = recv_until(api, lambda m: m["event"]["e"] == "balanceUpdate")["event"]
     assert bu["a"] == "USDT" and bu["d"] == "25.50000000" and set(bu) == {"e", "E", "a", "d", "T"}
