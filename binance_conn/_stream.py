@@ -53,6 +53,10 @@ class StreamConn:
         self.proto: Optional[StreamProtocol] = None
         self.opened_at: Optional[float] = None
         self.last_error: Optional[str] = None
+        # False once the server refused a handshake carrying stream names (HTTP 400,
+        # e.g. an unknown symbol): then connect bare and SUBSCRIBE, so a bad stream
+        # is reported on on_error by name instead of wedging the whole shard.
+        self.url_streams = True
         self.thread = threading.Thread(
             target=self._run, name=f"binance_conn-{self.session.name}-reader-{link.index}", daemon=True
         )
@@ -160,7 +164,7 @@ class StreamConn:
             self.proto = proto
         initial: List[str] = []
         size = 0
-        for s in streams:
+        for s in streams if self.url_streams else ():
             size += len(s) + 1
             if size > _URL_BUDGET:
                 break
@@ -170,7 +174,16 @@ class StreamConn:
         self.transport = transport
         if self.retired or session.stopping:
             raise _Stopped()
-        transport.connect()  # raises errors.ConnectionError: tenacity retries
+        try:
+            transport.connect()  # raises errors.ConnectionError: tenacity retries
+        except ConnectionError as exc:
+            if initial and exc.http_status == 400:
+                self.url_streams = False
+                _log.warning(
+                    "stream handshake with stream names rejected (HTTP 400); connecting bare, then SUBSCRIBE",
+                    extra={"shard": link.index},
+                )
+            raise
         now = _monotonic()
         with link.lock:
             proto.on_connected(now, initial)

@@ -247,7 +247,15 @@ class MarketSession:
                 texts = proto.data_to_send(now)
                 if ping or texts:
                     sends.append((conn, texts, ping))
-                errors.extend(proto.errors_received())
+                for err in proto.errors_received():
+                    streams = err.details.get("streams") or []
+                    if err.details.get("method") == "SUBSCRIBE" and len(streams) > 1:
+                        # One bad name fails its whole batch: retry each stream alone so
+                        # only the bad ones are reported (and the good ones flow).
+                        proto.subscriptions.max_params_per_message = 1
+                        proto.add_streams(streams)
+                    else:
+                        errors.append(err)
                 if proto.health.wants_probe(now):
                     proto.health.probe_started(now)
                     self._probe_requests.append(conn)

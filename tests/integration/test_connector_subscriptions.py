@@ -1,0 +1,212 @@
+"""Subscriptions against FakeBinance: live SUBSCRIBE/UNSUBSCRIBE batched and paced (50 symbols,
+no 5 msg/s violation), sharding over several connections, replay after reconnect, server errors
+reaching on_error with the stream name, case-insensitive symbols."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, List
+
+import pytest
+from _connector_helpers import (
+    FakeBinance,
+    Recorder,
+    fast_builder,
+    open_stream_conns,
+    scaled,
+    stream_conns,
+    wait_until,
+)
+
+import binance_conn as bc
+
+pytestmark = pytest.mark.usefixtures("no_conn_threads")
+
+SYMBOLS = [f"C{i:02d}USDT" for i in range(50)]
+
+
+@pytest.fixture
+def big_fake() -> Iterator[FakeBinance]:
+    with FakeBinance(symbols=SYMBOLS + ["BTCUSDT", "ETHUSDT"], seed=3) as f:
+        yield f
+
+
+@pytest.fixture
+def started() -> Iterator[List[bc.Connector]]:
+    conns: List[bc.Connector] = []
+    yield conns
+    for c in conns:
+        c.stop(timeout=2.0)
+
+
+def make(started: List[bc.Connector], cfg: bc.Config) -> bc.Connector:
+    c = bc.Connector(cfg)
+    started.append(c)
+    return c
+
+
+def test_fifty_symbols_subscribed_live_without_rate_violation(big_fake: FakeBinance,
+                                                              started: List[bc.Connector]) -> None:
+    fake = big_fake
+    c = make(started, fast_builder(fake).build())
+    rec = Recorder()
+    c.on_trade("BTCUSDT", rec)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    for sym in SYMBOLS:  # one call each, as fast as possible: must be batched and paced
+        c.on_trade(sym, rec)
+    c.on_book_ticker(SYMBOLS, rec)
+    want = [f"{s.lower()}@trade" for s in SYMBOLS] + [f"{s.lower()}@bookTicker" for s in SYMBOLS]
+    assert fake.wait_for_subscriptions(want, scaled(10))
+    assert c.wait_ready(scaled(5))
+    assert fake.rate_violations == 0
+    assert len(stream_conns(fake)) == 1
+    log = stream_conns(fake)[0]
+    assert log["messages_received"] < 30, log["messages_received"]  # batched, not one per stream
+    for sym in SYMBOLS:
+        fake.publish_trade(sym, "10", "1")
+    assert rec.wait_for(lambda items: {e.symbol for e in items} >= set(SYMBOLS))
+    assert c.stats()["market"]["subscription_errors"] == 0
+
+
+def test_unsubscribe_is_sent_and_idempotent(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    rec = Recorder()
+    keep = c.on_trade("BTCUSDT", rec)
+    drop = c.on_trade("ETHUSDT", rec)
+    c.start()
+    assert fake.wait_for_subscriptions(["btcusdt@trade", "ethusdt@trade"], scaled(5))
+    drop()
+    drop()
+    assert not drop.active and keep.active
+    assert fake.wait_until(lambda: fake.subscribed_streams() == ["btcusdt@trade"], scaled(3))
+    fake.publish_trade("ETHUSDT", "1", "1")
+    tid = fake.publish_trade("BTCUSDT", "1", "1")
+    assert rec.wait_for(lambda items: items and items[-1].trade_id == tid)
+    assert all(e.symbol == "BTCUSDT" for e in rec.snapshot())
+
+
+def test_shared_stream_stays_until_last_subscriber_leaves(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    a, b = c.on_trade("BTCUSDT", lambda e: None), c.on_trade("btcusdt", lambda e: None)
+    c.start()
+    assert fake.wait_for_subscriptions(["btcusdt@trade"], scaled(5))
+    a()
+    assert not fake.wait_until(lambda: fake.subscribed_streams() == [], scaled(0.5))
+    b()
+    assert fake.wait_until(lambda: fake.subscribed_streams() == [], scaled(3))
+
+
+def test_streams_shard_over_several_connections(big_fake: FakeBinance, started: List[bc.Connector]) -> None:
+    fake = big_fake
+    c = make(started, fast_builder(fake, max_streams_per_connection=10).build())
+    rec = Recorder()
+    c.on_trade(SYMBOLS[:25], rec)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    want = {f"{s.lower()}@trade" for s in SYMBOLS[:25]}
+    assert fake.wait_for_subscriptions(want, scaled(5))
+    opened = open_stream_conns(fake)
+    assert len(opened) == 3
+    assert all(len(r["streams"]) <= 10 for r in opened)
+    assert set().union(*(set(r["streams"]) for r in opened)) == want
+    assert len(c.stats()["market"]["connections"]) == 3
+    # live additions go to a shard with room (or a new one), never past the cap
+    c.on_trade(SYMBOLS[25:32], rec)
+    want |= {f"{s.lower()}@trade" for s in SYMBOLS[25:32]}
+    assert fake.wait_for_subscriptions(want, scaled(5))
+    assert c.wait_ready(scaled(5))
+    assert all(len(set(r["streams"])) <= 10 for r in open_stream_conns(fake))
+    # every shard reconnects with its own streams
+    shards = len(c.stats()["market"]["connections"])
+    assert shards == 4
+    before = {r["id"] for r in stream_conns(fake)}
+    assert fake.drop_connections() == shards
+    assert wait_until(lambda: all(x["reconnects"] >= 1 and x["ready"] for x in c.stats()["market"]["connections"]), 5)
+    assert wait_until(lambda: len([r for r in open_stream_conns(fake) if r["id"] not in before]) == shards, 3)
+    assert fake.wait_until(lambda: fake.open_connections() == shards, scaled(3))
+    assert fake.wait_for_subscriptions(want, scaled(5))
+    for sym in SYMBOLS[:32]:
+        fake.publish_trade(sym, "10", "1")
+    assert rec.wait_for(lambda items: {e.symbol for e in items} == set(SYMBOLS[:32]))
+    assert fake.rate_violations == 0
+
+
+def test_live_subscription_error_reaches_on_error_with_stream_name(fake: FakeBinance,
+                                                                   started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    errors = Recorder()
+    c.on_error(errors)
+    rec = Recorder()
+    c.on_trade("BTCUSDT", rec)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    c.on_trade("NOPEUSDT", lambda e: None)
+    assert errors.wait_count(1)
+    err = errors.snapshot()[0]
+    assert isinstance(err, bc.BinanceError)
+    assert "nopeusdt@trade" in str(err)
+    assert "nopeusdt@trade" in err.details.get("streams", [])
+    assert c.stats()["market"]["subscription_errors"] == 1
+    # the connection and the good stream are unaffected, ready again (failed stream does not block it)
+    assert c.wait_ready(scaled(3))
+    tid = fake.publish_trade("BTCUSDT", "1", "1")
+    assert rec.wait_for(lambda items: items and items[-1].trade_id == tid)
+    assert len(stream_conns(fake)) == 1
+
+
+def test_subscription_error_without_on_error_is_logged(fake: FakeBinance, started: List[bc.Connector],
+                                                       caplog: Any) -> None:
+    c = make(started, fast_builder(fake).build())
+    c.on_trade("BTCUSDT", lambda e: None)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    with caplog.at_level("WARNING", logger="binance_conn"):
+        c.on_trade("NOPEUSDT", lambda e: None)
+        assert wait_until(lambda: any("nopeusdt@trade" in r.getMessage() for r in caplog.records), 3)
+
+
+def test_bad_stream_before_start_does_not_block_the_good_ones(fake: FakeBinance,
+                                                              started: List[bc.Connector]) -> None:
+    """An unknown symbol subscribed before start() must be reported, not wedge the connection."""
+    c = make(started, fast_builder(fake).build())
+    errors = Recorder()
+    c.on_error(errors)
+    rec = Recorder()
+    c.on_trade("BTCUSDT", rec)
+    c.on_trade("NOPEUSDT", lambda e: None)
+    c.start()
+    assert errors.wait_for(lambda items: any("nopeusdt@trade" in str(e) for e in items), 5), errors.snapshot()
+    assert c.wait_ready(scaled(5))
+    assert fake.wait_for_subscriptions(["btcusdt@trade"], scaled(3))
+    tid = fake.publish_trade("BTCUSDT", "1", "1")
+    assert rec.wait_for(lambda items: items and items[-1].trade_id == tid)
+
+
+def test_symbols_are_case_insensitive(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    rec = Recorder()
+    c.on_trade("btcUSDT", rec)
+    c.on_kline("BtcUsdt", "1m", rec)
+    c.start()
+    assert fake.wait_for_subscriptions(["btcusdt@trade", "btcusdt@kline_1m"], scaled(5))
+    fake.publish_trade("BTCUSDT", "100", "1")
+    assert rec.wait_for(lambda items: {type(e).__name__ for e in items} == {"Trade", "Kline"})
+
+
+def test_one_bad_stream_in_a_live_batch_fails_alone(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    errors = Recorder()
+    c.on_error(errors)
+    rec = Recorder()
+    c.on_trade("BTCUSDT", rec)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    c.on_trade(["ETHUSDT", "NOPEUSDT", "BNBUSDT"], rec)  # one batch on the wire
+    assert errors.wait_count(1)
+    assert fake.wait_for_subscriptions(["btcusdt@trade", "ethusdt@trade", "bnbusdt@trade"], scaled(5))
+    assert not errors.wait_for(lambda items: len(items) > 1, 0.5)
+    err = errors.snapshot()[0]
+    assert err.details["streams"] == ["nopeusdt@trade"], err.details
+    tid = fake.publish_trade("ETHUSDT", "1", "1")
+    assert rec.wait_for(lambda items: items and items[-1].trade_id == tid)
+    assert fake.rate_violations == 0
