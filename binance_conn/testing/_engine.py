@@ -55,7 +55,8 @@ class Order:
                 "executedQty": fmt(self.executed_qty), "cummulativeQuoteQty": fmt(self.cum_quote),
                 "status": self.status, "timeInForce": self.time_in_force, "type": self.type, "side": self.side,
                 "stopPrice": fmt(Decimal(0)), "icebergQty": fmt(Decimal(0)), "time": self.time,
-                "updateTime": self.update_time, "isWorking": True, "workingTime": self.working_time,
+                "updateTime": self.update_time, "isWorking": True,
+                "workingTime": self.working_time if self.working_time >= 0 else self.time,
                 "origQuoteOrderQty": fmt(self.orig_quote_qty), "selfTradePreventionMode": "NONE"}
 
 
@@ -337,7 +338,8 @@ class Engine:
             out.update({"price": fmt(o.price), "origQty": fmt(o.orig_qty), "executedQty": fmt(o.executed_qty),
                         "origQuoteOrderQty": fmt(o.orig_quote_qty), "cummulativeQuoteQty": fmt(o.cum_quote),
                         "status": o.status, "timeInForce": o.time_in_force, "type": o.type, "side": o.side,
-                        "workingTime": o.working_time, "selfTradePreventionMode": "NONE"})
+                        "workingTime": o.working_time if o.working_time >= 0 else o.time,
+                        "selfTradePreventionMode": "NONE"})
         if resp_type == "FULL":
             out["fills"] = list(o.fills)
         return out

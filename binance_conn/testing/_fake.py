@@ -177,6 +177,11 @@ class FakeBinance(StreamsMixin):
         for s in self._open_sessions():
             s.frozen.clear()
             s.request_close(1001, "Server stopping", reason="server stopped")
+        # A client that reads nothing can leave a writer blocked in send(): give the close handshakes a
+        # moment, then cut whatever is left so every thread can be joined.
+        self.wait_until(lambda: not self._open_sessions(), min(1.0, timeout / 4))
+        for s in self._open_sessions():
+            s.abort("server stopped")
         if self._ws is not None:
             self._ws.close(deadline)
         if self._rest is not None:

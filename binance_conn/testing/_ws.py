@@ -34,6 +34,7 @@ __all__ = ["Session", "WsServer"]
 log = logging.getLogger(__name__)
 
 _ID_TYPES = (int, str, type(None))
+_MAX_BACKLOG = 100_000  # queued outgoing messages per connection
 Op = Union[str, Tuple[Any, ...]]
 
 
@@ -116,6 +117,9 @@ class Session:
 
     def enqueue(self, text: str) -> None:
         if not self.closed.is_set():
+            if self.outq.qsize() >= _MAX_BACKLOG:  # a client that stopped reading: Binance drops it too
+                self.abort("slow consumer")
+                return
             self.outq.put(text)
 
     def request_close(self, code: int, text: str, reason: str) -> None:

@@ -66,3 +66,19 @@ def test_python_m_runs_standalone_and_prints_urls_and_keys() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=scaled(10)) == 0
+
+
+def test_stop_is_prompt_even_when_a_client_never_reads() -> None:
+    import time
+
+    before = set(threading.enumerate())
+    fake = FakeBinance(seed=1).start()
+    ws = connect(fake.ws_url + "/ws/btcusdt@depth20/btcusdt@depth")
+    assert fake.wait_for_connections(1, scaled(5))
+    for _ in range(3000):  # far more than the socket buffers hold: the writer blocks in send()
+        fake.publish_depth("BTCUSDT", bids=[("59000.00", "1")])
+    t0 = time.monotonic()
+    fake.stop()
+    assert time.monotonic() - t0 < scaled(5)
+    assert [t for t in threading.enumerate() if t not in before] == []
+    ws.shutdown()
