@@ -198,12 +198,14 @@ class FakeBinance(StreamsMixin):
 
     @property
     def rest_url(self) -> str:
-        assert self._rest is not None, "start() the fake first"
+        if self._rest is None:
+            raise RuntimeError("start() the fake first")
         return f"http://127.0.0.1:{self._rest.server_address[1]}"
 
     @property
     def ws_url(self) -> str:
-        assert self._ws is not None, "start() the fake first"
+        if self._ws is None:
+            raise RuntimeError("start() the fake first")
         return f"ws://127.0.0.1:{self._ws.port}"
 
     @property
