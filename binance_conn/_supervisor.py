@@ -260,8 +260,15 @@ class MarketSession:
                     proto.health.probe_started(now)
                     self._probe_requests.append(conn)
                     self._probe_wanted.set()
+                blocked = self.dispatcher.blocked_since(conn.thread.ident)
+                if blocked is not None:
+                    # The reader waits on a full BLOCK subscriber: it cannot read pongs.
+                    # Pause the health timers now (the reader resumes them under this lock
+                    # once it is free), so neither the wait nor the moment between its end
+                    # and that resume counts as silence, and no past deadline spins us.
+                    proto.pause(blocked)
                 reason = proto.is_zombie(now)
-                if reason is not None and self.dispatcher.blocked_since(conn.thread.ident) is None:
+                if reason is not None:
                     kill = (conn, reason)
                 if conn is link.primary:
                     if proto.is_ready:
