@@ -105,6 +105,9 @@ def test_combined_stream_wrapping_and_array_stream(fake: FakeBinance) -> None:
     assert fake.publish("btcusdt@trade", {"custom": 1}) == 1
     assert recv_json(ws) == {"stream": "btcusdt@trade", "data": {"custom": 1}}
     ws.close()
+    encoded = connect(fake.ws_url + "/stream?streams=ethusdt%40trade")  # URL-encoded names are accepted
+    assert fake.wait_for_subscriptions(["ethusdt@trade"], scaled(5))
+    encoded.close()
 
 
 def control(ws: websocket.WebSocket, msg: Any) -> Any:
