@@ -178,7 +178,8 @@ class _CallbackSubscription(Subscription):
             dq = self._dq
             if len(dq) < self._maxsize:
                 dq.append(event)
-                if self._sleeping:
+                if self._sleeping:  # one set() per sleep, not per event of a batch
+                    self._sleeping = False
                     self._wake.set()
                 return 0.0
             return self._offer_full(event, stop)
