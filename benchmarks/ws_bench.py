@@ -264,6 +264,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--latency-seconds", type=float, default=5.0)
     p.add_argument("--warmup", type=int, default=500, help="latency samples discarded at the start")
     p.add_argument("--repeat", type=int, default=1, help="throughput runs per variant (best kept)")
+    p.add_argument("--only", choices=["throughput", "latency"], help="run one half (quick iterations)")
     p.add_argument("--profile", action="store_true", help="cProfile the Connector's reader and worker threads")
     p.add_argument("--child", choices=["baseline", "baseline-tuned", "connector"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -276,7 +277,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"ws_bench: {args.count:,} trade frames, loopback feed in its own process; cpus={os.cpu_count()}, "
           f"python {sys.version.split()[0]}")
     thr: Dict[str, Dict[str, Any]] = {}
-    for kind in ("baseline", "baseline-tuned", "connector"):
+    for kind in ("baseline", "baseline-tuned", "connector") if args.only != "latency" else ():
         best: Optional[Dict[str, Any]] = None
         for _ in range(max(1, args.repeat)):
             r = _measure(kind, args.count, 0.0, args)
@@ -289,13 +290,15 @@ def main(argv: Optional[List[str]] = None) -> int:
               + (f", dropped {best['dropped']}" if "dropped" in best else "") + ")", flush=True)
     lat_count = int(args.rate * args.latency_seconds) + args.warmup
     lat: Dict[str, Dict[str, Any]] = {}
-    for kind in ("baseline", "connector"):
+    for kind in ("baseline", "connector") if args.only != "throughput" else ():
         r = _measure(kind, lat_count, args.rate, args)
         lat[kind] = r
         print(f"  latency    {kind:<15} at {args.rate:,.0f} msg/s: p50 {r['p50_us']:6.1f} us  p99 {r['p99_us']:6.1f} us"
               f"  max {r['max_us']:7.1f} us  ({r['samples']:,} samples, {r['cpu_us_per_msg']:.1f} CPU us/msg)",
               flush=True)
 
+    if args.only:
+        return 0
     ratio = thr["connector"]["msgs_per_s"] / thr["baseline"]["msgs_per_s"]
     ratio_tuned = thr["connector"]["msgs_per_s"] / thr["baseline-tuned"]["msgs_per_s"]
     p99 = lat["connector"]["p99_us"]
