@@ -270,9 +270,12 @@ class WireParser:
         return self._parse_raw(msg)
 
     def _parse_raw(self, msg: _Data) -> Parsed:
-        if "id" in msg and ("result" in msg or "code" in msg):
+        if "id" in msg and ("result" in msg or "code" in msg or "error" in msg):
             if "result" in msg:
                 return (RESULT, None, (msg["id"], msg["result"]))
+            err = msg.get("error")
+            if type(err) is dict:  # the nested form live servers send: {"error":{"code","msg"},"id"}
+                return (ERROR, None, (msg["id"], err.get("code"), err.get("msg")))
             return (ERROR, None, (msg["id"], msg.get("code"), msg.get("msg")))
         e = msg.get("e")
         try:

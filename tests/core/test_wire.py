@@ -177,3 +177,11 @@ def test_encode_request() -> None:
     text = encode_request("SUBSCRIBE", ["btcusdt@aggTrade", "btcusdt@depth"], 1)
     assert text == '{"method":"SUBSCRIBE","params":["btcusdt@aggTrade","btcusdt@depth"],"id":1}'
     assert json.loads(encode_request("LIST_SUBSCRIPTIONS", None, 3)) == {"method": "LIST_SUBSCRIPTIONS", "id": 3}
+
+
+def test_nested_error_reply_is_classified_as_error() -> None:
+    from binance_conn._core.wire import ERROR, WireParser
+
+    tag, stream, value = WireParser("binance").parse('{"error":{"code":2,"msg":"Invalid request"},"id":7}')
+    assert (tag, stream) == (ERROR, None)
+    assert value == (7, 2, "Invalid request")
