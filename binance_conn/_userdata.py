@@ -4,22 +4,27 @@
 ``_core/wsapi.py`` (frames, ids, signing, the subscription plan) and
 ``_core/userdata.py`` (event parsing, the order tracker, gap reconciliation):
 
-* a reader thread connects (tenacity, the configured backoff, forever; ``stop()``
+* a reader thread per connection connects (tenacity, the configured backoff, forever; ``stop()``
   cuts a backoff sleep at once), then reads frames: user-data events are parsed
   and published on :data:`ORDER_TOPIC` / :data:`BALANCE_TOPIC` /
   :data:`ORDER_LIST_TOPIC`, responses wake the caller of :meth:`UserDataLink.request`
   or feed the plan (logon, subscribe, resubscribe after ``eventStreamTerminated``);
 * a ticker thread sends pings (a link that answers nothing within ``pong_timeout``
-  of a ping is cut and replaced), resubscribes after a failed subscribe, replaces the
-  connection before ``max_lifetime``, and folds the link state into debounced
+  of a ping is cut and replaced), resubscribes after a failed subscribe, starts the
+  rollover before ``max_lifetime``, and folds the primary's state into debounced
   ``ConnectionEvent(session="user_data")`` and the level-triggered :attr:`ready`;
 * after every resubscribe that closes a gap, a reconciliation thread asks REST
   (by symbol, never the all-symbols ``openOrders``) about the orders tracked as
   open and publishes a reconciled ``OrderUpdate`` per order that changed.
 
-No make-before-break: on ``serverShutdown``, ``-2042`` or the lifetime limit the
-connection is replaced at once and the gap it leaves is closed by the
-reconciliation (the missed executions arrive with ``is_reconciled=True``).
+Make-before-break: on ``serverShutdown``, ``-2042`` or at ``max_lifetime`` a subscribed
+link gets a successor (:class:`_Link` role ``"replacement"``) that connects and
+subscribes while the old one keeps delivering; once the successor is acknowledged it
+becomes the primary, the old link is sent ``userDataStream.unsubscribe`` and closed
+when that is answered (every event sent before it has then been read).  Events seen
+twice during the overlap are dropped by their natural keys.  If the old link dies
+first, the successor is promoted at once and its subscribe triggers a reconciliation.
+A link with no user-data subscription (``ws_api`` only) just reconnects.
 
 Rejected credentials (-2015, -1022, -2014, -1002, 401) stop this session only: no
 reconnect, one ``DISCONNECTED`` event with the reason, an ``AuthenticationError`` on
@@ -65,6 +70,7 @@ from .errors import (
     BinanceError,
     ConnectionError,
     NotConnectedError,
+    TimestampError,
     UnknownStatusError,
     ValidationError,
 )
@@ -126,6 +132,46 @@ class TrackingRestClient(RestClient):
         return result
 
 
+class _Link:
+    """One WebSocket API connection: socket, protocol, subscription plan, liveness, callers waiting.
+
+    ``role`` is ``"primary"`` (carries user data and requests; reconnects forever) or
+    ``"replacement"`` (a make-before-break successor; promoted once subscribed).
+    """
+
+    def __init__(self, session: "UserDataLink", role: str, plan: Optional[UserDataSession]) -> None:
+        ws = session.ws_config
+        self.role = role
+        self.plan = plan
+        self.transport: Optional[WsTransport] = None
+        self.proto: Optional[WsApiProtocol] = None
+        self.health = HealthMonitor(ws.ping_interval, ws.pong_timeout, ws.silence_timeout, 1.0)
+        self.opened_at: Optional[float] = None
+        self.kill_reason: Optional[str] = None
+        self.waiters: Dict[str, _Waiter] = {}
+        self.retired = False
+        self.retired_at: Optional[float] = None
+        self.rollover_reason: Optional[str] = None  # set on the primary: replace it
+        self.drain_rid: Optional[str] = None  # retired: close once this unsubscribe is answered
+        self.retry = 0
+        self.thread = threading.Thread(target=session._run, args=(self,),
+                                       name=f"binance_conn-user_data-{role}", daemon=True)
+
+    @property
+    def is_open(self) -> bool:
+        return self.proto is not None and self.transport is not None and not self.retired
+
+    def send(self, frames: List[str]) -> None:
+        transport = self.transport
+        if not frames or transport is None:
+            return
+        try:
+            for text in frames:
+                transport.send_text(text)
+        except TransportClosed:
+            pass  # the reader sees the dead socket
+
+
 class UserDataLink:
     """The WebSocket API session of one connector (user data + ``ws_api`` requests).
 
@@ -165,23 +211,21 @@ class UserDataLink:
         self.stopping = False
         self.running = False
         self._wake = threading.Event()
-        self.ready = threading.Event()  # link up and, when user data is wanted, subscribed
-        self._open = threading.Event()  # link up (WebSocket API requests can go)
+        self.ready = threading.Event()  # primary up and, when user data is wanted, subscribed
+        self._open = threading.Event()  # primary up (WebSocket API requests can go)
         self._topics: Set[str] = set()
         self.want_api = False
         self.fatal: Optional[BinanceError] = None
-        self._plan: Optional[UserDataSession] = None
-        self._proto: Optional[WsApiProtocol] = None
-        self._transport: Optional[WsTransport] = None
-        self._health = HealthMonitor(
-            self.ws_config.ping_interval, self.ws_config.pong_timeout, self.ws_config.silence_timeout, 1.0
-        )
-        self._opened_at: Optional[float] = None
-        self._kill_reason: Optional[str] = None
-        self._waiters: Dict[str, _Waiter] = {}
-        self._retry = 0
+        self._primary: Optional[_Link] = None
+        self._replacement: Optional[_Link] = None
+        self._links: List[_Link] = []  # every link whose thread may be alive
+        self._force_reconcile = False
+        self._resync = False
         self._generation = 0
-        self._reader: Optional[threading.Thread] = None
+        self._dedupe_lock = threading.Lock()
+        self._dedupe_active = False
+        self._dedupe_end_at = 0.0
+        self._seen: Dict[Tuple[Any, ...], None] = {}
         self._ticker: Optional[threading.Thread] = None
         self._reconciler: Optional[threading.Thread] = None
         self._reconcile_again = False
@@ -193,8 +237,10 @@ class UserDataLink:
         self.connects = 0
         self.reconnects = 0
         self.zombies = 0
+        self.rollovers = 0
         self.subscribes = 0
         self.events = 0
+        self.duplicates = 0
         self.malformed = 0
         self.reconciliations = 0
         self.reconciled = 0
@@ -207,7 +253,7 @@ class UserDataLink:
 
     def topic_changed(self, topic: str, added: bool) -> None:
         """A user-data topic got its first subscriber (or lost its last one)."""
-        sends: List[str] = []
+        sends: List[Tuple[_Link, List[str]]] = []
         with self._lock:
             before = bool(self._topics)
             if added:
@@ -218,26 +264,29 @@ class UserDataLink:
             if before == after:
                 return
             now = _monotonic()
-            if after:
-                self._plan = self._new_plan()
-                if self._open.is_set() and self._proto is not None and self._plan is not None:
-                    sends = self._plan.on_connected(now, self._proto).frames
-            elif self._plan is not None:
-                if self._open.is_set():
-                    sends = self._plan.stop(now).frames
-                self._plan = None
+            for link in (self._primary, self._replacement):
+                if link is None:
+                    continue
+                if after:
+                    link.plan = self._new_plan()
+                    if link.is_open and link.plan is not None:
+                        sends.append((link, link.plan.on_connected(now, link.proto).frames))
+                elif link.plan is not None:
+                    if link.is_open:
+                        sends.append((link, link.plan.stop(now).frames))
+                    link.plan = None
             launch = after and self.running and not self.stopping
-        self._send(sends)
+        for link, frames in sends:
+            link.send(frames)
         if launch:
             self._launch()
         self.wake()
         self._on_ready_change()
 
     def _new_plan(self) -> Optional[UserDataSession]:
-        if self._key_type is None or self._signer is None or self.fatal is not None:
+        if not self._topics or self._key_type is None or self._signer is None or self.fatal is not None:
             return None
-        proto = self._proto or self._make_protocol()
-        return UserDataSession(proto, self._key_type, backoff=self.backoff)
+        return UserDataSession(self._make_protocol(), self._key_type, backoff=self.backoff)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -247,9 +296,6 @@ class UserDataLink:
             self.stopping = False
             self.stop_event.clear()
             self.fatal = None
-            self._retry = 0
-            if self._topics:
-                self._plan = self._new_plan()
             need = bool(self._topics) or self.want_api
         if need:
             self._launch()
@@ -264,9 +310,10 @@ class UserDataLink:
                 self.sm.handle(Input.START)
                 self.debouncer = Debouncer(self.ws_config.debounce)
                 self.debouncer.feed(S.CONNECTING, _monotonic())
-            if self._reader is None or not self._reader.is_alive():
-                self._reader = threading.Thread(target=self._run, name="binance_conn-user_data-reader", daemon=True)
-                self._reader.start()
+            if self._primary is None or not self._primary.thread.is_alive():
+                link = self._primary = _Link(self, "primary", self._new_plan())
+                self._links.append(link)
+                link.thread.start()
             if self._ticker is None or not self._ticker.is_alive():
                 self._ticker = threading.Thread(target=self._tick_loop, name="binance_conn-user_data-ticker",
                                                 daemon=True)
@@ -280,73 +327,77 @@ class UserDataLink:
         self._launch()
 
     def begin_stop(self) -> None:
-        """Stop intake and cut the socket at once (never blocks)."""
+        """Stop intake and cut every socket at once (never blocks)."""
         with self._lock:
             self.stopping = True
             self.running = False
             self.stop_event.set()
-            transport = self._transport
-            waiters = list(self._waiters.values())
-            self._waiters.clear()
+            links = list(self._links)
             self._open.clear()
         self.wake()
-        if transport is not None:
-            transport.abort()
-        for w in waiters:
-            w.lost = "connector stopped"
-            w.event.set()
+        for link in links:
+            transport = link.transport
+            if transport is not None:
+                transport.abort()
+            self._fail_waiters(link, "connector stopped")
         self.ready.clear()
 
     def threads(self) -> List[threading.Thread]:
         with self._lock:
-            return [t for t in (self._reader, self._ticker, self._reconciler) if t is not None]
+            out = [link.thread for link in self._links if link.thread.ident is not None]
+            return out + [t for t in (self._ticker, self._reconciler) if t is not None]
 
     def finish_stop(self, reason: str) -> None:
         """After the threads ended: STOPPED, and DISCONNECTED for a shown connection."""
         with self._lock:
+            self._links = [link for link in self._links if link.thread.is_alive()]
+            self._primary = None
+            self._replacement = None
+            self._end_dedupe()
             if not self._launched:
                 return
             self._launched = False
             if self.sm.state is not S.STOPPED:
                 self.sm.handle(Input.STOP)
             emitted = self.debouncer.feed(S.STOPPED, _monotonic(), reason)
-            if self._plan is not None:
-                self._plan = self._new_plan()  # a restart subscribes afresh
         self._emit(emitted)
 
     def wake(self) -> None:
         self._wake.set()
 
-    # ------------------------------------------------------------------ reader thread
-    def _run(self) -> None:
+    # ------------------------------------------------------------------ reader threads (one per link)
+    def _run(self, link: _Link) -> None:
         try:
-            while not self.stopping and self.fatal is None:
+            while not self.stopping and self.fatal is None and not link.retired:
                 try:
-                    transport = self._connect_forever()
+                    self._connect_forever(link)
                 except _Stopped:
                     break
-                reason = self._serve(transport)
-                self._on_lost(reason)
+                reason = self._serve(link)
+                self._on_lost(link, reason)
+                if link.role != "primary":
+                    break  # a failed replacement gives up; the primary carries on
         except Exception:  # pragma: no cover - a bug; never die silently
             _log.exception("user-data reader crashed")
         finally:
-            last = self._transport
+            last = link.transport
             if last is not None:
                 last.abort()
             self.wake()
 
-    def _connect_forever(self) -> WsTransport:
+    def _connect_forever(self, link: _Link) -> None:
         def wait(state: tenacity.RetryCallState) -> float:
-            delay = float(self.backoff.delay(self._retry, random.random()))
-            self._retry += 1
+            delay = float(self.backoff.delay(link.retry, random.random()))
+            link.retry += 1
             return delay
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             outcome = state.outcome
             err = outcome.exception() if outcome is not None else None
-            self.last_loss_reason = str(err)
+            if link.role == "primary":
+                self.last_loss_reason = str(err)
             self.wake()
-            _log.info("user-data connect failed, retrying", extra={"error": str(err)})
+            _log.info("user-data connect failed, retrying", extra={"error": str(err), "role": link.role})
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(ConnectionError),
@@ -356,14 +407,13 @@ class UserDataLink:
             before_sleep=before_sleep,
             reraise=True,
         )
-        result: WsTransport = retrying(self._connect_once)
-        return result
+        retrying(self._connect_once, link)
 
     def _sleep(self, seconds: float) -> None:
         self.stop_event.wait(seconds)
 
-    def _connect_once(self) -> WsTransport:
-        if self.stopping or self.fatal is not None:
+    def _connect_once(self, link: _Link) -> None:
+        if self.stopping or self.fatal is not None or link.retired:
             raise _Stopped()
         if self._signer is not None:
             try:
@@ -373,27 +423,28 @@ class UserDataLink:
         transport = WsTransport(self.url, handshake_timeout=self.ws_config.handshake_timeout,
                                 proxy=self.ws_config.proxy)
         with self._lock:
-            if self.stopping:
+            if self.stopping or link.retired:
                 raise _Stopped()
-            self._transport = transport
+            link.transport = transport
         transport.connect()  # raises errors.ConnectionError: tenacity retries
         now = _monotonic()
         with self._lock:
-            if self.stopping:
+            if self.stopping or link.retired:
                 transport.abort()
                 raise _Stopped()
             self._generation += 1
             proto = self._make_protocol()
-            self._proto = proto
-            self._health.on_connected(now)
-            self._opened_at = now
-            self._kill_reason = None
+            link.proto = proto
+            link.health.on_connected(now)
+            link.opened_at = now
+            link.kill_reason = None
+            link.rollover_reason = None
             self.connects += 1
-            step = self._plan.on_connected(now, proto) if self._plan is not None else Step()
-            self._open.set()
-        self._send(step.frames)
+            step = link.plan.on_connected(now, proto) if link.plan is not None else Step()
+            if link is self._primary:
+                self._open.set()
+        link.send(step.frames)
         self.wake()
-        return transport
 
     def _make_protocol(self) -> WsApiProtocol:
         return WsApiProtocol(
@@ -413,23 +464,26 @@ class UserDataLink:
             server = 0.0
         return (time.time() - _monotonic()) * 1000.0 + server
 
-    def _serve(self, transport: WsTransport) -> str:
+    def _serve(self, link: _Link) -> str:
+        transport = link.transport
+        proto = link.proto
+        if transport is None or proto is None:
+            return "not connected"
         lock = self._lock
-        health = self._health
+        health = link.health
+        waiters = link.waiters
         while True:
             try:
                 frames = transport.read_frames()
             except TransportClosed as exc:
-                return self._kill_reason or exc.reason
+                return link.kill_reason or exc.reason
             now = _monotonic()
             payloads: List[Dict[str, Any]] = []
             resolved: List[Tuple[_Waiter, Response]] = []
             step = Step()
+            drained = False
             with lock:
-                proto = self._proto
-                plan = self._plan
-                if proto is None:
-                    continue
+                plan = None if link.retired else link.plan
                 for opcode, payload in frames:
                     if opcode == OP_TEXT:
                         try:
@@ -445,10 +499,14 @@ class UserDataLink:
                                 _merge(step, plan.handle(msg, now))
                         elif isinstance(msg, Response):
                             health.on_frame(now)
-                            waiter = self._waiters.pop(msg.id, None)
-                            if waiter is not None:
+                            waiter = waiters.pop(msg.id, None)
+                            if msg.id == link.drain_rid:
+                                drained = True
+                            elif waiter is not None:
                                 resolved.append((waiter, msg))
                             elif plan is not None:
+                                if isinstance(msg.error, TimestampError):
+                                    self._resync = True
                                 _merge(step, plan.handle(msg, now))
                         elif isinstance(msg, Malformed):
                             health.on_frame(now)
@@ -469,29 +527,132 @@ class UserDataLink:
                 waiter.response = response
                 waiter.event.set()
             if step.frames:
-                self._send(step.frames)
+                link.send(step.frames)
             if payloads:
                 self._publish_events(payloads)
             if step.subscribed:
-                self.subscribes += 1
-                self._retry = 0
-                self.wake()
-                self._on_ready_change()
+                self._on_subscribed(link, now)
             if step.reconcile:
                 self._start_reconcile()
             if step.fatal is not None:
                 self._on_fatal(step.fatal)
                 transport.close()
                 return f"credentials rejected: {step.fatal.message}"
-            if step.reconnect:
-                self._kill_reason = "server asked to reconnect"
+            if step.reconnect and not link.retired:
+                self._want_rollover(link, "server asked to reconnect")
+            if drained:
+                # Every event sent before the unsubscribe was read: the successor has the rest.
+                link.kill_reason = "replaced (make-before-break)"
                 transport.close()
+
+    def _on_subscribed(self, link: _Link, now: float) -> None:
+        self.subscribes += 1
+        link.retry = 0
+        reconcile = False
+        old: Optional[_Link] = None
+        drain: Optional[str] = None
+        with self._lock:
+            if link is self._replacement:
+                # Make-before-break: the successor is live; both deliver until the old one closes.
+                old = self._primary
+                self._primary = link
+                self._replacement = None
+                link.role = "primary"
+                self._open.set()
+                with self._dedupe_lock:
+                    self._dedupe_active = True
+                if old is not None:
+                    old.retired = True
+                    old.retired_at = now
+                    drain = self._drain_frame(old, now)
+                reconcile = self._force_reconcile
+                self._force_reconcile = False
+            elif link is self._primary and self._force_reconcile:
+                reconcile = True
+                self._force_reconcile = False
+        if old is not None:
+            if drain:
+                old.send([drain])
+            _log.info("user-data rollover complete")
+        if reconcile:
+            self._start_reconcile()
+        self.wake()
+        self._on_ready_change()
+
+    def _drain_frame(self, old: _Link, now: float) -> Optional[str]:
+        """``userDataStream.unsubscribe`` for a retired link: its answer follows every event sent before."""
+        proto, plan = old.proto, old.plan
+        if proto is None or plan is None or plan.subscription_id is None:
+            return None
+        rid, frame = proto.request("userDataStream.unsubscribe", {"subscriptionId": plan.subscription_id}, now=now)
+        old.drain_rid = rid
+        return frame
+
+    def _want_rollover(self, link: _Link, reason: str) -> None:
+        """serverShutdown / -2042 / lifetime: replace ``link`` (make-before-break when subscribed)."""
+        with self._lock:
+            if link is not self._primary or link.retired or self.stopping:
+                return
+            if link.plan is None or not link.plan.is_ready:
+                # Nothing live to keep: reconnect at once.
+                link.kill_reason = reason
+                transport = link.transport
+            else:
+                link.rollover_reason = reason
+                transport = None
+        if transport is not None:
+            transport.close()
+        self.wake()
+
+    def _begin_rollover(self, reason: str) -> None:
+        with self._lock:
+            if self._replacement is not None or self.stopping or self._primary is None:
+                return
+            self.rollovers += 1
+            link = self._replacement = _Link(self, "replacement", self._new_plan())
+            self._links.append(link)
+            link.thread.start()
+        _log.info("user-data rollover started", extra={"reason": reason})
+
+    def _event_key(self, payload: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
+        kind = payload.get("e")
+        if kind == "executionReport":
+            return (kind, payload.get("i"), payload.get("I"), payload.get("x"), payload.get("z"), payload.get("E"))
+        if kind == "outboundAccountPosition":
+            return (kind, payload.get("u"), payload.get("E"))
+        if kind == "balanceUpdate":
+            return (kind, payload.get("a"), payload.get("d"), payload.get("T"), payload.get("E"))
+        if kind == "listStatus":
+            return (kind, payload.get("g"), payload.get("T"), payload.get("L"), payload.get("l"))
+        return None
+
+    def _is_duplicate(self, payload: Mapping[str, Any]) -> bool:
+        key = self._event_key(payload)
+        if key is None:
+            return False
+        with self._dedupe_lock:
+            if not self._dedupe_active:
+                return False
+            if key in self._seen:
+                self.duplicates += 1
+                return True
+            self._seen[key] = None
+            if len(self._seen) > 8192:
+                del self._seen[next(iter(self._seen))]
+            return False
+
+    def _end_dedupe(self) -> None:
+        with self._dedupe_lock:
+            self._dedupe_active = False
+            self._seen.clear()
 
     def _publish_events(self, payloads: List[Dict[str, Any]]) -> None:
         publish = self.dispatcher.publish
         stop = self.stop_event
         exchange = self.exchange
         for payload in payloads:
+            if self._dedupe_active and self._is_duplicate(payload):
+                continue
             try:
                 events = parse_user_event(payload, exchange)
             except (KeyError, ValueError, TypeError, ArithmeticError):
@@ -508,31 +669,55 @@ class UserDataLink:
                 elif isinstance(ev, OrderListUpdate):
                     publish(ORDER_LIST_TOPIC, ev, stop)
 
-    def _on_lost(self, reason: str) -> None:
+    def _on_lost(self, link: _Link, reason: str) -> None:
         with self._lock:
-            self._open.clear()
-            proto = self._proto
-            self._proto = None
-            self._transport = None
-            waiters = list(self._waiters.values())
-            self._waiters.clear()
+            proto = link.proto
+            link.proto = None
+            link.transport = None
             if proto is not None:
                 proto.connection_lost()
-            if self._plan is not None:
-                self._plan.on_disconnected()
+            was_primary = link is self._primary
+            if link.plan is not None:
+                if was_primary and link.plan.is_ready:
+                    self._force_reconcile = self._force_reconcile or self._replacement is not None
+                link.plan.on_disconnected()
+            if link is self._replacement:
+                self._replacement = None
+                link.retired = True
+            elif was_primary:
+                self._open.clear()
+                if not self.stopping and self.fatal is None:
+                    self.reconnects += 1
+                    self.last_loss_reason = reason
+                    with self.tracker_lock:
+                        self.tracker.begin_gap()
+                    repl = self._replacement
+                    if repl is not None:
+                        # The old link died mid-rollover: the successor becomes the primary now.
+                        self._primary = repl
+                        self._replacement = None
+                        repl.role = "primary"
+                        link.retired = True
+                        if repl.is_open:
+                            self._open.set()
+            else:
+                link.retired = True
+                self._dedupe_end_at = _monotonic() + 1.0
+        self._fail_waiters(link, reason)
+        self.wake()
+        if was_primary:
+            self.ready.clear()
+            self._on_ready_change()
             if not self.stopping and self.fatal is None:
-                self.reconnects += 1
-                self.last_loss_reason = reason
-                with self.tracker_lock:
-                    self.tracker.begin_gap()
+                _log.warning("user-data connection lost", extra={"reason": reason})
+
+    def _fail_waiters(self, link: _Link, reason: str) -> None:
+        with self._lock:
+            waiters = list(link.waiters.values())
+            link.waiters.clear()
         for w in waiters:
             w.lost = reason
             w.event.set()
-        self.ready.clear()
-        self._on_ready_change()
-        self.wake()
-        if not self.stopping and self.fatal is None:
-            _log.warning("user-data connection lost", extra={"reason": reason})
 
     def _on_fatal(self, error: BinanceError) -> None:
         if not isinstance(error, AuthenticationError):
@@ -549,10 +734,15 @@ class UserDataLink:
             self.fatal = error
             self._open.clear()
             self.last_loss_reason = reason
+            links = list(self._links)
             emit = self.sm.state is not S.STOPPED
             if emit and self.sm.state is S.CONNECTED:
                 self.sm.handle(Input.LOST)
             self.debouncer = Debouncer(0.0)
+        for link in links:
+            link.retired = True
+            if link.transport is not None:
+                link.transport.close()
         self.ready.clear()
         _log.error("user-data session stopped: credentials rejected", extra={"code": error.binance_code})
         if emit:
@@ -560,18 +750,6 @@ class UserDataLink:
             self.dispatcher.publish(CONNECTION_TOPIC, event)
         self.dispatcher.publish(ERROR_TOPIC, error)
         self._on_ready_change()
-
-    def _send(self, frames: List[str]) -> None:
-        if not frames:
-            return
-        transport = self._transport
-        if transport is None:
-            return
-        try:
-            for text in frames:
-                transport.send_text(text)
-        except TransportClosed:
-            pass  # the reader sees the dead socket
 
     # ------------------------------------------------------------------ ticker thread
     def _tick_loop(self) -> None:
@@ -586,48 +764,76 @@ class UserDataLink:
     def _tick(self) -> float:
         now = _monotonic()
         deadline = now + _MAX_SLEEP
-        ping = False
-        kill: Optional[str] = None
-        frames: List[str] = []
-        expired_plan = False
+        if self._resync:
+            self._resync = False
+            try:
+                self._rest().sync_clock(force=True)
+            except Exception:  # noqa: BLE001 - retried at the next -1021
+                pass
+        actions: List[Tuple[_Link, List[str], bool, Optional[str]]] = []
+        rollover: Optional[str] = None
         with self._lock:
-            proto = self._proto
-            transport = self._transport
-            plan = self._plan
-            if proto is not None and transport is not None and self._open.is_set():
-                health = self._health
-                due = health.next_ping_due(now)
-                if due == 0.0:
-                    ping = True
+            self._links = [x for x in self._links if x.thread.ident is None or x.thread.is_alive()]
+            if self._dedupe_active and now >= self._dedupe_end_at and not any(x.retired for x in self._links):
+                self._end_dedupe()
+            for link in self._links:
+                proto = link.proto
+                if proto is None or link.transport is None:
+                    continue
+                health = link.health
+                ping = health.next_ping_due(now) == 0.0
+                if ping:
                     health.on_ping_sent(now)
                 kill = health.is_zombie(now)
                 nd = health.next_deadline(now)
                 if nd is not None and nd < deadline:
                     deadline = nd
-                gone = [rid for rid in proto.expired(now) if rid not in self._waiters]
-                if plan is not None:
+                frames: List[str] = []
+                if link.plan is not None:
+                    proto.set_clock_offset(self._clock_offset())
+                gone = [rid for rid in proto.expired(now) if rid not in link.waiters]
+                if link.retired:
+                    # The old link of a rollover closes on its unsubscribe answer; this is the fallback.
+                    at = link.retired_at or now
+                    if kill is None and (link.drain_rid is None or now - at >= 3.0) and not link.waiters:
+                        kill = "replaced (make-before-break)"
+                elif link.plan is not None:
                     if gone:
-                        frames += plan.on_expired(gone, now).frames
-                        expired_plan = True
-                    frames += plan.poll(now).frames
-                opened = self._opened_at
-                if kill is None and opened is not None and now - opened >= self.ws_config.max_lifetime:
-                    kill = "maximum connection lifetime reached"
-        if frames:
-            self._send(frames)
-        if ping and transport is not None:
-            try:
-                transport.ping(b"")
-            except TransportClosed:
-                pass
-        if kill is not None and transport is not None and not transport.aborted:
-            if kill.startswith("no pong"):
-                self.zombies += 1
-                _log.warning("zombie user-data connection replaced", extra={"reason": kill})
-            self._kill_reason = kill
-            transport.abort()
-        if expired_plan:
-            self.wake()
+                        frames += link.plan.on_expired(gone, now).frames
+                    frames += link.plan.poll(now).frames
+                    opened = link.opened_at
+                    if link is self._primary and self._replacement is None:
+                        if link.rollover_reason is not None:
+                            rollover = link.rollover_reason
+                        elif opened is not None and now - opened >= self.ws_config.max_lifetime:
+                            rollover = "maximum connection lifetime reached"
+                elif link is self._primary:
+                    opened = link.opened_at
+                    if kill is None and opened is not None and now - opened >= self.ws_config.max_lifetime:
+                        kill = "maximum connection lifetime reached"
+                if ping or frames or kill:
+                    actions.append((link, frames, ping, kill))
+        for link, frames, ping, kill in actions:
+            link.send(frames)
+            transport = link.transport
+            if transport is None:
+                continue
+            if ping:
+                try:
+                    transport.ping(b"")
+                except TransportClosed:
+                    pass
+            if kill is not None and not transport.aborted:
+                if kill.startswith("no pong"):
+                    self.zombies += 1
+                    _log.warning("zombie user-data connection replaced", extra={"reason": kill})
+                link.kill_reason = kill
+                if link.retired:
+                    transport.close()
+                else:
+                    transport.abort()
+        if rollover is not None:
+            self._begin_rollover(rollover)
         self._update_state(now)
         d = self.debouncer.next_deadline()
         if d is not None and d < deadline:
@@ -635,11 +841,11 @@ class UserDataLink:
         return max(0.0, min(_MAX_SLEEP, deadline - _monotonic()))
 
     def _is_up(self) -> bool:
-        if not self._open.is_set():
+        link = self._primary
+        if link is None or not self._open.is_set():
             return False
-        plan = self._plan
         if self._topics:
-            return plan is not None and plan.is_ready
+            return link.plan is not None and link.plan.is_ready
         return True
 
     def _update_state(self, now: float) -> None:
@@ -759,30 +965,32 @@ class UserDataLink:
         if fatal is not None:
             raise NotConnectedError(f"WebSocket API session stopped: {fatal.message}", exchange=self.exchange)
         self.ensure_api()
-        if not self._open.wait(max(0.0, deadline - _monotonic())):
-            raise NotConnectedError(f"WebSocket API not connected within {timeout:g} s", exchange=self.exchange)
+        while not self._open.wait(min(0.1, max(0.0, deadline - _monotonic()))):
+            if self.stopping or _monotonic() >= deadline:
+                raise NotConnectedError(f"WebSocket API not connected within {timeout:g} s", exchange=self.exchange)
         waiter = _Waiter()
         with self._lock:
-            proto = self._proto
-            transport = self._transport
-            if proto is None or transport is None or not self._open.is_set():
+            link = self._primary
+            proto = link.proto if link is not None else None
+            transport = link.transport if link is not None else None
+            if link is None or proto is None or transport is None or not self._open.is_set():
                 raise NotConnectedError("WebSocket API connection lost before sending", exchange=self.exchange)
             proto.set_clock_offset(self._clock_offset())
             rid, frame = proto.request(method, params, signed=signed, now=_monotonic(),
                                        timeout=max(0.0, deadline - _monotonic()))
-            self._waiters[rid] = waiter
+            link.waiters[rid] = waiter
         try:
             transport.send_text(frame)
         except TransportClosed as exc:
             with self._lock:
-                self._waiters.pop(rid, None)
+                link.waiters.pop(rid, None)
             if method in _ORDER_METHODS:
                 raise self._unknown(method, f"connection lost while sending {method}", client_order_id,
                                     symbol, rid) from exc
             raise NotConnectedError("WebSocket API connection lost while sending", exchange=self.exchange) from exc
         if not waiter.event.wait(max(0.0, deadline - _monotonic())):
             with self._lock:
-                self._waiters.pop(rid, None)
+                link.waiters.pop(rid, None)
             raise self._unknown(method, f"no answer to {method} within {timeout:g} s", client_order_id, symbol, rid)
         response = waiter.response
         if response is None:
@@ -802,18 +1010,19 @@ class UserDataLink:
 
     def _unknown(self, method: str, message: str, client_order_id: Optional[str], symbol: Optional[str],
                  rid: str) -> UnknownStatusError:
-        err = UnknownStatusError(message, client_order_id=client_order_id, symbol=symbol, method=method,
-                                 exchange=self.exchange, request_id=rid,
-                                 details={"client_order_id": client_order_id} if client_order_id else None)
-        return err
+        return UnknownStatusError(message, client_order_id=client_order_id, symbol=symbol, method=method,
+                                  exchange=self.exchange, request_id=rid,
+                                  details={"client_order_id": client_order_id} if client_order_id else None)
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> Dict[str, Any]:
         now = _monotonic()
         with self._lock:
-            plan = self._plan
-            opened = self._opened_at if self._open.is_set() else None
-            pending = len(self._waiters)
+            link = self._primary
+            plan = link.plan if link is not None else None
+            opened = link.opened_at if link is not None and self._open.is_set() else None
+            pending = sum(len(x.waiters) for x in self._links)
+            rolling = self._replacement is not None
         with self.tracker_lock:
             tracked = len(self.tracker)
         return {
@@ -827,6 +1036,9 @@ class UserDataLink:
             "connects": self.connects,
             "reconnects": self.reconnects,
             "zombies_replaced": self.zombies,
+            "rollovers": self.rollovers,
+            "rollover_in_progress": rolling,
+            "duplicates_dropped": self.duplicates,
             "subscribes": self.subscribes,
             "events": self.events,
             "malformed": self.malformed,

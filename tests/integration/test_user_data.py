@@ -261,3 +261,34 @@ def test_frozen_ws_api_link_is_replaced_and_resubscribed(fake: FakeBinance, no_c
         assert len(_api_conns(fake)) == 2
         oid = _place_and_fill(fake, conn)
         assert orders.wait_for(lambda items: any(e.order_id == oid and e.status == "FILLED" for e in items))
+
+
+def test_server_shutdown_rolls_over_without_gap(fake: FakeBinance, no_conn_threads: None) -> None:
+    orders, events = Recorder(), Recorder()
+    conn = bc.Connector(fast_builder(fake).build())
+    conn.on_order(orders)
+    conn.on_connection(events)
+    with conn:
+        assert conn.wait_ready(5) and fake.wait_for_user_subscriptions(1)
+        order = conn.rest.new_order("BTCUSDT", "BUY", "LIMIT", quantity="1", price="100", time_in_force="GTC")
+        oid = order["orderId"]
+        fake.send_server_shutdown()
+        assert wait_until(lambda: conn.stats()["user_data"]["rollovers"] == 1)
+        # fill in small steps while the successor connects and subscribes, and a few more while the old drains
+        steps, after = 0, 0
+        while after < 5 and steps < 500:
+            fake.fill_order("BTCUSDT", oid, "0.001")
+            steps += 1
+            if conn.stats()["user_data"]["subscribes"] >= 2:
+                after += 1
+        assert after == 5, "the successor subscribed"
+        assert wait_until(lambda: fake.open_connections(path_prefix="/ws-api") == 1)
+        fake.fill_order("BTCUSDT", oid)
+        assert orders.wait_for(lambda items: any(e.status == "FILLED" for e in items))
+        got = [e for e in _orders(orders) if e.order_id == oid]
+        assert len(got) == steps + 2, "every execution exactly once"
+        assert [e.filled_quantity for e in got] == sorted({e.filled_quantity for e in got})
+        stats = conn.stats()["user_data"]
+        assert stats["rollovers"] == 1 and stats["reconnects"] == 0 and stats["reconciliations"] == 0
+        assert fake.user_subscription_count() == 1 and len(_api_conns(fake)) == 2
+        assert [e.state for e in _user_events(events)] == [S.CONNECTED], "no outage was visible"
