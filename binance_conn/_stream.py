@@ -35,6 +35,9 @@ __all__ = ["ShardLink", "StreamConn"]
 _log = logging.getLogger("binance_conn.stream")
 _monotonic = time.monotonic
 _URL_BUDGET = 3500  # characters of stream names put in the connect URL; the rest via SUBSCRIBE
+_DEDUPE_GRACE = 3.0
+"""Seconds the duplicate filter stays on after the old connection of a rollover ended: the
+new connection may still carry (late) events the old one already delivered."""
 
 
 class _Stopped(Exception):
@@ -52,6 +55,7 @@ class StreamConn:
         self.transport: Optional[WsTransport] = None
         self.proto: Optional[StreamProtocol] = None
         self.opened_at: Optional[float] = None
+        self.ready_at: Optional[float] = None  # replacement: when first seen subscribed (supervisor)
         self.last_error: Optional[str] = None
         # False once the server refused a handshake carrying stream names (HTTP 400,
         # e.g. an unknown symbol): then connect bare and SUBSCRIBE, so a bad stream
@@ -264,6 +268,7 @@ class ShardLink:
         self.replacement: Optional[StreamConn] = None
         self.retiring: List[StreamConn] = []
         self.dedupe = Deduplicator()
+        self.dedupe_until: Optional[float] = None
         self.retry = 0
         self.reconnects = 0
         self.failures = 0
@@ -304,6 +309,7 @@ class ShardLink:
         _log.info("stream rollover started", extra={"shard": self.index, "reason": reason})
         with self.lock:
             self.dedupe.begin()
+        self.dedupe_until = None
         conn = StreamConn(self, replacement=True)
         self.replacement = conn
         conn.start()
@@ -325,12 +331,19 @@ class ShardLink:
         _log.info("stream rollover complete", extra={"shard": self.index})
 
     def reap(self) -> None:
-        """Forget retired connections whose threads ended; end dedupe after an overlap."""
+        """Forget retired connections whose threads ended; end dedupe a grace period after an overlap."""
         if self.retiring:
             self.retiring = [c for c in self.retiring if c.thread.is_alive()]
-            if not self.retiring and self.replacement is None and self.dedupe.active:
+            if not self.retiring:
+                self.dedupe_until = _monotonic() + _DEDUPE_GRACE
+        if self.dedupe.active and not self.retiring and self.replacement is None:
+            until = self.dedupe_until
+            if until is None:
+                self.dedupe_until = _monotonic() + _DEDUPE_GRACE
+            elif _monotonic() >= until:
                 with self.lock:
                     self.dedupe.end()
+                self.dedupe_until = None
 
     def close(self) -> None:
         for conn in (self.primary, self.replacement):

@@ -47,6 +47,7 @@ S = ConnectionState
 CONNECTION_TOPIC = "__connection__"
 ERROR_TOPIC = "__error__"
 _MAX_SLEEP = 0.5
+_ROLLOVER_OVERLAP = 1.0  # seconds a subscribed replacement may overlap the old link before the switch
 
 
 class MarketSession:
@@ -277,7 +278,15 @@ class MarketSession:
                     if link.replacement is None:
                         rollover = proto.rollover_reason(now)
                 elif proto.is_ready:
-                    swap = True
+                    # Switch once the server demonstrably routes data to the new link (or
+                    # after a short overlap, for quiet streams): closing the old one the
+                    # instant the new is subscribed can lose events still routed only to it.
+                    if conn.ready_at is None:
+                        conn.ready_at = now
+                    if proto.events > 0 or now - conn.ready_at >= _ROLLOVER_OVERLAP:
+                        swap = True
+                    elif wake_at is None or conn.ready_at + _ROLLOVER_OVERLAP < wake_at:
+                        wake_at = conn.ready_at + _ROLLOVER_OVERLAP
                 w = proto.next_wakeup(now)
                 if w is not None and (wake_at is None or w < wake_at):
                     wake_at = w
