@@ -290,7 +290,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               + (f", dropped {best['dropped']}" if "dropped" in best else "") + ")", flush=True)
     lat_count = int(args.rate * args.latency_seconds) + args.warmup
     lat: Dict[str, Dict[str, Any]] = {}
-    for kind in ("baseline", "connector") if args.only != "throughput" else ():
+    for kind in ("baseline", "baseline-tuned", "connector") if args.only != "throughput" else ():
         r = _measure(kind, lat_count, args.rate, args)
         lat[kind] = r
         print(f"  latency    {kind:<15} at {args.rate:,.0f} msg/s: p50 {r['p50_us']:6.1f} us  p99 {r['p99_us']:6.1f} us"
@@ -298,6 +298,8 @@ def main(argv: Optional[List[str]] = None) -> int:
               flush=True)
 
     if args.only:
+        if args.profile and "profile" in thr.get("connector", {}):
+            print(thr["connector"]["profile"])
         return 0
     ratio = thr["connector"]["msgs_per_s"] / thr["baseline"]["msgs_per_s"]
     ratio_tuned = thr["connector"]["msgs_per_s"] / thr["baseline-tuned"]["msgs_per_s"]
