@@ -1,4 +1,4 @@
-"""The user-data session: one WebSocket API connection (``/ws-api/v3``) and its threads.
+"""The user-data session: a WebSocket API connection (``/ws-api/v3``, two during a rollover), its threads.
 
 :class:`UserDataLink` owns the socket and drives the sans-I/O brains of
 ``_core/wsapi.py`` (frames, ids, signing, the subscription plan) and
@@ -153,6 +153,9 @@ class _Link:
         self.retired_at: Optional[float] = None
         self.rollover_reason: Optional[str] = None  # set on the primary: replace it
         self.drain_rid: Optional[str] = None  # retired: close once this unsubscribe is answered
+        # A successor's events wait until the old link is gone, so that events keep wire order.
+        self.holding = role == "replacement"
+        self.held: List[Dict[str, Any]] = []
         self.retry = 0
         self.thread = threading.Thread(target=session._run, args=(self,),
                                        name=f"binance_conn-user_data-{role}", daemon=True)
@@ -223,6 +226,7 @@ class UserDataLink:
         self._resync = False
         self._generation = 0
         self._dedupe_lock = threading.Lock()
+        self._hold_lock = threading.Lock()
         self._dedupe_active = False
         self._dedupe_end_at = 0.0
         self._seen: Dict[Tuple[Any, ...], None] = {}
@@ -529,7 +533,10 @@ class UserDataLink:
             if step.frames:
                 link.send(step.frames)
             if payloads:
-                self._publish_events(payloads)
+                if link.holding:
+                    self._hold(link, payloads)
+                else:
+                    self._publish_events(payloads)
             if step.subscribed:
                 self._on_subscribed(link, now)
             if step.reconcile:
@@ -559,8 +566,6 @@ class UserDataLink:
                 self._replacement = None
                 link.role = "primary"
                 self._open.set()
-                with self._dedupe_lock:
-                    self._dedupe_active = True
                 if old is not None:
                     old.retired = True
                     old.retired_at = now
@@ -609,6 +614,8 @@ class UserDataLink:
             if self._replacement is not None or self.stopping or self._primary is None:
                 return
             self.rollovers += 1
+            with self._dedupe_lock:
+                self._dedupe_active = True  # record what the old link delivers from now on
             link = self._replacement = _Link(self, "replacement", self._new_plan())
             self._links.append(link)
             link.thread.start()
@@ -646,6 +653,23 @@ class UserDataLink:
             self._dedupe_active = False
             self._seen.clear()
 
+    def _hold(self, link: _Link, payloads: List[Dict[str, Any]]) -> None:
+        with self._hold_lock:
+            if link.holding:
+                link.held.extend(payloads)
+                return
+        self._publish_events(payloads)
+
+    def _release(self, link: Optional[_Link]) -> None:
+        """The old link of a rollover is gone: deliver what its successor held (duplicates dropped)."""
+        if link is None:
+            return
+        with self._hold_lock:
+            held, link.held = link.held, []
+            if held:
+                self._publish_events(held)
+            link.holding = False
+
     def _publish_events(self, payloads: List[Dict[str, Any]]) -> None:
         publish = self.dispatcher.publish
         stop = self.stop_event
@@ -677,6 +701,7 @@ class UserDataLink:
             if proto is not None:
                 proto.connection_lost()
             was_primary = link is self._primary
+            release: Optional[_Link] = None
             if link.plan is not None:
                 if was_primary and link.plan.is_ready:
                     self._force_reconcile = self._force_reconcile or self._replacement is not None
@@ -698,11 +723,14 @@ class UserDataLink:
                         self._replacement = None
                         repl.role = "primary"
                         link.retired = True
+                        release = repl
                         if repl.is_open:
                             self._open.set()
             else:
                 link.retired = True
                 self._dedupe_end_at = _monotonic() + 1.0
+                release = self._primary
+        self._release(release)
         self._fail_waiters(link, reason)
         self.wake()
         if was_primary:
@@ -774,7 +802,8 @@ class UserDataLink:
         rollover: Optional[str] = None
         with self._lock:
             self._links = [x for x in self._links if x.thread.ident is None or x.thread.is_alive()]
-            if self._dedupe_active and now >= self._dedupe_end_at and not any(x.retired for x in self._links):
+            if (self._dedupe_active and self._replacement is None and now >= self._dedupe_end_at
+                    and not any(x.retired for x in self._links)):
                 self._end_dedupe()
             for link in self._links:
                 proto = link.proto

@@ -172,7 +172,8 @@ class Connector:
 
     @property
     def ready(self) -> threading.Event:
-        """Set while REST is reachable and every stream is up and subscribed (level-triggered)."""
+        """Set while REST is reachable, every stream is up and subscribed and, when user data is
+        subscribed, the user-data session too (level-triggered)."""
         return self._market.ready
 
     @property

@@ -292,3 +292,18 @@ def test_server_shutdown_rolls_over_without_gap(fake: FakeBinance, no_conn_threa
         assert stats["rollovers"] == 1 and stats["reconnects"] == 0 and stats["reconciliations"] == 0
         assert fake.user_subscription_count() == 1 and len(_api_conns(fake)) == 2
         assert [e.state for e in _user_events(events)] == [S.CONNECTED], "no outage was visible"
+
+
+def test_max_lifetime_rolls_over_before_the_limit(fake: FakeBinance, no_conn_threads: None) -> None:
+    events = Recorder()
+    conn = bc.Connector(fast_builder(fake, max_lifetime=0.6).build())
+    conn.on_balance(print)
+    conn.on_connection(events)
+    with conn:
+        assert conn.wait_ready(5) and fake.wait_for_user_subscriptions(1)
+        assert wait_until(lambda: conn.stats()["user_data"]["rollovers"] >= 1 and
+                          conn.stats()["user_data"]["subscribes"] >= 2, timeout=5)
+        assert wait_until(lambda: fake.open_connections(path_prefix="/ws-api") == 1)
+        assert conn.stats()["user_data"]["reconnects"] == 0
+        assert fake.user_subscription_count() == 1
+        assert S.DISCONNECTED not in [e.state for e in _user_events(events)]
