@@ -101,6 +101,7 @@ def test_stop_is_fast_idempotent_and_leaves_no_thread(fake: FakeBinance, conn: b
     t0 = time.monotonic()
     assert conn.stop() is True
     took = time.monotonic() - t0
+    print(f"stop() with 2 streams and 3 subscribers: {took * 1000:.1f} ms")
     assert took < 0.5, took
     assert conn_threads() == []
     assert conn.state is S.STOPPED and not conn.ready.is_set()
@@ -130,6 +131,7 @@ def test_stop_during_backoff_returns_fast(fake: FakeBinance) -> None:
     t0 = time.monotonic()
     assert c.stop() is True
     took = time.monotonic() - t0
+    print(f"stop() during a backoff wait: {took * 1000:.1f} ms")
     assert took < 0.5, took
     assert conn_threads() == []
 
@@ -257,3 +259,43 @@ def test_stats_shape(fake: FakeBinance, conn: bc.Connector) -> None:
     import json
 
     json.dumps(st, default=str)  # loggable
+
+
+def test_rest_down_clears_ready_without_touching_streams(fake: FakeBinance) -> None:
+    c = bc.Connector(fast_builder(fake).with_health_check(0.2).with_retry(attempts=1).build())
+    events = Recorder()
+    try:
+        c.on_connection(events)
+        c.on_trade("BTCUSDT", lambda e: None)
+        c.start()
+        assert c.wait_ready(scaled(5))
+        fake.fail_next(6, status=503, path="/api/v3/ping")
+        assert wait_until(lambda: not c.ready.is_set(), 3)
+        assert not c.is_connected()
+        assert c.wait_ready(scaled(5))  # faults used up: REST reachable again
+        assert events.wait_for(lambda items: items and items[-1].state is S.CONNECTED)
+        assert any("REST" in e.reason for e in events.snapshot() if e.state is not S.CONNECTED), \
+            [(e.state, e.reason) for e in events.snapshot()]
+        assert len(stream_conns(fake)) == 1  # the stream link was never dropped for it
+    finally:
+        c.stop()
+
+
+def test_handshake_timeout_is_retried_and_stop_cuts_it(fake: FakeBinance) -> None:
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    try:
+        cfg = fast_builder(fake, handshake_timeout=0.2).with_ws_url(f"ws://127.0.0.1:{srv.getsockname()[1]}").build()
+        c = bc.Connector(cfg)
+        c.on_trade("BTCUSDT", lambda e: None)
+        c.start()
+        assert wait_until(lambda: c.stats()["market"]["connections"][0]["failed_attempts"] >= 2, 3)
+        assert c.state is S.CONNECTING
+        t0 = time.monotonic()
+        assert c.stop() is True
+        assert time.monotonic() - t0 < 0.5
+    finally:
+        srv.close()
