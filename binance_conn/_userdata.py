@@ -153,6 +153,7 @@ class _Link:
         self.retired_at: Optional[float] = None
         self.rollover_reason: Optional[str] = None  # set on the primary: replace it
         self.drain_rid: Optional[str] = None  # retired: close once this unsubscribe is answered
+        self.drained = False  # ... and once no caller waits for an answer on it
         # A successor's events wait until the old link is gone, so that events keep wire order.
         self.holding = role == "replacement"
         self.held: List[Dict[str, Any]] = []
@@ -485,7 +486,6 @@ class UserDataLink:
             payloads: List[Dict[str, Any]] = []
             resolved: List[Tuple[_Waiter, Response]] = []
             step = Step()
-            drained = False
             with lock:
                 plan = None if link.retired else link.plan
                 for opcode, payload in frames:
@@ -505,7 +505,7 @@ class UserDataLink:
                             health.on_frame(now)
                             waiter = waiters.pop(msg.id, None)
                             if msg.id == link.drain_rid:
-                                drained = True
+                                link.drained = True
                             elif waiter is not None:
                                 resolved.append((waiter, msg))
                             elif plan is not None:
@@ -547,8 +547,9 @@ class UserDataLink:
                 return f"credentials rejected: {step.fatal.message}"
             if step.reconnect and not link.retired:
                 self._want_rollover(link, "server asked to reconnect")
-            if drained:
-                # Every event sent before the unsubscribe was read: the successor has the rest.
+            if link.drained and not waiters:
+                # Every event sent before the unsubscribe was read (the successor has the rest),
+                # and no request is in flight here.
                 link.kill_reason = "replaced (make-before-break)"
                 transport.close()
 

@@ -307,3 +307,24 @@ def test_max_lifetime_rolls_over_before_the_limit(fake: FakeBinance, no_conn_thr
         assert conn.stats()["user_data"]["reconnects"] == 0
         assert fake.user_subscription_count() == 1
         assert S.DISCONNECTED not in [e.state for e in _user_events(events)]
+
+
+def test_rsa_key_uses_the_signature_path(fake: FakeBinance, no_conn_threads: None) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    fake.register_key("rsa-key-1", pub)
+    cfg = (Config.builder().with_rest_url(fake.rest_url).with_ws_url(fake.ws_url).with_ws_api_url(fake.ws_api_url)
+           .with_api_key("rsa-key-1").with_private_key(pem).with_debounce(0.0).build())
+    orders = Recorder()
+    conn = bc.Connector(cfg)
+    conn.on_order(orders)
+    with conn:
+        assert conn.wait_ready(5) and fake.wait_for_user_subscriptions(1)
+        assert conn.ws_api.request("session.status")["apiKey"] is None  # no logon with RSA
+        oid = _place_and_fill(fake, conn)
+        assert orders.wait_for(lambda items: any(e.order_id == oid and e.status == "FILLED" for e in items))
