@@ -7,8 +7,9 @@
 
 On the fake it places a limit order over REST, fills it in parts, cuts the WebSocket API
 connection in the middle so one fill happens while nobody listens, and shows that fill
-arrive after the reconnect as a reconciled update.  Then it places and cancels an order
-through ``conn.ws_api`` and stops cleanly.
+arrive after the reconnect as a reconciled update.  Then the server announces a shutdown
+(the session moves to a new connection before the old one closes: no gap, no event),
+an order is placed and canceled through ``conn.ws_api``, and everything stops cleanly.
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ def run_fake() -> int:
             if not wait_for(oid, lambda s: s == "FILLED"):
                 say("no FILLED update")
                 return 1
+            say("the server announces a shutdown: make-before-break to a new connection")
+            fake.send_server_shutdown()
+            deadline = time.monotonic() + 5
+            while conn.stats()["user_data"]["subscribes"] < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
             say("placing and canceling an order over the WebSocket API")
             placed = conn.ws_api.place_order("BTCUSDT", "SELL", "LIMIT", quantity="0.5", price="90000",
                                              time_in_force="GTC")
@@ -110,7 +116,7 @@ def run_fake() -> int:
             wait_for(int(placed["orderId"]), lambda s: s == "CANCELED")
             stats = conn.stats()["user_data"]
             say(f"user data: {stats['events']} events, {stats['reconnects']} reconnect(s), "
-                f"{stats['reconciled_updates']} reconciled update(s)")
+                f"{stats['rollovers']} rollover(s), {stats['reconciled_updates']} reconciled update(s)")
         say(f"stopped cleanly: {conn.state.value}")
     return 0
 
