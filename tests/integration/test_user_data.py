@@ -328,3 +328,36 @@ def test_rsa_key_uses_the_signature_path(fake: FakeBinance, no_conn_threads: Non
         assert conn.ws_api.request("session.status")["apiKey"] is None  # no logon with RSA
         oid = _place_and_fill(fake, conn)
         assert orders.wait_for(lambda items: any(e.order_id == oid and e.status == "FILLED" for e in items))
+
+
+def test_order_placed_over_rest_during_a_gap_is_reconciled(fake: FakeBinance, no_conn_threads: None) -> None:
+    orders = Recorder()
+    conn = bc.Connector(fast_builder(fake).build())
+    conn.on_order(orders)
+    with conn:
+        assert conn.wait_ready(5) and fake.wait_for_user_subscriptions(1)
+        fake.refuse_handshakes(1.0)
+        fake.drop_connections(path_prefix="/ws-api")
+        assert wait_until(lambda: not conn.ready.is_set())
+        # placed and partly filled while no user-data link exists: only the REST answer tells us
+        order = conn.rest.new_order("BTCUSDT", "BUY", "LIMIT", quantity="1", price="100", time_in_force="GTC")
+        fake.fill_order("BTCUSDT", order["orderId"], "0.3")
+        assert conn.stats()["user_data"]["tracked_orders"] == 1
+        assert orders.wait_for(lambda items: any(e.is_reconciled for e in items), 5)
+        r = [e for e in _orders(orders) if e.is_reconciled][0]
+        assert r.order_id == order["orderId"] and r.status == "PARTIALLY_FILLED"
+        assert r.filled_quantity == Decimal("0.3") and [f.quantity for f in r.fills] == [Decimal("0.3")]
+
+
+def test_ws_api_order_in_flight_on_a_lost_link_is_unknown(fake: FakeBinance, no_conn_threads: None) -> None:
+    conn = bc.Connector(fast_builder(fake).build())
+    with conn:
+        assert conn.ws_api.request("ping") == {}
+        fake.freeze(path_prefix="/ws-api")  # the order is never answered; the zombie link is cut
+        with pytest.raises(bc.UnknownStatusError) as info:
+            conn.ws_api.place_order("BTCUSDT", "BUY", "LIMIT", quantity="1", price="100", time_in_force="GTC",
+                                    client_order_id="lost-1", timeout=8.0)
+        assert info.value.client_order_id == "lost-1" and "in flight" in str(info.value)
+        assert conn.stats()["user_data"]["zombies_replaced"] == 1
+        fake.resume()
+        assert conn.ws_api.request("ping") == {}  # the session came back by itself
