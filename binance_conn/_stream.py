@@ -379,3 +379,10 @@ class ShardLink:
         conn = self.primary
         proto = conn.proto if conn is not None else None
         return proto is not None and proto.is_ready
+
+    @property
+    def is_open(self) -> bool:
+        """The primary connection is open (its subscriptions may still be pending)."""
+        conn = self.primary
+        proto = conn.proto if conn is not None else None
+        return proto is not None and proto.is_open

@@ -316,6 +316,10 @@ class MarketSession:
     def _update_state(self, now: float, links: List[ShardLink]) -> None:
         streams_up = all(link.is_ready for link in links)
         up = self.rest_ok and streams_up if links else self.rest_ok
+        # A loss is REST unreachable or a link that was up and is not open now; a
+        # subscription still waiting for its acknowledgement (or a new shard still
+        # connecting for the first time) only keeps `ready` clear: it is no disconnect.
+        lost = not self.rest_ok or any(link.ever_ready and not link.is_open for link in links)
         if links and not streams_up:
             reason = next((link.last_loss_reason for link in links if link.last_loss_reason), "connecting")
         elif not self.rest_ok:
@@ -331,7 +335,7 @@ class MarketSession:
                 sm.handle(Input.CONNECTED)
                 if was_connected:
                     self.reconnects += 1
-            elif not up and state is S.CONNECTED:
+            elif lost and state is S.CONNECTED:
                 sm.handle(Input.LOST)
             if not up and sm.state is S.DISCONNECTED:
                 emitted += self.debouncer.feed(S.DISCONNECTED, now, reason)

@@ -210,3 +210,90 @@ def test_one_bad_stream_in_a_live_batch_fails_alone(fake: FakeBinance, started: 
     tid = fake.publish_trade("ETHUSDT", "1", "1")
     assert rec.wait_for(lambda items: items and items[-1].trade_id == tid)
     assert fake.rate_violations == 0
+
+
+def test_last_stream_removed_closes_the_socket_and_a_new_one_reopens(fake: FakeBinance,
+                                                                     started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    h = c.on_trade("BTCUSDT", lambda e: None)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    h()
+    assert fake.wait_until(lambda: fake.open_connections() == 0, scaled(3))
+    assert c.wait_ready(scaled(2)) and c.is_connected()  # REST reachable, no stream wanted
+    rec = Recorder()
+    c.on_trade("ETHUSDT", rec)
+    assert fake.wait_for_subscriptions(["ethusdt@trade"], scaled(3))
+    assert c.wait_ready(scaled(3))
+    tid = fake.publish_trade("ETHUSDT", "1", "1")
+    assert rec.wait_for(lambda items: [e.trade_id for e in items] == [tid])
+    assert c.stats()["market"]["reconnects"] == 0
+
+
+def test_streams_added_during_an_outage_are_subscribed_on_reconnect(fake: FakeBinance,
+                                                                    started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    rec = Recorder()
+    c.on_trade("BTCUSDT", rec)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    fake.refuse_handshakes(0.5)
+    fake.drop_connections()
+    assert wait_until(lambda: not c.ready.is_set(), 2)
+    c.on_trade("ETHUSDT", rec)
+    c.on_book_ticker("BTCUSDT", rec)
+    assert c.wait_ready(scaled(5))
+    assert fake.wait_for_subscriptions(["btcusdt@trade", "ethusdt@trade", "btcusdt@bookTicker"], scaled(3))
+    tid = fake.publish_trade("ETHUSDT", "1", "1")
+    assert rec.wait_for(lambda items: any(getattr(e, "trade_id", None) == tid for e in items))
+
+
+def test_subscribe_while_stopped_then_start(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    c.on_trade("BTCUSDT", lambda e: None)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    c.stop()
+    rec = Recorder()
+    c.on_trade("ETHUSDT", rec)
+    gone = c.on_trade("BNBUSDT", rec)
+    gone()
+    c.start()
+    assert c.wait_ready(scaled(5))
+    assert fake.wait_for_subscriptions(["btcusdt@trade", "ethusdt@trade"], scaled(3))
+    assert "bnbusdt@trade" not in fake.subscribed_streams()
+    tid = fake.publish_trade("ETHUSDT", "1", "1")
+    assert rec.wait_for(lambda items: [e.trade_id for e in items] == [tid])
+
+
+def test_subscribe_during_a_rollover(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    rec = Recorder()
+    c.on_trade("BTCUSDT", rec)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    fake.send_server_shutdown()
+    c.on_trade("ETHUSDT", rec)
+    assert wait_until(lambda: c.stats()["market"]["rollovers"] == 1 and c.is_connected()
+                      and not c.stats()["market"]["connections"][0]["rollover_in_progress"], 5)
+    assert fake.wait_until(lambda: fake.open_connections() == 1, scaled(5))
+    assert fake.wait_for_subscriptions(["btcusdt@trade", "ethusdt@trade"], scaled(3))
+    tid = fake.publish_trade("ETHUSDT", "1", "1")
+    assert rec.wait_for(lambda items: [e.trade_id for e in items] == [tid])
+
+
+def test_live_subscribe_is_not_a_disconnect(big_fake: FakeBinance, started: List[bc.Connector]) -> None:
+    fake = big_fake
+    c = make(started, fast_builder(fake, max_streams_per_connection=10).with_debounce(0.0).build())
+    events = Recorder()
+    c.on_connection(events)
+    c.on_trade("BTCUSDT", lambda e: None)
+    c.start()
+    assert events.wait_count(1)
+    c.on_trade(SYMBOLS[:15], lambda e: None)  # fills shard 0 and opens shard 1
+    want = [f"{s.lower()}@trade" for s in SYMBOLS[:15]]
+    assert fake.wait_for_subscriptions(want, scaled(5))
+    assert c.wait_ready(scaled(3))
+    assert not events.wait_for(lambda items: len(items) > 1, 0.3), [(e.state, e.reason) for e in events.snapshot()]
+    m = c.stats()["market"]
+    assert m["reconnects"] == 0, m
