@@ -4,6 +4,7 @@ error isolation, ``conn.ws_api`` requests and orders."""
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from typing import Any, Iterator, List
 
@@ -361,3 +362,21 @@ def test_ws_api_order_in_flight_on_a_lost_link_is_unknown(fake: FakeBinance, no_
         assert conn.stats()["user_data"]["zombies_replaced"] == 1
         fake.resume()
         assert conn.ws_api.request("ping") == {}  # the session came back by itself
+
+
+def test_stop_joins_user_data_threads_and_restart_resubscribes(fake: FakeBinance, no_conn_threads: None) -> None:
+    orders = Recorder()
+    conn = bc.Connector(fast_builder(fake).build())
+    conn.on_order(orders)
+    conn.start()
+    assert conn.wait_ready(5) and fake.wait_for_user_subscriptions(1)
+    assert conn.stop(timeout=3.0) is True
+    assert not [t for t in threading.enumerate() if t.name.startswith("binance_conn-user_data")]
+    assert fake.wait_until(lambda: fake.user_subscription_count() == 0)
+    conn.start()
+    try:
+        assert conn.wait_ready(5) and fake.wait_for_user_subscriptions(1)
+        oid = _place_and_fill(fake, conn)
+        assert orders.wait_for(lambda items: any(e.order_id == oid and e.status == "FILLED" for e in items))
+    finally:
+        assert conn.stop(timeout=3.0) is True
