@@ -56,6 +56,7 @@ class StreamConn:
         self.proto: Optional[StreamProtocol] = None
         self.opened_at: Optional[float] = None
         self.ready_at: Optional[float] = None  # replacement: when first seen subscribed (supervisor)
+        self.last_ping_at = float("-inf")  # when the supervisor last sent a client ping
         self.last_error: Optional[str] = None
         # False once the server refused a handshake carrying stream names (HTTP 400,
         # e.g. an unknown symbol): then connect bare and SUBSCRIBE, so a bad stream

@@ -47,6 +47,7 @@ S = ConnectionState
 CONNECTION_TOPIC = "__connection__"
 ERROR_TOPIC = "__error__"
 _MAX_SLEEP = 0.5
+_PING_YIELD = 1.0  # seconds after a ping during which control messages have send priority
 _ROLLOVER_OVERLAP = 1.0  # seconds a subscribed replacement may overlap the old link before the switch
 
 
@@ -244,8 +245,16 @@ class MarketSession:
                 proto = conn.proto if conn is not None else None
                 if conn is None or proto is None or not proto.is_open:
                     continue
-                ping = proto.take_ping(now)
-                texts = proto.data_to_send(now)
+                if now - conn.last_ping_at < _PING_YIELD and proto.subscriptions.has_work():
+                    # A ping went out under a second ago: pending (UN)SUBSCRIBEs go first,
+                    # so a short ping interval can never starve them of the send budget.
+                    texts = proto.data_to_send(now)
+                    ping = proto.take_ping(now)
+                else:
+                    ping = proto.take_ping(now)
+                    texts = proto.data_to_send(now)
+                if ping:
+                    conn.last_ping_at = now
                 if ping or texts:
                     sends.append((conn, texts, ping))
                 for err in proto.errors_received():

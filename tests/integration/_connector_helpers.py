@@ -104,3 +104,51 @@ class Recorder:
 
 
 __all__ += ["open_stream_conns"]
+
+
+class RefusingServer:
+    """A TCP listener that logs the time of every connection attempt and answers HTTP 503."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.05)
+        self.times: List[float] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="test-refuser")
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        import time
+
+        while not self._done.is_set():
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.times.append(time.monotonic())
+            try:
+                s.settimeout(1.0)
+                s.recv(4096)
+                s.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            s.close()
+
+    def __enter__(self) -> "RefusingServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+__all__ += ["RefusingServer"]

@@ -193,3 +193,29 @@ def test_stop_delivers_queued_events_until_the_deadline(fake: FakeBinance, conn:
     threading.Timer(0.1, gate.set).start()
     assert conn.stop(timeout=3.0) is True
     assert [e.trade_id for e in rec.snapshot()] == ids
+
+
+def test_stop_with_a_stuck_block_subscriber_is_bounded(fake: FakeBinance, conn: bc.Connector) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def stuck(e: Any) -> None:
+        entered.set()
+        release.wait(scaled(10))
+
+    conn.on_trade("BTCUSDT", stuck, overflow=bc.OverflowPolicy.BLOCK, buffer=1)
+    conn.start()
+    assert conn.wait_ready(scaled(5))
+    for _ in range(5):  # the reader ends up blocked on the full buffer
+        fake.publish_trade("BTCUSDT", "100", "1")
+    assert entered.wait(scaled(3))
+    assert wait_until(lambda: conn.stats()["subscribers"]["btcusdt@trade"][0].get("blocked_since") is not None, 2)
+    t0 = time.monotonic()
+    ok = conn.stop(timeout=0.5)
+    took = time.monotonic() - t0
+    assert took < 1.0, took
+    assert ok is False  # the stuck callback could not finish in time
+    assert not any(t.name.startswith("binance_conn-market-reader") for t in threading.enumerate())
+    assert conn.stats()["dropped_at_stop"] >= 1
+    release.set()
+    assert conn.stop(timeout=2.0) is True  # a second stop() collects the worker

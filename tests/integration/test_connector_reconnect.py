@@ -329,3 +329,42 @@ def test_malformed_frames_are_counted_and_never_kill_the_reader(fake: FakeBinanc
     assert conn0["malformed"] + conn0["unknown"] >= 3, conn0
     assert conn0["malformed"] >= 1
     assert len(stream_conns(fake)) == 1 and market(c)["reconnects"] == 0
+
+
+def test_connection_budget_caps_attempts_per_window(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    import dataclasses
+
+    from _connector_helpers import RefusingServer
+
+    with RefusingServer() as srv:
+        cfg = fast_builder(fake).with_ws_url(srv.url).with_backoff(base=0.01, max=0.02, jitter=0.0).build()
+        cfg = dataclasses.replace(cfg, websocket=dataclasses.replace(
+            cfg.websocket, connection_budget=4, connection_budget_window=1.0))
+        c = start(started, cfg)
+        c.on_trade("BTCUSDT", lambda e: None)
+        c.start()
+        t_start = time.monotonic()
+        assert wait_until(lambda: len(srv.times) >= 10, 5)
+        t0 = time.monotonic()
+        assert c.stop() is True
+        assert time.monotonic() - t0 < 0.5  # also while waiting for budget
+    times = list(srv.times)
+    for i, t in enumerate(times):
+        in_window = [u for u in times[i:] if u < t + 0.95]  # accept times jitter a little
+        assert len(in_window) <= 4, (i, [round(u - times[0], 3) for u in times])
+    # without the budget 10 attempts would take ~0.2 s
+    assert times[9] - t_start >= 2.0 * 0.9
+
+
+def test_attempts_recover_after_refusals_end(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = start(started, fast_builder(fake).build())
+    c.on_trade("BTCUSDT", lambda e: None)
+    fake.refuse_handshakes(0.8)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    assert c.stats()["market"]["connections"][0]["failed_attempts"] >= 3
+    # backoff restarts from base once connected: a later drop reconnects at once
+    t0 = time.monotonic()
+    fake.drop_connections()
+    assert wait_until(lambda: len(open_stream_conns(fake)) == 1 and len(stream_conns(fake)) == 2, 2)
+    assert time.monotonic() - t0 < 0.3

@@ -297,3 +297,20 @@ def test_live_subscribe_is_not_a_disconnect(big_fake: FakeBinance, started: List
     assert not events.wait_for(lambda items: len(items) > 1, 0.3), [(e.state, e.reason) for e in events.snapshot()]
     m = c.stats()["market"]
     assert m["reconnects"] == 0, m
+
+
+def test_pings_and_subscriptions_share_the_send_budget(big_fake: FakeBinance, started: List[bc.Connector]) -> None:
+    """An absurd ping interval plus a subscription burst still stays under 5 msg/s."""
+    fake = big_fake
+    c = make(started, fast_builder(fake, ping_interval=0.05, pong_timeout=0.5).build())
+    c.on_trade("BTCUSDT", lambda e: None)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    assert wait_until(lambda: c.stats()["market"]["connections"][0]["pings_sent"] >= 4, 3)
+    for sym in SYMBOLS:
+        c.on_agg_trade(sym, lambda e: None)
+    assert fake.wait_for_subscriptions([f"{s.lower()}@aggTrade" for s in SYMBOLS], scaled(10))
+    first = c.stats()["market"]["connections"][0]["pings_sent"]
+    assert wait_until(lambda: c.stats()["market"]["connections"][0]["pings_sent"] >= first + 6, 4)
+    assert fake.rate_violations == 0
+    assert len(stream_conns(fake)) == 1
