@@ -299,3 +299,27 @@ def test_handshake_timeout_is_retried_and_stop_cuts_it(fake: FakeBinance) -> Non
         assert time.monotonic() - t0 < 0.5
     finally:
         srv.close()
+
+
+def test_concurrent_stops_and_stop_from_on_connection(fake: FakeBinance, conn: bc.Connector) -> None:
+    results: List[Any] = []
+    stopped_in_cb = threading.Event()
+
+    def on_conn(e: Any) -> None:
+        if e.state is S.CONNECTED and not stopped_in_cb.is_set():
+            stopped_in_cb.set()
+            results.append(("cb", conn.stop(timeout=2.0)))
+
+    conn.on_connection(on_conn)
+    conn.on_trade("BTCUSDT", lambda e: None)
+    conn.start()
+    assert stopped_in_cb.wait(scaled(5))
+    threads = [threading.Thread(target=lambda: results.append(("t", conn.stop(timeout=2.0)))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(scaled(5))
+    assert wait_until(lambda: len(results) == 5, 3)
+    assert all(ok is True for _, ok in results), results
+    assert conn.state is S.STOPPED
+    assert wait_until(lambda: conn_threads() == [], 3)

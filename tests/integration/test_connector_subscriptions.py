@@ -314,3 +314,46 @@ def test_pings_and_subscriptions_share_the_send_budget(big_fake: FakeBinance, st
     assert wait_until(lambda: c.stats()["market"]["connections"][0]["pings_sent"] >= first + 6, 4)
     assert fake.rate_violations == 0
     assert len(stream_conns(fake)) == 1
+
+
+def test_four_hundred_streams_url_and_subscribe_replayed_after_a_drop(big_fake: FakeBinance,
+                                                                      started: List[bc.Connector]) -> None:
+    fake = big_fake
+    c = make(started, fast_builder(fake).build())
+    noop = lambda e: None  # noqa: E731
+    c.on_trade(SYMBOLS, noop)
+    c.on_agg_trade(SYMBOLS, noop)
+    c.on_ticker(SYMBOLS, noop)
+    c.on_mini_ticker(SYMBOLS, noop)
+    c.on_book_ticker(SYMBOLS, noop)
+    c.on_depth(SYMBOLS, noop)
+    c.on_kline(SYMBOLS, "1m", noop)
+    c.on_kline(SYMBOLS, "5m", noop)
+    want = set(c.stats()["streams"])
+    assert len(want) == 400
+    c.start()
+    assert c.wait_ready(scaled(10))
+    assert fake.wait_for_subscriptions(want, scaled(5))
+    assert len(open_stream_conns(fake)) == 1
+    first = open_stream_conns(fake)[0]
+    assert len(first["path"]) < 4200 and first["messages_received"] >= 1  # the rest went by SUBSCRIBE
+    fake.drop_connections()
+    assert wait_until(lambda: c.stats()["market"]["reconnects"] == 1 and c.ready.is_set(), 10)
+    assert fake.wait_for_subscriptions(want, scaled(5))
+    assert fake.rate_violations == 0
+
+
+def test_unsubscribe_while_disconnected_is_not_replayed(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = make(started, fast_builder(fake).build())
+    c.on_trade("BTCUSDT", lambda e: None)
+    gone = c.on_trade("ETHUSDT", lambda e: None)
+    c.start()
+    assert fake.wait_for_subscriptions(["btcusdt@trade", "ethusdt@trade"], scaled(5))
+    fake.refuse_handshakes(0.5)
+    fake.drop_connections()
+    assert wait_until(lambda: not c.ready.is_set(), 2)
+    gone()
+    assert c.wait_ready(scaled(5))
+    assert fake.wait_for_subscriptions(["btcusdt@trade"], scaled(3))
+    assert fake.subscribed_streams() == ["btcusdt@trade"]
+    assert "ethusdt@trade" not in open_stream_conns(fake)[0]["streams"]
