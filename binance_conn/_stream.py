@@ -113,7 +113,7 @@ class StreamConn:
         finally:
             last = self.transport
             if last is not None:
-                last.abort()
+                last.release()
             session.wake()
 
     def _connect_forever(self) -> Tuple[WsTransport, StreamProtocol]:

@@ -21,9 +21,13 @@ fails loudly if that changes).  UTF-8 is validated by ``bytes.decode`` in C.
 
 from __future__ import annotations
 
+import errno
+import os
+import select
 import socket
 import ssl
 import threading
+import time
 from typing import Callable, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
@@ -154,11 +158,8 @@ class WsTransport:
         for family, socktype, proto, _name, addr in infos:
             sock = socket.socket(family, socktype, proto)
             self._sock = sock  # visible to abort() while connecting
-            sock.settimeout(self.handshake_timeout)
             try:
-                if self._aborted.is_set():
-                    raise ConnectionError("connect aborted")
-                sock.connect(addr)
+                self._tcp_connect(sock, addr)
             except OSError as exc:
                 last = exc
                 sock.close()
@@ -170,6 +171,27 @@ class WsTransport:
                 return tls
             return sock
         raise ConnectionError(f"cannot connect to {host}:{port}") from last
+
+    def _tcp_connect(self, sock: socket.socket, addr: object) -> None:
+        """TCP connect that notices :meth:`abort` within 0.1 s (a blocking connect() cannot be
+        interrupted from another thread), bounded by ``handshake_timeout``."""
+        deadline = time.monotonic() + self.handshake_timeout
+        sock.setblocking(False)
+        err = sock.connect_ex(addr)  # type: ignore[arg-type]
+        while err in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK, errno.EINTR):
+            if self._aborted.is_set():
+                raise ConnectionError("connect aborted")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("TCP connect timed out")
+            _, writable, failed = select.select([], [sock], [sock], min(left, 0.1))
+            if writable or failed:
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            raise OSError(err, os.strerror(err))
+        sock.settimeout(self.handshake_timeout)
+        if self._aborted.is_set():
+            raise ConnectionError("connect aborted")
 
     # ------------------------------------------------------------------ read
     def read_frames(self) -> List[Tuple[int, bytes]]:
@@ -190,8 +212,10 @@ class WsTransport:
             try:
                 data = sock.recv(_READ_SIZE)
             except OSError as exc:
+                self._cut()  # the reader owns the socket: close it here
                 raise TransportClosed(f"socket error: {exc}") from exc
             if not data:
+                self._cut()
                 if self._aborted.is_set():
                     raise TransportClosed("connection cut locally")
                 raise TransportClosed("connection closed by peer without a close frame")
@@ -303,7 +327,24 @@ class WsTransport:
         self.abort()
 
     def abort(self) -> None:
-        """Cut the socket at once from any thread; wakes a blocked read or connect."""
+        """Cut the connection at once from any thread; wakes a blocked read, handshake or connect.
+
+        Only ``shutdown()`` here: closing a socket another thread is blocked on does not wake
+        that thread, and its descriptor may be reused at once by a new socket, leaving the
+        reader blocked on someone else's connection.  The reader thread closes the socket
+        when it sees the end (:meth:`read_frames`, :meth:`connect`) or via :meth:`release`.
+        """
+        self._aborted.set()
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def release(self) -> None:
+        """Owner (reader) thread only: abort and close the socket."""
         self._aborted.set()
         self._cut()
 

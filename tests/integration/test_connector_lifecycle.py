@@ -323,3 +323,28 @@ def test_concurrent_stops_and_stop_from_on_connection(fake: FakeBinance, conn: b
     assert all(ok is True for _, ok in results), results
     assert conn.state is S.STOPPED
     assert wait_until(lambda: conn_threads() == [], 3)
+
+
+def test_stop_during_handshake_never_hangs_repeatedly(fake: FakeBinance) -> None:
+    """Regression: stop() closed the socket under a reader blocked in the handshake; the fd got
+    reused and the reader stayed blocked on someone else's socket until the timeout."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    accepted = []
+    try:
+        cfg = fast_builder(fake, handshake_timeout=30.0).with_ws_url(f"ws://127.0.0.1:{srv.getsockname()[1]}").build()
+        for _ in range(30):
+            c = bc.Connector(cfg)
+            c.on_trade("BTCUSDT", lambda e: None)
+            c.start()
+            accepted.append(srv.accept()[0])
+            t0 = time.monotonic()
+            assert c.stop(timeout=2.0) is True
+            assert time.monotonic() - t0 < 0.5
+    finally:
+        for a in accepted:
+            a.close()
+        srv.close()

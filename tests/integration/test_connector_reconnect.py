@@ -252,7 +252,8 @@ def test_fifty_reconnect_cycles_no_thread_or_memory_growth(fake: FakeBinance, st
     # One in-flight 64 KiB read buffer per reader is not growth: leave that line out.
     import binance_conn._transport as tr
 
-    src = open(tr.__file__).read().splitlines()
+    with open(tr.__file__, encoding="utf-8") as fh:
+        src = fh.read().splitlines()
     recv_line = next(i for i, line in enumerate(src, 1) if "sock.recv(_READ_SIZE)" in line)
     flt = [tracemalloc.Filter(True, "*binance_conn*"), tracemalloc.Filter(False, "*binance_conn/testing*"),
            tracemalloc.Filter(False, tr.__file__, recv_line)]
