@@ -369,3 +369,34 @@ def test_attempts_recover_after_refusals_end(fake: FakeBinance, started: List[bc
     fake.drop_connections()
     assert wait_until(lambda: len(open_stream_conns(fake)) == 1 and len(stream_conns(fake)) == 2, 2)
     assert time.monotonic() - t0 < 0.3
+
+
+@pytest.mark.xfail(strict=True, reason="not implemented: the REST probe checks reachability (/api/v3/ping) only, "
+                   "not market activity, so a stream that stops delivering data while pongs still come back "
+                   "is never replaced (issue 5: 'streams that stall silently while pings succeed')")
+def test_stalled_stream_with_live_pongs_is_replaced(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    c = start(started, fast_builder(fake, ping_interval=0.3, pong_timeout=0.3, silence_timeout=0.5)
+              .with_health_check(0.3).build())
+    rec = Recorder()
+    c.on_trade("BTCUSDT", rec)
+    c.start()
+    assert c.wait_ready(scaled(5))
+    for _ in range(5):
+        fake.publish_trade("BTCUSDT", "100", "1")
+    assert rec.wait_count(5)
+    for s in fake._open_sessions("stream"):  # the server silently stops routing data to this link
+        with s.lock:
+            s.streams.clear()
+    stop = threading.Event()
+
+    def trade_on() -> None:
+        while not stop.wait(0.05):
+            fake.publish_trade("BTCUSDT", "100", "1")
+
+    t = threading.Thread(target=trade_on, daemon=True)
+    t.start()
+    try:
+        assert wait_until(lambda: len(stream_conns(fake)) > 1, 3)
+    finally:
+        stop.set()
+        t.join(2)
