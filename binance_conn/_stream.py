@@ -80,10 +80,16 @@ class StreamConn:
             else:
                 transport.abort()
 
-    def kill(self, reason: str) -> bool:
-        """Cut the socket (zombie) once; the reader notices and reconnects. True if it was cut now."""
-        transport = self.transport
-        if transport is None or transport.aborted:
+    def kill(self, reason: str, transport: Optional[WsTransport] = None) -> bool:
+        """Cut the socket (zombie) once; the reader notices and reconnects. True if it was cut now.
+
+        ``transport``: the one judged a zombie; nothing is cut when the reader has
+        replaced it meanwhile (never kill the fresh connection for the old one's sins).
+        """
+        current = self.transport
+        if transport is None:
+            transport = current
+        if transport is None or transport is not current or transport.aborted:
             return False
         self.last_error = reason
         transport.abort()

@@ -34,6 +34,7 @@ from ._core.state import Input, StateMachine
 from ._core.subscriptions import StreamRegistry
 from ._dispatch import Dispatcher
 from ._stream import ShardLink, StreamConn
+from ._transport import WsTransport
 from .enums import ConnectionState
 from .errors import BinanceError
 from .events import ConnectionEvent
@@ -48,6 +49,7 @@ CONNECTION_TOPIC = "__connection__"
 ERROR_TOPIC = "__error__"
 _MAX_SLEEP = 0.5
 _PING_YIELD = 1.0  # seconds after a ping during which control messages have send priority
+_ACTIVITY_SLACK_MS = 2000.0  # clock skew + latency allowance of the market-activity probe
 _ROLLOVER_OVERLAP = 1.0  # seconds a subscribed replacement may overlap the old link before the switch
 
 
@@ -96,6 +98,8 @@ class MarketSession:
         self.rollovers = 0
         self.subscription_errors = 0
         self.extra_ready: Callable[[], bool] = lambda: True  # e.g. the user-data session (connector)
+        # GET path, params, timeout -> JSON (the connector's REST client): market-activity probe
+        self.rest_get: Optional[Callable[[str, Dict[str, Any], float], Any]] = None
 
     # ------------------------------------------------------------------ helpers for readers
     def wake(self) -> None:
@@ -236,7 +240,7 @@ class MarketSession:
 
     def _tick_link(self, link: ShardLink, now: float, errors: List[BinanceError]) -> Optional[float]:
         sends: List[Tuple[StreamConn, List[str], bool]] = []
-        kill: Optional[Tuple[StreamConn, str]] = None
+        kill: Optional[Tuple[StreamConn, Optional[WsTransport], str]] = None
         rollover: Optional[str] = None
         swap = False
         wake_at: Optional[float] = None
@@ -279,7 +283,7 @@ class MarketSession:
                     proto.pause(blocked)
                 reason = proto.is_zombie(now)
                 if reason is not None:
-                    kill = (conn, reason)
+                    kill = (conn, conn.transport, reason)  # the transport of the proto judged
                 if conn is link.primary:
                     if proto.is_ready:
                         link.retry = 0
@@ -311,8 +315,8 @@ class MarketSession:
             except Exception as exc:  # noqa: BLE001 - the reader will see the dead socket
                 _log.info("send failed", extra={"shard": link.index, "error": str(exc)})
         if kill is not None:
-            conn, reason = kill
-            if conn.kill(f"zombie: {reason}"):
+            conn, judged, reason = kill
+            if judged is not None and conn.kill(f"zombie: {reason}", judged):
                 self.zombies += 1
                 _log.warning("zombie stream connection replaced", extra={"shard": link.index, "reason": reason})
         if rollover is not None and not self.stopping:
@@ -389,15 +393,49 @@ class MarketSession:
             with self._lock:
                 requests, self._probe_requests = self._probe_requests, []
             for conn in requests:
+                gap = None
+                if ok:
+                    try:
+                        gap = self._activity_gap(conn, min(interval, float(self.config.rest.timeout)))
+                    except Exception as exc:  # noqa: BLE001 - best effort: reachability already proven
+                        _log.debug("activity probe failed", extra={"error": str(exc)})
+                now = _monotonic()
                 with conn.link.lock:
                     if conn.proto is not None:
-                        conn.proto.health.probe_result(now, ok, error or "")
+                        conn.proto.health.probe_result(now, ok and gap is None, error or gap or "")
             if changed or requests:
                 self.wake()
             if self.stopping:
                 break
             self._probe_wanted.wait(interval)
             self._probe_wanted.clear()
+
+    def _activity_gap(self, conn: StreamConn, timeout: float) -> Optional[str]:
+        """Why this silent link is stalled although the market is not, or None.
+
+        A pong proves little: REST is asked for the last trade of the link's most recently
+        active trade stream; a trade clearly newer than the last event delivered means the
+        server stopped routing data to this link while still answering pings.
+        """
+        get = self.rest_get
+        if get is None:
+            return None
+        link = conn.link
+        with link.lock:
+            seen = [(s, entry[1]) for s, entry in link.stream_counts.items()
+                    if s in link.desired and (s.endswith("@trade") or s.endswith("@aggTrade"))]
+        if not seen:
+            return None
+        stream, last_mono = max(seen, key=lambda item: item[1])
+        symbol = stream.split("@", 1)[0].upper()
+        rows = get("/api/v3/aggTrades", {"symbol": symbol, "limit": 1}, timeout)
+        if not rows:
+            return None
+        rest_ms = int(rows[-1]["T"])
+        seen_ms = time.time() * 1000.0 - (_monotonic() - last_mono) * 1000.0
+        if rest_ms > seen_ms + _ACTIVITY_SLACK_MS:
+            return f"REST shows {symbol} trades {(rest_ms - seen_ms) / 1000.0:.1f} s newer than the last on {stream}"
+        return None
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> Dict[str, Any]:

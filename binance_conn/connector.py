@@ -133,6 +133,7 @@ class Connector:
     def _make_market(self, config: Config) -> MarketSession:
         market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
         market.extra_ready = self._user_ready
+        market.rest_get = lambda path, params, timeout: self.rest.request("GET", path, params, timeout=timeout)
         return market
 
     def _make_rest(self, config: Config, session: Any) -> RestClient:

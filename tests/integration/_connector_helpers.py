@@ -152,3 +152,14 @@ class RefusingServer:
 
 
 __all__ += ["RefusingServer"]
+
+
+def wait_live(conn: Any, fake: FakeBinance, timeout: float = 5.0) -> None:
+    """Ready, and every stream of ``conn`` subscribed on the fake's side too (the fake registers a
+    connection's URL streams a moment after the client saw the handshake complete)."""
+    assert conn.wait_ready(scaled(timeout)), conn.stats()
+    want = list(conn.stats()["streams"])
+    assert fake.wait_for_subscriptions(want, scaled(timeout)), (want, fake.subscribed_streams())
+
+
+__all__ += ["wait_live"]

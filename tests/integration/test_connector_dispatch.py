@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Iterator, List
 
 import pytest
-from _connector_helpers import FakeBinance, Recorder, fast_builder, scaled, stream_conns, wait_until
+from _connector_helpers import FakeBinance, Recorder, fast_builder, scaled, stream_conns, wait_live, wait_until
 
 import binance_conn as bc
 
@@ -33,7 +33,7 @@ def test_slow_subscriber_does_not_delay_a_fast_one(fake: FakeBinance, conn: bc.C
     conn.on_trade("BTCUSDT", slow)
     conn.on_trade("BTCUSDT", fast)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     ids = [fake.publish_trade("BTCUSDT", "100", "1") for _ in range(50)]
     t0 = time.monotonic()
     assert fast.wait_for(lambda items: [e.trade_id for e in items] == ids, 2)
@@ -52,7 +52,7 @@ def test_ten_thousand_events_in_order_per_subscriber(fake: FakeBinance, conn: bc
     conn.on_trade("BTCUSDT", b, buffer=n)
     conn.on_trade("BTCUSDT", queue=q, buffer=n)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     ids = [fake.publish_trade("BTCUSDT", "100", "1") for _ in range(n)]
     assert a.wait_count(n, 20) and b.wait_count(n, 20)
     assert [e.trade_id for e in a.snapshot()] == ids
@@ -73,7 +73,7 @@ def test_blocked_block_subscriber_is_not_a_zombie(fake: FakeBinance, conn: bc.Co
     rec = Recorder(on_event=stuck)
     sub = conn.on_trade("BTCUSDT", rec, overflow=bc.OverflowPolicy.BLOCK, buffer=1)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     for _ in range(5):  # 1 in the callback, 1 queued, the reader blocks on the 3rd
         fake.publish_trade("BTCUSDT", "100", "1")
     assert entered.wait(scaled(3))
@@ -97,7 +97,7 @@ def test_drop_oldest_counts_drops_and_keeps_the_newest(fake: FakeBinance, conn: 
     rec = Recorder(on_event=lambda e: release.wait(scaled(5)))
     sub = conn.on_trade("BTCUSDT", rec, buffer=3)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     ids = [fake.publish_trade("BTCUSDT", "100", "1")]
     assert rec.wait_count(1)  # the worker holds the first one
     ids += [fake.publish_trade("BTCUSDT", "100", "1") for _ in range(9)]
@@ -122,7 +122,7 @@ def test_raising_callback_reaches_on_error_and_log_and_worker_goes_on(fake: Fake
 
     sub = conn.on_trade("BTCUSDT", bad)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     with caplog.at_level(logging.WARNING, logger="binance_conn"):
         ids = [fake.publish_trade("BTCUSDT", "100", "1") for _ in range(3)]
         assert wait_until(lambda: seen == ids, 3)
@@ -140,7 +140,7 @@ def test_none_callback_gives_an_inactive_handle(fake: FakeBinance, conn: bc.Conn
     assert not h.active
     h()  # still callable
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     assert fake.connection_log == []
 
 
@@ -151,7 +151,7 @@ def test_one_event_object_shared_by_all_subscribers(fake: FakeBinance, conn: bc.
     conn.on_trade("BTCUSDT", b)
     conn.on_trade("BTCUSDT", queue=q)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     fake.publish_trade("BTCUSDT", "100.5", "2")
     assert a.wait_count(1) and b.wait_count(1)
     ev = q.get(timeout=scaled(2))
@@ -165,7 +165,7 @@ def test_queue_block_waits_on_the_callers_queue(fake: FakeBinance, conn: bc.Conn
     q: "queue.Queue[Any]" = queue.Queue(maxsize=2)
     sub = conn.on_trade("BTCUSDT", queue=q, overflow=bc.OverflowPolicy.BLOCK)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     ids = [fake.publish_trade("BTCUSDT", "100", "1") for _ in range(6)]
     got = [q.get(timeout=scaled(3)).trade_id for _ in range(6)]
     assert got == ids and sub.dropped == 0
@@ -175,7 +175,7 @@ def test_queue_drop_oldest_removes_the_callers_oldest(fake: FakeBinance, conn: b
     q: "queue.Queue[Any]" = queue.Queue(maxsize=2)
     sub = conn.on_trade("BTCUSDT", queue=q)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     ids = [fake.publish_trade("BTCUSDT", "100", "1") for _ in range(6)]
     assert wait_until(lambda: sub.dropped == 4, 3)
     assert [q.get_nowait().trade_id for _ in range(2)] == ids[-2:]
@@ -186,7 +186,7 @@ def test_stop_delivers_queued_events_until_the_deadline(fake: FakeBinance, conn:
     rec = Recorder(on_event=lambda e: gate.wait(scaled(5)))
     conn.on_trade("BTCUSDT", rec, buffer=100)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     ids = [fake.publish_trade("BTCUSDT", "100", "1") for _ in range(5)]
     assert rec.wait_count(1)
     assert wait_until(lambda: conn.stats()["subscribers"]["btcusdt@trade"][0].get("pending", 4) == 4, 2)
@@ -205,7 +205,7 @@ def test_stop_with_a_stuck_block_subscriber_is_bounded(fake: FakeBinance, conn: 
 
     conn.on_trade("BTCUSDT", stuck, overflow=bc.OverflowPolicy.BLOCK, buffer=1)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     for _ in range(5):  # the reader ends up blocked on the full buffer
         fake.publish_trade("BTCUSDT", "100", "1")
     assert entered.wait(scaled(3))

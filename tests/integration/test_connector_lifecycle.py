@@ -16,6 +16,7 @@ from _connector_helpers import (
     fast_builder,
     scaled,
     stream_conns,
+    wait_live,
     wait_until,
 )
 
@@ -40,7 +41,7 @@ def test_start_returns_at_once_and_becomes_ready_with_trades(fake: FakeBinance, 
     conn.start()
     assert time.monotonic() - t0 < 0.2
     assert conn.state in (S.CONNECTING, S.CONNECTED)
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     assert conn.state is S.CONNECTED and conn.is_connected() and conn.ready.is_set()
     assert fake.wait_for_subscriptions(["btcusdt@trade"], scaled(2))
     ids = [fake.publish_trade("BTCUSDT", "100", "1") for _ in range(3)]
@@ -51,7 +52,7 @@ def test_start_returns_at_once_and_becomes_ready_with_trades(fake: FakeBinance, 
 
 def test_no_subscriptions_opens_no_socket_and_ready_means_rest(fake: FakeBinance, conn: bc.Connector) -> None:
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     assert conn.state is S.CONNECTED
     assert fake.wait_for_requests("/api/v3/ping", 1, scaled(2))
     assert fake.connection_log == []
@@ -63,20 +64,20 @@ def test_state_is_connecting_while_handshakes_are_refused(fake: FakeBinance, con
     conn.start()
     assert wait_until(lambda: conn.stats()["market"]["connections"][0]["failed_attempts"] >= 2, 3)
     assert conn.state is S.CONNECTING and not conn.ready.is_set() and not conn.is_connected()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     assert conn.state is S.CONNECTED
 
 
 def test_ready_is_level_triggered(fake: FakeBinance, conn: bc.Connector) -> None:
     conn.on_trade("BTCUSDT", lambda e: None)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     fake.refuse_handshakes(1.0)
     fake.drop_connections()
     assert wait_until(lambda: not conn.ready.is_set(), 2)
     assert not conn.is_connected()
     assert conn.state in (S.RECONNECTING, S.DISCONNECTED)
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     assert conn.is_connected()
 
 
@@ -96,7 +97,7 @@ def test_stop_is_fast_idempotent_and_leaves_no_thread(fake: FakeBinance, conn: b
     conn.on_trade(["BTCUSDT", "ETHUSDT"], lambda e: None)
     conn.on_connection(lambda e: None)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     assert conn_threads()
     t0 = time.monotonic()
     assert conn.stop() is True
@@ -169,7 +170,7 @@ def test_stop_from_inside_a_callback(fake: FakeBinance, conn: bc.Connector) -> N
 
     conn.on_trade("BTCUSDT", cb)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     fake.publish_trade("BTCUSDT", "100", "1")
     assert done.wait(scaled(5))
     assert result == [True]
@@ -183,12 +184,12 @@ def test_restart_with_new_config_keeps_subscriptions(fake: FakeBinance, conn: bc
     conn.on_trade("BTCUSDT", rec)
     conn.on_book_ticker("ETHUSDT", rec)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     assert conn.stop() is True
     cfg2 = fast_builder(fake).with_debounce(0.05).build()
     conn.start(config=cfg2)
     assert conn.config is cfg2
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     assert fake.wait_for_subscriptions(["btcusdt@trade", "ethusdt@bookTicker"], scaled(2))
     tid = fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_for(lambda items: any(getattr(e, "trade_id", None) == tid for e in items))
@@ -200,7 +201,7 @@ def test_start_twice_is_a_noop_and_reconfigure_while_running_is_refused(fake: Fa
     conn.on_trade("BTCUSDT", lambda e: None)
     conn.start()
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     with pytest.raises(bc.ValidationError):
         conn.start(config=fast_builder(fake).build())
     assert fake.wait_until(lambda: len(stream_conns(fake)) == 1, scaled(1))
@@ -209,7 +210,7 @@ def test_start_twice_is_a_noop_and_reconfigure_while_running_is_refused(fake: Fa
 def test_context_manager(fake: FakeBinance) -> None:
     with bc.Connector(fast_builder(fake).build()) as c:
         c.on_trade("BTCUSDT", lambda e: None)
-        assert c.wait_ready(scaled(5))
+        wait_live(c, fake)
     assert c.state is S.STOPPED
     assert conn_threads() == []
 
@@ -239,7 +240,7 @@ def test_several_connectors_side_by_side(fake: FakeBinance) -> None:
 def test_stats_shape(fake: FakeBinance, conn: bc.Connector) -> None:
     sub = conn.on_trade("BTCUSDT", lambda e: None)
     conn.start()
-    assert conn.wait_ready(scaled(5))
+    wait_live(conn, fake)
     fake.publish_trade("BTCUSDT", "100", "1")
     assert wait_until(lambda: sub.delivered == 1)
     st = conn.stats()
@@ -268,7 +269,7 @@ def test_rest_down_clears_ready_without_touching_streams(fake: FakeBinance) -> N
         c.on_connection(events)
         c.on_trade("BTCUSDT", lambda e: None)
         c.start()
-        assert c.wait_ready(scaled(5))
+        wait_live(c, fake)
         fake.fail_next(6, status=503, path="/api/v3/ping")
         assert wait_until(lambda: not c.ready.is_set(), 3)
         assert not c.is_connected()

@@ -21,6 +21,7 @@ from _connector_helpers import (
     open_stream_conns,
     scaled,
     stream_conns,
+    wait_live,
     wait_until,
 )
 
@@ -55,7 +56,7 @@ def test_drop_reconnects_resubscribes_and_events_flow_again(fake: FakeBinance, s
     c.on_trade("BTCUSDT", trades)
     c.on_book_ticker("ETHUSDT", books)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     first = stream_conns(fake)
     assert len(first) == 1
     want = {"btcusdt@trade", "ethusdt@bookTicker"}
@@ -87,7 +88,7 @@ def test_clean_server_close_reconnects(fake: FakeBinance, started: List[bc.Conne
     rec = Recorder()
     c.on_trade("BTCUSDT", rec)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     assert fake.close_connections(1001, "going away") == 1
     assert wait_until(lambda: len(stream_conns(fake)) == 2 and len(open_stream_conns(fake)) == 1, 3)
     assert c.wait_ready(scaled(3))
@@ -101,7 +102,7 @@ def test_frozen_link_is_replaced_quickly(fake: FakeBinance, started: List[bc.Con
     rec = Recorder()
     c.on_trade("BTCUSDT", rec)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     first = stream_conns(fake)[0]["id"]
     t0 = time.monotonic()
     fake.freeze()
@@ -121,7 +122,7 @@ def test_frozen_busy_link_is_replaced_quickly(fake: FakeBinance, started: List[b
     rec = Recorder()
     c.on_trade("BTCUSDT", rec)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     for _ in range(5):
         fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_count(5)
@@ -139,7 +140,7 @@ def test_frozen_link_replaced_within_10s_with_default_timings(fake: FakeBinance,
     rec = Recorder()
     c.on_trade("BTCUSDT", rec)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     for _ in range(5):
         fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_count(5)
@@ -162,7 +163,7 @@ def test_quiet_but_healthy_market_never_reconnects(fake: FakeBinance, started: L
     rec = Recorder()
     c.on_trade("BTCUSDT", rec)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     for _ in range(5):  # arm the data-silence watchdog, then go quiet
         fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_count(5)
@@ -227,7 +228,7 @@ def test_fifty_reconnect_cycles_no_thread_or_memory_growth(fake: FakeBinance, st
     c.on_trade("BTCUSDT", rec)
     c.on_connection(lambda e: None)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
 
     def cycle() -> None:
         before = {r["id"] for r in stream_conns(fake)}
@@ -319,7 +320,7 @@ def test_malformed_frames_are_counted_and_never_kill_the_reader(fake: FakeBinanc
     rec = Recorder()
     c.on_trade("BTCUSDT", rec)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     assert fake.send_malformed() == 1
     fake.send_malformed('{"stream":"btcusdt@trade","data":{"e":"trade","t":"x"}}')
     fake.send_malformed("\u00ff not json")
@@ -362,7 +363,7 @@ def test_attempts_recover_after_refusals_end(fake: FakeBinance, started: List[bc
     c.on_trade("BTCUSDT", lambda e: None)
     fake.refuse_handshakes(0.8)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     assert c.stats()["market"]["connections"][0]["failed_attempts"] >= 3
     # backoff restarts from base once connected: a later drop reconnects at once
     t0 = time.monotonic()
@@ -371,16 +372,15 @@ def test_attempts_recover_after_refusals_end(fake: FakeBinance, started: List[bc
     assert time.monotonic() - t0 < 0.3
 
 
-@pytest.mark.xfail(strict=True, reason="not implemented: the REST probe checks reachability (/api/v3/ping) only, "
-                   "not market activity, so a stream that stops delivering data while pongs still come back "
-                   "is never replaced (issue 5: 'streams that stall silently while pings succeed')")
 def test_stalled_stream_with_live_pongs_is_replaced(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    """Issue 5's first pain: a stream that stops delivering while pongs still come back. The REST
+    activity probe (last aggTrade of the link's busiest trade stream) condemns it."""
     c = start(started, fast_builder(fake, ping_interval=0.3, pong_timeout=0.3, silence_timeout=0.5)
               .with_health_check(0.3).build())
     rec = Recorder()
     c.on_trade("BTCUSDT", rec)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     for _ in range(5):
         fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_count(5)
@@ -396,7 +396,12 @@ def test_stalled_stream_with_live_pongs_is_replaced(fake: FakeBinance, started: 
     t = threading.Thread(target=trade_on, daemon=True)
     t.start()
     try:
-        assert wait_until(lambda: len(stream_conns(fake)) > 1, 3)
+        assert wait_until(lambda: len(stream_conns(fake)) > 1, 6)
+        assert c.wait_ready(scaled(3))
+        assert fake.wait_for_subscriptions(["btcusdt@trade"], scaled(3))
+        n = len(rec)
+        assert rec.wait_for(lambda items: len(items) > n + 3, 3)  # trades flow again
+        assert c.stats()["market"]["zombies_replaced"] == 1
     finally:
         stop.set()
         t.join(2)

@@ -8,7 +8,7 @@ import threading
 from typing import Any, Iterator, List
 
 import pytest
-from _connector_helpers import FakeBinance, Recorder, fast_builder, scaled, stream_conns, wait_until
+from _connector_helpers import FakeBinance, Recorder, fast_builder, stream_conns, wait_live, wait_until
 
 import binance_conn as bc
 
@@ -58,7 +58,7 @@ def run_rollover(fake: FakeBinance, started: List[bc.Connector], cfg: bc.Config,
     c.on_trade("BTCUSDT", trades, buffer=100_000)
     c.on_book_ticker("ETHUSDT", books, buffer=100_000)
     c.start()
-    assert c.wait_ready(scaled(5))
+    wait_live(c, fake)
     with Publisher(fake) as pub:
         assert wait_until(lambda: len(pub.ids) >= 20, 3)
         trigger()
