@@ -15,15 +15,13 @@ by the supervisor thread (``_supervisor.py``) from the same protocol object.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-import tenacity
-
 from ._core.dedupe import Deduplicator
 from ._core.protocol import StreamProtocol
+from ._reconnect import connect_forever
 from ._transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
 from .errors import ConnectionError
 
@@ -123,42 +121,15 @@ class StreamConn:
             session.wake()
 
     def _connect_forever(self) -> Tuple[WsTransport, StreamProtocol]:
-        session = self.session
-        policy = session.backoff
+        return connect_forever(self._connect_once, backoff=self.session.backoff, counter=self.link,
+                               stop_event=self.session.stop_event, on_retry=self._on_retry)
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            delay = policy.delay(self.link.retry, random.random())
-            self.link.retry += 1
-            return delay
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            outcome = state.outcome
-            err = outcome.exception() if outcome is not None else None
-            self.last_error = str(err)
-            self.link.on_attempt_failed(self, str(err))
-            next_action = state.next_action
-            if _log.isEnabledFor(logging.INFO):
-                _log.info(
-                    "stream connect failed, retrying",
-                    extra={
-                        "shard": self.link.index,
-                        "error": str(err),
-                        "delay": next_action.sleep if next_action is not None else None,
-                    },
-                )
-
-        def sleep(seconds: float) -> None:
-            session.stop_event.wait(seconds)
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(ConnectionError),
-            wait=wait,
-            stop=tenacity.stop_never,
-            sleep=sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        return retrying(self._connect_once)
+    def _on_retry(self, err: Optional[BaseException], delay: Optional[float]) -> None:
+        self.last_error = str(err)
+        self.link.on_attempt_failed(self, str(err))
+        if _log.isEnabledFor(logging.INFO):
+            _log.info("stream connect failed, retrying",
+                      extra={"shard": self.link.index, "error": str(err), "delay": delay})
 
     def _connect_once(self) -> Tuple[WsTransport, StreamProtocol]:
         session = self.session

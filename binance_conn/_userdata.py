@@ -37,12 +37,9 @@ made (:class:`WsApiClient`, ``conn.ws_api``).
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
-
-import tenacity
 
 from ._core.debounce import Debouncer
 from ._core.health import HealthMonitor
@@ -61,6 +58,7 @@ from ._core.wsapi import (
     is_auth_failure,
 )
 from ._dispatch import Dispatcher
+from ._reconnect import connect_forever
 from ._rest_helpers import check_client_order_id, decimalize, new_client_order_id
 from ._supervisor import CONNECTION_TOPIC, ERROR_TOPIC
 from ._transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
@@ -391,31 +389,14 @@ class UserDataLink:
             self.wake()
 
     def _connect_forever(self, link: _Link) -> None:
-        def wait(state: tenacity.RetryCallState) -> float:
-            delay = float(self.backoff.delay(link.retry, random.random()))
-            link.retry += 1
-            return delay
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            outcome = state.outcome
-            err = outcome.exception() if outcome is not None else None
+        def on_retry(err: Optional[BaseException], delay: Optional[float]) -> None:
             if link.role == "primary":
                 self.last_loss_reason = str(err)
             self.wake()
             _log.info("user-data connect failed, retrying", extra={"error": str(err), "role": link.role})
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(ConnectionError),
-            wait=wait,
-            stop=tenacity.stop_never,
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        retrying(self._connect_once, link)
-
-    def _sleep(self, seconds: float) -> None:
-        self.stop_event.wait(seconds)
+        connect_forever(lambda: self._connect_once(link), backoff=self.backoff, counter=link,
+                        stop_event=self.stop_event, on_retry=on_retry)
 
     def _connect_once(self, link: _Link) -> None:
         if self.stopping or self.fatal is not None or link.retired:

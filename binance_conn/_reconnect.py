@@ -1,0 +1,80 @@
+"""The connect-forever loop shared by the market readers (``_stream.py``) and the user-data links.
+
+tenacity only executes the policy (STYLE.md, example 5): ``attempt`` is called until it
+returns; an :class:`~binance_conn.errors.ConnectionError` is retried after the configured
+backoff, forever, and any other exception (the callers' own "stop trying" signal, or a
+bug) ends the loop at once.  The wait before retry ``n`` is ``backoff.delay(n, u)`` with
+``n`` read from, and then incremented on, the caller's ``counter.retry``: the counter
+outlives one loop, so the next outage continues the sequence, and the caller resets it
+to 0 when a connection is demonstrably good (subscribed / ready).  The sleep is
+``stop_event.wait``, so ``stop()`` cuts a backoff wait short.
+
+Budgets (the per-host connection budget of the market side) belong in ``attempt``: they
+gate every try, the first one included.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Callable, Optional, Protocol, TypeVar
+
+import tenacity
+
+from ._core.backoff import Backoff
+from .errors import ConnectionError
+
+__all__ = ["RetryCounter", "connect_forever"]
+
+T = TypeVar("T")
+
+
+class RetryCounter(Protocol):
+    """Whatever carries the retry index across connection attempts (a shard, a link)."""
+
+    retry: int
+
+
+def connect_forever(
+    attempt: Callable[[], T],
+    *,
+    backoff: Backoff,
+    counter: RetryCounter,
+    stop_event: threading.Event,
+    on_retry: Callable[[Optional[BaseException], Optional[float]], None],
+) -> T:
+    """Call ``attempt`` until it returns; retry ``ConnectionError`` with backoff, forever.
+
+    Runs on the calling (reader) thread and blocks it between attempts.
+
+    Args:
+        attempt: one connection attempt; raises ``ConnectionError`` to be retried.
+        backoff: the configured policy.
+        counter: its ``retry`` attribute is the next retry index (incremented per wait).
+        stop_event: set by ``stop()``; ends a backoff wait at once.
+        on_retry: called before each wait with the failure and the wait in seconds.
+    """
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        delay = float(backoff.delay(counter.retry, random.random()))
+        counter.retry += 1
+        return delay
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        outcome = state.outcome
+        next_action = state.next_action
+        on_retry(outcome.exception() if outcome is not None else None,
+                 next_action.sleep if next_action is not None else None)
+
+    def sleep(seconds: float) -> None:
+        stop_event.wait(seconds)
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(ConnectionError),
+        wait=wait,
+        stop=tenacity.stop_never,
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(attempt)
