@@ -28,9 +28,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ._core.backoff import Backoff
-from ._core.debounce import Debouncer
+from ._core.debounce import Emitted
 from ._core.pacing import ConnectionBudget
-from ._core.state import Input, StateMachine
+from ._core.status import SessionStatus
 from ._core.subscriptions import StreamRegistry
 from ._dispatch import Dispatcher
 from ._stream import ShardLink, StreamConn
@@ -39,7 +39,7 @@ from .enums import ConnectionState
 from .errors import BinanceError
 from .events import ConnectionEvent
 
-__all__ = ["MarketSession", "CONNECTION_TOPIC", "ERROR_TOPIC"]
+__all__ = ["MarketSession", "CONNECTION_TOPIC", "ERROR_TOPIC", "publish_connection_events"]
 
 _log = logging.getLogger("binance_conn.supervisor")
 _monotonic = time.monotonic
@@ -51,6 +51,19 @@ _MAX_SLEEP = 0.5
 _PING_YIELD = 1.0  # seconds after a ping during which control messages have send priority
 _ACTIVITY_SLACK_MS = 2000.0  # clock skew + latency allowance of the market-activity probe
 _ROLLOVER_OVERLAP = 1.0  # seconds a subscribed replacement may overlap the old link before the switch
+_PUBLISHED = (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING)
+
+
+def publish_connection_events(dispatcher: Dispatcher, exchange: str, session: str, emitted: List[Emitted],
+                              log: Optional[logging.Logger]) -> None:
+    """Publish debounced ``(state, reason)`` pairs as ``ConnectionEvent`` (logged on ``log`` unless None)."""
+    for state, reason in emitted:
+        if state not in _PUBLISHED:
+            continue
+        event = ConnectionEvent(exchange, session, state, reason, int(time.time() * 1000))
+        if log is not None and log.isEnabledFor(logging.INFO):
+            log.info("connection state", extra={"session": session, "state": state.value, "reason": reason})
+        dispatcher.publish(CONNECTION_TOPIC, event)
 
 
 class MarketSession:
@@ -82,8 +95,7 @@ class MarketSession:
         self._lock = threading.RLock()
         self.registry = StreamRegistry(config.websocket.max_streams_per_connection)
         self.links: Dict[int, ShardLink] = {}
-        self.sm = StateMachine()
-        self.debouncer = Debouncer(config.websocket.debounce)
+        self.status = SessionStatus(config.websocket.debounce)
         self.ready = threading.Event()
         self.rest_ok = False
         self.rest_checked_at: Optional[float] = None
@@ -158,10 +170,7 @@ class MarketSession:
             self.stop_event.clear()
             self.ready.clear()
             self.rest_ok = False
-            self.sm = StateMachine()
-            self.sm.handle(Input.START)
-            self.debouncer = Debouncer(self.ws_config.debounce)
-            self.debouncer.feed(S.CONNECTING, _monotonic())
+            self.status.start(_monotonic())
             for link in self.links.values():
                 link.retry = 0
                 link.start()
@@ -201,9 +210,7 @@ class MarketSession:
                 link.replacement = None
                 link.retiring = []
                 link.dedupe.end()
-            if self.sm.state is not S.STOPPED:
-                self.sm.handle(Input.STOP)
-            emitted = self.debouncer.feed(S.STOPPED, now, reason)
+            emitted = self.status.stop(reason, now)
         self._emit(emitted)
 
     # ------------------------------------------------------------------ supervisor thread
@@ -233,7 +240,7 @@ class MarketSession:
             self.subscription_errors += 1
             self.publish_error(err)
         self._update_state(now, links)
-        d = self.debouncer.next_deadline()
+        d = self.status.next_deadline()
         if d is not None and d < deadline:
             deadline = d
         return max(0.0, min(_MAX_SLEEP, deadline - _monotonic()))
@@ -339,37 +346,18 @@ class MarketSession:
             reason = f"REST unreachable: {self.rest_error}" if self.rest_error else "checking REST"
         else:
             reason = "all streams subscribed" if links else "REST reachable"
-        emitted: List[Tuple[ConnectionState, str]] = []
         with self._lock:
-            sm = self.sm
-            state = sm.state
-            if up and state is not S.CONNECTED and sm.can(Input.CONNECTED):
-                was_connected = sm.has_connected
-                sm.handle(Input.CONNECTED)
-                if was_connected:
-                    self.reconnects += 1
-            elif lost and state is S.CONNECTED:
-                sm.handle(Input.LOST)
-            if not up and sm.state is S.DISCONNECTED:
-                emitted += self.debouncer.feed(S.DISCONNECTED, now, reason)
-                sm.handle(Input.RETRY)
-            if sm.state is not state or sm.state is S.RECONNECTING:
-                emitted += self.debouncer.feed(sm.state, now, reason)
-            emitted += self.debouncer.poll(now)
+            emitted, reconnected = self.status.update(up, lost, reason, now)
+            if reconnected:
+                self.reconnects += 1
         if up and self.extra_ready():
             self.ready.set()
         else:
             self.ready.clear()
         self._emit(emitted)
 
-    def _emit(self, emitted: List[Tuple[ConnectionState, str]]) -> None:
-        for state, reason in emitted:
-            if state not in (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING):
-                continue
-            event = ConnectionEvent(self.exchange, self.name, state, reason, int(time.time() * 1000))
-            if _log.isEnabledFor(logging.INFO):
-                _log.info("connection state", extra={"session": self.name, "state": state.value, "reason": reason})
-            self.dispatcher.publish(CONNECTION_TOPIC, event)
+    def _emit(self, emitted: List[Emitted]) -> None:
+        publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log)
 
     def publish_error(self, err: BinanceError) -> None:
         if not self.dispatcher.subscribers(ERROR_TOPIC):
@@ -471,7 +459,7 @@ class MarketSession:
                     info["connected_for"] = (now - conn.opened_at) if conn and conn.opened_at else None
                 connections.append(info)
         return {
-            "state": self.sm.state.value,
+            "state": self.status.state.value,
             "ready": self.ready.is_set(),
             "rest_reachable": self.rest_ok,
             "reconnects": self.reconnects,

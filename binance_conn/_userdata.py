@@ -41,10 +41,10 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
-from ._core.debounce import Debouncer
+from ._core.debounce import Emitted
 from ._core.health import HealthMonitor
 from ._core.signing import signer_from_auth
-from ._core.state import Input, StateMachine
+from ._core.status import SessionStatus
 from ._core.userdata import OrderTracker, parse_user_event
 from ._core.wsapi import (
     Malformed,
@@ -60,7 +60,7 @@ from ._core.wsapi import (
 from ._dispatch import Dispatcher
 from ._reconnect import connect_forever
 from ._rest_helpers import check_client_order_id, decimalize, new_client_order_id
-from ._supervisor import CONNECTION_TOPIC, ERROR_TOPIC
+from ._supervisor import ERROR_TOPIC, publish_connection_events
 from ._transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
 from .enums import ConnectionState
 from .errors import (
@@ -72,7 +72,7 @@ from .errors import (
     UnknownStatusError,
     ValidationError,
 )
-from .events import BalanceUpdate, ConnectionEvent, OrderListUpdate, OrderUpdate
+from .events import BalanceUpdate, OrderListUpdate, OrderUpdate
 from .rest import RestClient
 
 __all__ = [
@@ -233,8 +233,7 @@ class UserDataLink:
         self._reconciler: Optional[threading.Thread] = None
         self._reconcile_again = False
         self._launched = False
-        self.sm = StateMachine()
-        self.debouncer = Debouncer(self.ws_config.debounce)
+        self.status = SessionStatus(self.ws_config.debounce)
         self.last_loss_reason: Optional[str] = None
         # counters (stats)
         self.connects = 0
@@ -309,10 +308,7 @@ class UserDataLink:
                 return
             if not self._launched:
                 self._launched = True
-                self.sm = StateMachine()
-                self.sm.handle(Input.START)
-                self.debouncer = Debouncer(self.ws_config.debounce)
-                self.debouncer.feed(S.CONNECTING, _monotonic())
+                self.status.start(_monotonic())
             if self._primary is None or not self._primary.thread.is_alive():
                 link = self._primary = _Link(self, "primary", self._new_plan())
                 self._links.append(link)
@@ -360,9 +356,7 @@ class UserDataLink:
             if not self._launched:
                 return
             self._launched = False
-            if self.sm.state is not S.STOPPED:
-                self.sm.handle(Input.STOP)
-            emitted = self.debouncer.feed(S.STOPPED, _monotonic(), reason)
+            emitted = self.status.stop(reason, _monotonic())
         self._emit(emitted)
 
     def wake(self) -> None:
@@ -745,10 +739,7 @@ class UserDataLink:
             self._open.clear()
             self.last_loss_reason = reason
             links = list(self._links)
-            emit = self.sm.state is not S.STOPPED
-            if emit and self.sm.state is S.CONNECTED:
-                self.sm.handle(Input.LOST)
-            self.debouncer = Debouncer(0.0)
+            emit = self.status.fail()
         for link in links:
             link.retired = True
             if link.transport is not None:
@@ -756,8 +747,7 @@ class UserDataLink:
         self.ready.clear()
         _log.error("user-data session stopped: credentials rejected", extra={"code": error.binance_code})
         if emit:
-            event = ConnectionEvent(self.exchange, self.name, S.DISCONNECTED, reason, int(time.time() * 1000))
-            self.dispatcher.publish(CONNECTION_TOPIC, event)
+            publish_connection_events(self.dispatcher, self.exchange, self.name, [(S.DISCONNECTED, reason)], None)
         self.dispatcher.publish(ERROR_TOPIC, error)
         self._on_ready_change()
 
@@ -846,7 +836,7 @@ class UserDataLink:
         if rollover is not None:
             self._begin_rollover(rollover)
         self._update_state(now)
-        d = self.debouncer.next_deadline()
+        d = self.status.next_deadline()
         if d is not None and d < deadline:
             deadline = d
         return max(0.0, min(_MAX_SLEEP, deadline - _monotonic()))
@@ -860,7 +850,6 @@ class UserDataLink:
         return True
 
     def _update_state(self, now: float) -> None:
-        emitted: List[Tuple[ConnectionState, str]] = []
         with self._lock:
             if self.fatal is not None or not self._launched:
                 return
@@ -871,18 +860,7 @@ class UserDataLink:
                 reason = "subscribing to user data"
             else:
                 reason = self.last_loss_reason or "connecting"
-            sm = self.sm
-            state = sm.state
-            if up and state is not S.CONNECTED and sm.can(Input.CONNECTED):
-                sm.handle(Input.CONNECTED)
-            elif not up and state is S.CONNECTED:
-                sm.handle(Input.LOST)
-            if not up and sm.state is S.DISCONNECTED:
-                emitted += self.debouncer.feed(S.DISCONNECTED, now, reason)
-                sm.handle(Input.RETRY)
-            if sm.state is not state or sm.state is S.RECONNECTING:
-                emitted += self.debouncer.feed(sm.state, now, reason)
-            emitted += self.debouncer.poll(now)
+            emitted, _ = self.status.update(up, not up, reason, now)
             was = self.ready.is_set()
             if up:
                 self.ready.set()
@@ -892,13 +870,8 @@ class UserDataLink:
             self._on_ready_change()
         self._emit(emitted)
 
-    def _emit(self, emitted: List[Tuple[ConnectionState, str]]) -> None:
-        for state, reason in emitted:
-            if state not in (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING):
-                continue
-            event = ConnectionEvent(self.exchange, self.name, state, reason, int(time.time() * 1000))
-            _log.info("connection state", extra={"session": self.name, "state": state.value, "reason": reason})
-            self.dispatcher.publish(CONNECTION_TOPIC, event)
+    def _emit(self, emitted: List[Emitted]) -> None:
+        publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log)
 
     # ------------------------------------------------------------------ reconciliation
     def _start_reconcile(self) -> None:
@@ -1037,7 +1010,7 @@ class UserDataLink:
         with self.tracker_lock:
             tracked = len(self.tracker)
         return {
-            "state": self.sm.state.value,
+            "state": self.status.state.value,
             "wanted": bool(self._topics),
             "connected": self._open.is_set(),
             "subscribed": bool(plan is not None and plan.is_ready),

@@ -180,11 +180,11 @@ class Connector:
     @property
     def state(self) -> ConnectionState:
         """``CONNECTING``, ``CONNECTED``, ``RECONNECTING``, ``DISCONNECTED`` or ``STOPPED``."""
-        return self._market.sm.state
+        return self._market.status.state
 
     def is_connected(self) -> bool:
         """True while the state is CONNECTED. Never blocks."""
-        return self._market.sm.state is ConnectionState.CONNECTED
+        return self._market.status.state is ConnectionState.CONNECTED
 
     def wait_ready(self, timeout: Optional[float] = None) -> bool:
         """Block up to ``timeout`` seconds until ready; returns whether it is."""

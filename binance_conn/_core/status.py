@@ -1,0 +1,89 @@
+"""One session's public status: its state machine (:mod:`.state`) folded with its debouncer (:mod:`.debounce`).
+
+Both sessions (market, user data) judge "up" and "lost" their own way, then hand the
+verdict here at every supervision tick; what comes out is the ``(state, reason)``
+pairs to publish as ``ConnectionEvent``.  Pure: time comes in as ``now``.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from ..enums import ConnectionState
+from .debounce import Debouncer, Emitted
+from .state import Input, StateMachine
+
+__all__ = ["SessionStatus"]
+
+S = ConnectionState
+
+
+class SessionStatus:
+    """The state machine and debouncer of one session.
+
+    Args:
+        settle: the debounce window, seconds (``websocket.debounce``).
+    """
+
+    __slots__ = ("settle", "sm", "debouncer")
+
+    def __init__(self, settle: float) -> None:
+        self.settle = float(settle)
+        self.sm = StateMachine()
+        self.debouncer = Debouncer(self.settle)
+
+    @property
+    def state(self) -> ConnectionState:
+        return self.sm.state
+
+    def start(self, now: float) -> None:
+        """A (re)start: fresh machine in CONNECTING, fresh settle window."""
+        self.sm = StateMachine()
+        self.sm.handle(Input.START)
+        self.debouncer = Debouncer(self.settle)
+        self.debouncer.feed(S.CONNECTING, now)
+
+    def update(self, up: bool, lost: bool, reason: str, now: float) -> Tuple[List[Emitted], bool]:
+        """Fold this tick's verdict in; returns what to publish and whether this was a reconnect.
+
+        ``up``: the session is fully usable; ``lost``: it was up and is not (a session
+        still waiting for a first acknowledgement is neither).
+        """
+        emitted: List[Emitted] = []
+        reconnected = False
+        sm = self.sm
+        debouncer = self.debouncer
+        state = sm.state
+        if up and state is not S.CONNECTED and sm.can(Input.CONNECTED):
+            reconnected = sm.has_connected
+            sm.handle(Input.CONNECTED)
+        elif lost and state is S.CONNECTED:
+            sm.handle(Input.LOST)
+        if not up and sm.state is S.DISCONNECTED:
+            emitted += debouncer.feed(S.DISCONNECTED, now, reason)
+            sm.handle(Input.RETRY)
+        if sm.state is not state or sm.state is S.RECONNECTING:
+            emitted += debouncer.feed(sm.state, now, reason)
+        emitted += debouncer.poll(now)
+        return emitted, reconnected
+
+    def stop(self, reason: str, now: float) -> List[Emitted]:
+        """The session stopped: STOPPED, and DISCONNECTED if users last saw CONNECTED."""
+        if self.sm.state is not S.STOPPED:
+            self.sm.handle(Input.STOP)
+        return self.debouncer.feed(S.STOPPED, now, reason)
+
+    def fail(self) -> bool:
+        """The session ended for good (credentials rejected); True if users must be told.
+
+        Leaves CONNECTED, and later changes pass the debouncer at once.
+        """
+        tell = self.sm.state is not S.STOPPED
+        if tell and self.sm.state is S.CONNECTED:
+            self.sm.handle(Input.LOST)
+        self.debouncer = Debouncer(0.0)
+        return tell
+
+    def next_deadline(self) -> Optional[float]:
+        """When the debouncer wants :meth:`update` called again (None: nothing pending)."""
+        return self.debouncer.next_deadline()
