@@ -4,21 +4,22 @@
 ``_core/wsapi.py`` (frames, ids, signing, the subscription plan) and
 ``_core/userdata.py`` (event parsing, the order tracker, gap reconciliation):
 
-* a reader thread per connection connects (tenacity, the configured backoff, forever; ``stop()``
-  cuts a backoff sleep at once), then reads frames: user-data events are parsed
-  and published on :data:`ORDER_TOPIC` / :data:`BALANCE_TOPIC` /
-  :data:`ORDER_LIST_TOPIC`, responses wake the caller of :meth:`UserDataLink.request`
-  or feed the plan (logon, subscribe, resubscribe after ``eventStreamTerminated``);
+* a reader thread per connection (:class:`~binance_conn._wsapi_conn.WsApiConn`) connects
+  (``_reconnect.py``: the configured backoff, forever; ``stop()`` cuts a backoff sleep at
+  once), then reads frames: user-data events are parsed here and published on
+  :data:`ORDER_TOPIC` / :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`, responses wake the
+  caller of :meth:`UserDataLink.request` or feed the plan (logon, subscribe, resubscribe
+  after ``eventStreamTerminated``);
 * a ticker thread sends pings (a link that answers nothing within ``pong_timeout``
   of a ping is cut and replaced), resubscribes after a failed subscribe, starts the
   rollover before ``max_lifetime``, and folds the primary's state into debounced
   ``ConnectionEvent(session="user_data")`` and the level-triggered :attr:`ready`;
-* after every resubscribe that closes a gap, a reconciliation thread asks REST
+* after every resubscribe that closes a gap, a reconciliation thread (``_reconcile.py``) asks REST
   (by symbol, never the all-symbols ``openOrders``) about the orders tracked as
   open and publishes a reconciled ``OrderUpdate`` per order that changed.
 
 Make-before-break: on ``serverShutdown``, ``-2042`` or at ``max_lifetime`` a subscribed
-link gets a successor (:class:`_Link` role ``"replacement"``) that connects and
+link gets a successor (:class:`WsApiConn` role ``"replacement"``) that connects and
 subscribes while the old one keeps delivering; once the successor is acknowledged it
 becomes the primary, the old link is sent ``userDataStream.unsubscribe`` and closed
 when that is answered (every event sent before it has then been read).  Events seen
@@ -31,7 +32,7 @@ reconnect, one ``DISCONNECTED`` event with the reason, an ``AuthenticationError`
 the error topic; the market streams are not touched.
 
 The session opens only when user data is subscribed or a WebSocket API request is
-made (:class:`WsApiClient`, ``conn.ws_api``).
+made (``_wsapi_client.WsApiClient``, ``conn.ws_api``).
 """
 
 from __future__ import annotations
@@ -42,33 +43,21 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from ._core.debounce import Emitted
-from ._core.health import HealthMonitor
 from ._core.signing import signer_from_auth
 from ._core.status import SessionStatus
 from ._core.userdata import OrderTracker, parse_user_event
-from ._core.wsapi import (
-    Malformed,
-    Response,
-    ServerShutdown,
-    Step,
-    UnsolicitedError,
-    UserDataEvent,
-    UserDataSession,
-    WsApiProtocol,
-    is_auth_failure,
-)
+from ._core.wsapi import UserDataSession, WsApiProtocol
 from ._dispatch import Dispatcher
-from ._reconnect import connect_forever
-from ._rest_helpers import check_client_order_id, decimalize, new_client_order_id
+from ._reconcile import GapReconciler
 from ._supervisor import ERROR_TOPIC, publish_connection_events
-from ._transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
+from ._transport import TransportClosed
+from ._wsapi_conn import Waiter, WsApiConn
 from .enums import ConnectionState
 from .errors import (
     AuthenticationError,
     BinanceError,
     ConnectionError,
     NotConnectedError,
-    TimestampError,
     UnknownStatusError,
     ValidationError,
 )
@@ -81,8 +70,6 @@ __all__ = [
     "ORDER_LIST_TOPIC",
     "USER_TOPICS",
     "UserDataLink",
-    "WsApiClient",
-    "TrackingRestClient",
 ]
 
 _log = logging.getLogger("binance_conn.user_data")
@@ -95,83 +82,6 @@ ORDER_LIST_TOPIC = "__order_list__"
 USER_TOPICS = (ORDER_TOPIC, BALANCE_TOPIC, ORDER_LIST_TOPIC)
 _MAX_SLEEP = 0.25
 _ORDER_METHODS = frozenset({"order.place", "order.cancel", "order.cancelReplace", "orderList.place"})
-
-
-class _Stopped(Exception):
-    """The connect loop must end (stop, or credentials rejected)."""
-
-
-class _Waiter:
-    """One caller blocked in :meth:`UserDataLink.request`."""
-
-    __slots__ = ("event", "response", "lost")
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.response: Optional[Response] = None
-        self.lost: Optional[str] = None
-
-
-class TrackingRestClient(RestClient):
-    """A :class:`RestClient` that tells an observer about every order it placed
-    (``POST /api/v3/order`` answers), so a user-data gap also covers REST placements."""
-
-    order_observer: Optional[Callable[[Any], None]] = None
-
-    def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
-                signed: bool = False, timeout: Any = None) -> Any:
-        result = super().request(method, path, params, signed, timeout)
-        observer = self.order_observer
-        if observer is not None and path == "/api/v3/order" and method.upper() == "POST":
-            try:
-                observer(result)
-            except Exception:  # pragma: no cover - tracking must never break a placement
-                _log.exception("order tracking failed")
-        return result
-
-
-class _Link:
-    """One WebSocket API connection: socket, protocol, subscription plan, liveness, callers waiting.
-
-    ``role`` is ``"primary"`` (carries user data and requests; reconnects forever) or
-    ``"replacement"`` (a make-before-break successor; promoted once subscribed).
-    """
-
-    def __init__(self, session: "UserDataLink", role: str, plan: Optional[UserDataSession]) -> None:
-        ws = session.ws_config
-        self.role = role
-        self.plan = plan
-        self.transport: Optional[WsTransport] = None
-        self.proto: Optional[WsApiProtocol] = None
-        self.health = HealthMonitor(ws.ping_interval, ws.pong_timeout, ws.silence_timeout, 1.0)
-        self.opened_at: Optional[float] = None
-        self.kill_reason: Optional[str] = None
-        self.waiters: Dict[str, _Waiter] = {}
-        self.retired = False
-        self.retired_at: Optional[float] = None
-        self.rollover_reason: Optional[str] = None  # set on the primary: replace it
-        self.drain_rid: Optional[str] = None  # retired: close once this unsubscribe is answered
-        self.drained = False  # ... and once no caller waits for an answer on it
-        # A successor's events wait until the old link is gone, so that events keep wire order.
-        self.holding = role == "replacement"
-        self.held: List[Dict[str, Any]] = []
-        self.retry = 0
-        self.thread = threading.Thread(target=session._run, args=(self,),
-                                       name=f"binance_conn-user_data-{role}", daemon=True)
-
-    @property
-    def is_open(self) -> bool:
-        return self.proto is not None and self.transport is not None and not self.retired
-
-    def send(self, frames: List[str]) -> None:
-        transport = self.transport
-        if not frames or transport is None:
-            return
-        try:
-            for text in frames:
-                transport.send_text(text)
-        except TransportClosed:
-            pass  # the reader sees the dead socket
 
 
 class UserDataLink:
@@ -218,9 +128,9 @@ class UserDataLink:
         self._topics: Set[str] = set()
         self.want_api = False
         self.fatal: Optional[BinanceError] = None
-        self._primary: Optional[_Link] = None
-        self._replacement: Optional[_Link] = None
-        self._links: List[_Link] = []  # every link whose thread may be alive
+        self._primary: Optional[WsApiConn] = None
+        self._replacement: Optional[WsApiConn] = None
+        self._links: List[WsApiConn] = []  # every link whose thread may be alive
         self._force_reconcile = False
         self._resync = False
         self._generation = 0
@@ -230,8 +140,9 @@ class UserDataLink:
         self._dedupe_end_at = 0.0
         self._seen: Dict[Tuple[Any, ...], None] = {}
         self._ticker: Optional[threading.Thread] = None
-        self._reconciler: Optional[threading.Thread] = None
-        self._reconcile_again = False
+        self.reconciler = GapReconciler(
+            self.tracker, self.tracker_lock, self._lock, rest,
+            lambda update: self.dispatcher.publish(ORDER_TOPIC, update, self.stop_event), lambda: self.stopping)
         self._launched = False
         self.status = SessionStatus(self.ws_config.debounce)
         self.last_loss_reason: Optional[str] = None
@@ -244,9 +155,6 @@ class UserDataLink:
         self.events = 0
         self.duplicates = 0
         self.malformed = 0
-        self.reconciliations = 0
-        self.reconciled = 0
-        self.reconcile_errors = 0
 
     # ------------------------------------------------------------------ wants (any thread)
     @property
@@ -255,7 +163,7 @@ class UserDataLink:
 
     def topic_changed(self, topic: str, added: bool) -> None:
         """A user-data topic got its first subscriber (or lost its last one)."""
-        sends: List[Tuple[_Link, List[str]]] = []
+        sends: List[Tuple[WsApiConn, List[str]]] = []
         with self._lock:
             before = bool(self._topics)
             if added:
@@ -310,7 +218,7 @@ class UserDataLink:
                 self._launched = True
                 self.status.start(_monotonic())
             if self._primary is None or not self._primary.thread.is_alive():
-                link = self._primary = _Link(self, "primary", self._new_plan())
+                link = self._primary = WsApiConn(self, "primary", self._new_plan())
                 self._links.append(link)
                 link.thread.start()
             if self._ticker is None or not self._ticker.is_alive():
@@ -344,7 +252,7 @@ class UserDataLink:
     def threads(self) -> List[threading.Thread]:
         with self._lock:
             out = [link.thread for link in self._links if link.thread.ident is not None]
-            return out + [t for t in (self._ticker, self._reconciler) if t is not None]
+            return out + [t for t in (self._ticker, self.reconciler.thread) if t is not None]
 
     def finish_stop(self, reason: str) -> None:
         """After the threads ended: STOPPED, and DISCONNECTED for a shown connection."""
@@ -361,70 +269,6 @@ class UserDataLink:
 
     def wake(self) -> None:
         self._wake.set()
-
-    # ------------------------------------------------------------------ reader threads (one per link)
-    def _run(self, link: _Link) -> None:
-        try:
-            while not self.stopping and self.fatal is None and not link.retired:
-                try:
-                    self._connect_forever(link)
-                except _Stopped:
-                    break
-                reason = self._serve(link)
-                self._on_lost(link, reason)
-                if link.role != "primary":
-                    break  # a failed replacement gives up; the primary carries on
-        except Exception:  # pragma: no cover - a bug; never die silently
-            _log.exception("user-data reader crashed")
-        finally:
-            last = link.transport
-            if last is not None:
-                last.abort()
-            self.wake()
-
-    def _connect_forever(self, link: _Link) -> None:
-        def on_retry(err: Optional[BaseException], delay: Optional[float]) -> None:
-            if link.role == "primary":
-                self.last_loss_reason = str(err)
-            self.wake()
-            _log.info("user-data connect failed, retrying", extra={"error": str(err), "role": link.role})
-
-        connect_forever(lambda: self._connect_once(link), backoff=self.backoff, counter=link,
-                        stop_event=self.stop_event, on_retry=on_retry)
-
-    def _connect_once(self, link: _Link) -> None:
-        if self.stopping or self.fatal is not None or link.retired:
-            raise _Stopped()
-        if self._signer is not None:
-            try:
-                self._rest().sync_clock()
-            except Exception:  # noqa: BLE001 - the offset we have is the best we can do
-                pass
-        transport = WsTransport(self.url, handshake_timeout=self.ws_config.handshake_timeout,
-                                proxy=self.ws_config.proxy)
-        with self._lock:
-            if self.stopping or link.retired:
-                raise _Stopped()
-            link.transport = transport
-        transport.connect()  # raises errors.ConnectionError: tenacity retries
-        now = _monotonic()
-        with self._lock:
-            if self.stopping or link.retired:
-                transport.abort()
-                raise _Stopped()
-            self._generation += 1
-            proto = self._make_protocol()
-            link.proto = proto
-            link.health.on_connected(now)
-            link.opened_at = now
-            link.kill_reason = None
-            link.rollover_reason = None
-            self.connects += 1
-            step = link.plan.on_connected(now, proto) if link.plan is not None else Step()
-            if link is self._primary:
-                self._open.set()
-        link.send(step.frames)
-        self.wake()
 
     def _make_protocol(self) -> WsApiProtocol:
         return WsApiProtocol(
@@ -444,95 +288,11 @@ class UserDataLink:
             server = 0.0
         return (time.time() - _monotonic()) * 1000.0 + server
 
-    def _serve(self, link: _Link) -> str:
-        transport = link.transport
-        proto = link.proto
-        if transport is None or proto is None:
-            return "not connected"
-        lock = self._lock
-        health = link.health
-        waiters = link.waiters
-        while True:
-            try:
-                frames = transport.read_frames()
-            except TransportClosed as exc:
-                return link.kill_reason or exc.reason
-            now = _monotonic()
-            payloads: List[Dict[str, Any]] = []
-            resolved: List[Tuple[_Waiter, Response]] = []
-            step = Step()
-            with lock:
-                plan = None if link.retired else link.plan
-                for opcode, payload in frames:
-                    if opcode == OP_TEXT:
-                        try:
-                            text = payload.decode("utf-8")
-                        except UnicodeDecodeError:
-                            self.malformed += 1
-                            continue
-                        msg = proto.receive_text(text, now)
-                        if isinstance(msg, UserDataEvent):
-                            health.on_data(now)
-                            payloads.append(msg.payload)
-                            if plan is not None and msg.event_type == "eventStreamTerminated":
-                                _merge(step, plan.handle(msg, now))
-                        elif isinstance(msg, Response):
-                            health.on_frame(now)
-                            waiter = waiters.pop(msg.id, None)
-                            if msg.id == link.drain_rid:
-                                link.drained = True
-                            elif waiter is not None:
-                                resolved.append((waiter, msg))
-                            elif plan is not None:
-                                if isinstance(msg.error, TimestampError):
-                                    self._resync = True
-                                _merge(step, plan.handle(msg, now))
-                        elif isinstance(msg, Malformed):
-                            health.on_frame(now)
-                            self.malformed += 1
-                        else:
-                            health.on_frame(now)
-                            if plan is not None:
-                                _merge(step, plan.handle(msg, now))
-                            elif isinstance(msg, ServerShutdown):
-                                step.reconnect = True
-                            elif isinstance(msg, UnsolicitedError) and self._topics and is_auth_failure(msg.error):
-                                step.fatal = msg.error
-                    elif opcode == OP_PONG or opcode == OP_PING:
-                        health.on_pong(now)
-                    else:
-                        health.on_frame(now)
-            for waiter, response in resolved:
-                waiter.response = response
-                waiter.event.set()
-            if step.frames:
-                link.send(step.frames)
-            if payloads:
-                if link.holding:
-                    self._hold(link, payloads)
-                else:
-                    self._publish_events(payloads)
-            if step.subscribed:
-                self._on_subscribed(link, now)
-            if step.reconcile:
-                self._start_reconcile()
-            if step.fatal is not None:
-                self._on_fatal(step.fatal)
-                transport.close()
-                return f"credentials rejected: {step.fatal.message}"
-            if step.reconnect and not link.retired:
-                self._want_rollover(link, "server asked to reconnect")
-            if link.drained and not waiters:
-                # Every event sent before the unsubscribe was read (the successor has the rest),
-                # and no request is in flight here.
-                link.kill_reason = "replaced (make-before-break)"
-                transport.close()
-
-    def _on_subscribed(self, link: _Link, now: float) -> None:
+    def _on_subscribed(self, link: WsApiConn, now: float) -> None:
         self.subscribes += 1
         link.retry = 0
         reconcile = False
-        old: Optional[_Link] = None
+        old: Optional[WsApiConn] = None
         drain: Optional[str] = None
         with self._lock:
             if link is self._replacement:
@@ -556,11 +316,11 @@ class UserDataLink:
                 old.send([drain])
             _log.info("user-data rollover complete")
         if reconcile:
-            self._start_reconcile()
+            self.reconciler.start()
         self.wake()
         self._on_ready_change()
 
-    def _drain_frame(self, old: _Link, now: float) -> Optional[str]:
+    def _drain_frame(self, old: WsApiConn, now: float) -> Optional[str]:
         """``userDataStream.unsubscribe`` for a retired link: its answer follows every event sent before."""
         proto, plan = old.proto, old.plan
         if proto is None or plan is None or plan.subscription_id is None:
@@ -569,7 +329,7 @@ class UserDataLink:
         old.drain_rid = rid
         return frame
 
-    def _want_rollover(self, link: _Link, reason: str) -> None:
+    def _want_rollover(self, link: WsApiConn, reason: str) -> None:
         """serverShutdown / -2042 / lifetime: replace ``link`` (make-before-break when subscribed)."""
         with self._lock:
             if link is not self._primary or link.retired or self.stopping:
@@ -592,7 +352,7 @@ class UserDataLink:
             self.rollovers += 1
             with self._dedupe_lock:
                 self._dedupe_active = True  # record what the old link delivers from now on
-            link = self._replacement = _Link(self, "replacement", self._new_plan())
+            link = self._replacement = WsApiConn(self, "replacement", self._new_plan())
             self._links.append(link)
             link.thread.start()
         _log.info("user-data rollover started", extra={"reason": reason})
@@ -629,14 +389,14 @@ class UserDataLink:
             self._dedupe_active = False
             self._seen.clear()
 
-    def _hold(self, link: _Link, payloads: List[Dict[str, Any]]) -> None:
+    def _hold(self, link: WsApiConn, payloads: List[Dict[str, Any]]) -> None:
         with self._hold_lock:
             if link.holding:
                 link.held.extend(payloads)
                 return
         self._publish_events(payloads)
 
-    def _release(self, link: Optional[_Link]) -> None:
+    def _release(self, link: Optional[WsApiConn]) -> None:
         """The old link of a rollover is gone: deliver what its successor held (duplicates dropped)."""
         if link is None:
             return
@@ -669,7 +429,7 @@ class UserDataLink:
                 elif isinstance(ev, OrderListUpdate):
                     publish(ORDER_LIST_TOPIC, ev, stop)
 
-    def _on_lost(self, link: _Link, reason: str) -> None:
+    def _on_lost(self, link: WsApiConn, reason: str) -> None:
         with self._lock:
             proto = link.proto
             link.proto = None
@@ -677,7 +437,7 @@ class UserDataLink:
             if proto is not None:
                 proto.connection_lost()
             was_primary = link is self._primary
-            release: Optional[_Link] = None
+            release: Optional[WsApiConn] = None
             if link.plan is not None:
                 if was_primary and link.plan.is_ready:
                     self._force_reconcile = self._force_reconcile or self._replacement is not None
@@ -715,7 +475,7 @@ class UserDataLink:
             if not self.stopping and self.fatal is None:
                 _log.warning("user-data connection lost", extra={"reason": reason})
 
-    def _fail_waiters(self, link: _Link, reason: str) -> None:
+    def _fail_waiters(self, link: WsApiConn, reason: str) -> None:
         with self._lock:
             waiters = list(link.waiters.values())
             link.waiters.clear()
@@ -770,7 +530,7 @@ class UserDataLink:
                 self._rest().sync_clock(force=True)
             except Exception:  # noqa: BLE001 - retried at the next -1021
                 pass
-        actions: List[Tuple[_Link, List[str], bool, Optional[str]]] = []
+        actions: List[Tuple[WsApiConn, List[str], bool, Optional[str]]] = []
         rollover: Optional[str] = None
         with self._lock:
             self._links = [x for x in self._links if x.thread.ident is None or x.thread.is_alive()]
@@ -874,59 +634,6 @@ class UserDataLink:
         publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log)
 
     # ------------------------------------------------------------------ reconciliation
-    def _start_reconcile(self) -> None:
-        with self._lock:
-            if self.stopping:
-                return
-            if self._reconciler is not None and self._reconciler.is_alive():
-                self._reconcile_again = True
-                return
-            self._reconcile_again = False
-            self._reconciler = threading.Thread(target=self._reconcile_loop, name="binance_conn-user_data-reconcile",
-                                                daemon=True)
-            self._reconciler.start()
-
-    def _reconcile_loop(self) -> None:
-        try:
-            while not self.stopping:
-                self._reconcile_once()
-                with self._lock:
-                    if not self._reconcile_again:
-                        return
-                    self._reconcile_again = False
-        except Exception:  # pragma: no cover
-            _log.exception("user-data reconciliation crashed")
-
-    def _reconcile_once(self) -> None:
-        with self.tracker_lock:
-            rec = self.tracker.begin_reconcile()
-        rest = self._rest()
-        while not self.stopping:
-            with self.tracker_lock:
-                queries = rec.next_queries()
-            if not queries:
-                break
-            for q in queries:
-                try:
-                    answer = rest.request(q.method, q.path, q.params, signed=True)
-                except BinanceError as exc:
-                    self.reconcile_errors += 1
-                    with self.tracker_lock:
-                        rec.fail(q, exc)
-                else:
-                    rec.feed(q, answer)
-        if self.stopping:
-            return
-        with self.tracker_lock:
-            updates = rec.finish()
-        self.reconciliations += 1
-        self.reconciled += len(updates)
-        if updates or rec.failed:
-            _log.info("user-data gap reconciled",
-                      extra={"updates": len(updates), "weight": rec.weight_spent, "failed": len(rec.failed)})
-        for update in updates:
-            self.dispatcher.publish(ORDER_TOPIC, update, self.stop_event)
-
     def track_placed(self, response: Any) -> None:
         """An order placement answer (REST or WebSocket API): remember the order."""
         if isinstance(response, Mapping):
@@ -952,7 +659,7 @@ class UserDataLink:
         while not self._open.wait(min(0.1, max(0.0, deadline - _monotonic()))):
             if self.stopping or _monotonic() >= deadline:
                 raise NotConnectedError(f"WebSocket API not connected within {timeout:g} s", exchange=self.exchange)
-        waiter = _Waiter()
+        waiter = Waiter()
         with self._lock:
             link = self._primary
             proto = link.proto if link is not None else None
@@ -1026,77 +733,10 @@ class UserDataLink:
             "subscribes": self.subscribes,
             "events": self.events,
             "malformed": self.malformed,
-            "reconciliations": self.reconciliations,
-            "reconciled_updates": self.reconciled,
-            "reconcile_errors": self.reconcile_errors,
+            "reconciliations": self.reconciler.reconciliations,
+            "reconciled_updates": self.reconciler.reconciled,
+            "reconcile_errors": self.reconciler.errors,
             "tracked_orders": tracked,
             "pending_requests": pending,
             "last_loss_reason": self.last_loss_reason,
         }
-
-
-def _merge(into: Step, step: Step) -> None:
-    into.frames.extend(step.frames)
-    into.subscribed = into.subscribed or step.subscribed
-    into.reconcile = into.reconcile or step.reconcile
-    into.reconnect = into.reconnect or step.reconnect
-    if into.fatal is None:
-        into.fatal = step.fatal
-
-
-class WsApiClient:
-    """``conn.ws_api``: WebSocket API requests over the connector's user-data session.
-
-    Every method blocks the calling thread only (any thread, concurrently) and
-    opens the session on first use while the connector runs.
-    """
-
-    def __init__(self, link: Callable[[], UserDataLink]) -> None:
-        self._link = link
-
-    def request(self, method: str, params: Optional[Mapping[str, Any]] = None, *, signed: bool = False,
-                timeout: float = 10.0) -> Any:
-        """Send ``method`` (e.g. ``"time"``, ``"account.status"``) and return its ``result``.
-
-        ``signed`` adds ``apiKey``, ``timestamp``, ``recvWindow`` and the section 3.2
-        signature (omitted once an Ed25519 session is logged on).
-
-        Raises:
-            NotConnectedError: the connector is not running or the link is not up within ``timeout``.
-            UnknownStatusError: no answer within ``timeout`` (the request may have run).
-            ConnectionError: the connection was lost with the request in flight.
-            BinanceError: the error Binance answered, mapped (``retry_after`` in seconds).
-        """
-        return self._link().request(method, params, signed=signed, timeout=timeout)
-
-    def place_order(self, symbol: str, side: str, type: str, *, quantity: Any = None,  # noqa: A002
-                    price: Any = None, time_in_force: Optional[str] = None, client_order_id: Optional[str] = None,
-                    timeout: float = 10.0, **extra: Any) -> Dict[str, Any]:
-        """``order.place``; never re-sent.  A ``newClientOrderId`` is always sent; a timeout or a
-        connection lost with the request in flight raises :class:`UnknownStatusError` carrying it
-        (``conn.rest.reconcile_order(err)`` finds out what happened)."""
-        cid = new_client_order_id() if client_order_id is None else check_client_order_id(client_order_id)
-        sym = symbol.upper()
-        params: Dict[str, Any] = {"symbol": sym, "side": side, "type": type, "timeInForce": time_in_force,
-                                  "quantity": quantity, "price": price, "newClientOrderId": cid}
-        params.update(extra)
-        link = self._link()
-        result = link.request("order.place", params, signed=True, timeout=timeout, client_order_id=cid, symbol=sym)
-        result = decimalize(result)
-        link.track_placed(result)
-        return result  # type: ignore[no-any-return]
-
-    def cancel_order(self, symbol: str, order_id: Optional[int] = None, client_order_id: Optional[str] = None, *,
-                     timeout: float = 10.0, **extra: Any) -> Dict[str, Any]:
-        """``order.cancel`` by ``order_id`` or ``client_order_id``; not re-sent on an unknown outcome."""
-        if order_id is None and client_order_id is None:
-            raise ValidationError("order_id", None, "give order_id or client_order_id")
-        sym = symbol.upper()
-        params: Dict[str, Any] = {"symbol": sym, "orderId": order_id, "origClientOrderId": client_order_id}
-        params.update(extra)
-        result = self._link().request("order.cancel", params, signed=True, timeout=timeout,
-                                      client_order_id=client_order_id, symbol=sym)
-        return decimalize(result)  # type: ignore[no-any-return]
-
-    def __repr__(self) -> str:
-        return "WsApiClient()"

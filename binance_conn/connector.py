@@ -30,15 +30,8 @@ from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
 from ._dispatch import Dispatcher, Subscription
 from ._supervisor import CONNECTION_TOPIC, ERROR_TOPIC, MarketSession
-from ._userdata import (
-    BALANCE_TOPIC,
-    ORDER_LIST_TOPIC,
-    ORDER_TOPIC,
-    USER_TOPICS,
-    TrackingRestClient,
-    UserDataLink,
-    WsApiClient,
-)
+from ._userdata import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserDataLink
+from ._wsapi_client import TrackingRestClient, WsApiClient
 from .config import Config
 from .enums import ConnectionState, OverflowPolicy
 from .errors import BinanceError, ValidationError

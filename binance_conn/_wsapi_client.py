@@ -1,0 +1,98 @@
+"""The WebSocket API facade (``conn.ws_api``) and the REST client that reports order placements.
+
+Both sit on top of the user-data session (``_userdata.py``): :class:`WsApiClient` sends its
+requests over the session's connection, :class:`TrackingRestClient` tells the session's order
+tracker about orders placed over REST, so a user-data gap also covers them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
+
+from ._rest_helpers import check_client_order_id, decimalize, new_client_order_id
+from .errors import ValidationError
+from .rest import RestClient
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._userdata import UserDataLink
+
+__all__ = ["WsApiClient", "TrackingRestClient"]
+
+_log = logging.getLogger("binance_conn.user_data")
+
+
+class TrackingRestClient(RestClient):
+    """A :class:`RestClient` that tells an observer about every order it placed
+    (``POST /api/v3/order`` answers), so a user-data gap also covers REST placements."""
+
+    order_observer: Optional[Callable[[Any], None]] = None
+
+    def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
+                signed: bool = False, timeout: Any = None) -> Any:
+        result = super().request(method, path, params, signed, timeout)
+        observer = self.order_observer
+        if observer is not None and path == "/api/v3/order" and method.upper() == "POST":
+            try:
+                observer(result)
+            except Exception:  # pragma: no cover - tracking must never break a placement
+                _log.exception("order tracking failed")
+        return result
+
+
+class WsApiClient:
+    """``conn.ws_api``: WebSocket API requests over the connector's user-data session.
+
+    Every method blocks the calling thread only (any thread, concurrently) and
+    opens the session on first use while the connector runs.
+    """
+
+    def __init__(self, link: Callable[[], "UserDataLink"]) -> None:
+        self._link = link
+
+    def request(self, method: str, params: Optional[Mapping[str, Any]] = None, *, signed: bool = False,
+                timeout: float = 10.0) -> Any:
+        """Send ``method`` (e.g. ``"time"``, ``"account.status"``) and return its ``result``.
+
+        ``signed`` adds ``apiKey``, ``timestamp``, ``recvWindow`` and the section 3.2
+        signature (omitted once an Ed25519 session is logged on).
+
+        Raises:
+            NotConnectedError: the connector is not running or the link is not up within ``timeout``.
+            UnknownStatusError: no answer within ``timeout`` (the request may have run).
+            ConnectionError: the connection was lost with the request in flight.
+            BinanceError: the error Binance answered, mapped (``retry_after`` in seconds).
+        """
+        return self._link().request(method, params, signed=signed, timeout=timeout)
+
+    def place_order(self, symbol: str, side: str, type: str, *, quantity: Any = None,  # noqa: A002
+                    price: Any = None, time_in_force: Optional[str] = None, client_order_id: Optional[str] = None,
+                    timeout: float = 10.0, **extra: Any) -> Dict[str, Any]:
+        """``order.place``; never re-sent.  A ``newClientOrderId`` is always sent; a timeout or a
+        connection lost with the request in flight raises :class:`UnknownStatusError` carrying it
+        (``conn.rest.reconcile_order(err)`` finds out what happened)."""
+        cid = new_client_order_id() if client_order_id is None else check_client_order_id(client_order_id)
+        sym = symbol.upper()
+        params: Dict[str, Any] = {"symbol": sym, "side": side, "type": type, "timeInForce": time_in_force,
+                                  "quantity": quantity, "price": price, "newClientOrderId": cid}
+        params.update(extra)
+        link = self._link()
+        result = link.request("order.place", params, signed=True, timeout=timeout, client_order_id=cid, symbol=sym)
+        result = decimalize(result)
+        link.track_placed(result)
+        return result  # type: ignore[no-any-return]
+
+    def cancel_order(self, symbol: str, order_id: Optional[int] = None, client_order_id: Optional[str] = None, *,
+                     timeout: float = 10.0, **extra: Any) -> Dict[str, Any]:
+        """``order.cancel`` by ``order_id`` or ``client_order_id``; not re-sent on an unknown outcome."""
+        if order_id is None and client_order_id is None:
+            raise ValidationError("order_id", None, "give order_id or client_order_id")
+        sym = symbol.upper()
+        params: Dict[str, Any] = {"symbol": sym, "orderId": order_id, "origClientOrderId": client_order_id}
+        params.update(extra)
+        result = self._link().request("order.cancel", params, signed=True, timeout=timeout,
+                                      client_order_id=client_order_id, symbol=sym)
+        return decimalize(result)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return "WsApiClient()"
