@@ -48,6 +48,7 @@ from ._core.status import SessionStatus
 from ._core.userdata import OrderTracker, parse_user_event
 from ._core.wsapi import UserDataSession, WsApiProtocol
 from ._dispatch import Dispatcher
+from ._overlap import RolloverOverlap
 from ._reconcile import GapReconciler
 from ._supervisor import ERROR_TOPIC, publish_connection_events
 from ._transport import TransportClosed
@@ -134,11 +135,7 @@ class UserDataLink:
         self._force_reconcile = False
         self._resync = False
         self._generation = 0
-        self._dedupe_lock = threading.Lock()
-        self._hold_lock = threading.Lock()
-        self._dedupe_active = False
-        self._dedupe_end_at = 0.0
-        self._seen: Dict[Tuple[Any, ...], None] = {}
+        self.overlap = RolloverOverlap(self._publish_events)
         self._ticker: Optional[threading.Thread] = None
         self.reconciler = GapReconciler(
             self.tracker, self.tracker_lock, self._lock, rest,
@@ -153,7 +150,6 @@ class UserDataLink:
         self.rollovers = 0
         self.subscribes = 0
         self.events = 0
-        self.duplicates = 0
         self.malformed = 0
 
     # ------------------------------------------------------------------ wants (any thread)
@@ -260,7 +256,7 @@ class UserDataLink:
             self._links = [link for link in self._links if link.thread.is_alive()]
             self._primary = None
             self._replacement = None
-            self._end_dedupe()
+            self.overlap.end()
             if not self._launched:
                 return
             self._launched = False
@@ -350,68 +346,19 @@ class UserDataLink:
             if self._replacement is not None or self.stopping or self._primary is None:
                 return
             self.rollovers += 1
-            with self._dedupe_lock:
-                self._dedupe_active = True  # record what the old link delivers from now on
+            self.overlap.begin()  # record what the old link delivers from now on
             link = self._replacement = WsApiConn(self, "replacement", self._new_plan())
             self._links.append(link)
             link.thread.start()
         _log.info("user-data rollover started", extra={"reason": reason})
 
-    def _event_key(self, payload: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
-        kind = payload.get("e")
-        if kind == "executionReport":
-            return (kind, payload.get("i"), payload.get("I"), payload.get("x"), payload.get("z"), payload.get("E"))
-        if kind == "outboundAccountPosition":
-            return (kind, payload.get("u"), payload.get("E"))
-        if kind == "balanceUpdate":
-            return (kind, payload.get("a"), payload.get("d"), payload.get("T"), payload.get("E"))
-        if kind == "listStatus":
-            return (kind, payload.get("g"), payload.get("T"), payload.get("L"), payload.get("l"))
-        return None
-
-    def _is_duplicate(self, payload: Mapping[str, Any]) -> bool:
-        key = self._event_key(payload)
-        if key is None:
-            return False
-        with self._dedupe_lock:
-            if not self._dedupe_active:
-                return False
-            if key in self._seen:
-                self.duplicates += 1
-                return True
-            self._seen[key] = None
-            if len(self._seen) > 8192:
-                del self._seen[next(iter(self._seen))]
-            return False
-
-    def _end_dedupe(self) -> None:
-        with self._dedupe_lock:
-            self._dedupe_active = False
-            self._seen.clear()
-
-    def _hold(self, link: WsApiConn, payloads: List[Dict[str, Any]]) -> None:
-        with self._hold_lock:
-            if link.holding:
-                link.held.extend(payloads)
-                return
-        self._publish_events(payloads)
-
-    def _release(self, link: Optional[WsApiConn]) -> None:
-        """The old link of a rollover is gone: deliver what its successor held (duplicates dropped)."""
-        if link is None:
-            return
-        with self._hold_lock:
-            held, link.held = link.held, []
-            if held:
-                self._publish_events(held)
-            link.holding = False
-
     def _publish_events(self, payloads: List[Dict[str, Any]]) -> None:
         publish = self.dispatcher.publish
         stop = self.stop_event
         exchange = self.exchange
+        overlap = self.overlap
         for payload in payloads:
-            if self._dedupe_active and self._is_duplicate(payload):
+            if overlap.active and overlap.is_duplicate(payload):
                 continue
             try:
                 events = parse_user_event(payload, exchange)
@@ -464,9 +411,9 @@ class UserDataLink:
                             self._open.set()
             else:
                 link.retired = True
-                self._dedupe_end_at = _monotonic() + 1.0
+                self.overlap.end_at = _monotonic() + 1.0
                 release = self._primary
-        self._release(release)
+        self.overlap.release(release)
         self._fail_waiters(link, reason)
         self.wake()
         if was_primary:
@@ -534,9 +481,9 @@ class UserDataLink:
         rollover: Optional[str] = None
         with self._lock:
             self._links = [x for x in self._links if x.thread.ident is None or x.thread.is_alive()]
-            if (self._dedupe_active and self._replacement is None and now >= self._dedupe_end_at
+            if (self.overlap.active and self._replacement is None and now >= self.overlap.end_at
                     and not any(x.retired for x in self._links)):
-                self._end_dedupe()
+                self.overlap.end()
             for link in self._links:
                 proto = link.proto
                 if proto is None or link.transport is None:
@@ -729,7 +676,7 @@ class UserDataLink:
             "zombies_replaced": self.zombies,
             "rollovers": self.rollovers,
             "rollover_in_progress": rolling,
-            "duplicates_dropped": self.duplicates,
+            "duplicates_dropped": self.overlap.duplicates,
             "subscribes": self.subscribes,
             "events": self.events,
             "malformed": self.malformed,

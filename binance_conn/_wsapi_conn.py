@@ -233,7 +233,7 @@ class WsApiConn:
                 self.send(step.frames)
             if payloads:
                 if self.holding:
-                    session._hold(self, payloads)
+                    session.overlap.hold(self, payloads)
                 else:
                     session._publish_events(payloads)
             if step.subscribed:

@@ -36,6 +36,7 @@ __all__ = [
     "parse_balance_update",
     "parse_list_status",
     "parse_user_event",
+    "user_event_key",
     "order_from_rest",
     "fill_from_rest",
     "is_final_status",
@@ -198,6 +199,20 @@ def parse_user_event(ev: Mapping[str, Any], exchange: str) -> Tuple[Event, ...]:
     if kind == "listStatus":
         return (parse_list_status(ev, exchange),)
     return ()
+
+
+def user_event_key(payload: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
+    """The natural key of a raw user-data event (duplicates during a rollover overlap), or None."""
+    kind = payload.get("e")
+    if kind == "executionReport":
+        return (kind, payload.get("i"), payload.get("I"), payload.get("x"), payload.get("z"), payload.get("E"))
+    if kind == "outboundAccountPosition":
+        return (kind, payload.get("u"), payload.get("E"))
+    if kind == "balanceUpdate":
+        return (kind, payload.get("a"), payload.get("d"), payload.get("T"), payload.get("E"))
+    if kind == "listStatus":
+        return (kind, payload.get("g"), payload.get("T"), payload.get("L"), payload.get("l"))
+    return None
 
 
 def fill_from_rest(trade: Mapping[str, Any]) -> Fill:
