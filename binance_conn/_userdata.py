@@ -57,9 +57,7 @@ from .enums import ConnectionState
 from .errors import (
     AuthenticationError,
     BinanceError,
-    ConnectionError,
     NotConnectedError,
-    UnknownStatusError,
     ValidationError,
 )
 from .events import BalanceUpdate, OrderListUpdate, OrderUpdate
@@ -82,7 +80,6 @@ BALANCE_TOPIC = "__balance__"
 ORDER_LIST_TOPIC = "__order_list__"
 USER_TOPICS = (ORDER_TOPIC, BALANCE_TOPIC, ORDER_LIST_TOPIC)
 _MAX_SLEEP = 0.25
-_ORDER_METHODS = frozenset({"order.place", "order.cancel", "order.cancelReplace", "orderList.place"})
 
 
 class UserDataLink:
@@ -606,7 +603,7 @@ class UserDataLink:
         while not self._open.wait(min(0.1, max(0.0, deadline - _monotonic()))):
             if self.stopping or _monotonic() >= deadline:
                 raise NotConnectedError(f"WebSocket API not connected within {timeout:g} s", exchange=self.exchange)
-        waiter = Waiter()
+        waiter = Waiter(method, client_order_id, symbol)
         with self._lock:
             link = self._primary
             proto = link.proto if link is not None else None
@@ -616,41 +613,9 @@ class UserDataLink:
             proto.set_clock_offset(self._clock_offset())
             rid, frame = proto.request(method, params, signed=signed, now=_monotonic(),
                                        timeout=max(0.0, deadline - _monotonic()))
+            waiter.rid = rid
             link.waiters[rid] = waiter
-        try:
-            transport.send_text(frame)
-        except TransportClosed as exc:
-            with self._lock:
-                link.waiters.pop(rid, None)
-            if method in _ORDER_METHODS:
-                raise self._unknown(method, f"connection lost while sending {method}", client_order_id,
-                                    symbol, rid) from exc
-            raise NotConnectedError("WebSocket API connection lost while sending", exchange=self.exchange) from exc
-        if not waiter.event.wait(max(0.0, deadline - _monotonic())):
-            with self._lock:
-                link.waiters.pop(rid, None)
-            raise self._unknown(method, f"no answer to {method} within {timeout:g} s", client_order_id, symbol, rid)
-        response = waiter.response
-        if response is None:
-            lost = waiter.lost or "connection lost"
-            if method in _ORDER_METHODS:
-                raise self._unknown(method, f"{lost} with {method} in flight", client_order_id, symbol, rid)
-            raise ConnectionError(f"WebSocket API: {lost} with {method} in flight", exchange=self.exchange,
-                                  request_id=rid)
-        error = response.error
-        if error is not None:
-            if isinstance(error, UnknownStatusError) and client_order_id is not None:
-                error.client_order_id = client_order_id
-                error.symbol = symbol
-                error.details["client_order_id"] = client_order_id
-            raise error
-        return response.result
-
-    def _unknown(self, method: str, message: str, client_order_id: Optional[str], symbol: Optional[str],
-                 rid: str) -> UnknownStatusError:
-        return UnknownStatusError(message, client_order_id=client_order_id, symbol=symbol, method=method,
-                                  exchange=self.exchange, request_id=rid,
-                                  details={"client_order_id": client_order_id} if client_order_id else None)
+        return link.call(transport, frame, waiter, deadline, timeout)
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> Dict[str, Any]:

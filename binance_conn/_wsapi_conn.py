@@ -30,7 +30,7 @@ from ._core.wsapi import (
 )
 from ._reconnect import connect_forever
 from ._transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
-from .errors import TimestampError
+from .errors import ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._userdata import UserDataLink
@@ -39,6 +39,7 @@ __all__ = ["WsApiConn", "Waiter"]
 
 _log = logging.getLogger("binance_conn.user_data")
 _monotonic = time.monotonic
+_ORDER_METHODS = frozenset({"order.place", "order.cancel", "order.cancelReplace", "orderList.place"})
 
 
 class _Stopped(Exception):
@@ -46,14 +47,25 @@ class _Stopped(Exception):
 
 
 class Waiter:
-    """One caller blocked in :meth:`UserDataLink.request`."""
+    """One caller blocked in :meth:`UserDataLink.request`: its request and, once read, the answer."""
 
-    __slots__ = ("event", "response", "lost")
+    __slots__ = ("event", "response", "lost", "method", "rid", "client_order_id", "symbol")
 
-    def __init__(self) -> None:
+    def __init__(self, method: str, client_order_id: Optional[str], symbol: Optional[str]) -> None:
         self.event = threading.Event()
         self.response: Optional[Response] = None
         self.lost: Optional[str] = None
+        self.method = method
+        self.rid = ""
+        self.client_order_id = client_order_id
+        self.symbol = symbol
+
+    def unknown(self, message: str, exchange: str) -> UnknownStatusError:
+        """The request may have run: nobody can say (an order is never re-sent)."""
+        cid = self.client_order_id
+        return UnknownStatusError(message, client_order_id=cid, symbol=self.symbol, method=self.method,
+                                  exchange=exchange, request_id=self.rid,
+                                  details={"client_order_id": cid} if cid else None)
 
 
 class WsApiConn:
@@ -98,6 +110,42 @@ class WsApiConn:
                 transport.send_text(text)
         except TransportClosed:
             pass  # the reader sees the dead socket
+
+    def call(self, transport: WsTransport, frame: str, waiter: Waiter, deadline: float, timeout: float) -> Any:
+        """Send a request registered in :attr:`waiters` and wait for its answer (the caller's thread, blocks).
+
+        Raises the errors documented on :meth:`WsApiClient.request`.
+        """
+        session = self.session
+        exchange = session.exchange
+        method, rid = waiter.method, waiter.rid
+        try:
+            transport.send_text(frame)
+        except TransportClosed as exc:
+            with session._lock:
+                self.waiters.pop(rid, None)
+            if method in _ORDER_METHODS:
+                raise waiter.unknown(f"connection lost while sending {method}", exchange) from exc
+            raise NotConnectedError("WebSocket API connection lost while sending", exchange=exchange) from exc
+        if not waiter.event.wait(max(0.0, deadline - _monotonic())):
+            with session._lock:
+                self.waiters.pop(rid, None)
+            raise waiter.unknown(f"no answer to {method} within {timeout:g} s", exchange)
+        response = waiter.response
+        if response is None:
+            lost = waiter.lost or "connection lost"
+            if method in _ORDER_METHODS:
+                raise waiter.unknown(f"{lost} with {method} in flight", exchange)
+            raise ConnectionError(f"WebSocket API: {lost} with {method} in flight", exchange=exchange, request_id=rid)
+        error = response.error
+        if error is not None:
+            client_order_id = waiter.client_order_id
+            if isinstance(error, UnknownStatusError) and client_order_id is not None:
+                error.client_order_id = client_order_id
+                error.symbol = waiter.symbol
+                error.details["client_order_id"] = client_order_id
+            raise error
+        return response.result
 
     # ------------------------------------------------------------------ reader thread
     def _run(self) -> None:
