@@ -1,38 +1,34 @@
 """The user-data session: a WebSocket API connection (``/ws-api/v3``, two during a rollover), its threads.
 
-:class:`UserDataLink` owns the socket and drives the sans-I/O brains of
-``_core/wsapi.py`` (frames, ids, signing, the subscription plan) and
-``_core/userdata.py`` (event parsing, the order tracker, gap reconciliation):
+:class:`UserDataLink` drives the sans-I/O brains of ``_core/wsapi.py`` (frames, ids, signing,
+the subscription plan) and ``_core/userdata.py`` (event parsing, the order tracker):
 
-* a reader thread per connection (:class:`~binance_conn._wsapi_conn.WsApiConn`) connects
-  (``_reconnect.py``: the configured backoff, forever; ``stop()`` cuts a backoff sleep at
-  once), then reads frames: user-data events are parsed here and published on
-  :data:`ORDER_TOPIC` / :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`, responses wake the
-  caller of :meth:`UserDataLink.request` or feed the plan (logon, subscribe, resubscribe
-  after ``eventStreamTerminated``);
-* a ticker thread sends pings (a link that answers nothing within ``pong_timeout``
-  of a ping is cut and replaced), resubscribes after a failed subscribe, starts the
-  rollover before ``max_lifetime``, and folds the primary's state into debounced
+* a reader thread per connection (``_wsapi_conn.WsApiConn``; connects with ``_reconnect.py``)
+  hands user-data events to ``_delivery.py`` (published on :data:`ORDER_TOPIC` /
+  :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`), answers to the caller of
+  :meth:`UserDataLink.request`, and the rest to the plan (logon, subscribe, resubscribe);
+* a ticker thread sends pings (a link that answers nothing within ``pong_timeout`` of a
+  ping is cut and replaced), resubscribes after a failed subscribe, starts the rollover
+  before ``max_lifetime``, and folds the primary's state into debounced
   ``ConnectionEvent(session="user_data")`` and the level-triggered :attr:`ready`;
-* after every resubscribe that closes a gap, a reconciliation thread (``_reconcile.py``) asks REST
-  (by symbol, never the all-symbols ``openOrders``) about the orders tracked as
-  open and publishes a reconciled ``OrderUpdate`` per order that changed.
+* after every resubscribe that closes a gap, ``_reconcile.py`` asks REST about the orders
+  tracked as open and publishes a reconciled ``OrderUpdate`` per order that changed.
 
 Make-before-break: on ``serverShutdown``, ``-2042`` or at ``max_lifetime`` a subscribed
-link gets a successor (:class:`WsApiConn` role ``"replacement"``) that connects and
-subscribes while the old one keeps delivering; once the successor is acknowledged it
-becomes the primary, the old link is sent ``userDataStream.unsubscribe`` and closed
-when that is answered (every event sent before it has then been read).  Events seen
-twice during the overlap are dropped by their natural keys.  If the old link dies
-first, the successor is promoted at once and its subscribe triggers a reconciliation.
-A link with no user-data subscription (``ws_api`` only) just reconnects.
+link gets a successor (role ``"replacement"``) that connects and subscribes while the old
+one keeps delivering; once the successor is acknowledged it becomes the primary, the old
+link is sent ``userDataStream.unsubscribe`` and closed when that is answered (every event
+sent before it has then been read).  Events seen twice during the overlap are dropped by
+their natural keys.  If the old link dies first, the successor is promoted at once and its
+subscribe triggers a reconciliation.  A link with no user-data subscription (``ws_api``
+only) just reconnects.
 
 Rejected credentials (-2015, -1022, -2014, -1002, 401) stop this session only: no
 reconnect, one ``DISCONNECTED`` event with the reason, an ``AuthenticationError`` on
 the error topic; the market streams are not touched.
 
-The session opens only when user data is subscribed or a WebSocket API request is
-made (``_wsapi_client.WsApiClient``, ``conn.ws_api``).
+The session opens only when user data is subscribed or a WebSocket API request is made
+(``conn.ws_api``, ``_wsapi_client.py``).
 """
 
 from __future__ import annotations
@@ -45,22 +41,16 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from ._core.debounce import Emitted
 from ._core.signing import signer_from_auth
 from ._core.status import SessionStatus
-from ._core.userdata import OrderTracker, parse_user_event
+from ._core.userdata import OrderTracker
 from ._core.wsapi import UserDataSession, WsApiProtocol
+from ._delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
 from ._dispatch import Dispatcher
-from ._overlap import RolloverOverlap
 from ._reconcile import GapReconciler
 from ._supervisor import ERROR_TOPIC, publish_connection_events
 from ._transport import TransportClosed
 from ._wsapi_conn import Waiter, WsApiConn
 from .enums import ConnectionState
-from .errors import (
-    AuthenticationError,
-    BinanceError,
-    NotConnectedError,
-    ValidationError,
-)
-from .events import BalanceUpdate, OrderListUpdate, OrderUpdate
+from .errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
 from .rest import RestClient
 
 __all__ = [
@@ -75,10 +65,6 @@ _log = logging.getLogger("binance_conn.user_data")
 _monotonic = time.monotonic
 S = ConnectionState
 
-ORDER_TOPIC = "__order__"
-BALANCE_TOPIC = "__balance__"
-ORDER_LIST_TOPIC = "__order_list__"
-USER_TOPICS = (ORDER_TOPIC, BALANCE_TOPIC, ORDER_LIST_TOPIC)
 _MAX_SLEEP = 0.25
 
 
@@ -132,7 +118,7 @@ class UserDataLink:
         self._force_reconcile = False
         self._resync = False
         self._generation = 0
-        self.overlap = RolloverOverlap(self._publish_events)
+        self.delivery = UserEventDelivery(self.exchange, dispatcher, self.stop_event, self.tracker, self.tracker_lock)
         self._ticker: Optional[threading.Thread] = None
         self.reconciler = GapReconciler(
             self.tracker, self.tracker_lock, self._lock, rest,
@@ -146,8 +132,7 @@ class UserDataLink:
         self.zombies = 0
         self.rollovers = 0
         self.subscribes = 0
-        self.events = 0
-        self.malformed = 0
+        self.malformed = 0  # frames that were not UTF-8 / not JSON (the reader's)
 
     # ------------------------------------------------------------------ wants (any thread)
     @property
@@ -239,7 +224,7 @@ class UserDataLink:
             transport = link.transport
             if transport is not None:
                 transport.abort()
-            self._fail_waiters(link, "connector stopped")
+            link.fail_waiters("connector stopped")
         self.ready.clear()
 
     def threads(self) -> List[threading.Thread]:
@@ -253,7 +238,7 @@ class UserDataLink:
             self._links = [link for link in self._links if link.thread.is_alive()]
             self._primary = None
             self._replacement = None
-            self.overlap.end()
+            self.delivery.end_overlap()
             if not self._launched:
                 return
             self._launched = False
@@ -343,35 +328,11 @@ class UserDataLink:
             if self._replacement is not None or self.stopping or self._primary is None:
                 return
             self.rollovers += 1
-            self.overlap.begin()  # record what the old link delivers from now on
+            self.delivery.begin_overlap()  # record what the old link delivers from now on
             link = self._replacement = WsApiConn(self, "replacement", self._new_plan())
             self._links.append(link)
             link.thread.start()
         _log.info("user-data rollover started", extra={"reason": reason})
-
-    def _publish_events(self, payloads: List[Dict[str, Any]]) -> None:
-        publish = self.dispatcher.publish
-        stop = self.stop_event
-        exchange = self.exchange
-        overlap = self.overlap
-        for payload in payloads:
-            if overlap.active and overlap.is_duplicate(payload):
-                continue
-            try:
-                events = parse_user_event(payload, exchange)
-            except (KeyError, ValueError, TypeError, ArithmeticError):
-                self.malformed += 1
-                continue
-            for ev in events:
-                self.events += 1
-                if isinstance(ev, OrderUpdate):
-                    with self.tracker_lock:
-                        self.tracker.observe(ev)
-                    publish(ORDER_TOPIC, ev, stop)
-                elif isinstance(ev, BalanceUpdate):
-                    publish(BALANCE_TOPIC, ev, stop)
-                elif isinstance(ev, OrderListUpdate):
-                    publish(ORDER_LIST_TOPIC, ev, stop)
 
     def _on_lost(self, link: WsApiConn, reason: str) -> None:
         with self._lock:
@@ -408,24 +369,16 @@ class UserDataLink:
                             self._open.set()
             else:
                 link.retired = True
-                self.overlap.end_at = _monotonic() + 1.0
+                self.delivery.overlap_end_at = _monotonic() + 1.0
                 release = self._primary
-        self.overlap.release(release)
-        self._fail_waiters(link, reason)
+        self.delivery.release(release)
+        link.fail_waiters(reason)
         self.wake()
         if was_primary:
             self.ready.clear()
             self._on_ready_change()
             if not self.stopping and self.fatal is None:
                 _log.warning("user-data connection lost", extra={"reason": reason})
-
-    def _fail_waiters(self, link: WsApiConn, reason: str) -> None:
-        with self._lock:
-            waiters = list(link.waiters.values())
-            link.waiters.clear()
-        for w in waiters:
-            w.lost = reason
-            w.event.set()
 
     def _on_fatal(self, error: BinanceError) -> None:
         if not isinstance(error, AuthenticationError):
@@ -478,9 +431,9 @@ class UserDataLink:
         rollover: Optional[str] = None
         with self._lock:
             self._links = [x for x in self._links if x.thread.ident is None or x.thread.is_alive()]
-            if (self.overlap.active and self._replacement is None and now >= self.overlap.end_at
+            if (self.delivery.deduping and self._replacement is None and now >= self.delivery.overlap_end_at
                     and not any(x.retired for x in self._links)):
-                self.overlap.end()
+                self.delivery.end_overlap()
             for link in self._links:
                 proto = link.proto
                 if proto is None or link.transport is None:
@@ -641,10 +594,10 @@ class UserDataLink:
             "zombies_replaced": self.zombies,
             "rollovers": self.rollovers,
             "rollover_in_progress": rolling,
-            "duplicates_dropped": self.overlap.duplicates,
+            "duplicates_dropped": self.delivery.duplicates,
             "subscribes": self.subscribes,
-            "events": self.events,
-            "malformed": self.malformed,
+            "events": self.delivery.events,
+            "malformed": self.malformed + self.delivery.malformed,
             "reconciliations": self.reconciler.reconciliations,
             "reconciled_updates": self.reconciler.reconciled,
             "reconcile_errors": self.reconciler.errors,

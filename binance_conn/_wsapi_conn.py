@@ -111,6 +111,15 @@ class WsApiConn:
         except TransportClosed:
             pass  # the reader sees the dead socket
 
+    def fail_waiters(self, reason: str) -> None:
+        """Wake every caller waiting on this connection: ``reason`` is why no answer will come."""
+        with self.session._lock:
+            waiters = list(self.waiters.values())
+            self.waiters.clear()
+        for w in waiters:
+            w.lost = reason
+            w.event.set()
+
     def call(self, transport: WsTransport, frame: str, waiter: Waiter, deadline: float, timeout: float) -> Any:
         """Send a request registered in :attr:`waiters` and wait for its answer (the caller's thread, blocks).
 
@@ -224,6 +233,7 @@ class WsApiConn:
         lock = session._lock
         health = self.health
         waiters = self.waiters
+        publish_events = session.delivery.publish
         while True:
             try:
                 frames = transport.read_frames()
@@ -281,9 +291,9 @@ class WsApiConn:
                 self.send(step.frames)
             if payloads:
                 if self.holding:
-                    session.overlap.hold(self, payloads)
+                    session.delivery.hold(self, payloads)
                 else:
-                    session._publish_events(payloads)
+                    publish_events(payloads)
             if step.subscribed:
                 session._on_subscribed(self, now)
             if step.reconcile:

@@ -1,0 +1,128 @@
+"""User-data event delivery: raw payloads -> parsed events on the user topics, across rollovers.
+
+:meth:`UserEventDelivery.publish` runs on the reader threads, outside the session lock: it
+parses each payload (``_core/userdata.py``), lets the order tracker see every ``OrderUpdate``
+and publishes on :data:`ORDER_TOPIC` / :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`.
+
+The make-before-break overlap: during a rollover both WebSocket API connections deliver: the old one until its
+``userDataStream.unsubscribe`` is answered, the successor from its subscribe on.  The
+successor's events are held until the old link is gone, so events keep wire order, and
+while the overlap lasts every delivered event's natural key
+(:func:`~binance_conn._core.userdata.user_event_key`) is remembered so the second copy is
+dropped.  Outside an overlap the filter costs one flag test per event (:attr:`deduping`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ._core.userdata import OrderTracker, parse_user_event, user_event_key
+from ._dispatch import Dispatcher
+from ._wsapi_conn import WsApiConn
+from .events import BalanceUpdate, OrderListUpdate, OrderUpdate
+
+__all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "USER_TOPICS", "UserEventDelivery"]
+
+ORDER_TOPIC = "__order__"
+BALANCE_TOPIC = "__balance__"
+ORDER_LIST_TOPIC = "__order_list__"
+USER_TOPICS = (ORDER_TOPIC, BALANCE_TOPIC, ORDER_LIST_TOPIC)
+_CAPACITY = 8192  # keys remembered, oldest forgotten first
+
+
+class UserEventDelivery:
+    """Parse + publish, duplicate filter and held events of one user-data session.
+
+    Args:
+        exchange: the exchange name put on every event.
+        dispatcher: the connector's dispatcher.
+        stop_event: the session's; ends a publish blocked on a full subscriber.
+        tracker: the session's order tracker, guarded by ``tracker_lock``.
+    """
+
+    def __init__(self, exchange: str, dispatcher: Dispatcher, stop_event: threading.Event, tracker: OrderTracker,
+                 tracker_lock: threading.Lock) -> None:
+        self._exchange = exchange
+        self._dispatcher = dispatcher
+        self._stop_event = stop_event
+        self._tracker = tracker
+        self._tracker_lock = tracker_lock
+        self._dedupe_lock = threading.Lock()
+        self._hold_lock = threading.Lock()
+        self.deduping = False  # set before a successor connects: read per event without the lock
+        self.overlap_end_at = 0.0  # the session ends the filter after this instant (once no old link is left)
+        self._seen: Dict[Tuple[Any, ...], None] = {}
+        # counters (stats)
+        self.duplicates = 0
+        self.events = 0
+        self.malformed = 0  # payloads that did not parse (the reader counts bad frames)
+
+    def publish(self, payloads: List[Dict[str, Any]]) -> None:
+        """Parse and publish (duplicates of an overlap dropped); a reader thread, may block on BLOCK subscribers."""
+        publish = self._dispatcher.publish
+        stop = self._stop_event
+        exchange = self._exchange
+        for payload in payloads:
+            if self.deduping and self.is_duplicate(payload):
+                continue
+            try:
+                events = parse_user_event(payload, exchange)
+            except (KeyError, ValueError, TypeError, ArithmeticError):
+                self.malformed += 1
+                continue
+            for ev in events:
+                self.events += 1
+                if isinstance(ev, OrderUpdate):
+                    with self._tracker_lock:
+                        self._tracker.observe(ev)
+                    publish(ORDER_TOPIC, ev, stop)
+                elif isinstance(ev, BalanceUpdate):
+                    publish(BALANCE_TOPIC, ev, stop)
+                elif isinstance(ev, OrderListUpdate):
+                    publish(ORDER_LIST_TOPIC, ev, stop)
+
+    def begin_overlap(self) -> None:
+        """A rollover starts: record what the old link delivers from now on."""
+        with self._dedupe_lock:
+            self.deduping = True
+
+    def end_overlap(self) -> None:
+        """The overlap is over: stop filtering and forget every key."""
+        with self._dedupe_lock:
+            self.deduping = False
+            self._seen.clear()
+
+    def is_duplicate(self, payload: Mapping[str, Any]) -> bool:
+        """True if an event with this natural key was delivered during the overlap (counted)."""
+        key = user_event_key(payload)
+        if key is None:
+            return False
+        with self._dedupe_lock:
+            if not self.deduping:
+                return False
+            if key in self._seen:
+                self.duplicates += 1
+                return True
+            self._seen[key] = None
+            if len(self._seen) > _CAPACITY:
+                del self._seen[next(iter(self._seen))]
+            return False
+
+    def hold(self, link: WsApiConn, payloads: List[Dict[str, Any]]) -> None:
+        """Events read by a successor: held while it holds, else published (its reader thread)."""
+        with self._hold_lock:
+            if link.holding:
+                link.held.extend(payloads)
+                return
+        self.publish(payloads)
+
+    def release(self, link: Optional[WsApiConn]) -> None:
+        """The old link of a rollover is gone: deliver what its successor held (duplicates dropped)."""
+        if link is None:
+            return
+        with self._hold_lock:
+            held, link.held = link.held, []
+            if held:
+                self.publish(held)
+            link.holding = False
