@@ -1,16 +1,13 @@
 """Per-subscriber bounded buffers and worker threads (knows nothing of sockets or streams).
 
-Theory of operation: topics (stream names, ``"connection"``...) map to immutable tuples
-of :class:`Subscription`, swapped under a lock on (un)subscribe, so ``publish`` (the
-reader's hot path) is one dict get, no lock, and hands the *same* event to everyone.  A
-callback subscriber owns a ``deque`` and a daemon worker that drains everything per
-wake-up and sleeps on an ``Event`` only when empty; producers append lock-free and set
-the event only while it sleeps (``Lib/queue.py`` and ``concurrent/futures/thread.py``
-minus the per-item lock and notify).  When full, ``DROP_OLDEST`` discards the oldest
-(counted) and ``BLOCK`` makes the producer wait in :data:`BLOCK_SLICE` slices that notice
-``stop()``.  A blocked reader cannot answer pings (Binance drops it after about a
-minute): ``blocked_since()`` tells a health checker "paused", not "zombie".  ``queue=``
-subscribers have no thread: the producer puts into the caller's ``queue.Queue``.
+Theory of operation: topics (stream names, ``"connection"``...) map to immutable tuples of :class:`Subscription`,
+swapped under a lock on (un)subscribe, so ``publish`` (the reader's hot path) is one dict get, no lock, and hands
+the *same* event to everyone.  A callback subscriber owns a ``deque`` and a daemon worker that drains everything per
+wake-up and sleeps only when empty; producers append lock-free and wake it only while it sleeps (``Lib/queue.py``
+and ``concurrent/futures/thread.py`` minus the per-item lock and notify).  When full, ``DROP_OLDEST`` discards the
+oldest (counted) and ``BLOCK`` makes the producer wait in :data:`BLOCK_SLICE` slices that notice ``stop()``.  A
+blocked reader cannot answer pings (Binance drops it after about a minute): ``blocked_since()`` tells a health
+checker "paused", not "zombie".  ``queue=`` subscribers have no thread: the producer puts into the caller's queue.
 """
 
 from __future__ import annotations
@@ -42,16 +39,13 @@ TopicsHook = Callable[[str, bool], Any]
 class Subscription:
     """Handle of one subscriber; calling it unsubscribes (idempotent, any thread).
 
-    Also the *inactive* handle for a ``None`` callback (no thread, calling it does
-    nothing).  Read-only properties, any thread, never blocking:
-
-    - ``topic``, ``id``; ``active``: True until unsubscribed.
-    - ``delivered``: callbacks that returned normally, or puts into the ``queue=``.
-    - ``errors``: callbacks that raised.  ``dropped``: events discarded for this
-      subscriber (overflow, the stop deadline, unsubscribe, a producer released by stop).
-    - ``pending``: queued, not yet delivered (for ``queue=``: the caller's ``qsize()``).
-    - ``blocked_since``: ``time.monotonic()`` when a ``BLOCK`` producer began waiting.
-    - ``last_delivery_age``: seconds since the last delivery (sampled per batch), or None.
+    Also the *inactive* handle for a ``None`` callback (no thread, calling it does nothing).  Read-only
+    properties, any thread, never blocking: ``topic``, ``id``; ``active`` (True until unsubscribed); ``delivered``
+    (callbacks that returned normally, or puts into the ``queue=``); ``errors`` (callbacks that raised);
+    ``dropped`` (events discarded for this subscriber: overflow, the stop deadline, unsubscribe, a producer
+    released by stop); ``pending`` (queued, not yet delivered; for ``queue=`` the caller's ``qsize()``);
+    ``blocked_since`` (``time.monotonic()`` when a ``BLOCK`` producer began waiting); ``last_delivery_age``
+    (seconds since the last delivery, sampled per batch, or None).
     """
 
     __slots__ = ("topic", "id", "_dispatcher", "_active", "_accepting", "_delivered", "_errors", "_dropped",
@@ -115,8 +109,7 @@ class Subscription:
                 "last_delivery_age": self.last_delivery_age, "blocked_since": self._blocked_since}
 
     def _count_drop(self, n: int) -> None:
-        # Drops are rare and may come from several threads: the only counter with a lock.
-        with self._count_lock:
+        with self._count_lock:  # drops are rare and may come from several threads: the only locked counter
             self._dropped += n
 
     def _open(self) -> None:
@@ -141,8 +134,7 @@ class Subscription:
 
 
 class _Wakeup:
-    """Binary semaphore on a raw lock: ``set()`` wakes ``wait()`` with one futex op, where an
-    Event's waiter wakes and then waits again for its Condition lock (~10 us per hand-off)."""
+    """Binary semaphore on a raw lock: ``set()`` wakes ``wait()`` in one futex op (an Event: ~10 us a hand-off)."""
 
     __slots__ = ("_lock",)
 
@@ -284,8 +276,7 @@ class _CallbackSubscription(Subscription):
         self._discard_pending()  # leftovers that raced with the last stop are stale
         previous = self._run.thread if self._run is not None else None
         run = _Run()
-        thread = threading.Thread(target=self._work, args=(run, previous), name=self._thread_name,
-                                  daemon=True)
+        thread = threading.Thread(target=self._work, args=(run, previous), name=self._thread_name, daemon=True)
         run.thread = thread
         self._run = run
         self._accepting = True
@@ -323,8 +314,7 @@ class _QueueSubscription(Subscription):
         super().__init__(topic, sid, dispatcher)
         self._queue = q
         self._queue_bounded = q.maxsize > 0
-        # The caller's maxsize is the bound; an unbounded queue is bounded by ``buffer``.
-        self._limit = q.maxsize if q.maxsize > 0 else buffer
+        self._limit = q.maxsize if q.maxsize > 0 else buffer  # the caller's maxsize, else ``buffer``
         self._is_block = policy is OverflowPolicy.BLOCK
 
     @property
@@ -381,18 +371,15 @@ class Dispatcher:
     """Topic -> subscribers fan-out with one bounded buffer and worker per subscriber.
 
     Args:
-        on_error: called with a :class:`BinanceError` when a callback raises (on its
-            worker thread); a hook that raises is logged and ignored.
-        on_topics_changed: ``(topic, added)`` when a topic gets its first subscriber or
-            loses its last; called outside the lock, in order, maybe from another
-            (un)subscribing thread and after ``subscribe()`` returned; ``topics()`` is the truth.
-        buffer, overflow: defaults per subscriber.
-        error_topic: callbacks on this topic that raise are only logged, never passed to
-            ``on_error`` (which may publish to this topic: no feedback loop).
-        name: thread name prefix; workers are ``<name>-sub-<topic>-<id>``.
+        on_error: called with a :class:`BinanceError` when a callback raises (its worker thread); logged if it raises.
+        on_topics_changed: ``(topic, added)`` when a topic gets its first subscriber or loses its last; called
+            outside the lock, in order, maybe from another (un)subscribing thread and after ``subscribe()``
+            returned; ``topics()`` is the truth.
+        buffer, overflow: defaults per subscriber.  name: thread name prefix (``<name>-sub-<topic>-<id>``).
+        error_topic: callbacks on this topic that raise are only logged, never passed to ``on_error``
+            (which may publish to this topic: no feedback loop).
 
-    Any method, any thread.  Starts stopped (``running`` False): subscribing works, no
-    thread runs and ``publish`` ignores events until :meth:`start`.
+    Any method, any thread.  Starts stopped: subscribing works; no thread runs, ``publish`` ignores events.
     """
 
     def __init__(self, *, on_error: Optional[ErrorHook] = None, on_topics_changed: Optional[TopicsHook] = None,
@@ -421,9 +408,9 @@ class Dispatcher:
                   overflow: Union[OverflowPolicy, str, None] = None) -> Subscription:
         """Add a subscriber to ``topic``; any thread; never blocks on callbacks.
 
-        Give ``callback`` (run on the subscriber's own worker thread, started now if
-        running) or ``queue`` (filled by the producer thread), not both; with neither an
-        inactive handle is returned.  ``buffer``/``overflow`` default to the dispatcher's.
+        Give ``callback`` (run on the subscriber's own worker thread, started now if running) or ``queue`` (filled
+        by the producer thread), not both; with neither an inactive handle is returned.  ``buffer``/``overflow``
+        default to the dispatcher's.
 
         Raises:
             ValidationError: both ``callback`` and ``queue``, a bad ``buffer`` or ``overflow``.
@@ -439,8 +426,7 @@ class Dispatcher:
         if callback is not None:
             if not callable(callback):
                 raise ValidationError("callback", callback, "must be callable")
-            sub = _CallbackSubscription(self, topic, sid, callback, size, policy,
-                                        f"{self._name}-sub-{topic}-{sid}")
+            sub = _CallbackSubscription(self, topic, sid, callback, size, policy, f"{self._name}-sub-{topic}-{sid}")
         elif isinstance(queue, queue_mod.Queue):
             sub = _QueueSubscription(self, topic, sid, queue, size, policy)
         else:
@@ -458,9 +444,8 @@ class Dispatcher:
     def unsubscribe(self, sub: Subscription) -> bool:
         """Remove ``sub``; idempotent; any thread, including ``sub``'s own callback.
 
-        Never waits for a running callback: it finishes, no new one starts, queued events
-        are dropped (counted); :meth:`stop` joins the thread.  True if this call removed it.
-        """
+        Never waits for a running callback: it finishes, no new one starts, queued events are dropped (counted);
+        :meth:`stop` joins the thread.  True if this call removed it."""
         if sub._dispatcher is not self:
             return False
         with self._lock:
@@ -486,11 +471,9 @@ class Dispatcher:
         """Hand ``event`` to every subscriber of ``topic``: the producer thread's hot path.
 
         No lock, no blocking, except on a full ``BLOCK`` subscriber: then it waits in
-        :data:`BLOCK_SLICE` slices for room, or drops the event (counted) once ``stop()``
-        runs, the subscriber is removed or ``stop`` is set.  Ignored while stopped.
-
-        Returns:
-            Seconds spent blocked (0.0 normally), so the reader can account paused time.
+        :data:`BLOCK_SLICE` slices for room, or drops the event (counted) once ``stop()`` runs,
+        the subscriber is removed or ``stop`` is set.  Ignored while stopped.  Returns the seconds spent
+        blocked (0.0 normally), so the reader can account paused time.
         """
         subs = self._topics.get(topic)
         if subs is None:
@@ -524,8 +507,8 @@ class Dispatcher:
         return {t: [s.snapshot() for s in subs] for t, subs in items}
 
     def start(self) -> None:
-        """Open intake, start a worker per callback subscriber; idempotent; any thread
-        (also a callback, after :meth:`stop`); never blocks.  Handles survive stop/start."""
+        """Open intake, start a worker per callback subscriber; idempotent; any thread (also a
+        callback, after :meth:`stop`); never blocks.  Handles survive stop/start."""
         with self._lock:
             if self._running:
                 return
@@ -535,14 +518,11 @@ class Dispatcher:
                     sub._open()
 
     def stop(self, deadline: float) -> bool:
-        """Stop intake, deliver queued events until ``deadline`` (a ``time.monotonic()``
-        value), drop the rest (counted), release blocked producers, join workers.
+        """Stop intake, deliver queued events until ``deadline`` (a ``time.monotonic()`` value), drop the rest
+        (counted), release blocked producers, join workers.
 
-        Blocks until then; idempotent; any thread.  From a callback, that worker is not
-        joined: its queue is dropped and it exits when the callback returns.
-
-        Returns:
-            True when every worker thread (except the caller's) ended in time.
+        Blocks until then; idempotent; any thread.  From a callback, that worker is not joined: its queue is
+        dropped and it exits when the callback returns.  True when every worker (but the caller's) ended in time.
         """
         me = threading.current_thread()
         with self._lock:
@@ -587,8 +567,7 @@ class Dispatcher:
         try:
             hook(err)
         except Exception as hook_exc:
-            _log.warning("on_error hook raised %s", type(hook_exc).__name__, exc_info=hook_exc,
-                         extra=extra)
+            _log.warning("on_error hook raised %s", type(hook_exc).__name__, exc_info=hook_exc, extra=extra)
 
     def _flush_notes(self) -> None:
         # The _hook_lock holder delivers all notes in order; others return (no deadlock).
