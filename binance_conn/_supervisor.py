@@ -401,9 +401,12 @@ class MarketSession:
     def _activity_gap(self, conn: StreamConn, timeout: float) -> Optional[str]:
         """Why this silent link is stalled although the market is not, or None.
 
-        A pong proves little: REST is asked for the last trade of the link's most recently
-        active trade stream; a trade clearly newer than the last event delivered means the
-        server stopped routing data to this link while still answering pings.
+        A pong proves little: REST is asked for the last trade of the symbol of the link's
+        most recently active stream.  Every per-symbol stream kind moves when that symbol
+        trades (trade/aggTrade per trade; a trade changes the best level, so bookTicker and
+        depth diffs; tickers and klines update with it), so a trade clearly newer than the last
+        event the link delivered for that symbol means the server stopped routing data to this
+        link while still answering pings.  A quiet market (no newer trade) is never condemned.
         """
         get = self.rest_get
         if get is None:
@@ -411,11 +414,13 @@ class MarketSession:
         link = conn.link
         with link.lock:
             seen = [(s, entry[1]) for s, entry in link.stream_counts.items()
-                    if s in link.desired and (s.endswith("@trade") or s.endswith("@aggTrade"))]
+                    if s in link.desired and not s.startswith("!")]
         if not seen:
             return None
-        stream, last_mono = max(seen, key=lambda item: item[1])
+        stream, _ = max(seen, key=lambda item: item[1])
         symbol = stream.split("@", 1)[0].upper()
+        prefix = symbol.lower() + "@"
+        last_mono = max(t for s, t in seen if s.startswith(prefix))
         rows = get("/api/v3/aggTrades", {"symbol": symbol, "limit": 1}, timeout)
         if not rows:
             return None

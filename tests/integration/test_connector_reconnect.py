@@ -405,3 +405,54 @@ def test_stalled_stream_with_live_pongs_is_replaced(fake: FakeBinance, started: 
     finally:
         stop.set()
         t.join(2)
+
+
+def test_stalled_book_ticker_link_with_live_pongs_is_replaced(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    """The activity probe is not limited to trade streams: a bookTicker-only link that stops
+    delivering while trades happen on its symbol (and pongs come back) is replaced too."""
+    c = start(started, fast_builder(fake, ping_interval=0.3, pong_timeout=0.3, silence_timeout=0.5)
+              .with_health_check(0.3).build())
+    rec = Recorder()
+    c.on_book_ticker("BTCUSDT", rec)
+    c.start()
+    wait_live(c, fake)
+    for i in range(5):
+        fake.publish_book_ticker("BTCUSDT", bid=str(100 + i), bid_qty="1", ask=str(101 + i), ask_qty="1")
+    assert rec.wait_count(5)
+    for s in fake._open_sessions("stream"):  # the server silently stops routing data to this link
+        with s.lock:
+            s.streams.clear()
+    stop = threading.Event()
+
+    def market_moves() -> None:
+        while not stop.wait(0.05):
+            fake.publish_trade("BTCUSDT", "100", "1")
+            fake.publish_book_ticker("BTCUSDT", bid="99", bid_qty="2", ask="100", ask_qty="1")
+
+    t = threading.Thread(target=market_moves, daemon=True)
+    t.start()
+    try:
+        assert wait_until(lambda: len(stream_conns(fake)) > 1, 6)
+        assert c.wait_ready(scaled(3))
+        n = len(rec)
+        assert rec.wait_for(lambda items: len(items) > n + 3, 3)  # book tickers flow again
+        assert c.stats()["market"]["zombies_replaced"] == 1
+    finally:
+        stop.set()
+        t.join(2)
+
+
+def test_quiet_book_ticker_market_is_not_condemned(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    """Silence on a bookTicker link while the symbol does not trade: probes pass, no reconnect."""
+    c = start(started, fast_builder(fake, ping_interval=0.3, pong_timeout=0.3, silence_timeout=0.5)
+              .with_health_check(0.3).build())
+    rec = Recorder()
+    c.on_book_ticker("BTCUSDT", rec)
+    c.start()
+    wait_live(c, fake)
+    for i in range(5):
+        fake.publish_book_ticker("BTCUSDT", bid=str(100 + i), bid_qty="1", ask=str(101 + i), ask_qty="1")
+    assert rec.wait_count(5)
+    # Several silence windows and probe rounds pass without any trade on the symbol.
+    assert not wait_until(lambda: c.stats()["market"]["zombies_replaced"] > 0, timeout=3.0)
+    assert len(stream_conns(fake)) == 1
