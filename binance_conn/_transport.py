@@ -45,6 +45,8 @@ OP_PING = 0x9
 OP_PONG = 0xA
 
 _READ_SIZE = 65536
+MAX_FRAME = 16 * 1024 * 1024
+"""Largest frame accepted; Binance frames are a few KiB (a full depth snapshot ~1 MiB)."""
 
 
 class TransportClosed(Exception):
@@ -98,6 +100,7 @@ class WsTransport:
         self._buf = b""
         self._fragments: List[bytes] = []
         self._frag_opcode = 0
+        self._closed: Optional[TransportClosed] = None
 
     # ------------------------------------------------------------------ connect
     def connect(self) -> None:
@@ -207,6 +210,8 @@ class WsTransport:
         sock = self._sock
         if sock is None:
             raise TransportClosed("not connected")
+        if self._closed is not None:
+            raise self._closed
         out: List[Tuple[int, bytes]] = []
         while not out:
             try:
@@ -243,6 +248,9 @@ class WsTransport:
                     break
                 length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 header = 10
+            if length > MAX_FRAME:
+                self._cut()
+                raise TransportClosed(f"frame of {length} bytes exceeds the {MAX_FRAME}-byte limit")
             mask = b1 & 0x80
             if mask:
                 header += 4
@@ -279,7 +287,11 @@ class WsTransport:
                     self._send_close()
                 finally:
                     self._cut()
-                raise TransportClosed(f"closed by server ({code} {reason})".strip(), clean=True, code=code)
+                closed = TransportClosed(f"closed by server ({code} {reason})".strip(), clean=True, code=code)
+                if not out:
+                    raise closed
+                self._closed = closed  # deliver the frames before it first; raise on the next read
+                return end
         return pos
 
     # ------------------------------------------------------------------ write
