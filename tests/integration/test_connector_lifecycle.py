@@ -349,3 +349,19 @@ def test_stop_during_handshake_never_hangs_repeatedly(fake: FakeBinance) -> None
         for a in accepted:
             a.close()
         srv.close()
+
+
+def test_rest_works_before_start_and_after_stop_with_retries(fake: FakeBinance) -> None:
+    """conn.rest is usable with no thread (before start, after stop), and a stop does not leave
+    its retries cut short: a GET answered 503 once is still retried after stop()."""
+    conn = bc.Connector(fast_builder(fake).build())
+    before = [t for t in threading.enumerate() if t.name.startswith("binance_conn")]
+    assert conn.rest.server_time() > 0
+    after = [t for t in threading.enumerate() if t.name.startswith("binance_conn")]
+    assert after == before, "REST use starts no thread"
+    conn.start()
+    assert conn.wait_ready(5)
+    assert conn.stop()
+    fake.fail_next(1, status=503, code=-1000, path="/api/v3/ticker/price")
+    assert conn.rest.ticker_price("BTCUSDT") > 0
+    assert conn.state is bc.ConnectionState.STOPPED
