@@ -105,6 +105,7 @@ class Connector:
         self._running = False
         self._stop_dropped = 0
         self._rest_stop = threading.Event()
+        self._ready: Optional[threading.Event] = None
         self.rest = self._make_rest(config, session)
         self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
         self._dispatcher = self._make_dispatcher(config)
@@ -125,6 +126,13 @@ class Connector:
 
     def _make_market(self, config: Config) -> MarketSession:
         market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
+        # One ready Event for the connector's lifetime: a reference taken before a
+        # re-configuring start() stays the live one.
+        ready = self._ready
+        if ready is None:
+            ready = self._ready = threading.Event()
+        ready.clear()
+        market.ready = ready
         market.extra_ready = self._user_ready
         market.rest_get = lambda path, params, timeout: self.rest.request("GET", path, params, timeout=timeout)
         return market
@@ -406,6 +414,7 @@ class Connector:
     def _after_fork_in_child(self) -> None:
         """In a forked child no thread of ours exists: become STOPPED and restartable."""
         self._lock = threading.RLock()
+        self._ready = None  # a fresh Event: one held mid-operation by a parent thread is unusable
         self._running = False
         self._rest_stop = threading.Event()
         self.rest = self._make_rest(self._config, None)

@@ -365,3 +365,19 @@ def test_rest_works_before_start_and_after_stop_with_retries(fake: FakeBinance) 
     fake.fail_next(1, status=503, code=-1000, path="/api/v3/ticker/price")
     assert conn.rest.ticker_price("BTCUSDT") > 0
     assert conn.state is bc.ConnectionState.STOPPED
+
+
+def test_ready_event_reference_survives_a_reconfiguring_restart(fake: FakeBinance) -> None:
+    conn = bc.Connector(fast_builder(fake).build())
+    ready = conn.ready
+    conn.on_trade("BTCUSDT", lambda t: None)
+    conn.start()
+    try:
+        assert ready.wait(5)
+        assert conn.stop()
+        assert not ready.is_set()
+        conn.start(config=fast_builder(fake).with_debounce(0.1).build())
+        assert conn.ready is ready
+        assert ready.wait(5), "the Event taken before the restart is the live one"
+    finally:
+        conn.stop()
