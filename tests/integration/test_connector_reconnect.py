@@ -46,6 +46,25 @@ def start(started: List[bc.Connector], cfg: bc.Config, **subs: Any) -> bc.Connec
     return c
 
 
+def warm_trades(c: bc.Connector, fake: FakeBinance) -> Recorder:
+    """Subscribe BTCUSDT trades, start, and let 5 trades through (arms the silence watchdog)."""
+    rec = Recorder()
+    c.on_trade("BTCUSDT", rec)
+    c.start()
+    wait_live(c, fake)
+    for _ in range(5):
+        fake.publish_trade("BTCUSDT", "100", "1")
+    assert rec.wait_count(5)
+    return rec
+
+
+def stall_stream_links(fake: FakeBinance) -> None:
+    """The server silently stops routing data to the open stream links (pongs still answered)."""
+    for s in fake._open_sessions("stream"):
+        with s.lock:
+            s.streams.clear()
+
+
 def market(c: bc.Connector) -> Any:
     return c.stats()["market"]
 
@@ -119,13 +138,7 @@ def test_frozen_link_is_replaced_quickly(fake: FakeBinance, started: List[bc.Con
 def test_frozen_busy_link_is_replaced_quickly(fake: FakeBinance, started: List[bc.Connector]) -> None:
     """The silence watchdog armed (data was flowing) then the link freezes."""
     c = start(started, fast_builder(fake, ping_interval=1.0, pong_timeout=0.5, silence_timeout=0.5).build())
-    rec = Recorder()
-    c.on_trade("BTCUSDT", rec)
-    c.start()
-    wait_live(c, fake)
-    for _ in range(5):
-        fake.publish_trade("BTCUSDT", "100", "1")
-    assert rec.wait_count(5)
+    warm_trades(c, fake)
     first = stream_conns(fake)[0]["id"]
     t0 = time.monotonic()
     fake.freeze()
@@ -137,13 +150,7 @@ def test_frozen_busy_link_is_replaced_quickly(fake: FakeBinance, started: List[b
 def test_frozen_link_replaced_within_10s_with_default_timings(fake: FakeBinance,
                                                              started: List[bc.Connector]) -> None:
     c = start(started, fake.config_builder().build())  # default timings, on purpose
-    rec = Recorder()
-    c.on_trade("BTCUSDT", rec)
-    c.start()
-    wait_live(c, fake)
-    for _ in range(5):
-        fake.publish_trade("BTCUSDT", "100", "1")
-    assert rec.wait_count(5)
+    warm_trades(c, fake)
     first = stream_conns(fake)[0]["id"]
     t0 = time.monotonic()
     fake.freeze()
@@ -377,16 +384,8 @@ def test_stalled_stream_with_live_pongs_is_replaced(fake: FakeBinance, started: 
     activity probe (last aggTrade of the link's busiest trade stream) condemns it."""
     c = start(started, fast_builder(fake, ping_interval=0.3, pong_timeout=0.3, silence_timeout=0.5)
               .with_health_check(0.3).build())
-    rec = Recorder()
-    c.on_trade("BTCUSDT", rec)
-    c.start()
-    wait_live(c, fake)
-    for _ in range(5):
-        fake.publish_trade("BTCUSDT", "100", "1")
-    assert rec.wait_count(5)
-    for s in fake._open_sessions("stream"):  # the server silently stops routing data to this link
-        with s.lock:
-            s.streams.clear()
+    rec = warm_trades(c, fake)
+    stall_stream_links(fake)
     stop = threading.Event()
 
     def trade_on() -> None:
@@ -419,9 +418,7 @@ def test_stalled_book_ticker_link_with_live_pongs_is_replaced(fake: FakeBinance,
     for i in range(5):
         fake.publish_book_ticker("BTCUSDT", bid=str(100 + i), bid_qty="1", ask=str(101 + i), ask_qty="1")
     assert rec.wait_count(5)
-    for s in fake._open_sessions("stream"):  # the server silently stops routing data to this link
-        with s.lock:
-            s.streams.clear()
+    stall_stream_links(fake)
     stop = threading.Event()
 
     def market_moves() -> None:
