@@ -294,16 +294,19 @@ class ShardLink:
 
     def finish_rollover(self) -> None:
         """The replacement is subscribed: switch over, then close the old connection."""
-        new = self.replacement
-        if new is None:
-            return
         with self.lock:
+            # Read under the lock: the supervisor (swap) and the old primary's reader (on_lost)
+            # may both switch; the second must not retire what the first just promoted.
+            new = self.replacement
+            if new is None:
+                return
             old = self.primary
             self.primary = new
             self.replacement = None
             new.replacement = False
+            if old is not None:
+                self.retiring.append(old)
         if old is not None:
-            self.retiring.append(old)
             old.retire(graceful=True)
         self.retry = 0
         _log.info("stream rollover complete", extra={"shard": self.index})
@@ -311,7 +314,8 @@ class ShardLink:
     def reap(self) -> None:
         """Forget retired connections whose threads ended; end dedupe a grace period after an overlap."""
         if self.retiring:
-            self.retiring = [c for c in self.retiring if c.thread.is_alive()]
+            with self.lock:  # finish_rollover() may append from a reader thread meanwhile
+                self.retiring = [c for c in self.retiring if c.thread.is_alive()]
             if not self.retiring:
                 self.dedupe_until = _monotonic() + _DEDUPE_GRACE
         if self.dedupe.active and not self.retiring and self.replacement is None:

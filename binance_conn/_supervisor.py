@@ -211,6 +211,8 @@ class MarketSession:
                 link.retiring = []
                 link.dedupe.end()
             emitted = self.status.stop(reason, now)
+        # A tick that was past its checks when begin_stop() cleared ready may have set it again.
+        self.ready.clear()
         self._emit(emitted)
 
     # ------------------------------------------------------------------ supervisor thread

@@ -174,7 +174,7 @@ class WsApiConn:
         finally:
             last = self.transport
             if last is not None:
-                last.abort()
+                last.release()
             session.wake()
 
     def _connect_forever(self) -> None:
@@ -208,7 +208,7 @@ class WsApiConn:
         now = _monotonic()
         with session._lock:
             if session.stopping or self.retired:
-                transport.abort()
+                transport.release()  # this (reader) thread owns the socket: close it, not just shut it down
                 raise _Stopped()
             session._generation += 1
             proto = session._make_protocol()

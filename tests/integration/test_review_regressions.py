@@ -1,0 +1,115 @@
+"""Regression tests for bugs found in review (one test per bug; each failed before its fix)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, List
+
+from _connector_helpers import FakeBinance, fast_builder, scaled, wait_until
+
+import binance_conn as bc
+from binance_conn import _wsapi_conn
+from binance_conn._stream import ShardLink, StreamConn
+from binance_conn._transport import WsTransport
+
+S = bc.ConnectionState
+
+
+def test_ready_is_clear_after_stop_even_when_the_supervisor_set_it_during_stop(fake: FakeBinance) -> None:
+    # The supervisor computes "up" and sets ready; begin_stop() clears ready once, so a tick
+    # that was already past its checks set ready again after stop() had cleared it.
+    conn = bc.Connector(fast_builder(fake).build())
+    try:
+        conn.start()
+        assert conn.wait_ready(scaled(5))
+        entered = threading.Event()
+
+        def late_extra_ready() -> bool:
+            entered.set()
+            conn._rest_stop.wait(scaled(5))  # hold this tick until stop() has cut both sessions
+            return True
+
+        conn._market.extra_ready = late_extra_ready
+        assert entered.wait(scaled(5))
+        assert conn.stop(timeout=scaled(5))
+        assert conn.state is S.STOPPED
+        assert not conn.ready.is_set()
+        assert not conn.wait_ready(0)
+    finally:
+        conn.stop(timeout=2.0)
+
+
+def test_user_data_socket_is_closed_when_stop_lands_right_after_connect(fake: FakeBinance,
+                                                                         monkeypatch: Any) -> None:
+    # A stop between the handshake and the session lock left the socket shut down but never
+    # closed (abort() only shuts down; the reader thread owns the close).
+    conn = bc.Connector(fast_builder(fake).build())
+    made: List[WsTransport] = []
+
+    class StopAfterConnect(WsTransport):
+        def connect(self) -> None:
+            super().connect()
+            made.append(self)
+            conn._user.begin_stop()
+
+    monkeypatch.setattr(_wsapi_conn, "WsTransport", StopAfterConnect)
+    conn.on_order(lambda ev: None)
+    try:
+        conn.start()
+        assert wait_until(lambda: bool(made)), "the user-data link never connected"
+        assert wait_until(lambda: not conn._user.threads()[0].is_alive())
+        assert conn.stop(timeout=scaled(5))
+        for transport in made:
+            sock = transport._sock
+            assert sock is not None and sock.fileno() == -1, "socket left open"
+    finally:
+        conn.stop(timeout=2.0)
+
+
+class _Session:
+    name = "market"
+    stopping = False
+
+    def wake(self) -> None:
+        pass
+
+
+class _MeetingLock:
+    """Stands in for ``ShardLink.lock``: the first two callers meet before either takes it,
+    which forces the interleaving of a supervisor swap and a reader's loss report."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._barrier = threading.Barrier(2, timeout=scaled(5))
+        self.armed = True
+
+    def __enter__(self) -> "_MeetingLock":
+        if self.armed:
+            self._barrier.wait()
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+
+def test_rollover_switch_and_old_link_loss_at_once_never_retire_the_new_primary() -> None:
+    # The supervisor switches to a subscribed replacement while the old primary's reader reports
+    # its loss (which also promotes the replacement): both used to read `replacement` before the
+    # lock, so the second switch retired the connection the first had just promoted (shard dead).
+    link = ShardLink(_Session(), 0)  # type: ignore[arg-type]
+    lock = _MeetingLock()
+    link.lock = lock  # type: ignore[assignment]
+    old = link.primary = StreamConn(link)
+    new = link.replacement = StreamConn(link, replacement=True)
+    supervisor = threading.Thread(target=link.finish_rollover)
+    reader = threading.Thread(target=link.on_lost, args=(old, "old link died"))
+    supervisor.start()
+    reader.start()
+    supervisor.join(scaled(5))
+    reader.join(scaled(5))
+    lock.armed = False
+    assert not supervisor.is_alive() and not reader.is_alive()
+    assert link.primary is new and link.replacement is None
+    assert not new.retired and old.retired
+    assert link.retiring == [old]
