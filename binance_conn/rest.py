@@ -451,6 +451,7 @@ class RestClient(RestEndpoints):
         prep.url = url
         prep.headers = CaseInsensitiveDict(headers)
         prep.body = None
+        unexpected: Optional[BaseException] = None
         try:
             return self._session.send(prep, timeout=call.timeout, **self._send_kw), None
         except requests.exceptions.ConnectTimeout as exc:
@@ -471,9 +472,13 @@ class RestClient(RestEndpoints):
                 kind, text = FailureKind.CONNECTION_LOST, "connection lost"
             cause = exc
         except requests.exceptions.RequestException as exc:
-            err = BinanceError(f"{call.method} {call.path}: request failed ({type(exc).__name__})",
+            unexpected = _scrubbed(exc)
+        if unexpected is not None:
+            # Raised outside the except block: the original (its text and prepared request carry
+            # the signed URL) must not ride along as __context__.
+            err = BinanceError(f"{call.method} {call.path}: request failed ({type(unexpected).__name__})",
                                code="request_error", exchange=self._exchange, request_id=call.rid)
-            raise err from _scrubbed(exc)
+            raise err from unexpected
         error = ConnectionError(f"{call.method} {call.path}: {text}", temporary=True, exchange=self._exchange,
                                 request_id=call.rid, debug=self._debug)
         error.__cause__ = _scrubbed(cause)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from typing import Any, List
 
+import pytest
+import requests
 from _connector_helpers import FakeBinance, fast_builder, scaled, wait_until
 
 import binance_conn as bc
 from binance_conn import _wsapi_conn
+from binance_conn._limiter import WeightLimiterRegistry
 from binance_conn._stream import ShardLink, StreamConn
 from binance_conn._transport import WsTransport
+from binance_conn.config import Config
+from binance_conn.rest import RestClient
 
 S = bc.ConnectionState
 
@@ -113,3 +120,43 @@ def test_rollover_switch_and_old_link_loss_at_once_never_retire_the_new_primary(
     assert link.primary is new and link.replacement is None
     assert not new.retired and old.retired
     assert link.retiring == [old]
+
+
+def test_unexpected_request_error_keeps_no_signed_url_in_its_exception_chain() -> None:
+    # A requests error outside the network families (here RetryError, whose text carries the
+    # signed URL) became BinanceError "from" a scrubbed copy, but raised inside the except block:
+    # the original stayed reachable as __context__ (signature in its text and prepared request).
+    secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+
+    class Adapter(requests.adapters.BaseAdapter):
+        def send(self, request: Any, **kw: Any) -> requests.Response:  # type: ignore[override]
+            if request.path_url.startswith("/api/v3/time"):
+                resp = requests.Response()
+                resp.status_code = 200
+                resp._content = b'{"serverTime": %d}' % int(time.time() * 1000)
+                resp.request, resp.url = request, request.url
+                return resp
+            raise requests.exceptions.RetryError(f"too many retries for url: {request.url}")
+
+        def close(self) -> None:
+            pass
+
+    session = requests.Session()
+    session.mount("https://", Adapter())
+    cfg = (Config.builder().with_rest_url("https://api.test.invalid").with_api_key("k" * 64)
+           .with_api_secret(secret).build())
+    client = RestClient(cfg, session, limiter_registry=WeightLimiterRegistry())
+    with pytest.raises(bc.BinanceError) as info:
+        client.account()
+    seen: List[BaseException] = []
+    todo: List[BaseException] = [info.value]
+    while todo:
+        e = todo.pop()
+        if any(e is x for x in seen):
+            continue
+        seen.append(e)
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+    assert len(seen) >= 2  # the scrubbed cause is kept
+    for e in seen:
+        text = f"{e} {e!r} {getattr(e, 'request', None) and e.request.url}"  # type: ignore[attr-defined]
+        assert re.search(r"signature=(?!\*\*\*)", text) is None, text
