@@ -55,15 +55,19 @@ _PUBLISHED = (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING)
 
 
 def publish_connection_events(dispatcher: Dispatcher, exchange: str, session: str, emitted: List[Emitted],
-                              log: Optional[logging.Logger]) -> None:
-    """Publish debounced ``(state, reason)`` pairs as ``ConnectionEvent`` (logged on ``log`` unless None)."""
+                              log: Optional[logging.Logger], stop: Optional[threading.Event] = None) -> None:
+    """Publish debounced ``(state, reason)`` pairs as ``ConnectionEvent`` (logged on ``log`` unless None).
+
+    ``stop``: the session's stop event; once set, a full ``BLOCK`` subscriber drops the event
+    (counted) instead of blocking (stop() publishes the last one before it stops the dispatcher).
+    """
     for state, reason in emitted:
         if state not in _PUBLISHED:
             continue
         event = ConnectionEvent(exchange, session, state, reason, int(time.time() * 1000))
         if log is not None and log.isEnabledFor(logging.INFO):
             log.info("connection state", extra={"session": session, "state": state.value, "reason": reason})
-        dispatcher.publish(CONNECTION_TOPIC, event)
+        dispatcher.publish(CONNECTION_TOPIC, event, stop)
 
 
 class MarketSession:
@@ -359,12 +363,12 @@ class MarketSession:
         self._emit(emitted)
 
     def _emit(self, emitted: List[Emitted]) -> None:
-        publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log)
+        publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log, self.stop_event)
 
     def publish_error(self, err: BinanceError) -> None:
         if not self.dispatcher.subscribers(ERROR_TOPIC):
             _log.warning("%s", err, extra={"code": err.code, "session": self.name})
-        self.dispatcher.publish(ERROR_TOPIC, err)
+        self.dispatcher.publish(ERROR_TOPIC, err, self.stop_event)
 
     # ------------------------------------------------------------------ prober thread
     def _probe_loop(self) -> None:

@@ -404,8 +404,9 @@ class UserDataLink:
         self.ready.clear()
         _log.error("user-data session stopped: credentials rejected", extra={"code": error.binance_code})
         if emit:
-            publish_connection_events(self.dispatcher, self.exchange, self.name, [(S.DISCONNECTED, reason)], None)
-        self.dispatcher.publish(ERROR_TOPIC, error)
+            publish_connection_events(self.dispatcher, self.exchange, self.name, [(S.DISCONNECTED, reason)], None,
+                                      self.stop_event)
+        self.dispatcher.publish(ERROR_TOPIC, error, self.stop_event)
         self._on_ready_change()
 
     # ------------------------------------------------------------------ ticker thread
@@ -528,7 +529,7 @@ class UserDataLink:
         self._emit(emitted)
 
     def _emit(self, emitted: List[Emitted]) -> None:
-        publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log)
+        publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log, self.stop_event)
 
     # ------------------------------------------------------------------ reconciliation
     def track_placed(self, response: Any) -> None:

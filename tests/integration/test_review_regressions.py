@@ -160,3 +160,32 @@ def test_unexpected_request_error_keeps_no_signed_url_in_its_exception_chain() -
     for e in seen:
         text = f"{e} {e!r} {getattr(e, 'request', None) and e.request.url}"  # type: ignore[attr-defined]
         assert re.search(r"signature=(?!\*\*\*)", text) is None, text
+
+
+def test_stop_never_hangs_on_a_full_block_connection_subscriber(fake: FakeBinance) -> None:
+    # stop() publishes the final DISCONNECTED event from the caller's thread before it stops the
+    # dispatcher; with no stop event a full BLOCK subscriber made that publish wait for room that
+    # only the dispatcher's stop (after it) could make: stop() hung forever.
+    conn = bc.Connector(fast_builder(fake).build())
+    release = threading.Event()
+    got = threading.Event()
+
+    def stuck(ev: Any) -> None:
+        got.set()
+        release.wait(scaled(30))
+
+    conn.on_connection(stuck, overflow="BLOCK", buffer=1)
+    stopper = threading.Thread(target=conn.stop, kwargs={"timeout": scaled(1)}, daemon=True)
+    try:
+        conn.start()
+        assert conn.wait_ready(scaled(5))
+        assert got.wait(scaled(5))  # the callback holds CONNECTED
+        conn._dispatcher.publish("__connection__", "filler")  # its one buffer slot is now taken
+        stopper.start()
+        stopper.join(scaled(5))
+        assert not stopper.is_alive(), "stop() hung on a full BLOCK subscriber"
+    finally:
+        release.set()
+        conn.stop(timeout=2.0)
+        if stopper.ident is not None:
+            stopper.join(scaled(5))
