@@ -153,6 +153,7 @@ class MarketSession:
         self.wake()
 
     def remove_stream(self, stream: str) -> None:
+        emptied: Optional[ShardLink] = None
         with self._lock:
             index = self.registry.remove(stream)
             if index is None:
@@ -163,8 +164,10 @@ class MarketSession:
             link.remove([stream])
             if not link.desired:
                 del self.links[index]
-                link.close()
                 self._closed_links.append(link)
+                emptied = link
+        if emptied is not None:
+            emptied.close()  # sends a close frame: never under the session lock
         self.wake()
 
     # ------------------------------------------------------------------ lifecycle

@@ -189,3 +189,29 @@ def test_stop_never_hangs_on_a_full_block_connection_subscriber(fake: FakeBinanc
         conn.stop(timeout=2.0)
         if stopper.ident is not None:
             stopper.join(scaled(5))
+
+
+def test_last_unsubscribe_of_a_shard_closes_its_socket_outside_the_session_lock(fake: FakeBinance,
+                                                                               monkeypatch: Any) -> None:
+    # remove_stream() closed the emptied shard's socket (a blocking send of a close frame on a
+    # socket with no timeout) while holding the session lock that the supervisor, stats() and
+    # stop() need: a wedged peer froze them all.
+    conn = bc.Connector(fast_builder(fake).build())
+    sub = conn.on_trade("BTCUSDT", lambda ev: None)
+    try:
+        conn.start()
+        assert conn.wait_ready(scaled(5))
+        market = conn._market
+        under_lock: List[bool] = []
+        close = WsTransport.close
+
+        def spy(self: WsTransport) -> None:
+            under_lock.append(market._lock._is_owned())  # type: ignore[attr-defined]
+            close(self)
+
+        monkeypatch.setattr(WsTransport, "close", spy)
+        sub()
+        assert wait_until(lambda: bool(under_lock))
+        assert under_lock == [False]
+    finally:
+        conn.stop(timeout=2.0)
