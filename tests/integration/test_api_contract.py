@@ -49,6 +49,16 @@ def _public_builder(fake: FakeBinance) -> Any:
             .with_backoff(base=0.05, max=0.5, jitter=0.0).with_health_check(1.0).with_debounce(0.0))
 
 
+def _ready(conn: bc.Connector, fake: FakeBinance, timeout: float = 10.0) -> bool:
+    """wait_ready, then until the fake has registered every stream the connector wants.
+
+    FakeBinance registers a stream session only after the 101 response has gone out, so a publish
+    right after wait_ready() can race it (a harness race, not the connector's)."""
+    if not conn.wait_ready(timeout=scaled(timeout)):
+        return False
+    return fake.wait_until(lambda: set(conn.stats()["streams"]) <= set(fake.subscribed_streams()), scaled(5.0))
+
+
 # ============================================================================ Configuration
 
 def test_builder_every_method_with_values_shown(fake: FakeBinance) -> None:
@@ -345,7 +355,7 @@ def test_start_returns_at_once_and_never_raises_for_network_trouble(conns: List[
     conns.append(conn)
     conn.on_trade("BTCUSDT", lambda e: None)
     t0 = time.monotonic()
-    assert conn.start() is not None or True
+    conn.start()
     assert time.monotonic() - t0 < 0.5
     assert conn.state in (bc.ConnectionState.CONNECTING, bc.ConnectionState.RECONNECTING,
                           bc.ConnectionState.DISCONNECTED)
@@ -357,7 +367,8 @@ def test_start_returns_at_once_and_never_raises_for_network_trouble(conns: List[
     assert conn.state == bc.ConnectionState.STOPPED
 
 
-def test_lifecycle_block(fake: FakeBinance, conns: List[bc.Connector]) -> None:
+def test_lifecycle_block(fake: FakeBinance, conns: List[bc.Connector], no_conn_threads: None) -> None:
+    before_threads = set(threading.enumerate())
     conn = bc.Connector(fast_builder(fake).build())
     conns.append(conn)
     assert conn.state == bc.ConnectionState.STOPPED
@@ -379,11 +390,16 @@ def test_lifecycle_block(fake: FakeBinance, conns: List[bc.Connector]) -> None:
     assert not conn.ready.is_set()
     assert conn.stop(timeout=5.0) is True  # idempotent
     assert conn.stop() is True
+    # After stop() returned True no thread started by the connector is alive.
+    assert not [t for t in threading.enumerate() if t.name.startswith("binance_conn") and t.is_alive()
+                and t not in before_threads]
 
 
 def test_ready_is_level_triggered(fake: FakeBinance, conns: List[bc.Connector]) -> None:
     conn = bc.Connector(fast_builder(fake).build())
     conns.append(conn)
+    events = Recorder()
+    conn.on_connection(events)
     conn.on_trade("BTCUSDT", lambda e: None)
     conn.start()
     assert conn.wait_ready(timeout=scaled(10.0))
@@ -394,6 +410,11 @@ def test_ready_is_level_triggered(fake: FakeBinance, conns: List[bc.Connector]) 
     assert conn.state in (bc.ConnectionState.RECONNECTING, bc.ConnectionState.DISCONNECTED)
     assert conn.wait_ready(timeout=scaled(10.0)) is True
     assert conn.ready.is_set() and conn.state == bc.ConnectionState.CONNECTED
+    assert events.wait_for(lambda items: [e.state for e in items][-1:] == ["CONNECTED"] and len(items) >= 3)
+    states = [e.state for e in events.snapshot()]
+    assert states[0] == "CONNECTED" and any(st in ("DISCONNECTED", "RECONNECTING") for st in states)
+    for e in events.snapshot():
+        assert isinstance(e.state, bc.ConnectionState) and e.session == "market" and e.exchange == "binance"
 
 
 def test_is_connected_never_blocks(fake: FakeBinance, conns: List[bc.Connector]) -> None:
@@ -416,11 +437,13 @@ def test_stats_snapshot_contents(fake: FakeBinance, conns: List[bc.Connector]) -
     rec = Recorder()
     h = conn.on_trade("BTCUSDT", rec)
     conn.start()
-    assert conn.wait_ready(timeout=scaled(10.0))
+    assert _ready(conn, fake)
     fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_count(1)
     assert wait_until(lambda: h.delivered >= 1)
-    text = repr(conn.stats()).lower()
+    st = conn.stats()
+    assert st["state"] == "CONNECTED" or st["state"] == bc.ConnectionState.CONNECTED
+    text = repr(st).lower()
     for word in ("drop", "error", "reconnect", "deliver"):
         assert word in text, word
     assert "age" in text or "last" in text
@@ -437,7 +460,7 @@ def test_start_with_new_config_after_stop(fake: FakeBinance, conns: List[bc.Conn
         rec = Recorder()
         conn.on_trade("ETHUSDT", rec)
         conn.start(config=new_cfg)
-        assert conn.wait_ready(timeout=scaled(10.0))
+        assert _ready(conn, other)
         assert conn.config.events.buffer_size == 7
         assert conn.config.exchange.rest_url == other.rest_url
         other.publish_trade("ETHUSDT", "10", "1")
@@ -505,7 +528,7 @@ def test_on_symbol_list(fake: FakeBinance, conns: List[bc.Connector], method: st
     rec = Recorder()
     h = getattr(conn, method)(["btcusdt", "ETHUSDT"], rec)  # live, while running
     assert fake.wait_for_subscriptions([f"btcusdt@{suffix}", f"ethusdt@{suffix}"])
-    assert conn.wait_ready(timeout=scaled(5.0))
+    assert _ready(conn, fake)
     publish(fake, "BTCUSDT")
     publish(fake, "ETHUSDT")
     assert rec.wait_count(2)
@@ -525,7 +548,7 @@ def test_on_kline_any_case_and_list(fake: FakeBinance, conns: List[bc.Connector]
     conn.on_kline(["ethusdt"], "1m", rec)
     conn.start()
     assert fake.wait_for_subscriptions(["btcusdt@kline_1m", "ethusdt@kline_1m"])
-    assert conn.wait_ready(timeout=scaled(10.0))
+    assert _ready(conn, fake)
     fake.publish_kline("BTCUSDT", "1m", "1", "2", "0.5", "1.5", "10")
     fake.publish_kline("ETHUSDT", "1m", "1", "2", "0.5", "1.5", "10")
     assert rec.wait_count(2)
@@ -542,7 +565,7 @@ def test_kline_intervals_case_sensitive(fake: FakeBinance, conns: List[bc.Connec
             conn.on_kline("BTCUSDT", bad, lambda e: None)
     conn.start()
     assert fake.wait_for_subscriptions(["btcusdt@kline_1m", "btcusdt@kline_1M"])
-    assert conn.wait_ready(timeout=scaled(10.0))
+    assert _ready(conn, fake)
     fake.publish_kline("BTCUSDT", "1M", "1", "2", "0.5", "1.5")
     assert month.wait_count(1)
     assert month.snapshot()[0].interval == "1M"
@@ -556,7 +579,7 @@ def test_buffer_and_overflow_keywords(fake: FakeBinance, conns: List[bc.Connecto
     h = conn.on_trade("BTCUSDT", got, buffer=2, overflow=bc.OverflowPolicy.DROP_OLDEST)
     h_block = conn.on_trade("BTCUSDT", lambda e: None, buffer=4, overflow=bc.OverflowPolicy.BLOCK)
     conn.start()
-    assert conn.wait_ready(timeout=scaled(10.0))
+    assert _ready(conn, fake)
     for i in range(10):
         fake.publish_trade("BTCUSDT", str(100 + i), "1")
     assert wait_until(lambda: h.dropped >= 1)
@@ -572,7 +595,7 @@ def test_queue_instead_of_callback(fake: FakeBinance, conns: List[bc.Connector])
     q: "queue.Queue[Any]" = queue.Queue(maxsize=2)
     h = conn.on_trade("BTCUSDT", queue=q, overflow=bc.OverflowPolicy.DROP_OLDEST)
     conn.start()
-    assert conn.wait_ready(timeout=scaled(10.0))
+    assert _ready(conn, fake)
     for i in range(5):
         fake.publish_trade("BTCUSDT", str(100 + i), "1")
     assert wait_until(lambda: h.dropped + q.qsize() >= 5 or h.delivered + h.dropped >= 5)
@@ -614,7 +637,7 @@ def test_callback_error_goes_to_on_error_and_worker_goes_on(fake: FakeBinance, c
 
     h = conn.on_trade("BTCUSDT", boom)
     conn.start()
-    assert conn.wait_ready(timeout=scaled(10.0))
+    assert _ready(conn, fake)
     fake.publish_trade("BTCUSDT", "100", "1")
     fake.publish_trade("BTCUSDT", "101", "1")
     assert seen.wait_count(2)
@@ -657,7 +680,7 @@ def test_market_event_fields(fake: FakeBinance, conns: List[bc.Connector]) -> No
     conn.on_kline("btcusdt", "1m", kline)
     conn.on_depth("btcusdt", depth)
     conn.start()
-    assert conn.wait_ready(timeout=scaled(10.0))
+    assert _ready(conn, fake)
     fake.publish_ticker("BTCUSDT", last_price="101.5")
     fake.publish_book_ticker("BTCUSDT", bid="99.5", bid_qty="1.25", ask="100.5", ask_qty="2")
     fake.publish_trade("BTCUSDT", "100.25", "0.5", buyer_maker=True)
@@ -820,8 +843,11 @@ def test_rest_params_decimal_str_int_and_float_rejected(fake: FakeBinance, rest:
     bid, _ = fake.best_prices("BTCUSDT")
     p = (bid * Decimal("0.9")).quantize(Decimal("0.01"))
     rest.new_order("BTCUSDT", "BUY", "LIMIT", quantity=Decimal("1E-3"), price=p, time_in_force="GTC")
-    sent = [r for r in fake.request_log if r.get("path") == "/api/v3/order"][-1]
-    assert "E" not in repr(sent.get("params", sent)).replace("GTC", "").split("quantity")[-1][:12]
+    sent = [r for r in fake.request_log if r["path"] == "/api/v3/order"][-1]["params"]
+    assert sent["quantity"] == "0.001"  # no exponent, no float rounding
+    assert sent["price"] == str(p)
+    assert sent.get("newClientOrderId")  # a client order id is always sent
+    assert "timestamp" in sent and sent["recvWindow"] == "5000"
     n = len(fake.request_log)
     with pytest.raises(bc.ValidationError) as ei:
         rest.new_order("BTCUSDT", "BUY", "LIMIT", quantity=0.001, price=str(p), time_in_force="GTC")
@@ -974,3 +1000,96 @@ def test_dataclass_replace_gives_new_config_and_leaves_original() -> None:
     cfg = bc.Config.builder().build()
     other = dataclasses.replace(cfg, debug=True)
     assert cfg.debug is False and other.debug is True
+
+
+def test_slow_subscriber_never_delays_another_and_order_kept(fake: FakeBinance, conns: List[bc.Connector]) -> None:
+    conn = _running(fake, conns)
+    gate = threading.Event()
+    slow = Recorder(lambda e: gate.wait(scaled(5.0)))
+    fast = Recorder()
+    conn.on_trade("BTCUSDT", slow)
+    conn.on_trade("BTCUSDT", fast)
+    conn.start()
+    assert _ready(conn, fake)
+    for i in range(20):
+        fake.publish_trade("BTCUSDT", str(100 + i), "1")
+    assert fast.wait_count(20, timeout=3.0)
+    assert [e.price for e in fast.snapshot()] == [Decimal(100 + i) for i in range(20)]
+    assert len(slow) <= 1
+    gate.set()
+    assert slow.wait_count(20)
+    assert [e.price for e in slow.snapshot()] == [Decimal(100 + i) for i in range(20)]
+
+
+def test_live_only_no_snapshot_replayed(fake: FakeBinance, conns: List[bc.Connector]) -> None:
+    conn = _running(fake, conns)
+    first = Recorder()
+    conn.on_trade("BTCUSDT", first)
+    conn.start()
+    assert _ready(conn, fake)
+    fake.publish_trade("BTCUSDT", "100", "1")
+    assert first.wait_count(1)
+    late = Recorder()
+    conn.on_trade("BTCUSDT", late)
+    fake.publish_trade("BTCUSDT", "101", "1")
+    assert first.wait_count(2) and late.wait_count(1)
+    assert [e.price for e in late.snapshot()] == [Decimal("101")]
+
+
+def test_stop_from_a_callback_works(fake: FakeBinance, conns: List[bc.Connector]) -> None:
+    conn = _running(fake, conns)
+    result: List[bool] = []
+    conn.on_trade("BTCUSDT", lambda e: result.append(conn.stop(timeout=2.0)))
+    conn.start()
+    assert _ready(conn, fake)
+    fake.publish_trade("BTCUSDT", "100", "1")
+    assert wait_until(lambda: bool(result), timeout=5.0)
+    assert conn.state == bc.ConnectionState.STOPPED
+
+
+def test_several_connectors_side_by_side(fake: FakeBinance, conns: List[bc.Connector]) -> None:
+    a, b = _running(fake, conns), _running(fake, conns)
+    ra, rb = Recorder(), Recorder()
+    a.on_trade("BTCUSDT", ra)
+    a.start()
+    assert _ready(a, fake)
+    b.on_trade("BTCUSDT", rb)
+    b.start()
+    assert _ready(b, fake)
+    fake.publish_trade("BTCUSDT", "100", "1")
+    assert ra.wait_count(1) and rb.wait_count(1)
+    assert a.stop() is True
+    assert b.is_connected() is True
+
+
+def test_signed_request_resyncs_clock_on_1021(fake: FakeBinance, rest: bc.RestClient) -> None:
+    rest.account()
+    fake.skew_clock(3_000_000)  # server clock jumps: the client's offset is now wrong
+    acct = rest.account()  # -1021 -> re-sync -> retried once
+    assert isinstance(acct, dict)
+
+
+def test_safe_get_retried_on_5xx_order_never_resent(fake: FakeBinance, rest: bc.RestClient) -> None:
+    fake.fail_next(2, status=502, code=-1000, path="/api/v3/ticker/price")
+    assert isinstance(rest.ticker_price("BTCUSDT"), Decimal)
+    assert len([r for r in fake.request_log if r["path"] == "/api/v3/ticker/price"]) == 3
+    fake.fail_next(1, status=503, code=-1000, path="/api/v3/order", method="POST")
+    with pytest.raises(bc.UnknownStatusError) as ei:
+        rest.new_order("BTCUSDT", "BUY", "LIMIT", quantity="0.001", price="100", time_in_force="GTC")
+    posts = [r for r in fake.request_log if r["path"] == "/api/v3/order" and r["method"] == "POST"]
+    assert len(posts) == 1  # never blindly re-sent
+    sent_id = posts[0]["params"]["newClientOrderId"]
+    assert sent_id and sent_id in str(ei.value.details) + str(getattr(ei.value, "client_order_id", ""))
+
+
+def test_float_conversion_opt_in(fake: FakeBinance) -> None:
+    client = bc.RestClient(fake.config_builder().with_float_conversion(True).build())
+    try:
+        book = client.depth("BTCUSDT", limit=5)
+        assert len(book["bids"]) <= 5
+        client.request("GET", "/api/v3/ticker/price", params={"symbol": "BTCUSDT"})
+        client.new_order("BTCUSDT", "BUY", "LIMIT", quantity=0.5, price="100", time_in_force="GTC")
+        sent = [r for r in fake.request_log if r["path"] == "/api/v3/order"][-1]["params"]
+        assert sent["quantity"] == "0.5"
+    finally:
+        client.close()
