@@ -1056,6 +1056,7 @@ def test_several_connectors_side_by_side(fake: FakeBinance, conns: List[bc.Conne
     b.on_trade("BTCUSDT", rb)
     b.start()
     assert _ready(b, fake)
+    assert fake.wait_until(lambda: fake.open_connections("stream") >= 2, scaled(5.0))
     fake.publish_trade("BTCUSDT", "100", "1")
     assert ra.wait_count(1) and rb.wait_count(1)
     assert a.stop() is True
@@ -1093,3 +1094,15 @@ def test_float_conversion_opt_in(fake: FakeBinance) -> None:
         assert sent["quantity"] == "0.5"
     finally:
         client.close()
+
+
+def test_with_debug_adds_stack_traces_to_error_details(fake: FakeBinance) -> None:
+    for debug in (False, True):
+        client = bc.RestClient(fake.config_builder().with_debug(debug).build())
+        try:
+            with pytest.raises(bc.NotFoundError) as ei:
+                client.get_order("BTCUSDT", order_id=555)
+        finally:
+            client.close()
+        text = " ".join(str(v) for v in ei.value.details.values())
+        assert ('File "' in text) is debug, (debug, sorted(ei.value.details))
