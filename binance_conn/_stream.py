@@ -312,7 +312,13 @@ class ShardLink:
         _log.info("stream rollover complete", extra={"shard": self.index})
 
     def reap(self) -> None:
-        """Forget retired connections whose threads ended; end dedupe a grace period after an overlap."""
+        """Forget retired connections whose threads ended; end dedupe a grace period after an overlap;
+        drop counters of streams no longer wanted (a late event may have re-created one)."""
+        counts = self.stream_counts
+        if len(counts) > len(self.desired):
+            with self.lock:
+                for stream in [s for s in list(counts) if s not in self.desired]:
+                    counts.pop(stream, None)
         if self.retiring:
             with self.lock:  # finish_rollover() may append from a reader thread meanwhile
                 self.retiring = [c for c in self.retiring if c.thread.is_alive()]

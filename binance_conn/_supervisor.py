@@ -422,7 +422,7 @@ class MarketSession:
             return None
         link = conn.link
         with link.lock:
-            seen = [(s, entry[1]) for s, entry in link.stream_counts.items()
+            seen = [(s, entry[1]) for s, entry in list(link.stream_counts.items())
                     if s in link.desired and not s.startswith("!")]
         if not seen:
             return None

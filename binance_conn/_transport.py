@@ -272,6 +272,9 @@ class WsTransport:
                     self._fragments = [payload]
             elif opcode == OP_CONT:
                 self._fragments.append(payload)
+                if sum(len(f) for f in self._fragments) > MAX_FRAME:
+                    self._cut()
+                    raise TransportClosed(f"fragmented message exceeds the {MAX_FRAME}-byte limit")
                 if fin:
                     out.append((self._frag_opcode, b"".join(self._fragments)))
                     self._fragments = []

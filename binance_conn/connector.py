@@ -106,6 +106,7 @@ class Connector:
         self._stop_dropped = 0
         self._rest_stop = threading.Event()
         self._ready: Optional[threading.Event] = None
+        self._orphans: List[threading.Thread] = []  # threads a timed-out stop() left behind
         self.rest = self._make_rest(config, session)
         self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
         self._dispatcher = self._make_dispatcher(config)
@@ -203,10 +204,18 @@ class Connector:
                 if config is not None and config is not self._config:
                     raise ValidationError("config", "Config", "stop() the connector before re-configuring it")
                 return self
+            if config is not None and config is not self._config and not isinstance(config, Config):
+                raise ValidationError("config", type(config).__name__, "must be a binance_conn.Config")
+            me = threading.current_thread()
+            # A previous stop() that timed out (e.g. a REST probe stuck past its deadline) left
+            # threads of sessions that stay stopping: start on fresh sessions, and let the next
+            # stop() join the leftovers too.
+            leftovers = [t for t in self._market.threads() + self._user.threads() if t.is_alive() and t is not me]
+            self._orphans.extend(leftovers)
             if config is not None and config is not self._config:
-                if not isinstance(config, Config):
-                    raise ValidationError("config", type(config).__name__, "must be a binance_conn.Config")
                 self._reconfigure(config)
+            elif leftovers:
+                self._reconfigure(self._config)
             self._running = True
             self._rest_stop.clear()
             self._dispatcher.start()
@@ -252,7 +261,7 @@ class Connector:
             # Idempotent: a second stop() waits (up to its own deadline) for what a
             # first, timed-out stop() left running.
             ok = True
-            for t in self._market.threads() + self._user.threads():
+            for t in self._market.threads() + self._user.threads() + self._orphans:
                 if t is not me:
                     t.join(max(0.0, deadline - _monotonic()))
                     ok = ok and not t.is_alive()
@@ -261,11 +270,12 @@ class Connector:
         self._user.begin_stop()
         self._rest_stop.set()
         ok = True
-        for t in self._market.threads() + self._user.threads():
+        for t in self._market.threads() + self._user.threads() + self._orphans:
             if t is me:
                 continue
             t.join(max(0.0, deadline - _monotonic()))
             ok = ok and not t.is_alive()
+        self._orphans = [t for t in self._orphans if t.is_alive()]
         self._market.finish_stop("stopped")
         self._user.finish_stop("stopped")
         ok = self._dispatcher.stop(deadline) and ok
@@ -415,6 +425,7 @@ class Connector:
         """In a forked child no thread of ours exists: become STOPPED and restartable."""
         self._lock = threading.RLock()
         self._ready = None  # a fresh Event: one held mid-operation by a parent thread is unusable
+        self._orphans = []
         self._running = False
         self._rest_stop = threading.Event()
         self.rest = self._make_rest(self._config, None)

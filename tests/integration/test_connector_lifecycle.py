@@ -381,3 +381,29 @@ def test_ready_event_reference_survives_a_reconfiguring_restart(fake: FakeBinanc
         assert ready.wait(5), "the Event taken before the restart is the live one"
     finally:
         conn.stop()
+
+
+def test_restart_after_a_timed_out_stop_leaves_no_thread_behind(fake: FakeBinance) -> None:
+    """stop() with a REST probe stuck past its deadline returns False; start() then runs on fresh
+    sessions, and the next stop() joins the leftovers too: no duplicate or orphaned threads."""
+    fake.delay_responses(1.5, count=1000, path="/api/v3/ping")  # every probe takes 1.5 s (< its 2 s timeout)
+    conn = bc.Connector(fast_builder(fake).with_health_check(2.0).with_timeout(3.0).build())
+    conn.on_trade("BTCUSDT", lambda t: None)
+    try:
+        conn.start()
+        assert conn.wait_ready(5)
+        pings = sum(1 for r in fake.request_log if r["path"] == "/api/v3/ping")
+        assert fake.wait_for_requests("/api/v3/ping", pings + 1, 5)  # logged before its delayed answer
+        assert conn.stop(timeout=0.05) is False, "the prober is stuck in a delayed ping"
+        conn.start()
+        assert conn.wait_ready(5)
+
+        def probers() -> List[threading.Thread]:
+            return [t for t in threading.enumerate() if t.name == "binance_conn-prober" and t.is_alive()]
+
+        # The stuck prober of the old run must end after its ping, not carry on beside the new one.
+        assert wait_until(lambda: len(probers()) == 1, 5), probers()
+        assert not wait_until(lambda: len(probers()) > 1, 2.5), "a second prober came back"
+    finally:
+        assert conn.stop(timeout=5.0)
+    assert not [t for t in threading.enumerate() if t.name.startswith("binance_conn") and t.is_alive()]

@@ -206,3 +206,11 @@ def test_websocket_client_surface_we_use_exists() -> None:
     assert '"socket"' in source, "connect() no longer takes a pre-made socket= option"
     assert hasattr(websocket, "WebSocketBadStatusException")
     assert issubclass(websocket.WebSocketBadStatusException, websocket.WebSocketException)
+
+
+def test_endless_fragments_are_refused(pair: Tuple[WsTransport, socket.socket, StubWs]) -> None:
+    t, _, _ = pair
+    chunk = b"z" * 1_000_000
+    data = frame(OP_TEXT, chunk, fin=False) + b"".join(frame(0x0, chunk, fin=False) for _ in range(17))
+    with pytest.raises(TransportClosed, match="fragmented"):
+        t._parse(data, [])
