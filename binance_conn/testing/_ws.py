@@ -84,6 +84,7 @@ class Session:
         self._frame_times: Deque[float] = deque()
         self.violated = False
         self.closed = threading.Event()
+        self.started = False  # run() began: the handshake completed
         # WebSocket API state
         self.logon_key: Optional[str] = None
         self.authorized_since: Optional[int] = None
@@ -146,7 +147,7 @@ class Session:
     # -- connection threads ---------------------------------------------------------------------
     def run(self, conn: ServerConnection) -> None:
         self.conn = conn
-        self.fake._session_opened(self)
+        self.started = True
         reader = threading.Thread(target=self._read_loop, args=(conn,), daemon=True,
                                   name=f"fake-binance-ws-reader-{self.id}")
         reader.start()
@@ -297,6 +298,11 @@ class WsServer:
         session = Session(f, f._next_conn_id(), request.path, kind, streams, combined)
         assert isinstance(connection, _FakeConnection)
         connection.fake_session = session
+        # Registered before the 101 response goes out (as Binance has the URL's streams live by
+        # then): an event published the moment the client sees the connection open is queued for
+        # it, not lost. A handshake that then fails is unregistered by prune().
+        session.conn = connection
+        f._session_opened(session)
         return None
 
     def _handler(self, connection: ServerConnection) -> None:
@@ -318,7 +324,15 @@ class WsServer:
 
     def prune(self) -> None:
         with self._lock:
+            dead = [c for c in self._conns if not c.recv_events_thread.is_alive()]
             self._conns = [c for c in self._conns if c.recv_events_thread.is_alive()]
+        for c in dead:  # a handshake that failed after the session was registered
+            session = c.fake_session if isinstance(c, _FakeConnection) else None
+            if session is not None and not session.started and not session.closed.is_set():
+                session.closed.set()
+                session.close_reason = session.close_reason or "handshake failed"
+                session.closed_at = time.time()
+                self.fake._session_closed(session)
 
 
 def control_error(style: str, code: int, msg: str, req_id: Any) -> str:

@@ -82,3 +82,18 @@ def test_stop_is_prompt_even_when_a_client_never_reads() -> None:
     assert time.monotonic() - t0 < scaled(5)
     assert [t for t in threading.enumerate() if t not in before] == []
     ws.shutdown()
+
+
+def test_event_published_right_after_the_handshake_is_delivered(fake: FakeBinance) -> None:
+    """The session exists before the 101 goes out: publishing the moment the client sees the
+    connection open must reach it (users' tests do exactly this after wait_ready())."""
+    import websocket
+
+    for _ in range(300):
+        ws = websocket.create_connection(f"{fake.ws_url}/stream?streams=btcusdt@trade", timeout=5)
+        try:
+            tid = fake.publish_trade("BTCUSDT", "100", "1")
+            msg = ws.recv()
+            assert f'"t":{tid}' in msg
+        finally:
+            ws.close()
