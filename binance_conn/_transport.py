@@ -298,42 +298,33 @@ class WsTransport:
         return pos
 
     # ------------------------------------------------------------------ write
+    def _call(self, what: str, *args: object, strict: bool) -> None:
+        """Run one websocket-client send method; ``strict`` turns a dead socket into TransportClosed,
+        otherwise it is ignored (the reader will see the socket die)."""
+        ws = self._ws
+        if ws is None:
+            if strict:
+                raise TransportClosed("not connected")
+            return
+        try:
+            getattr(ws, what)(*args)
+        except (OSError, websocket.WebSocketException) as exc:
+            if strict:
+                raise TransportClosed(f"{what} failed: {exc}") from exc
+
     def send_text(self, text: str) -> None:
         """Send one text frame. Raises TransportClosed when the socket is gone."""
-        ws = self._ws
-        if ws is None:
-            raise TransportClosed("not connected")
-        try:
-            ws.send(text)
-        except (OSError, websocket.WebSocketException) as exc:
-            raise TransportClosed(f"send failed: {exc}") from exc
+        self._call("send", text, strict=True)
 
     def ping(self, payload: bytes = b"") -> None:
-        ws = self._ws
-        if ws is None:
-            raise TransportClosed("not connected")
-        try:
-            ws.ping(payload)
-        except (OSError, websocket.WebSocketException) as exc:
-            raise TransportClosed(f"ping failed: {exc}") from exc
+        """Send a ping frame. Raises TransportClosed when the socket is gone."""
+        self._call("ping", payload, strict=True)
 
     def pong(self, payload: bytes = b"") -> None:
-        ws = self._ws
-        if ws is None:
-            return
-        try:
-            ws.pong(payload)
-        except (OSError, websocket.WebSocketException):
-            pass  # the reader will see the socket die
+        self._call("pong", payload, strict=False)
 
     def _send_close(self) -> None:
-        ws = self._ws
-        if ws is None:
-            return
-        try:
-            ws.send_close()
-        except (OSError, websocket.WebSocketException):
-            pass
+        self._call("send_close", strict=False)
 
     # ------------------------------------------------------------------ teardown
     def close(self) -> None:
