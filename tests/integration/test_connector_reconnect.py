@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import tracemalloc
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 from _connector_helpers import (
@@ -56,6 +56,20 @@ def warm_trades(c: bc.Connector, fake: FakeBinance) -> Recorder:
         fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_count(5)
     return rec
+
+
+def warm_book_tickers(fake: FakeBinance, started: List[bc.Connector]) -> Tuple[bc.Connector, Recorder]:
+    """A bookTicker-only connector with quick probes, started, with 5 book tickers through."""
+    c = start(started, fast_builder(fake, ping_interval=0.3, pong_timeout=0.3, silence_timeout=0.5)
+              .with_health_check(0.3).build())
+    rec = Recorder()
+    c.on_book_ticker("BTCUSDT", rec)
+    c.start()
+    wait_live(c, fake)
+    for i in range(5):
+        fake.publish_book_ticker("BTCUSDT", bid=str(100 + i), bid_qty="1", ask=str(101 + i), ask_qty="1")
+    assert rec.wait_count(5)
+    return c, rec
 
 
 def stall_stream_links(fake: FakeBinance) -> None:
@@ -409,15 +423,7 @@ def test_stalled_stream_with_live_pongs_is_replaced(fake: FakeBinance, started: 
 def test_stalled_book_ticker_link_with_live_pongs_is_replaced(fake: FakeBinance, started: List[bc.Connector]) -> None:
     """The activity probe is not limited to trade streams: a bookTicker-only link that stops
     delivering while trades happen on its symbol (and pongs come back) is replaced too."""
-    c = start(started, fast_builder(fake, ping_interval=0.3, pong_timeout=0.3, silence_timeout=0.5)
-              .with_health_check(0.3).build())
-    rec = Recorder()
-    c.on_book_ticker("BTCUSDT", rec)
-    c.start()
-    wait_live(c, fake)
-    for i in range(5):
-        fake.publish_book_ticker("BTCUSDT", bid=str(100 + i), bid_qty="1", ask=str(101 + i), ask_qty="1")
-    assert rec.wait_count(5)
+    c, rec = warm_book_tickers(fake, started)
     stall_stream_links(fake)
     stop = threading.Event()
 
@@ -441,15 +447,7 @@ def test_stalled_book_ticker_link_with_live_pongs_is_replaced(fake: FakeBinance,
 
 def test_quiet_book_ticker_market_is_not_condemned(fake: FakeBinance, started: List[bc.Connector]) -> None:
     """Silence on a bookTicker link while the symbol does not trade: probes pass, no reconnect."""
-    c = start(started, fast_builder(fake, ping_interval=0.3, pong_timeout=0.3, silence_timeout=0.5)
-              .with_health_check(0.3).build())
-    rec = Recorder()
-    c.on_book_ticker("BTCUSDT", rec)
-    c.start()
-    wait_live(c, fake)
-    for i in range(5):
-        fake.publish_book_ticker("BTCUSDT", bid=str(100 + i), bid_qty="1", ask=str(101 + i), ask_qty="1")
-    assert rec.wait_count(5)
+    c, rec = warm_book_tickers(fake, started)
     # Several silence windows and probe rounds pass without any trade on the symbol.
     assert not wait_until(lambda: c.stats()["market"]["zombies_replaced"] > 0, timeout=3.0)
     assert len(stream_conns(fake)) == 1
