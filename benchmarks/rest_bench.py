@@ -129,7 +129,7 @@ def _bare(base: str, signed: bool) -> Callable[[], object]:
 
 
 def _client(base: str, signed: bool) -> Callable[[], object]:
-    from binance_conn._limiter import WeightLimiterRegistry
+    from binance_conn._rest.limiter import WeightLimiterRegistry
     from binance_conn.config import Config
     from binance_conn.rest import RestClient
 

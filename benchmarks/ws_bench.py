@@ -181,7 +181,8 @@ def _install_profilers(profiles: List[Any]) -> None:
     """cProfile the reader loop (StreamConn._serve) and the subscriber worker (_work) in their own threads."""
     import cProfile
 
-    from binance_conn import _dispatch, _stream
+    from binance_conn._io import dispatch as _dispatch
+    from binance_conn._market import link as _stream
 
     def wrap(cls: Any, name: str, label: str) -> None:
         original = getattr(cls, name)

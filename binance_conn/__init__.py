@@ -13,7 +13,7 @@ from ._version import __version__  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-from ._dispatch import Subscription  # noqa: E402
+from ._io.dispatch import Subscription  # noqa: E402
 from .config import Config, ConfigBuilder, Secret, new_config  # noqa: E402
 from .connector import Connector, SubscriptionGroup  # noqa: E402
 from .enums import (  # noqa: E402
@@ -31,12 +31,15 @@ from .errors import (  # noqa: E402
     AuthenticationError,
     BinanceError,
     ConnectionError,
+    InternalError,
     IPBannedError,
     NotConnectedError,
     NotFoundError,
     OrderRejectedError,
+    ProxyError,
     RateLimitError,
     TimestampError,
+    TLSError,
     UnknownStatusError,
     ValidationError,
 )
@@ -81,6 +84,9 @@ __all__ = [
     "ValidationError",
     "ConnectionError",
     "NotConnectedError",
+    "ProxyError",
+    "TLSError",
+    "InternalError",
     "RateLimitError",
     "IPBannedError",
     "AuthenticationError",

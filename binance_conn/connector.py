@@ -28,10 +28,12 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Unio
 
 from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
-from ._dispatch import Dispatcher, Subscription
-from ._supervisor import CONNECTION_TOPIC, ERROR_TOPIC, MarketSession
-from ._userdata import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserDataLink
-from ._wsapi_client import TrackingRestClient, WsApiClient
+from ._io.dispatch import Dispatcher, Subscription
+from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC
+from ._market.session import MarketSession
+from ._userdata.session import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserDataLink
+from ._rest.tracking import TrackingRestClient
+from ._userdata.client import WsApiClient
 from .config import Config
 from .enums import ConnectionState, OverflowPolicy
 from .errors import BinanceError, ValidationError

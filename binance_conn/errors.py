@@ -6,7 +6,10 @@
     └── BinanceError                      .code .binance_code .message .details .is_retryable()
         ├── ValidationError (ValueError)  bad config or arguments: .field .value .constraint
         ├── ConnectionError (builtins.ConnectionError)   nothing known to be executed; .is_temporary()
-        │   └── NotConnectedError         an operation that needs the stream while it is down
+        │   ├── NotConnectedError         an operation that needs the stream while it is down
+        │   ├── ProxyError                the proxy refused (407 auth, other status) or is unreachable
+        │   └── TLSError                  untrusted certificate, hostname mismatch, handshake failure
+        ├── InternalError                 an unexpected exception in a library thread (a bug); recovered
         ├── UnknownStatusError            5xx, read timeout, -1000/-1006/-1007: may have executed
         └── APIError                      Binance answered with an error code
             ├── RateLimitError            429, -1003, -1015, -1034; .retry_after (seconds)
@@ -40,6 +43,9 @@ __all__ = [
     "ValidationError",
     "ConnectionError",
     "NotConnectedError",
+    "ProxyError",
+    "TLSError",
+    "InternalError",
     "UnknownStatusError",
     "APIError",
     "RateLimitError",
@@ -192,6 +198,34 @@ class NotConnectedError(ConnectionError):
     """An operation that truly needs a live stream connection was called while it is down."""
 
     default_code = "not_connected"
+
+
+class ProxyError(ConnectionError):
+    """The proxy in the way failed: it asked for credentials (407), answered another
+    status, or could not be reached.  ``details["reason"]`` is ``"proxy_auth"``,
+    ``"proxy_status"`` or ``"proxy_down"``; never an :class:`AuthenticationError`."""
+
+    default_code = "proxy"
+
+
+class TLSError(ConnectionError):
+    """The TLS handshake failed: ``details["reason"]`` is ``"certificate"`` (untrusted or
+    expired), ``"hostname"`` (the certificate names another host) or ``"tls"``.
+    Retrying will not help until the configuration changes (``is_temporary()`` is False)."""
+
+    default_code = "tls"
+
+    def __init__(self, message: str, *, temporary: bool = False, **kw: Any) -> None:
+        super().__init__(message, temporary=temporary, **kw)
+
+
+class InternalError(BinanceError):
+    """An unexpected exception in a thread the library started (a bug in binance_conn or in
+    code it calls).  It was logged with its traceback; the component it hit (named in
+    ``details["component"]``) was torn down and recovers through its normal reconnect path.
+    The original exception is the ``__cause__``."""
+
+    default_code = "internal"
 
 
 class UnknownStatusError(BinanceError):

@@ -272,7 +272,7 @@ def test_fifty_reconnect_cycles_no_thread_or_memory_growth(fake: FakeBinance, st
     finally:
         tracemalloc.stop()
     # One in-flight 64 KiB read buffer per reader is not growth: leave that line out.
-    import binance_conn._transport as tr
+    import binance_conn._io.transport as tr
 
     with open(tr.__file__, encoding="utf-8") as fh:
         src = fh.read().splitlines()

@@ -11,7 +11,7 @@ from typing import Any, Iterator, List
 import pytest
 from _helpers import scaled, wait_until
 
-from binance_conn._limiter import WeightLimiterRegistry
+from binance_conn._rest.limiter import WeightLimiterRegistry
 from binance_conn.errors import (
     BinanceError,
     ConnectionError,

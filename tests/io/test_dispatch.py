@@ -11,7 +11,7 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from binance_conn._dispatch import Dispatcher, Subscription
+from binance_conn._io.dispatch import Dispatcher, Subscription
 from binance_conn.enums import OverflowPolicy
 from binance_conn.errors import BinanceError, ValidationError
 

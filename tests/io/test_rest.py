@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import binance_conn
-from binance_conn._limiter import WeightLimiterRegistry
+from binance_conn._rest.limiter import WeightLimiterRegistry
 from binance_conn.config import Config
 from binance_conn.errors import (
     AuthenticationError,

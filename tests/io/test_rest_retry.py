@@ -16,7 +16,7 @@ import responses
 from _helpers import scaled, wait_until
 from test_rest import BASE, SECRET, add_time, calls_to, make_client, make_config, split_signed
 
-from binance_conn._limiter import WeightLimiterRegistry
+from binance_conn._rest.limiter import WeightLimiterRegistry
 from binance_conn.errors import (
     ConnectionError,
     IPBannedError,

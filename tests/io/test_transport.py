@@ -17,7 +17,7 @@ from typing import Iterator, List, Tuple
 import pytest
 import websocket
 
-from binance_conn._transport import (
+from binance_conn._io.transport import (
     MAX_FRAME,
     OP_BINARY,
     OP_PING,

@@ -13,9 +13,9 @@ import logging
 import threading
 from typing import Any, Callable, Optional
 
-from ._core.userdata import OrderTracker
-from .errors import BinanceError
-from .rest import RestClient
+from .._core.userdata import OrderTracker
+from . import RestApi
+from ..errors import BinanceError
 
 __all__ = ["GapReconciler"]
 
@@ -39,7 +39,7 @@ class GapReconciler:
         tracker: OrderTracker,
         tracker_lock: threading.Lock,
         lock: threading.RLock,
-        rest: Callable[[], RestClient],
+        rest: Callable[[], RestApi],
         publish: Callable[[Any], object],
         is_stopping: Callable[[], bool],
     ) -> None:

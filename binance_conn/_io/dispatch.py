@@ -21,8 +21,8 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
-from .enums import OverflowPolicy
-from .errors import BinanceError, ValidationError
+from ..enums import OverflowPolicy
+from ..errors import BinanceError, ValidationError
 
 __all__ = ["BLOCK_SLICE", "Dispatcher", "Subscription"]
 

@@ -14,10 +14,10 @@ import time
 from decimal import Decimal
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from ._core.numbers import RoundingMode, SymbolFilters, to_decimal
-from ._limiter import HostLimiter
-from ._rest_helpers import check_client_order_id, decimalize, decimalize_depth
-from .errors import NotFoundError, UnknownStatusError, ValidationError
+from .._core.numbers import RoundingMode, SymbolFilters, to_decimal
+from .limiter import HostLimiter
+from .._core.params import check_client_order_id, decimalize, decimalize_depth
+from ..errors import NotFoundError, UnknownStatusError, ValidationError
 
 __all__ = ["RestEndpoints"]
 

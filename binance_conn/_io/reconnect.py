@@ -21,8 +21,8 @@ from typing import Callable, Optional, Protocol, TypeVar
 
 import tenacity
 
-from ._core.backoff import Backoff
-from .errors import ConnectionError
+from .._core.backoff import Backoff
+from ..errors import ConnectionError
 
 __all__ = ["RetryCounter", "connect_forever"]
 

@@ -27,47 +27,29 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ._core.backoff import Backoff
-from ._core.debounce import Emitted
-from ._core.pacing import ConnectionBudget
-from ._core.status import SessionStatus
-from ._core.subscriptions import StreamRegistry
-from ._dispatch import Dispatcher
-from ._stream import ShardLink, StreamConn
-from ._transport import WsTransport
-from .enums import ConnectionState
-from .errors import BinanceError
-from .events import ConnectionEvent
+from .._core.backoff import Backoff
+from .._core.debounce import Emitted
+from .._core.pacing import ConnectionBudget
+from .._core.status import SessionStatus
+from .._core.subscriptions import StreamRegistry
+from .._io.dispatch import Dispatcher
+from .._io.topics import ERROR_TOPIC, publish_connection_events
+from .link import ShardLink, StreamConn
+from .._io.transport import WsTransport
+from ..enums import ConnectionState
+from ..errors import BinanceError
+from ..events import ConnectionEvent
 
-__all__ = ["MarketSession", "CONNECTION_TOPIC", "ERROR_TOPIC", "publish_connection_events"]
+__all__ = ["MarketSession"]
 
 _log = logging.getLogger("binance_conn.supervisor")
 _monotonic = time.monotonic
 S = ConnectionState
 
-CONNECTION_TOPIC = "__connection__"
-ERROR_TOPIC = "__error__"
 _MAX_SLEEP = 0.5
 _PING_YIELD = 1.0  # seconds after a ping during which control messages have send priority
 _ACTIVITY_SLACK_MS = 2000.0  # clock skew + latency allowance of the market-activity probe
 _ROLLOVER_OVERLAP = 1.0  # seconds a subscribed replacement may overlap the old link before the switch
-_PUBLISHED = (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING)
-
-
-def publish_connection_events(dispatcher: Dispatcher, exchange: str, session: str, emitted: List[Emitted],
-                              log: Optional[logging.Logger], stop: Optional[threading.Event] = None) -> None:
-    """Publish debounced ``(state, reason)`` pairs as ``ConnectionEvent`` (logged on ``log`` unless None).
-
-    ``stop``: the session's stop event; once set, a full ``BLOCK`` subscriber drops the event
-    (counted) instead of blocking (stop() publishes the last one before it stops the dispatcher).
-    """
-    for state, reason in emitted:
-        if state not in _PUBLISHED:
-            continue
-        event = ConnectionEvent(exchange, session, state, reason, int(time.time() * 1000))
-        if log is not None and log.isEnabledFor(logging.INFO):
-            log.info("connection state", extra={"session": session, "state": state.value, "reason": reason})
-        dispatcher.publish(CONNECTION_TOPIC, event, stop)
 
 
 class MarketSession:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ._core.userdata import OrderTracker, parse_user_event, user_event_key
-from ._dispatch import Dispatcher
-from ._wsapi_conn import WsApiConn
-from .events import BalanceUpdate, OrderListUpdate, OrderUpdate
+from .._core.userdata import OrderTracker, parse_user_event, user_event_key
+from .._io.dispatch import Dispatcher
+from .conn import WsApiConn
+from ..events import BalanceUpdate, OrderListUpdate, OrderUpdate
 
 __all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "USER_TOPICS", "UserEventDelivery"]
 

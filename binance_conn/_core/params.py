@@ -11,7 +11,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, FrozenSet
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 __all__ = [
     "DECIMAL_KEYS",

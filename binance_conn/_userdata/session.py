@@ -38,20 +38,20 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
-from ._core.debounce import Emitted
-from ._core.signing import signer_from_auth
-from ._core.status import SessionStatus
-from ._core.userdata import OrderTracker
-from ._core.wsapi import UserDataSession, WsApiProtocol
-from ._delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
-from ._dispatch import Dispatcher
-from ._reconcile import GapReconciler
-from ._supervisor import ERROR_TOPIC, publish_connection_events
-from ._transport import TransportClosed
-from ._wsapi_conn import Waiter, WsApiConn
-from .enums import ConnectionState
-from .errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
-from .rest import RestClient
+from .._core.debounce import Emitted
+from .._core.signing import signer_from_auth
+from .._core.status import SessionStatus
+from .._core.userdata import OrderTracker
+from .._core.wsapi import UserDataSession, WsApiProtocol
+from .delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
+from .._io.dispatch import Dispatcher
+from .reconcile import GapReconciler
+from .._io.topics import ERROR_TOPIC, publish_connection_events
+from .._io.transport import TransportClosed
+from .conn import Waiter, WsApiConn
+from ..enums import ConnectionState
+from . import RestApi
+from ..errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
 
 __all__ = [
     "ORDER_TOPIC",
@@ -84,7 +84,7 @@ class UserDataLink:
         self,
         config: Any,
         dispatcher: Dispatcher,
-        rest: Callable[[], RestClient],
+        rest: Callable[[], RestApi],
         on_ready_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config

@@ -19,14 +19,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from ._core.dedupe import Deduplicator
-from ._core.protocol import StreamProtocol
-from ._reconnect import connect_forever
-from ._transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
-from .errors import ConnectionError
+from .._core.dedupe import Deduplicator
+from .._core.protocol import StreamProtocol
+from .._io.reconnect import connect_forever
+from .._io.transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
+from ..errors import ConnectionError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._supervisor import MarketSession
+    from .session import MarketSession
 
 __all__ = ["ShardLink", "StreamConn"]
 

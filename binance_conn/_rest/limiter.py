@@ -19,8 +19,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
-from ._core.ratelimit import BanGate, WeightLimiter
-from .errors import IPBannedError, RateLimitError
+from .._core.ratelimit import BanGate, WeightLimiter
+from ..errors import IPBannedError, RateLimitError
 
 __all__ = ["HostLimiter", "WeightLimiterRegistry", "DEFAULT_REGISTRY"]
 

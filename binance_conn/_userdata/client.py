@@ -1,8 +1,4 @@
-"""The WebSocket API facade (``conn.ws_api``) and the REST client that reports order placements.
-
-Both sit on top of the user-data session (``_userdata.py``): :class:`WsApiClient` sends its
-requests over the session's connection, :class:`TrackingRestClient` tells the session's order
-tracker about orders placed over REST, so a user-data gap also covers them.
+"""The WebSocket API facade (``conn.ws_api``): requests over the user-data session's connection.
 """
 
 from __future__ import annotations
@@ -10,34 +6,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
 
-from ._rest_helpers import check_client_order_id, decimalize, new_client_order_id
-from .errors import ValidationError
-from .rest import RestClient
+from .._core.params import check_client_order_id, decimalize, new_client_order_id
+from ..errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._userdata import UserDataLink
+    from .session import UserDataLink
 
-__all__ = ["WsApiClient", "TrackingRestClient"]
+__all__ = ["WsApiClient"]
 
 _log = logging.getLogger("binance_conn.user_data")
-
-
-class TrackingRestClient(RestClient):
-    """A :class:`RestClient` that tells an observer about every order it placed
-    (``POST /api/v3/order`` answers), so a user-data gap also covers REST placements."""
-
-    order_observer: Optional[Callable[[Any], None]] = None
-
-    def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
-                signed: bool = False, timeout: Any = None) -> Any:
-        result = super().request(method, path, params, signed, timeout)
-        observer = self.order_observer
-        if observer is not None and path == "/api/v3/order" and method.upper() == "POST":
-            try:
-                observer(result)
-            except Exception:  # pragma: no cover - tracking must never break a placement
-                _log.exception("order tracking failed")
-        return result
 
 
 class WsApiClient:

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import websocket
 
-from .errors import ConnectionError
+from ..errors import ConnectionError
 
 __all__ = ["WsTransport", "TransportClosed", "OP_TEXT", "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG"]
 

@@ -16,8 +16,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from ._core.health import HealthMonitor
-from ._core.wsapi import (
+from .._core.health import HealthMonitor
+from .._core.wsapi import (
     Malformed,
     Response,
     ServerShutdown,
@@ -28,12 +28,12 @@ from ._core.wsapi import (
     WsApiProtocol,
     is_auth_failure,
 )
-from ._reconnect import connect_forever
-from ._transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
-from .errors import ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
+from .._io.reconnect import connect_forever
+from .._io.transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
+from ..errors import ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._userdata import UserDataLink
+    from .session import UserDataLink
 
 __all__ = ["WsApiConn", "Waiter"]
 

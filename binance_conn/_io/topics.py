@@ -1,0 +1,40 @@
+"""Dispatcher topics shared by every session, and the one ConnectionEvent publisher.
+
+Nothing Binance-specific: a session folds its links into ``(state, reason)`` pairs
+(``_core/status.py``) and hands them here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import List, Optional
+
+from .._core.debounce import Emitted
+from ..enums import ConnectionState
+from ..events import ConnectionEvent
+from .dispatch import Dispatcher
+
+__all__ = ["CONNECTION_TOPIC", "ERROR_TOPIC", "publish_connection_events"]
+
+S = ConnectionState
+CONNECTION_TOPIC = "__connection__"
+ERROR_TOPIC = "__error__"
+_PUBLISHED = (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING)
+
+
+def publish_connection_events(dispatcher: Dispatcher, exchange: str, session: str, emitted: List[Emitted],
+                              log: Optional[logging.Logger], stop: Optional[threading.Event] = None) -> None:
+    """Publish debounced ``(state, reason)`` pairs as ``ConnectionEvent`` (logged on ``log`` unless None).
+
+    ``stop``: the session's stop event; once set, a full ``BLOCK`` subscriber drops the event
+    (counted) instead of blocking (stop() publishes the last one before it stops the dispatcher).
+    """
+    for state, reason in emitted:
+        if state not in _PUBLISHED:
+            continue
+        event = ConnectionEvent(exchange, session, state, reason, int(time.time() * 1000))
+        if log is not None and log.isEnabledFor(logging.INFO):
+            log.info("connection state", extra={"session": session, "state": state.value, "reason": reason})
+        dispatcher.publish(CONNECTION_TOPIC, event, stop)

@@ -1,0 +1,543 @@
+"""RestClient: signed, clock-synced, rate-limit aware Binance spot REST.
+
+The only module that imports ``requests``/``urllib3`` and the only place their
+exceptions become :mod:`binance_conn.errors` (``_send``).  Decisions come from
+the sans-I/O core: :mod:`._core.signing` (payloads, signatures),
+:mod:`._core.clock` (server offset), :mod:`._core.ratelimit` via
+:mod:`._limiter` (shared weight budget, ban gate), :mod:`._core.retry` (retry or
+not), :mod:`._core.numbers` (parameter text, filters).
+
+Per call nothing is stored on the client except aggregated counters (weight,
+order counts, the clock offset); every request builds its own prepared request
+from settings merged once at construction (proxies from config and the
+environment, CA bundle), then goes through ``Session.send``.  That also skips
+the per-call environment scan of ``Session.request``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import re
+import threading
+import time
+from decimal import Decimal
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from urllib.parse import quote, urlsplit
+
+import requests
+import simplejson
+import urllib3
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from .._core.clock import ServerClock
+from .._core.numbers import format_param
+from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
+from .._core.retry import Decision, FailureKind, classify, needs_client_order_id
+from .._core.signing import rest_query, signer_from_auth
+from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
+from .endpoints import RestEndpoints
+from .._core.params import check_client_order_id, new_client_order_id
+from .._version import __version__
+from ..errors import (
+    BinanceError,
+    ConnectionError,
+    IPBannedError,
+    NotFoundError,
+    RateLimitError,
+    UnknownStatusError,
+    ValidationError,
+    error_from_response,
+)
+
+__all__ = ["RestClient"]
+
+_log = logging.getLogger("binance_conn.rest")
+_DEBUG = logging.DEBUG
+# One decoder for every response: Decimal for JSON floats (simplejson's use_decimal).
+_DECODER = simplejson.JSONDecoder(parse_float=Decimal)
+Timeout = Union[float, Tuple[float, float], None]
+
+
+class _Retry(Exception):
+    """Internal: an attempt failed in a way the retry policy allows to repeat."""
+
+    def __init__(self, error: BinanceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+_SIGNATURE = re.compile(r"signature=[^&\s'\")]*")
+
+
+def _scrubbed(exc: BaseException) -> BaseException:
+    """A copy of a requests exception without the signature its URL text may carry.
+
+    urllib3's ``MaxRetryError`` (and ``responses``) put the full URL, query string
+    included, into the message, and the exception keeps the prepared request.  The
+    copy keeps the type and the scrubbed text; the original (and its request) is
+    dropped so ``str(err)``, tracebacks and logs never show a signature.
+    """
+    text = _SIGNATURE.sub("signature=***", str(exc))
+    try:
+        clean = type(exc)(text)
+    except Exception:  # noqa: BLE001 - an exception type with an unusual constructor
+        clean = requests.exceptions.RequestException(text)
+    clean.__cause__ = None
+    clean.__suppress_context__ = True
+    return clean
+
+
+class _Stopped(Exception):
+    """Internal: the stop event was set during a backoff sleep."""
+
+
+class _Call:
+    """Per-call state; lives on the calling thread's stack only."""
+
+    __slots__ = ("method", "path", "pairs", "names", "query", "signed", "timeout", "rid", "weight",
+                 "client_order_id", "symbol", "attempt", "maybe_executed", "resynced")
+
+    def __init__(self, method: str, path: str, pairs: List[Tuple[str, str]], signed: bool,
+                 timeout: Tuple[float, float], rid: str) -> None:
+        self.method = method
+        self.path = path
+        self.pairs = pairs
+        self.names = {k: v for k, v in pairs}
+        self.query = rest_query(pairs)
+        self.signed = signed
+        self.timeout = timeout
+        self.rid = rid
+        self.weight = endpoint_weight(method, path, self.names)
+        self.client_order_id = self.names.get("newClientOrderId")
+        self.symbol = self.names.get("symbol")
+        self.attempt = 0
+        self.maybe_executed = False
+        self.resynced = False
+
+
+class RestClient(RestEndpoints):
+    """Thread-safe Binance spot REST client (API.md "REST").
+
+    Works standalone with no thread (a cron job's whole use) and is the object
+    behind ``Connector.rest``.  Every method may be called from any thread,
+    concurrently; calls block the caller for at most the configured timeouts,
+    plus backoff between retries and up to ``rate_limit.max_wait`` for weight.
+
+    Args:
+        config: a built :class:`binance_conn.Config`.
+        session: a ``requests.Session`` to use (tests mount adapters on it); by
+            default the client makes one with a pooled ``HTTPAdapter`` sized
+            ``rest.pool_size``.  An injected session is not closed by :meth:`close`.
+        limiter_registry: where the per-host weight limiter lives; default
+            :data:`binance_conn._limiter.DEFAULT_REGISTRY` (shared by every client
+            of the process, as Binance counts weight per IP).
+        stop_event: set it to cut backoff sleeps and weight waits short (the
+            Connector passes its stop event).
+    """
+
+    def __init__(self, config: Any, session: Optional[requests.Session] = None, *,
+                 limiter_registry: Optional[WeightLimiterRegistry] = None,
+                 stop_event: Optional[threading.Event] = None) -> None:
+        self._config = config
+        rc = config.rest
+        self._exchange: str = config.exchange.name
+        self._base: str = config.exchange.rest_url.rstrip("/")
+        self._timeout: Tuple[float, float] = (float(rc.connect_timeout), float(rc.timeout))
+        self._recv_window = format_param("recvWindow", rc.recv_window)
+        self._allow_float = bool(rc.allow_float)
+        self._debug = bool(config.debug)
+        self._signer = signer_from_auth(config.auth)  # parse keys once, never on the hot path
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(1, int(rc.pool_size)), max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self._session = session
+        proxies = {"http": rc.proxy, "https": rc.proxy} if rc.proxy else {}
+        # Environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...) merged ONCE for our one host.
+        merged = session.merge_environment_settings(self._base, proxies, False, session.verify, session.cert)
+        self._send_kw: Dict[str, Any] = {"proxies": merged["proxies"], "verify": merged["verify"],
+                                         "cert": merged["cert"], "stream": False, "allow_redirects": False}
+        headers = dict(session.headers)
+        headers.update({"User-Agent": rc.user_agent or f"binance_conn/{__version__}",
+                        "Accept": "application/json"})
+        self._headers = headers
+        api_key = config.auth.api_key
+        self._signed_headers = dict(headers, **({"X-MBX-APIKEY": api_key} if api_key else {}))
+        registry = limiter_registry if limiter_registry is not None else DEFAULT_REGISTRY
+        parts = urlsplit(self._base)
+        self._limiter = registry.get(f"{parts.scheme}://{parts.netloc}")
+        if config.rate_limit.weight_limit is not None:
+            self._limiter.set_limits({"1M": int(config.rate_limit.weight_limit)}, pin=True)
+        self._limit_enabled = bool(config.rate_limit.enabled)
+        self._max_wait = float(config.rate_limit.max_wait)
+        self._clock = ServerClock(float(rc.time_sync_interval))
+        self._sync_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the small aggregated state below
+        self._orders = OrderCounter()
+        self._inflight = 0
+        self._idle = threading.Condition(threading.Lock())
+        self._own_stop = stop_event is None
+        self._stop = stop_event if stop_event is not None else threading.Event()
+        self._backoff = config.retry.backoff.policy()
+        self._attempts = max(1, int(config.retry.attempts))
+        self._ids = itertools.count(1)
+        self._id_prefix = os.urandom(4).hex()
+        self._xinfo: Dict[Optional[str], Tuple[float, Any]] = {}
+        self._xinfo_ttl = float(rc.exchange_info_ttl)
+
+    # ---------------------------------------------------------------- public state
+
+    @property
+    def used_weight(self) -> Dict[str, int]:
+        """Snapshot ``{"1M": n}`` of this IP's request weight in the current windows,
+        from ``X-MBX-USED-WEIGHT-*`` headers. Never blocks."""
+        return self._limiter.used_weight(self._server_now())
+
+    def _server_now(self) -> float:
+        # Weight windows are aligned on the server's clock (reference 4.1).
+        return time.time() + self._clock.offset_ms / 1000.0
+
+    @property
+    def order_count(self) -> Dict[str, int]:
+        """Snapshot ``{"10S": n, "1D": m}`` of unfilled order counts (``X-MBX-ORDER-COUNT-*``)."""
+        with self._lock:
+            return self._orders.snapshot(self._server_now())
+
+    @property
+    def inflight(self) -> int:
+        """Number of calls under way right now."""
+        return self._inflight
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """Current estimate of ``server time - local time`` in ms."""
+        return self._clock.offset_ms
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Block until no call is in flight or ``timeout`` passes; True when idle."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._inflight:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+            return True
+
+    def close(self) -> None:
+        """Release the connection pool (of a session this client created); interrupt waits.
+        Idempotent; the client still works afterwards (a new pool is made on demand)."""
+        if self._own_stop:
+            self._stop.set()
+            self._stop = threading.Event()
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> "RestClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RestClient(exchange={self._exchange!r}, base={self._base!r}, signed={self._signer is not None})"
+
+    # ---------------------------------------------------------------- generic request
+
+    def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
+                signed: bool = False, timeout: Timeout = None) -> Any:
+        """Call any endpoint and return its parsed JSON (JSON floats as Decimal).
+
+        Args:
+            method: ``GET``, ``POST``, ``PUT`` or ``DELETE``.
+            path: e.g. ``/api/v3/ticker/price``.
+            params: values may be ``str``, ``int``, ``Decimal``, ``bool`` or enums;
+                ``None`` values are left out; floats raise ``ValidationError``
+                unless the config allows them.
+            signed: add ``timestamp``/``recvWindow`` and the signature.
+            timeout: read timeout (s) or ``(connect, read)`` for this call.
+
+        Raises:
+            BinanceError: the subclass for what went wrong (see API.md).
+        """
+        return self._execute(method.upper(), path, params, signed, timeout)
+
+    def _execute(self, method: str, path: str, params: Optional[Mapping[str, Any]], signed: bool,
+                 timeout: Timeout) -> Any:
+        rid = f"{self._id_prefix}-{next(self._ids)}"
+        with self._idle:
+            self._inflight += 1
+        try:
+            call = _Call(method, path, self._encode(params, method, path), signed, self._call_timeout(timeout), rid)
+            try:
+                return self._attempt(call)
+            except _Retry as sig:
+                return self._retry(call, sig.error)
+        finally:
+            with self._idle:
+                self._inflight -= 1
+                if not self._inflight:
+                    self._idle.notify_all()
+
+    def _encode(self, params: Optional[Mapping[str, Any]], method: str, path: str) -> List[Tuple[str, str]]:
+        pairs: List[Tuple[str, str]] = []
+        if params:
+            allow = self._allow_float
+            for name, value in params.items():
+                if value is not None:
+                    pairs.append((name, format_param(name, value, allow_float=allow)))
+        if needs_client_order_id(method, path):
+            cid = next((v for k, v in pairs if k == "newClientOrderId"), None)
+            if cid is None:
+                pairs.append(("newClientOrderId", new_client_order_id()))
+            else:
+                check_client_order_id(cid, "newClientOrderId")
+        return pairs
+
+    def _call_timeout(self, timeout: Timeout) -> Tuple[float, float]:
+        if timeout is None:
+            return self._timeout
+        if isinstance(timeout, tuple):
+            return (float(timeout[0]), float(timeout[1]))
+        if timeout <= 0:
+            raise ValidationError("timeout", timeout, "must be > 0")
+        return (min(self._timeout[0], float(timeout)), float(timeout))
+
+    def _retry(self, call: _Call, first: BinanceError) -> Any:
+        """Retry a safe call with tenacity: exponential backoff with jitter, interruptible."""
+        last = [first]
+
+        def attempt() -> Any:
+            try:
+                return self._attempt(call)
+            except _Retry as sig:
+                last[0] = sig.error
+                raise
+
+        def sleep(seconds: float) -> None:
+            if self._stop.wait(seconds):
+                raise _Stopped()
+
+        def wait(state: Any) -> float:  # tenacity attempt n (1-based) follows overall retry n
+            return float(self._backoff.delay(int(state.attempt_number), random.random()))
+
+        if _log.isEnabledFor(logging.WARNING):
+            _log.warning("retrying %s %s after %s", call.method, call.path, first.code,
+                         extra={"request_id": call.rid, "exchange": self._exchange, "error_code": first.code})
+        try:
+            sleep(self._backoff.delay(0, random.random()))
+            retrying = Retrying(stop=stop_after_attempt(self._attempts - 1), wait=wait, sleep=sleep,
+                                retry=retry_if_exception_type(_Retry), reraise=True)
+            return retrying(attempt)
+        except (_Retry, _Stopped):
+            raise last[0] from last[0].__cause__
+        except NotFoundError as error:
+            if error.binance_code == -2011 and call.maybe_executed:
+                return self._cancel_outcome(call, error)
+            raise
+
+    def _cancel_outcome(self, call: _Call, error: NotFoundError) -> Any:
+        # A retried cancel answered "Unknown order" after an attempt that may have
+        # gone through: the order's real state is the answer, not NotFoundError.
+        names = call.names
+        try:
+            oid = names.get("orderId")
+            return self.get_order(str(names.get("symbol")), order_id=int(oid) if oid is not None else None,
+                                  client_order_id=names.get("origClientOrderId"))
+        except NotFoundError:
+            raise error from None
+
+    # ---------------------------------------------------------------- one attempt
+
+    def _attempt(self, call: _Call) -> Any:
+        call.attempt += 1
+        while True:
+            error, kind = self._attempt_once(call)
+            if error is None:
+                return kind  # the parsed body
+            decision = classify(call.method, call.path, call.names, kind, http_status=error.http_status,
+                                binance_code=error.binance_code, resynced=call.resynced,
+                                attempt=call.attempt, max_attempts=self._attempts)
+            if kind in (FailureKind.READ_TIMEOUT, FailureKind.CONNECTION_LOST, FailureKind.MALFORMED) or (
+                isinstance(error, UnknownStatusError)
+            ):
+                call.maybe_executed = True
+            if decision is Decision.RESYNC and call.signed:
+                call.resynced = True
+                self._clock.invalidate()
+                self.sync_clock(force=False)
+                continue
+            if decision is Decision.RETRY:
+                raise _Retry(error)
+            if decision is Decision.UNKNOWN and not isinstance(error, UnknownStatusError):
+                unknown = UnknownStatusError(
+                    f"{call.method} {call.path}: outcome unknown ({error.message})",
+                    binance_code=error.binance_code, http_status=error.http_status, exchange=self._exchange,
+                    request_id=call.rid, debug=self._debug)
+                unknown.__cause__ = error.__cause__ or error
+                error = unknown
+            if isinstance(error, UnknownStatusError):
+                error.client_order_id = call.client_order_id
+                error.symbol = call.symbol
+                error.method = call.method
+                error.path = call.path
+                if call.client_order_id is not None:
+                    error.details["client_order_id"] = call.client_order_id
+                if _log.isEnabledFor(logging.WARNING):
+                    _log.warning("%s %s outcome unknown", call.method, call.path,
+                                 extra={"request_id": call.rid, "exchange": self._exchange,
+                                        "client_order_id": call.client_order_id})
+            raise error
+
+    def _attempt_once(self, call: _Call) -> Tuple[Optional[BinanceError], Any]:
+        """Send once. Returns ``(None, body)`` or ``(error, FailureKind)``; raises
+        only for fail-fast conditions (ban gate, weight wait, missing credentials)."""
+        now = time.time()
+        gate = self._limiter.gate_error(now, exchange=self._exchange, request_id=call.rid)
+        if gate is not None:
+            raise gate
+        url = self._base + call.path
+        if call.signed:
+            if self._signer is None:
+                raise ValidationError("auth", None, f"{call.path} is a signed endpoint: configure an API key and "
+                                      "secret or private key")
+            if self._clock.needs_sync(int(now * 1000)):
+                self.sync_clock()
+            query = call.query
+            extra = f"timestamp={int(time.time() * 1000) + self._clock.offset_ms}"
+            if "recvWindow" not in call.names:
+                extra = f"recvWindow={self._recv_window}&{extra}"
+            query = f"{query}&{extra}" if query else extra
+            signature = self._signer.sign(query)
+            if self._signer.is_base64:
+                signature = quote(signature, safe="")
+            url = f"{url}?{query}&signature={signature}"  # signature last, over exactly these bytes
+            headers = self._signed_headers
+        else:
+            if call.query:
+                url = f"{url}?{call.query}"
+            headers = self._headers
+        reserved_at = 0.0
+        if self._limit_enabled:
+            reserved_at = self._limiter.acquire(call.weight, max_wait=self._max_wait, now=self._server_now,
+                                                wait=self._stop.wait, exchange=self._exchange, request_id=call.rid)
+        used: Optional[Dict[str, int]] = None
+        try:
+            response, failure = self._send(call, url, headers)
+            if response is not None:
+                used = parse_count_headers(response.headers)
+        finally:
+            if self._limit_enabled:
+                self._limiter.complete(call.weight, reserved_at, self._server_now(), used)
+            elif used:
+                self._limiter.observe(used, now + self._clock.offset_ms / 1000.0, self._server_now())
+        if response is None:
+            assert failure is not None
+            return failure
+        return self._handle(call, response)
+
+    def _send(self, call: _Call, url: str, headers: Mapping[str, str]
+              ) -> Tuple[Optional[requests.Response], Optional[Tuple[BinanceError, FailureKind]]]:
+        """The one boundary where requests/urllib3 exceptions become library errors."""
+        prep = requests.PreparedRequest()
+        prep.method = call.method
+        prep.url = url
+        prep.headers = CaseInsensitiveDict(headers)
+        prep.body = None
+        unexpected: Optional[BaseException] = None
+        try:
+            return self._session.send(prep, timeout=call.timeout, **self._send_kw), None
+        except requests.exceptions.ConnectTimeout as exc:
+            kind, text = FailureKind.CONNECT, "connect timeout"
+            cause: BaseException = exc
+        except requests.exceptions.ReadTimeout as exc:
+            kind, text, cause = FailureKind.READ_TIMEOUT, "read timeout", exc
+        except (requests.exceptions.ProxyError, requests.exceptions.SSLError) as exc:
+            kind, text, cause = FailureKind.CONNECT, "could not connect", exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            reason: Any = exc.args[0] if exc.args else None
+            if isinstance(reason, urllib3.exceptions.MaxRetryError):
+                reason = reason.reason
+            if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+                kind, text = FailureKind.CONNECT, "connection refused or unreachable"
+            else:
+                kind, text = FailureKind.CONNECTION_LOST, "connection lost"
+            cause = exc
+        except requests.exceptions.RequestException as exc:
+            unexpected = _scrubbed(exc)
+        if unexpected is not None:
+            # Raised outside the except block: the original (its text and prepared request carry
+            # the signed URL) must not ride along as __context__.
+            err = BinanceError(f"{call.method} {call.path}: request failed ({type(unexpected).__name__})",
+                               code="request_error", exchange=self._exchange, request_id=call.rid)
+            raise err from unexpected
+        error = ConnectionError(f"{call.method} {call.path}: {text}", temporary=True, exchange=self._exchange,
+                                request_id=call.rid, debug=self._debug)
+        error.__cause__ = _scrubbed(cause)
+        if _log.isEnabledFor(logging.INFO):
+            _log.info("%s %s failed: %s", call.method, call.path, text,
+                      extra={"request_id": call.rid, "exchange": self._exchange, "failure": kind.value})
+        return None, (error, kind)
+
+    def _handle(self, call: _Call, response: requests.Response) -> Tuple[Optional[BinanceError], Any]:
+        status = response.status_code
+        content = response.content
+        if _log.isEnabledFor(_DEBUG):
+            _log.debug("%s %s -> %s", call.method, call.path, status,
+                       extra={"request_id": call.rid, "exchange": self._exchange, "http_status": status})
+        if status < 400:
+            if call.method != "GET":
+                counts = parse_count_headers(response.headers, "x-mbx-order-count-")
+                if counts:
+                    with self._lock:
+                        self._orders.observe(counts, self._server_now())
+            try:
+                return None, _DECODER.decode(content.decode("utf-8"))
+            except ValueError:
+                err = BinanceError(f"malformed response (HTTP {status}): {content[:200]!r}",
+                                   code="malformed_response", http_status=status, exchange=self._exchange,
+                                   request_id=call.rid, debug=self._debug)
+                return err, FailureKind.MALFORMED
+        error = error_from_response(status, response.headers, content, exchange=self._exchange,
+                                    request_id=call.rid, debug=self._debug)
+        if isinstance(error, RateLimitError) and status in (418, 429) and error.binance_code != -1015:
+            # -1015 (too many orders) is per account, not per IP: other calls may go on.
+            self._limiter.trip(time.time(), error.retry_after, banned=isinstance(error, IPBannedError),
+                               message=error.message, binance_code=error.binance_code, http_status=status)
+        if _log.isEnabledFor(logging.INFO):
+            _log.info("%s %s -> HTTP %s %s", call.method, call.path, status, error.binance_code,
+                      extra={"request_id": call.rid, "exchange": self._exchange, "http_status": status,
+                             "binance_code": error.binance_code})
+        return error, FailureKind.HTTP
+
+    # ---------------------------------------------------------------- clock
+
+    def sync_clock(self, force: bool = False) -> int:
+        """Measure the server-clock offset now (``GET /api/v3/time``, round-trip midpoint).
+
+        Called automatically at the first signed call, every ``rest.time_sync_interval``
+        and after ``-1021``. Blocks for one request; concurrent callers share it.
+        Returns the offset in ms.
+        """
+        before = self._clock.synced_at
+        with self._sync_lock:
+            if not force and self._clock.synced_at != before and self._clock.is_synced:
+                return self._clock.offset_ms  # another thread just did it
+            if not force and not self._clock.needs_sync(int(time.time() * 1000)):
+                return self._clock.offset_ms
+            sent = int(time.time() * 1000)
+            data = self._execute("GET", "/api/v3/time", None, False, None)
+            received = int(time.time() * 1000)
+            offset = self._clock.update(sent, int(data["serverTime"]), received)
+        if _log.isEnabledFor(logging.INFO):
+            _log.info("server clock offset %d ms (rtt %s ms)", offset, self._clock.rtt_ms,
+                      extra={"exchange": self._exchange, "offset_ms": offset})
+        return offset

@@ -1,0 +1,31 @@
+"""A RestClient that reports the orders it placed (the connector feeds them to the user-data
+session's order tracker, so a user-data gap also covers REST placements)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping, Optional
+
+from .client import RestClient
+
+__all__ = ["TrackingRestClient"]
+
+_log = logging.getLogger("binance_conn.rest")
+
+
+class TrackingRestClient(RestClient):
+    """A :class:`RestClient` that tells an observer about every order it placed
+    (``POST /api/v3/order`` answers), so a user-data gap also covers REST placements."""
+
+    order_observer: Optional[Callable[[Any], None]] = None
+
+    def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
+                signed: bool = False, timeout: Any = None) -> Any:
+        result = super().request(method, path, params, signed, timeout)
+        observer = self.order_observer
+        if observer is not None and path == "/api/v3/order" and method.upper() == "POST":
+            try:
+                observer(result)
+            except Exception:  # pragma: no cover - tracking must never break a placement
+                _log.exception("order tracking failed")
+        return result
