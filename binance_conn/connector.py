@@ -31,9 +31,9 @@ from ._core.pacing import ConnectionBudget
 from ._io.dispatch import Dispatcher, Subscription
 from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC
 from ._market.session import MarketSession
-from ._userdata.session import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserDataLink
 from ._rest.tracking import TrackingRestClient
 from ._userdata.client import WsApiClient
+from ._userdata.session import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserDataLink
 from .config import Config
 from .enums import ConnectionState, OverflowPolicy
 from .errors import BinanceError, ValidationError

@@ -34,11 +34,10 @@ from .._core.status import SessionStatus
 from .._core.subscriptions import StreamRegistry
 from .._io.dispatch import Dispatcher
 from .._io.topics import ERROR_TOPIC, publish_connection_events
-from .link import ShardLink, StreamConn
 from .._io.transport import WsTransport
 from ..enums import ConnectionState
 from ..errors import BinanceError
-from ..events import ConnectionEvent
+from .link import ShardLink, StreamConn
 
 __all__ = ["MarketSession"]
 

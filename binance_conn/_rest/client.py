@@ -36,12 +36,10 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from .._core.clock import ServerClock
 from .._core.numbers import format_param
+from .._core.params import check_client_order_id, new_client_order_id
 from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
 from .._core.retry import Decision, FailureKind, classify, needs_client_order_id
 from .._core.signing import rest_query, signer_from_auth
-from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
-from .endpoints import RestEndpoints
-from .._core.params import check_client_order_id, new_client_order_id
 from .._version import __version__
 from ..errors import (
     BinanceError,
@@ -53,6 +51,8 @@ from ..errors import (
     ValidationError,
     error_from_response,
 )
+from .endpoints import RestEndpoints
+from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
 
 __all__ = ["RestClient"]
 

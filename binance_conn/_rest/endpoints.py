@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._core.numbers import RoundingMode, SymbolFilters, to_decimal
-from .limiter import HostLimiter
 from .._core.params import check_client_order_id, decimalize, decimalize_depth
 from ..errors import NotFoundError, UnknownStatusError, ValidationError
+from .limiter import HostLimiter
 
 __all__ = ["RestEndpoints"]
 

@@ -19,8 +19,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .._core.userdata import OrderTracker, parse_user_event, user_event_key
 from .._io.dispatch import Dispatcher
-from .conn import WsApiConn
 from ..events import BalanceUpdate, OrderListUpdate, OrderUpdate
+from .conn import WsApiConn
 
 __all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "USER_TOPICS", "UserEventDelivery"]
 

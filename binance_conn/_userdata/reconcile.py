@@ -14,8 +14,8 @@ import threading
 from typing import Any, Callable, Optional
 
 from .._core.userdata import OrderTracker
-from . import RestApi
 from ..errors import BinanceError
+from . import RestApi
 
 __all__ = ["GapReconciler"]
 

@@ -43,15 +43,15 @@ from .._core.signing import signer_from_auth
 from .._core.status import SessionStatus
 from .._core.userdata import OrderTracker
 from .._core.wsapi import UserDataSession, WsApiProtocol
-from .delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
 from .._io.dispatch import Dispatcher
-from .reconcile import GapReconciler
 from .._io.topics import ERROR_TOPIC, publish_connection_events
 from .._io.transport import TransportClosed
-from .conn import Waiter, WsApiConn
 from ..enums import ConnectionState
-from . import RestApi
 from ..errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
+from . import RestApi
+from .conn import Waiter, WsApiConn
+from .delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
+from .reconcile import GapReconciler
 
 __all__ = [
     "ORDER_TOPIC",

@@ -12,10 +12,10 @@ import requests
 from _connector_helpers import FakeBinance, fast_builder, scaled, wait_until
 
 import binance_conn as bc
-from binance_conn._userdata import conn as _wsapi_conn
-from binance_conn._rest.limiter import WeightLimiterRegistry
-from binance_conn._market.link import ShardLink, StreamConn
 from binance_conn._io.transport import WsTransport
+from binance_conn._market.link import ShardLink, StreamConn
+from binance_conn._rest.limiter import WeightLimiterRegistry
+from binance_conn._userdata import conn as _wsapi_conn
 from binance_conn.config import Config
 from binance_conn.rest import RestClient
 
