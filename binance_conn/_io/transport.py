@@ -28,14 +28,15 @@ import socket
 import ssl
 import threading
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Protocol, Sequence, Tuple
 from urllib.parse import urlsplit
 
 import websocket
 
 from ..errors import ConnectionError
 
-__all__ = ["WsTransport", "TransportClosed", "OP_TEXT", "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG"]
+__all__ = ["Transport", "TransportFactory", "WsTransport", "TransportClosed",
+           "OP_TEXT", "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG"]
 
 OP_CONT = 0x0
 OP_TEXT = 0x1
@@ -57,6 +58,40 @@ class TransportClosed(Exception):
         self.reason = reason
         self.clean = clean
         self.code = code
+
+
+class Transport(Protocol):
+    """What a session needs of one WebSocket connection (STYLE.md example 8: injectable).
+
+    :class:`WsTransport` is the real one; ``_io/memory.py`` has a scripted in-memory one
+    for lifecycle tests.  Threads: ``connect`` and ``read_frames`` belong to the owning
+    reader thread; the rest may be called from any thread.
+    """
+
+    url: str
+
+    def connect(self) -> None: ...
+
+    def read_frames(self) -> List[Tuple[int, bytes]]: ...
+
+    def send_text(self, text: str) -> None: ...
+
+    def ping(self, payload: bytes = b"") -> None: ...
+
+    def pong(self, payload: bytes = b"") -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def release(self) -> None: ...
+
+    @property
+    def aborted(self) -> bool: ...
+
+
+TransportFactory = Callable[..., Transport]
+"""``factory(url, *, handshake_timeout=, proxy=, headers=None) -> Transport``; ``WsTransport`` itself is one."""
 
 
 def _proxy_options(proxy: Optional[str]) -> dict:  # type: ignore[type-arg]
@@ -371,5 +406,3 @@ class WsTransport:
     def aborted(self) -> bool:
         return self._aborted.is_set()
 
-
-ConnectFactory = Callable[[str], WsTransport]
