@@ -35,6 +35,10 @@ def publish_connection_events(dispatcher: Dispatcher, exchange: str, session: st
         if state not in _PUBLISHED:
             continue
         event = ConnectionEvent(exchange, session, state, reason, int(time.time() * 1000))
-        if log is not None and log.isEnabledFor(logging.INFO):
-            log.info("connection state", extra={"session": session, "state": state.value, "reason": reason})
+        if log is not None:
+            # State and reason in the text: readable under a plain logging.basicConfig().
+            level = logging.INFO if state is S.CONNECTED else logging.WARNING
+            if log.isEnabledFor(level):
+                log.log(level, "%s session %s: %s", session, state.value, reason,
+                        extra={"session": session, "state": state.value, "reason": reason})
         dispatcher.publish(CONNECTION_TOPIC, event, stop)
