@@ -24,9 +24,13 @@ import tenacity
 from .._core.backoff import Backoff
 from ..errors import ConnectionError
 
-__all__ = ["RetryCounter", "connect_forever"]
+__all__ = ["RetryCounter", "Stopped", "connect_forever"]
 
 T = TypeVar("T")
+
+
+class Stopped(Exception):
+    """Raised by an ``attempt`` to end the connect loop at once (stop() or the link was retired)."""
 
 
 class RetryCounter(Protocol):

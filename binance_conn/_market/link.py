@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .._core.dedupe import Deduplicator
 from .._core.protocol import StreamProtocol
-from .._io.reconnect import connect_forever
+from .._io.reconnect import Stopped, connect_forever
 from .._io.transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
 from ..errors import ConnectionError
 
@@ -37,9 +37,6 @@ _DEDUPE_GRACE = 3.0
 """Seconds the duplicate filter stays on after the old connection of a rollover ended: the
 new connection may still carry (late) events the old one already delivered."""
 
-
-class _Stopped(Exception):
-    """The connection attempt loop must end (stop() or the connection was retired)."""
 
 
 class StreamConn:
@@ -105,7 +102,7 @@ class StreamConn:
             while not self.retired and not session.stopping:
                 try:
                     transport, proto = self._connect_forever()
-                except _Stopped:
+                except Stopped:
                     break
                 reason = self._serve(transport, proto)
                 self.link.on_lost(self, reason)
@@ -134,10 +131,10 @@ class StreamConn:
     def _connect_once(self) -> Tuple[WsTransport, StreamProtocol]:
         session = self.session
         if self.retired or session.stopping:
-            raise _Stopped()
+            raise Stopped()
         session.acquire_connection_slot()
         if self.retired or session.stopping:
-            raise _Stopped()
+            raise Stopped()
         link = self.link
         proto = StreamProtocol.from_settings(session.exchange, session.ws_config)
         with link.lock:
@@ -155,7 +152,7 @@ class StreamConn:
         transport = WsTransport(url, handshake_timeout=session.ws_config.handshake_timeout, proxy=session.proxy)
         self.transport = transport
         if self.retired or session.stopping:
-            raise _Stopped()
+            raise Stopped()
         try:
             transport.connect()  # raises errors.ConnectionError: tenacity retries
         except ConnectionError as exc:

@@ -28,7 +28,7 @@ from .._core.wsapi import (
     WsApiProtocol,
     is_auth_failure,
 )
-from .._io.reconnect import connect_forever
+from .._io.reconnect import Stopped, connect_forever
 from .._io.transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
 from ..errors import ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
 
@@ -41,9 +41,6 @@ _log = logging.getLogger("binance_conn.user_data")
 _monotonic = time.monotonic
 _ORDER_METHODS = frozenset({"order.place", "order.cancel", "order.cancelReplace", "orderList.place"})
 
-
-class _Stopped(Exception):
-    """The connect loop must end (stop, or credentials rejected)."""
 
 
 class Waiter:
@@ -163,7 +160,7 @@ class WsApiConn:
             while not session.stopping and session.fatal is None and not self.retired:
                 try:
                     self._connect_forever()
-                except _Stopped:
+                except Stopped:
                     break
                 reason = self._serve()
                 session._on_lost(self, reason)
@@ -192,7 +189,7 @@ class WsApiConn:
     def _connect_once(self) -> None:
         session = self.session
         if session.stopping or session.fatal is not None or self.retired:
-            raise _Stopped()
+            raise Stopped()
         if session._signer is not None:
             try:
                 session._rest().sync_clock()
@@ -202,14 +199,14 @@ class WsApiConn:
                                 proxy=session.ws_config.proxy)
         with session._lock:
             if session.stopping or self.retired:
-                raise _Stopped()
+                raise Stopped()
             self.transport = transport
         transport.connect()  # raises errors.ConnectionError: tenacity retries
         now = _monotonic()
         with session._lock:
             if session.stopping or self.retired:
                 transport.release()  # this (reader) thread owns the socket: close it, not just shut it down
-                raise _Stopped()
+                raise Stopped()
             session._generation += 1
             proto = session._make_protocol()
             self.proto = proto
