@@ -8,6 +8,7 @@ websockets frame thread (which counts every incoming frame, pings and pongs incl
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import queue
@@ -25,6 +26,8 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from ._market import parse_stream
 from ._util import JSON, dumps
+
+_SHUTDOWN_TAKES_CLOSE_CONNECTIONS = "close_connections" in inspect.signature(Server.shutdown).parameters
 
 if TYPE_CHECKING:
     from ._fake import FakeBinance
@@ -313,7 +316,12 @@ class WsServer:
 
     def close(self, deadline: float) -> None:
         srv = self.server
-        srv.shutdown(close_connections=False)
+        # websockets >= 17 closes live connections on shutdown() unless told not to; older
+        # releases (13-16, the ones Python 3.9/3.10 get) have no such argument and never do.
+        if _SHUTDOWN_TAKES_CLOSE_CONNECTIONS:
+            srv.shutdown(close_connections=False)  # type: ignore[call-arg,unused-ignore]
+        else:
+            srv.shutdown()
         self.thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
             conns = list(self._conns)
