@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, cast
 from urllib.parse import urlsplit
 
 from ._core.backoff import Backoff
@@ -143,7 +143,7 @@ class AuthConfig:
                 password=self.private_key_password.reveal() if self.private_key_password is not None else None,
             )
             object.__setattr__(self, "_signer", cached)  # a cache, not a field: eq/replace ignore it
-        return cached
+        return cast(Optional[Signer], cached)
 
     def __getstate__(self) -> Dict[str, Any]:
         # The parsed key (closures over cryptography objects) is not picklable: re-parsed on demand.

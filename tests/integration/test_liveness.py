@@ -2,11 +2,13 @@
 
 Against FakeBinance, with only ``with_health_check(1.0)`` (no ``with_websocket`` timings): a frozen
 link (no data, no pings, no pongs, TCP open) is replaced within ``3 * 1.0 + 2`` = 5 s, idle or busy;
-a quiet link that answers pings is kept for more than three intervals.
+a quiet link that answers pings is kept for more than three intervals.  And the REST prober never
+holds up ``stop()``: a server that trickles its headers (one byte per second) or never answers.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Iterator, List
 
@@ -20,6 +22,8 @@ from _connector_helpers import (
     wait_live,
     wait_until,
 )
+
+from _loopback import SlowServer
 
 import binance_conn as bc
 from binance_conn._core.health import detection_bound
@@ -100,3 +104,30 @@ def test_quiet_link_that_answers_pings_is_kept(fake: FakeBinance, conn: bc.Conne
     assert conn.is_connected() and conn.ready.is_set()
     assert all(s is bc.ConnectionState.CONNECTED for s in events.states())
     assert fake.rate_violations == 0
+
+
+def _probers() -> List[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "binance_conn-prober" and t.is_alive()]
+
+
+@pytest.mark.parametrize("mode", ["trickle_headers", "silent"])
+def test_stop_keeps_its_deadline_while_the_prober_is_stuck(fake: FakeBinance, mode: str) -> None:
+    with SlowServer(mode, byte_delay=1.0) as rest:
+        # Default health interval (5 s) and REST timeout (10 s): the probe may take 5 s.
+        conn = bc.Connector(fake.config_builder().with_rest_url(rest.url).build())
+        conn.start()
+        try:
+            assert rest.wait_requests(1, scaled(5)), "the prober never called REST"
+            assert _probers()
+            assert wait_until(lambda: conn.rest.inflight == 1, 2), "the probe is under way"
+            assert not wait_until(lambda: conn.rest.inflight == 0, 0.3), "the probe is stuck"
+            t0 = time.monotonic()
+            ok = conn.stop(timeout=5.0)
+            took = time.monotonic() - t0
+            print(f"{mode}: stop() with the prober stuck in GET /api/v3/ping -> {ok} after {took:.2f} s")
+            assert ok is True
+            assert took < 1.0, took
+            assert not _probers(), "the prober outlived stop()"
+            assert not [t for t in threading.enumerate() if t.name.startswith("binance_conn") and t.is_alive()]
+        finally:
+            conn.stop(timeout=2.0)
