@@ -142,15 +142,15 @@ class _LimitedHTTPSConnection(HTTPSConnection):
     response_class = _DeadlineResponse
 
 
-class _LimitedHTTPPool(HTTPConnectionPool):
+class DeadlineHTTPConnectionPool(HTTPConnectionPool):
     ConnectionCls = _LimitedHTTPConnection
 
 
-class _LimitedHTTPSPool(HTTPSConnectionPool):
+class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _LimitedHTTPSConnection
 
 
-_POOLS = {"http": _LimitedHTTPPool, "https": _LimitedHTTPSPool}
+_POOLS = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
 
 
 class DeadlineAdapter(HTTPAdapter):

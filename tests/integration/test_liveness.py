@@ -22,7 +22,6 @@ from _connector_helpers import (
     wait_live,
     wait_until,
 )
-
 from _loopback import SlowServer
 
 import binance_conn as bc
