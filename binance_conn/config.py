@@ -18,10 +18,18 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, cast
 from urllib.parse import urlsplit
 
 from ._core.backoff import Backoff
+from ._core.health import (
+    DEFAULT_HEALTH_CHECK_INTERVAL,
+    DEFAULT_PING_INTERVAL,
+    DEFAULT_PONG_TIMEOUT,
+    DEFAULT_SILENCE_TIMEOUT,
+    liveness_timings,
+)
+from ._core.signing import Signer, build_signer
 from ._version import __version__
 from .enums import OverflowPolicy
 from .errors import ValidationError
@@ -119,9 +127,37 @@ class AuthConfig:
     def has_credentials(self) -> bool:
         return bool(self.api_key) and (self.api_secret is not None or self.private_key is not None)
 
+    def signer(self) -> Optional[Signer]:
+        """The request signer of these credentials, or None without a secret or key.
+
+        The key is parsed once (at :meth:`ConfigBuilder.build`, or at the first call for
+        an ``AuthConfig`` made by hand) and the one :class:`Signer` is then shared by
+        every component built from this config (REST client, WebSocket API session).
+        Any thread; never blocks after the first call.
+        """
+        cached = self.__dict__.get("_signer", _NO_SIGNER)
+        if cached is _NO_SIGNER:
+            cached = build_signer(
+                secret=self.api_secret.reveal() if self.api_secret is not None else None,
+                private_key=self.private_key.reveal() if self.private_key is not None else None,
+                password=self.private_key_password.reveal() if self.private_key_password is not None else None,
+            )
+            object.__setattr__(self, "_signer", cached)  # a cache, not a field: eq/replace ignore it
+        return cast(Optional[Signer], cached)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # The parsed key (closures over cryptography objects) is not picklable: re-parsed on demand.
+        return {k: v for k, v in self.__dict__.items() if k != "_signer"}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
     def __repr__(self) -> str:
         key = (self.api_key[:4] + "...") if self.api_key else None
         return f"AuthConfig(api_key={key!r}, key_type={self.key_type!r})"
+
+
+_NO_SIGNER: Any = object()
 
 
 @dataclass(frozen=True)
@@ -129,8 +165,12 @@ class RestConfig:
     """REST client settings. Durations in seconds."""
 
     timeout: float = 10.0
-    """Read timeout per request (Binance's backend itself times out after 10 s)."""
+    """TOTAL deadline of one call, seconds: connecting, sending, waiting for and reading
+    the headers and the body, every retry, the backoff between them and any wait for
+    request weight all end within it (a server that trickles its answer or never
+    answers is cut at the deadline).  Binance's backend itself times out after 10 s."""
     connect_timeout: float = 5.0
+    """Per connection attempt (never more than what is left of ``timeout``)."""
     recv_window: int = 5000
     """Milliseconds, 1..60000 (reference section 3.3)."""
     proxy: Optional[str] = field(default=None, repr=False)  # may hold user:password
@@ -147,17 +187,21 @@ class RestConfig:
 class WebSocketConfig:
     """Stream and WebSocket API settings. Durations in seconds.
 
-    Liveness: a client ping every ``ping_interval`` must be answered within
+    Liveness (one source: :func:`binance_conn._core.health.liveness_timings`): a
+    client ping after ``ping_interval`` without any frame must be answered within
     ``pong_timeout``; a stream that carried traffic and then stays silent for
-    ``silence_timeout`` is probed at once. With the defaults a frozen link is
-    replaced within 10 s; a quiet but healthy market never is.
+    ``silence_timeout`` is probed at once.  Unless set explicitly with
+    ``with_websocket(...)``, the three follow ``health_check_interval``
+    (``with_health_check``): a frozen link is replaced within
+    ``3 * interval + 2`` s (intervals >= 1 s) and within 10 s at the defaults;
+    a quiet but healthy market never is.
     """
 
-    ping_interval: float = 5.0
-    pong_timeout: float = 3.0
+    ping_interval: float = DEFAULT_PING_INTERVAL
+    pong_timeout: float = DEFAULT_PONG_TIMEOUT
     handshake_timeout: float = 10.0
-    health_check_interval: float = 5.0
-    silence_timeout: float = 6.0
+    health_check_interval: float = DEFAULT_HEALTH_CHECK_INTERVAL
+    silence_timeout: float = DEFAULT_SILENCE_TIMEOUT
     debounce: float = 1.0
     max_lifetime: float = 23.5 * 3600
     """Replace a connection (make-before-break) before Binance's 24 h limit."""
@@ -319,33 +363,7 @@ def detect_key_type(pem: str, password: Optional[str]) -> str:
     Raises :class:`ValidationError` (field ``auth.private_key``) for an
     unparseable or unsupported key, or when ``cryptography`` is missing.
     """
-    try:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ValidationError(
-            "auth.private_key",
-            _MASK,
-            "Ed25519/RSA keys need the 'cryptography' package: pip install binance_conn[crypto]",
-        ) from exc
-    try:
-        key = serialization.load_pem_private_key(
-            pem.encode("utf-8"), password=password.encode("utf-8") if password else None
-        )
-    except (ValueError, TypeError):
-        # The exception text of cryptography never contains key material, but keep it out anyway.
-        raise ValidationError(
-            "auth.private_key", _MASK, "not a parseable PEM private key (or wrong password)"
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - unsupported algorithm etc.
-        raise ValidationError("auth.private_key", _MASK, f"unsupported private key ({type(exc).__name__})") from None
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return "ed25519"
-    if isinstance(key, rsa.RSAPrivateKey):
-        if not 2048 <= key.key_size <= 4096:
-            raise ValidationError("auth.private_key", _MASK, "RSA keys must be 2048 to 4096 bits")
-        return "rsa"
-    raise ValidationError("auth.private_key", _MASK, "only Ed25519 and RSA private keys are supported")
+    return Signer.from_private_key(pem, password).key_type
 
 
 _UNSET: Any = object()
@@ -423,7 +441,11 @@ class ConfigBuilder:
 
     # -- REST
     def with_timeout(self, timeout: float, connect_timeout: Optional[float] = None) -> "ConfigBuilder":
-        """REST read timeout (and optionally connect timeout), seconds."""
+        """REST total deadline per call (and optionally the connect timeout per attempt), seconds.
+
+        ``timeout`` bounds the whole call: connect, send, headers and body, every
+        retry, the backoff between retries and any wait for request weight.
+        """
         self._set("timeout", timeout)
         if connect_timeout is not None:
             self._set("connect_timeout", connect_timeout)
@@ -467,7 +489,11 @@ class ConfigBuilder:
 
     # -- websocket / liveness
     def with_health_check(self, interval: float) -> "ConfigBuilder":
-        """Liveness probing period, seconds (default 5)."""
+        """Liveness period, seconds (default 5): REST probes, and the ping cadence and
+        zombie detection of every WebSocket (``ping_interval = interval``,
+        ``pong_timeout = min(2 * interval, 3)``, ``silence_timeout = 1.2 * interval``
+        unless given to :meth:`with_websocket`).  A frozen link is replaced within
+        ``3 * interval + 2`` s (for intervals >= 1 s; within 10 s at the default)."""
         return self._set("health_check_interval", interval)
 
     def with_debounce(self, settle: float) -> "ConfigBuilder":
@@ -485,7 +511,11 @@ class ConfigBuilder:
         max_streams_per_connection: Optional[int] = None,
         send_rate: Optional[float] = None,
     ) -> "ConfigBuilder":
-        """Fine-grained WebSocket settings (seconds); None keeps the default."""
+        """Fine-grained WebSocket settings (seconds); None keeps the default.
+
+        ``ping_interval``, ``pong_timeout`` and ``silence_timeout`` given here override
+        what :meth:`with_health_check` derives; the ones not given still follow it.
+        """
         for key, value in (
             ("ping_interval", ping_interval),
             ("pong_timeout", pong_timeout),
@@ -553,16 +583,21 @@ class ConfigBuilder:
         )
 
         d = WebSocketConfig
+        interval = _positive(
+            "websocket.health_check_interval", v.get("health_check_interval", d.health_check_interval)
+        )
+        # Liveness follows the health-check interval unless set explicitly (one derivation: _core.health).
+        derived = liveness_timings(interval)
         websocket = WebSocketConfig(
-            ping_interval=_positive("websocket.ping_interval", v.get("ping_interval", d.ping_interval)),
-            pong_timeout=_positive("websocket.pong_timeout", v.get("pong_timeout", d.pong_timeout)),
+            ping_interval=_positive("websocket.ping_interval", v.get("ping_interval", derived.ping_interval)),
+            pong_timeout=_positive("websocket.pong_timeout", v.get("pong_timeout", derived.pong_timeout)),
             handshake_timeout=_positive(
                 "websocket.handshake_timeout", v.get("handshake_timeout", d.handshake_timeout)
             ),
-            health_check_interval=_positive(
-                "websocket.health_check_interval", v.get("health_check_interval", d.health_check_interval)
+            health_check_interval=interval,
+            silence_timeout=_positive(
+                "websocket.silence_timeout", v.get("silence_timeout", derived.silence_timeout)
             ),
-            silence_timeout=_positive("websocket.silence_timeout", v.get("silence_timeout", d.silence_timeout)),
             debounce=_non_negative("websocket.debounce", v.get("debounce", d.debounce)),
             max_lifetime=_positive("websocket.max_lifetime", v.get("max_lifetime", d.max_lifetime)),
             max_streams_per_connection=_int_range(
@@ -658,18 +693,17 @@ class ConfigBuilder:
         if (secret is not None or pem is not None) and not api_key:
             fieldname = "auth.api_secret" if secret is not None else "auth.private_key"
             raise ValidationError("auth.api_key", None, f"an API key is required with {fieldname}")
-        key_type: Optional[str] = None
-        if secret is not None:
-            key_type = "hmac"
-        elif pem is not None:
-            key_type = detect_key_type(pem, password)
-        return AuthConfig(
+        # The key is parsed exactly once, here: the signer is kept on the AuthConfig and shared.
+        signer = build_signer(secret=secret, private_key=pem, password=password)
+        auth = AuthConfig(
             api_key=api_key.strip() if isinstance(api_key, str) else None,
             api_secret=Secret(secret) if secret is not None else None,
             private_key=Secret(pem) if pem is not None else None,
             private_key_password=Secret(password) if password else None,
-            key_type=key_type,
+            key_type=signer.key_type if signer is not None else None,
         )
+        object.__setattr__(auth, "_signer", signer)
+        return auth
 
     def __repr__(self) -> str:
         shown = {

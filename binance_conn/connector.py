@@ -137,7 +137,7 @@ class Connector:
         ready.clear()
         market.ready = ready
         market.extra_ready = self._user_ready
-        market.rest_get = lambda path, params, timeout: self.rest.request("GET", path, params, timeout=timeout)
+        market.rest_get = lambda path, params, timeout: self.rest.probe(timeout, path, params)
         return market
 
     def _make_rest(self, config: Config, session: Any) -> RestClient:
@@ -163,7 +163,8 @@ class Connector:
             user.track_placed(response)
 
     def _rest_ping(self, timeout: float) -> None:
-        self.rest.request("GET", "/api/v3/ping", timeout=timeout)
+        # probe(): at most `timeout` in total, and cut at once by stop() (never outlives it).
+        self.rest.probe(timeout)
 
     # ------------------------------------------------------------------ properties
     @property

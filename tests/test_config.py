@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any, List, Optional
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -763,3 +764,63 @@ def test_secret_is_immutable() -> None:
 def test_backoff_config_policy() -> None:
     policy = Config.builder().with_backoff(base=1.0, max=4.0, jitter=0.0).build().backoff.policy()
     assert [policy.delay(n, 0.0) for n in range(4)] == [1.0, 2.0, 4.0, 4.0]
+
+
+# ---------------------------------------------------------------- liveness from one place (issue 9)
+
+
+def test_liveness_defaults_are_the_core_defaults() -> None:
+    from binance_conn._core import health
+
+    ws = Config.builder().build().websocket
+    assert ws == WebSocketConfig()
+    assert (ws.ping_interval, ws.pong_timeout, ws.silence_timeout, ws.health_check_interval) == (
+        health.DEFAULT_PING_INTERVAL, health.DEFAULT_PONG_TIMEOUT, health.DEFAULT_SILENCE_TIMEOUT,
+        health.DEFAULT_HEALTH_CHECK_INTERVAL)
+    assert health.worst_case_detection(ws.ping_interval, ws.pong_timeout) <= health.DEFAULT_DETECTION_BOUND - 2.0
+
+
+@pytest.mark.parametrize("interval", [0.5, 1.0, 2.0, 5.0, 10.0])
+def test_health_check_interval_drives_ping_pong_and_silence(interval: float) -> None:
+    from binance_conn._core.health import detection_bound, liveness_timings, worst_case_detection
+
+    ws = Config.builder().with_health_check(interval).build().websocket
+    want = liveness_timings(interval)
+    assert (ws.ping_interval, ws.pong_timeout, ws.silence_timeout) == want[:3]
+    assert ws.ping_interval == interval
+    if interval >= 1.0:
+        assert worst_case_detection(ws.ping_interval, ws.pong_timeout) <= detection_bound(interval) - 2.0
+
+
+def test_explicit_websocket_liveness_wins_over_the_interval() -> None:
+    ws = Config.builder().with_health_check(1.0).with_websocket(pong_timeout=0.7).build().websocket
+    assert (ws.ping_interval, ws.pong_timeout, ws.silence_timeout) == (1.0, 0.7, 1.2)
+    # order does not matter
+    ws2 = Config.builder().with_websocket(pong_timeout=0.7).with_health_check(1.0).build().websocket
+    assert ws2 == ws
+
+
+def test_private_key_parsed_once_and_signer_shared(monkeypatch: pytest.MonkeyPatch, ed25519_pem: str) -> None:
+    import copy
+    import pickle
+
+    from binance_conn._core import signing
+
+    parsed: List[int] = []
+    real = signing._load_private_key
+
+    def counting(pem: str, password: Optional[str]) -> Any:
+        parsed.append(1)
+        return real(pem, password)
+
+    monkeypatch.setattr(signing, "_load_private_key", counting)
+    cfg = Config.builder().with_api_key(KEY).with_private_key(ed25519_pem).build()
+    assert len(parsed) == 1 and cfg.auth.key_type == "ed25519"
+    signer = signing.signer_from_auth(cfg.auth)
+    assert signer is cfg.auth.signer() is signing.signer_from_auth(cfg.auth)
+    assert len(parsed) == 1, "components reuse the signer parsed at build()"
+    # pickling/copying drops the parsed key (re-parsed on demand), equality ignores it
+    back = pickle.loads(pickle.dumps(cfg))
+    assert back == cfg and back.auth.signer() is not None and back.auth.signer().key_type == "ed25519"
+    assert copy.deepcopy(cfg) == cfg
+    assert "PRIVATE" not in repr(cfg.auth)

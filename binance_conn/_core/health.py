@@ -20,36 +20,104 @@ three signals are combined:
    it cannot read; :meth:`pause`/:meth:`resume` shift every timer by the
    blocked time so that wait is never counted as silence.
 
-Default timings (seconds): ping_interval 5.0, pong_timeout 4.0,
-silence_timeout 6.0, probe_interval 5.0.  A frozen link (TCP open, no data, no
-pongs) is declared dead at most ``ping_interval + pong_timeout`` = 9 s after
-its last frame (provided the caller checks at :meth:`next_deadline`).  A quiet
-but healthy link answers a ping every ~5 s (0.2 msg/s of the 5 msg/s budget)
-and is never declared dead.
+Timings come from ONE place: :func:`liveness_timings` derives them from the
+health-check interval (``with_health_check(interval)``), and the ``DEFAULT_*``
+constants below are that derivation at the default interval (5 s); the
+config's ``WebSocketConfig`` uses the same values.  For an interval ``i``:
+
+* ``ping_interval = i``: an idle link is pinged every ``i`` seconds;
+* ``pong_timeout = min(2 * i, 3)``: the ping's answer may take that long;
+* ``silence_timeout = 1.2 * i``: an armed, silent stream is probed;
+* ``probe_interval = i``: REST probes at most every ``i`` seconds.
+
+A frozen link (TCP open, no data, no pongs) is therefore declared dead at most
+``ping_interval + pong_timeout`` after its last frame (:func:`worst_case_detection`):
+``3 * i`` for ``i <= 1.5`` and ``i + 3`` above, which leaves at least 2 s of the
+``3 * i + 2`` promise (:func:`detection_bound`) for pacing, the supervisor's wake-up
+and the reconnect; 8 s at the defaults (promise: 10 s, ``DEFAULT_DETECTION_BOUND``).
+A quiet but healthy link answers each ping well within ``pong_timeout`` and is
+never declared dead; silence alone only asks for a probe.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 __all__ = [
     "HealthMonitor",
+    "LivenessTimings",
+    "liveness_timings",
+    "detection_bound",
+    "DEFAULT_HEALTH_CHECK_INTERVAL",
     "DEFAULT_PING_INTERVAL",
     "DEFAULT_PONG_TIMEOUT",
     "DEFAULT_SILENCE_TIMEOUT",
     "DEFAULT_PROBE_INTERVAL",
+    "MAX_DERIVED_PONG_TIMEOUT",
+    "DEFAULT_DETECTION_BOUND",
     "worst_case_detection",
 ]
 
-DEFAULT_PING_INTERVAL = 5.0
-DEFAULT_PONG_TIMEOUT = 4.0
-DEFAULT_SILENCE_TIMEOUT = 6.0
-DEFAULT_PROBE_INTERVAL = 5.0
+DEFAULT_HEALTH_CHECK_INTERVAL = 5.0
+MAX_DERIVED_PONG_TIMEOUT = 3.0
+"""Cap of the derived pong timeout: a healthy link answers a ping in well under a
+second; a longer cap would only delay the verdict on a dead one."""
+_SILENCE_FACTOR = 1.2  # a silent armed stream is probed a little after one ping interval
+
+
+class LivenessTimings(NamedTuple):
+    """The four liveness durations (seconds) of one connection."""
+
+    ping_interval: float
+    pong_timeout: float
+    silence_timeout: float
+    probe_interval: float
+
+
+def liveness_timings(
+    interval: float,
+    *,
+    ping_interval: Optional[float] = None,
+    pong_timeout: Optional[float] = None,
+    silence_timeout: Optional[float] = None,
+) -> LivenessTimings:
+    """The timings that ``with_health_check(interval)`` stands for.
+
+    An explicit value (``with_websocket(ping_interval=...)`` etc.) wins over the
+    derived one; the others still follow ``interval``.  See the module docstring
+    for the derivation and the detection bound it guarantees.
+    """
+    if not interval > 0:
+        raise ValueError("interval must be > 0")
+    return LivenessTimings(
+        ping_interval=float(interval if ping_interval is None else ping_interval),
+        pong_timeout=float(min(2.0 * interval, MAX_DERIVED_PONG_TIMEOUT) if pong_timeout is None else pong_timeout),
+        silence_timeout=float(_SILENCE_FACTOR * interval if silence_timeout is None else silence_timeout),
+        probe_interval=float(interval),
+    )
+
+
+_DEFAULTS = liveness_timings(DEFAULT_HEALTH_CHECK_INTERVAL)
+DEFAULT_PING_INTERVAL = _DEFAULTS.ping_interval  # 5.0
+DEFAULT_PONG_TIMEOUT = _DEFAULTS.pong_timeout  # 3.0
+DEFAULT_SILENCE_TIMEOUT = _DEFAULTS.silence_timeout  # 6.0
+DEFAULT_PROBE_INTERVAL = _DEFAULTS.probe_interval  # 5.0
 
 
 def worst_case_detection(ping_interval: float, pong_timeout: float) -> float:
     """Longest time from a link's last frame until it is declared a zombie."""
     return ping_interval + pong_timeout
+
+
+DEFAULT_DETECTION_BOUND = 10.0
+"""The promise at the default interval: a frozen link is replaced within 10 s."""
+
+
+def detection_bound(interval: float) -> float:
+    """The promise for ``interval >= 1``: a frozen link is *replaced* within
+    ``3 * interval + 2`` seconds of freezing (and within
+    :data:`DEFAULT_DETECTION_BOUND` at the default interval)."""
+    return 3.0 * interval + 2.0
 
 
 class HealthMonitor:

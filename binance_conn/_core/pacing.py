@@ -15,9 +15,9 @@ backoff: it only answers "wait" when one more attempt would exceed the budget.
 from __future__ import annotations
 
 from collections import deque
-from typing import Deque, Dict
+from typing import Deque
 
-__all__ = ["TokenBucket", "ConnectionBudget", "HostBudgets"]
+__all__ = ["TokenBucket", "ConnectionBudget"]
 
 
 class TokenBucket:
@@ -107,23 +107,3 @@ class ConnectionBudget:
         self._prune(now)
         return len(self._attempts)
 
-
-class HostBudgets:
-    """One :class:`ConnectionBudget` per host (owned by one connector: no global state)."""
-
-    __slots__ = ("limit", "window", "_budgets")
-
-    def __init__(self, limit: int = 300, window: float = 300.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._budgets: Dict[str, ConnectionBudget] = {}
-
-    def budget(self, host: str) -> ConnectionBudget:
-        b = self._budgets.get(host)
-        if b is None:
-            b = self._budgets[host] = ConnectionBudget(self.limit, self.window)
-        return b
-
-    def try_acquire(self, host: str, now: float) -> float:
-        """As :meth:`ConnectionBudget.try_acquire` for ``host``."""
-        return self.budget(host).try_acquire(now)

@@ -34,6 +34,7 @@ __all__ = [
     "ws_api_payload",
     "quote_value",
     "Signer",
+    "build_signer",
     "signer_from_auth",
 ]
 
@@ -96,6 +97,8 @@ def _load_private_key(pem: str, password: Optional[str]) -> Tuple[str, Any]:
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return "ed25519", key
     if isinstance(key, rsa.RSAPrivateKey):
+        if not 2048 <= key.key_size <= 4096:
+            raise ValidationError("auth.private_key", _MASK, "RSA keys must be 2048 to 4096 bits")
         return "rsa", key
     raise ValidationError("auth.private_key", _MASK, "only Ed25519 and RSA private keys are supported")
 
@@ -180,15 +183,33 @@ def _reveal(value: Any) -> Optional[str]:
     return str(value)
 
 
-def signer_from_auth(auth: Any) -> Optional[Signer]:
-    """The :class:`Signer` for a config's ``auth`` section, or None without credentials.
+def build_signer(*, secret: Optional[str] = None, private_key: Optional[str] = None,
+                 password: Optional[str] = None) -> Optional[Signer]:
+    """The :class:`Signer` for a secret or a PEM private key (parsed here), or None for neither.
 
     A private key wins over a secret (the config builder allows only one anyway).
     """
-    pem = _reveal(getattr(auth, "private_key", None))
-    if pem:
-        return Signer.from_private_key(pem, _reveal(getattr(auth, "private_key_password", None)))
-    secret = _reveal(getattr(auth, "api_secret", None))
+    if private_key:
+        return Signer.from_private_key(private_key, password)
     if secret:
         return Signer.hmac_sha256(secret)
     return None
+
+
+def signer_from_auth(auth: Any) -> Optional[Signer]:
+    """The :class:`Signer` for a config's ``auth`` section, or None without credentials.
+
+    A built :class:`~binance_conn.config.AuthConfig` hands out the one signer it parsed
+    at build time (``auth.signer()``): every component shares it, the key is parsed once.
+    Other objects (duck-typed ``api_secret``/``private_key``) get a new signer.
+    """
+    cached = getattr(auth, "signer", None)
+    if callable(cached):
+        signer = cached()
+        if signer is None or isinstance(signer, Signer):
+            return signer
+    return build_signer(
+        secret=_reveal(getattr(auth, "api_secret", None)),
+        private_key=_reveal(getattr(auth, "private_key", None)),
+        password=_reveal(getattr(auth, "private_key_password", None)),
+    )

@@ -12,12 +12,21 @@ order counts, the clock offset); every request builds its own prepared request
 from settings merged once at construction (proxies from config and the
 environment, CA bundle), then goes through ``Session.send``.  That also skips
 the per-call environment scan of ``Session.request``.
+
+Deadlines: ``timeout`` is the TOTAL time of a call (connect, send, headers and
+body of every attempt, the backoff between retries, waits for weight and a
+clock sync it needs).  Each attempt's socket timeouts are capped by what is
+left, and :mod:`.deadline`'s readers never wait past the deadline however slowly
+a server trickles its answer, so a call returns within ``timeout`` plus a few
+milliseconds; no thread is involved.  Retries are counted in one place:
+:func:`._core.retry.classify` (``retry.attempts``); tenacity only sleeps.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import random
 import re
@@ -32,7 +41,7 @@ import simplejson
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import Retrying, retry_if_exception_type
 
 from .._core.clock import ServerClock
 from .._core.numbers import format_param
@@ -51,6 +60,7 @@ from ..errors import (
     ValidationError,
     error_from_response,
 )
+from .deadline import CallLimit, DeadlineAdapter, limit_calls
 from .endpoints import RestEndpoints
 from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
 
@@ -60,6 +70,7 @@ _log = logging.getLogger("binance_conn.rest")
 _DEBUG = logging.DEBUG
 # One decoder for every response: Decimal for JSON floats (simplejson's use_decimal).
 _DECODER = simplejson.JSONDecoder(parse_float=Decimal)
+_monotonic = time.monotonic
 Timeout = Union[float, Tuple[float, float], None]
 
 
@@ -93,24 +104,27 @@ def _scrubbed(exc: BaseException) -> BaseException:
 
 
 class _Stopped(Exception):
-    """Internal: the stop event was set during a backoff sleep."""
+    """Internal: the stop event was set during a backoff sleep, or the deadline leaves no room for one."""
 
 
 class _Call:
     """Per-call state; lives on the calling thread's stack only."""
 
     __slots__ = ("method", "path", "pairs", "names", "query", "signed", "timeout", "rid", "weight",
-                 "client_order_id", "symbol", "attempt", "maybe_executed", "resynced")
+                 "client_order_id", "symbol", "attempt", "maybe_executed", "resynced", "deadline", "abort")
 
     def __init__(self, method: str, path: str, pairs: List[Tuple[str, str]], signed: bool,
-                 timeout: Tuple[float, float], rid: str) -> None:
+                 timeout: Tuple[float, float], rid: str, deadline: float,
+                 abort: Optional[threading.Event]) -> None:
         self.method = method
         self.path = path
         self.pairs = pairs
         self.names = {k: v for k, v in pairs}
         self.query = rest_query(pairs)
         self.signed = signed
-        self.timeout = timeout
+        self.timeout = timeout  # (connect per attempt, total)
+        self.deadline = deadline  # monotonic instant by which the whole call ends
+        self.abort = abort  # set: cut the call now (the connector's prober during stop())
         self.rid = rid
         self.weight = endpoint_weight(method, path, self.names)
         self.client_order_id = self.names.get("newClientOrderId")
@@ -123,10 +137,13 @@ class _Call:
 class RestClient(RestEndpoints):
     """Thread-safe Binance spot REST client (API.md "REST").
 
-    Works standalone with no thread (a cron job's whole use) and is the object
-    behind ``Connector.rest``.  Every method may be called from any thread,
-    concurrently; calls block the caller for at most the configured timeouts,
-    plus backoff between retries and up to ``rate_limit.max_wait`` for weight.
+    Works standalone (a cron job's whole use) and is the object behind
+    ``Connector.rest``.  Every method may be called from any thread,
+    concurrently; a call blocks its caller for at most its ``timeout``
+    (``rest.timeout``, default 10 s) IN TOTAL: connecting, sending, the answer's
+    headers and body, every retry and the backoff between them, waits for request
+    weight and a clock sync it needs (see the module docstring).  The client
+    starts no thread.
 
     Args:
         config: a built :class:`binance_conn.Config`.
@@ -153,9 +170,12 @@ class RestClient(RestEndpoints):
         self._debug = bool(config.debug)
         self._signer = signer_from_auth(config.auth)  # parse keys once, never on the hot path
         self._owns_session = session is None
+        # Deadline-aware reads need our own adapter (an injected session keeps its adapters:
+        # per-attempt timeouts still never exceed the time left).
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(1, int(rc.pool_size)), max_retries=0)
+            adapter: HTTPAdapter = DeadlineAdapter(pool_connections=4, pool_maxsize=max(1, int(rc.pool_size)),
+                                                   max_retries=0)  # retries: ours, counted once
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self._session = session
@@ -262,20 +282,36 @@ class RestClient(RestEndpoints):
                 ``None`` values are left out; floats raise ``ValidationError``
                 unless the config allows them.
             signed: add ``timestamp``/``recvWindow`` and the signature.
-            timeout: read timeout (s) or ``(connect, read)`` for this call.
+            timeout: total deadline (s) of this call, or ``(connect, total)``; default
+                ``rest.timeout``.  Everything the call does ends within it.
 
         Raises:
-            BinanceError: the subclass for what went wrong (see API.md).
+            BinanceError: the subclass for what went wrong (see API.md); a call cut at
+                its deadline raises ``ConnectionError`` (``UnknownStatusError`` for an
+                order that may have been sent).
         """
         return self._execute(method.upper(), path, params, signed, timeout)
 
+    def probe(self, timeout: float, path: str = "/api/v3/ping", params: Optional[Mapping[str, Any]] = None) -> Any:
+        """``GET path`` for a liveness prober: at most ``timeout`` seconds in total, and cut
+        at once when the client's stop event is set (``Connector.stop()``), so a server
+        that trickles or withholds its answer never holds a prober thread past ``stop()``.
+        Any thread; blocks up to ``timeout``.
+        """
+        return self._execute("GET", path, params, False, timeout, abort=self._stop)
+
     def _execute(self, method: str, path: str, params: Optional[Mapping[str, Any]], signed: bool,
-                 timeout: Timeout) -> Any:
+                 timeout: Timeout, *, deadline: Optional[float] = None,
+                 abort: Optional[threading.Event] = None) -> Any:
         rid = f"{self._id_prefix}-{next(self._ids)}"
         with self._idle:
             self._inflight += 1
         try:
-            call = _Call(method, path, self._encode(params, method, path), signed, self._call_timeout(timeout), rid)
+            limits = self._call_timeout(timeout)
+            end = _monotonic() + limits[1]
+            if deadline is not None and deadline < end:  # a nested call (clock sync) shares its caller's
+                end = deadline
+            call = _Call(method, path, self._encode(params, method, path), signed, limits, rid, end, abort)
             try:
                 return self._attempt(call)
             except _Retry as sig:
@@ -311,7 +347,13 @@ class RestClient(RestEndpoints):
         return (min(self._timeout[0], float(timeout)), float(timeout))
 
     def _retry(self, call: _Call, first: BinanceError) -> Any:
-        """Retry a safe call with tenacity: exponential backoff with jitter, interruptible."""
+        """Retry a safe call with tenacity: exponential backoff with jitter, interruptible.
+
+        The attempt budget is counted in one place only, :func:`classify` (``attempt <
+        max_attempts``): it raises the error instead of ``_Retry`` once ``retry.attempts``
+        are spent, so tenacity never stops on a count of its own.  A backoff that would
+        end past the call's deadline is not slept: the last error is raised at once.
+        """
         last = [first]
 
         def attempt() -> Any:
@@ -322,7 +364,9 @@ class RestClient(RestEndpoints):
                 raise
 
         def sleep(seconds: float) -> None:
-            if self._stop.wait(seconds):
+            if seconds >= call.deadline - _monotonic():
+                raise _Stopped()  # no time left for another attempt after this wait
+            if self._stop.wait(seconds) or (call.abort is not None and call.abort.is_set()):
                 raise _Stopped()
 
         def wait(state: Any) -> float:  # tenacity attempt n (1-based) follows overall retry n
@@ -333,8 +377,7 @@ class RestClient(RestEndpoints):
                          extra={"request_id": call.rid, "exchange": self._exchange, "error_code": first.code})
         try:
             sleep(self._backoff.delay(0, random.random()))
-            retrying = Retrying(stop=stop_after_attempt(self._attempts - 1), wait=wait, sleep=sleep,
-                                retry=retry_if_exception_type(_Retry), reraise=True)
+            retrying = Retrying(wait=wait, sleep=sleep, retry=retry_if_exception_type(_Retry), reraise=True)
             return retrying(attempt)
         except (_Retry, _Stopped):
             raise last[0] from last[0].__cause__
@@ -372,7 +415,7 @@ class RestClient(RestEndpoints):
             if decision is Decision.RESYNC and call.signed:
                 call.resynced = True
                 self._clock.invalidate()
-                self.sync_clock(force=False)
+                self._sync_clock(False, call.deadline)
                 continue
             if decision is Decision.RETRY:
                 raise _Retry(error)
@@ -409,7 +452,7 @@ class RestClient(RestEndpoints):
                 raise ValidationError("auth", None, f"{call.path} is a signed endpoint: configure an API key and "
                                       "secret or private key")
             if self._clock.needs_sync(int(now * 1000)):
-                self.sync_clock()
+                self._sync_clock(False, call.deadline)
             query = call.query
             extra = f"timestamp={int(time.time() * 1000) + self._clock.offset_ms}"
             if "recvWindow" not in call.names:
@@ -426,7 +469,8 @@ class RestClient(RestEndpoints):
             headers = self._headers
         reserved_at = 0.0
         if self._limit_enabled:
-            reserved_at = self._limiter.acquire(call.weight, max_wait=self._max_wait, now=self._server_now,
+            max_wait = min(self._max_wait, max(0.0, call.deadline - _monotonic()))
+            reserved_at = self._limiter.acquire(call.weight, max_wait=max_wait, now=self._server_now,
                                                 wait=self._stop.wait, exchange=self._exchange, request_id=call.rid)
         used: Optional[Dict[str, int]] = None
         try:
@@ -452,11 +496,20 @@ class RestClient(RestEndpoints):
         prep.headers = CaseInsensitiveDict(headers)
         prep.body = None
         unexpected: Optional[BaseException] = None
+        left = call.deadline - _monotonic()
+        if left <= 0.0 or (call.abort is not None and call.abort.is_set()):
+            return None, self._failure(call, FailureKind.CONNECT, self._cut_text(call), None)
+        # Socket timeouts never exceed the time left (rounded up to 10 ms: an untouched
+        # budget passes the configured values through); the deadline-aware readers do the rest.
+        left = math.ceil(left * 100.0) / 100.0
+        timeout = (min(call.timeout[0], left), min(call.timeout[1], left))
+        kind, text = FailureKind.CONNECTION_LOST, "connection lost"
+        cause: Optional[BaseException] = None
         try:
-            return self._session.send(prep, timeout=call.timeout, **self._send_kw), None
+            with limit_calls(CallLimit(call.deadline, call.abort)):
+                return self._session.send(prep, timeout=timeout, **self._send_kw), None
         except requests.exceptions.ConnectTimeout as exc:
-            kind, text = FailureKind.CONNECT, "connect timeout"
-            cause: BaseException = exc
+            kind, text, cause = FailureKind.CONNECT, "connect timeout", exc
         except requests.exceptions.ReadTimeout as exc:
             kind, text, cause = FailureKind.READ_TIMEOUT, "read timeout", exc
         except (requests.exceptions.ProxyError, requests.exceptions.SSLError) as exc:
@@ -468,6 +521,8 @@ class RestClient(RestEndpoints):
                 reason = reason.reason
             if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
                 kind, text = FailureKind.CONNECT, "connection refused or unreachable"
+            elif isinstance(reason, urllib3.exceptions.ReadTimeoutError):  # the body timed out
+                kind, text = FailureKind.READ_TIMEOUT, "read timeout"
             else:
                 kind, text = FailureKind.CONNECTION_LOST, "connection lost"
             cause = exc
@@ -479,13 +534,27 @@ class RestClient(RestEndpoints):
             err = BinanceError(f"{call.method} {call.path}: request failed ({type(unexpected).__name__})",
                                code="request_error", exchange=self._exchange, request_id=call.rid)
             raise err from unexpected
+        if kind is FailureKind.READ_TIMEOUT and (
+            _monotonic() >= call.deadline - 0.002 or (call.abort is not None and call.abort.is_set())
+        ):
+            text = self._cut_text(call)
+        return None, self._failure(call, kind, text, cause)
+
+    def _cut_text(self, call: _Call) -> str:
+        if call.abort is not None and call.abort.is_set():
+            return "aborted: the client is stopping"
+        return f"no complete answer within the call's {call.timeout[1]:g} s deadline"
+
+    def _failure(self, call: _Call, kind: FailureKind, text: str,
+                 cause: Optional[BaseException]) -> Tuple[BinanceError, FailureKind]:
         error = ConnectionError(f"{call.method} {call.path}: {text}", temporary=True, exchange=self._exchange,
                                 request_id=call.rid, debug=self._debug)
-        error.__cause__ = _scrubbed(cause)
+        if cause is not None:
+            error.__cause__ = _scrubbed(cause)
         if _log.isEnabledFor(logging.INFO):
             _log.info("%s %s failed: %s", call.method, call.path, text,
                       extra={"request_id": call.rid, "exchange": self._exchange, "failure": kind.value})
-        return None, (error, kind)
+        return error, kind
 
     def _handle(self, call: _Call, response: requests.Response) -> Tuple[Optional[BinanceError], Any]:
         status = response.status_code
@@ -527,6 +596,10 @@ class RestClient(RestEndpoints):
         and after ``-1021``. Blocks for one request; concurrent callers share it.
         Returns the offset in ms.
         """
+        return self._sync_clock(force, None)
+
+    def _sync_clock(self, force: bool, deadline: Optional[float]) -> int:
+        """:meth:`sync_clock` within the deadline of the call that needs it."""
         before = self._clock.synced_at
         with self._sync_lock:
             if not force and self._clock.synced_at != before and self._clock.is_synced:
@@ -534,7 +607,7 @@ class RestClient(RestEndpoints):
             if not force and not self._clock.needs_sync(int(time.time() * 1000)):
                 return self._clock.offset_ms
             sent = int(time.time() * 1000)
-            data = self._execute("GET", "/api/v3/time", None, False, None)
+            data = self._execute("GET", "/api/v3/time", None, False, None, deadline=deadline)
             received = int(time.time() * 1000)
             offset = self._clock.update(sent, int(data["serverTime"]), received)
         if _log.isEnabledFor(logging.INFO):

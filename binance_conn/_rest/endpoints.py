@@ -25,6 +25,16 @@ Number = Union[Decimal, int, str]
 JSON = Any
 
 
+def _json_copy(value: Any) -> Any:
+    """A deep copy of parsed JSON (dicts, lists and immutable scalars such as Decimal);
+    several times faster than ``copy.deepcopy`` on a full exchangeInfo document."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) for v in value]
+    return value
+
+
 class RestEndpoints:
     """Mixin of typed helpers; the concrete client provides ``request``."""
 
@@ -53,8 +63,13 @@ class RestEndpoints:
 
         Also seeds the shared weight limiter from ``rateLimits`` (unless the config
         pins ``rate_limit.weight_limit``).  Filter values stay strings, as sent;
-        use :meth:`symbol_filters` for Decimal rules.
+        use :meth:`symbol_filters` for Decimal rules.  Returns the caller's own copy:
+        changing it never changes the cache (or what other callers get).
         """
+        return _json_copy(self._exchange_info(symbol))
+
+    def _exchange_info(self, symbol: Optional[str]) -> JSON:
+        """The cached document itself: read-only for the library's own use."""
         key = symbol.upper() if symbol else None
         now = time.monotonic()
         with self._lock:
@@ -163,7 +178,7 @@ class RestEndpoints:
 
     def symbol_filters(self, symbol: str) -> SymbolFilters:
         """The symbol's PRICE_FILTER / LOT_SIZE / NOTIONAL rules (from cached exchangeInfo)."""
-        info = self.exchange_info(symbol)
+        info = self._exchange_info(symbol)  # read only: no copy needed
         name = symbol.upper()
         for item in info.get("symbols", ()) if isinstance(info, dict) else ():
             if item.get("symbol") == name:

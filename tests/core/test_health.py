@@ -4,7 +4,19 @@ from typing import Optional
 
 import pytest
 
-from binance_conn._core.health import HealthMonitor, worst_case_detection
+from binance_conn._core.health import (
+    DEFAULT_DETECTION_BOUND,
+    DEFAULT_HEALTH_CHECK_INTERVAL,
+    DEFAULT_PING_INTERVAL,
+    DEFAULT_PONG_TIMEOUT,
+    DEFAULT_PROBE_INTERVAL,
+    DEFAULT_SILENCE_TIMEOUT,
+    MAX_DERIVED_PONG_TIMEOUT,
+    HealthMonitor,
+    detection_bound,
+    liveness_timings,
+    worst_case_detection,
+)
 
 
 def drive(h: HealthMonitor, until: float, *, pong_delay: Optional[float], data_every: Optional[float] = None,
@@ -148,3 +160,78 @@ def test_next_deadline_idle() -> None:
     assert h.next_deadline(100.0) == pytest.approx(105.0)
     with pytest.raises(ValueError):
         HealthMonitor(ping_interval=0)
+
+
+# ---------------------------------------------------------------- liveness from one place (issue 9)
+
+INTERVALS = [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0]
+
+
+def monitor(interval: float) -> HealthMonitor:
+    return HealthMonitor(*liveness_timings(interval))
+
+
+@pytest.mark.parametrize("interval", INTERVALS)
+@pytest.mark.parametrize("busy", [True, False], ids=["busy", "idle"])
+def test_frozen_link_condemned_within_the_interval_bound(interval: float, busy: bool) -> None:
+    """Made-up time: traffic (or only pongs) until t=100, then nothing at all. The monitor's verdict
+    must leave 2 s of the ``3 * interval + 2`` promise for pacing, the wake-up and the reconnect."""
+    h = monitor(interval)
+    h.on_connected(0.0)
+    freeze = 100.0
+    step = 0.01 if interval < 5 else 0.05
+    # Pongs answer in 50 ms until the freeze; a busy link also carries data every 0.1 s.
+    t, pong_at, dead = 0.0, None, None
+    while t <= freeze + 10 * interval:
+        alive = t < freeze
+        if busy and alive and round(t * 100) % 10 == 0:
+            h.on_data(t)
+        if pong_at is not None and t >= pong_at:
+            if alive:
+                h.on_pong(t)
+            pong_at = None
+        if h.next_ping_due(t) == 0.0:
+            h.on_ping_sent(t)
+            pong_at = t + 0.05
+        if h.wants_probe(t):
+            h.probe_started(t)
+            h.probe_result(t, ok=True)  # REST fine: the probe never condemns here
+        if h.is_zombie(t):
+            dead = t
+            break
+        t = round(t + step, 6)
+    assert dead is not None, "a frozen link was never condemned"
+    took = dead - freeze
+    assert took <= detection_bound(interval) - 2.0 + step, (interval, took)
+    assert took <= worst_case_detection(h.ping_interval, h.pong_timeout) + step
+    if interval == DEFAULT_HEALTH_CHECK_INTERVAL:
+        assert took <= DEFAULT_DETECTION_BOUND - 2.0
+
+
+@pytest.mark.parametrize("interval", INTERVALS)
+@pytest.mark.parametrize("pong_delay", [0.05, 0.5])
+def test_quiet_link_that_answers_pings_is_never_condemned(interval: float, pong_delay: float) -> None:
+    """Traffic first (arms the silence watchdog), then a quiet market for 50 intervals: every ping
+    is answered (also slowly, 0.5 s), the REST probe finds no newer trade: never a zombie."""
+    h = monitor(interval)
+    h.on_connected(0.0)
+    until = 30.0 + 50 * interval
+    assert drive(h, until, pong_delay=pong_delay, data_every=0.5, data_until=30.0,
+                 step=0.05 if interval < 5 else 0.1) is None
+
+
+def test_timings_follow_the_interval_and_explicit_values_win() -> None:
+    assert liveness_timings(DEFAULT_HEALTH_CHECK_INTERVAL) == (
+        DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT, DEFAULT_SILENCE_TIMEOUT, DEFAULT_PROBE_INTERVAL)
+    t = liveness_timings(1.0)
+    assert (t.ping_interval, t.pong_timeout, t.silence_timeout, t.probe_interval) == (1.0, 2.0, 1.2, 1.0)
+    t = liveness_timings(1.0, pong_timeout=0.5)
+    assert (t.ping_interval, t.pong_timeout, t.silence_timeout) == (1.0, 0.5, 1.2)
+    t = liveness_timings(30.0)
+    assert t.pong_timeout == MAX_DERIVED_PONG_TIMEOUT and t.ping_interval == 30.0
+    with pytest.raises(ValueError):
+        liveness_timings(0.0)
+    # The monitor's own defaults are the same single set.
+    h = HealthMonitor()
+    assert (h.ping_interval, h.pong_timeout, h.silence_timeout, h.probe_interval) == tuple(
+        liveness_timings(DEFAULT_HEALTH_CHECK_INTERVAL))

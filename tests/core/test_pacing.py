@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from binance_conn._core.pacing import ConnectionBudget, HostBudgets, TokenBucket
+from binance_conn._core.pacing import ConnectionBudget, TokenBucket
 
 
 def test_bucket_default_four_per_second_evenly() -> None:
@@ -57,9 +57,3 @@ def test_budget_defaults_300_per_300s() -> None:
     with pytest.raises(ValueError):
         ConnectionBudget(0)
 
-
-def test_host_budgets_are_separate() -> None:
-    h = HostBudgets(limit=1, window=5.0)
-    assert h.try_acquire("a", 0.0) == 0.0
-    assert h.try_acquire("a", 1.0) == pytest.approx(4.0)
-    assert h.try_acquire("b", 1.0) == 0.0

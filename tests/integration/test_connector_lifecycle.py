@@ -394,7 +394,9 @@ def test_restart_after_a_timed_out_stop_leaves_no_thread_behind(fake: FakeBinanc
         assert conn.wait_ready(5)
         pings = sum(1 for r in fake.request_log if r["path"] == "/api/v3/ping")
         assert fake.wait_for_requests("/api/v3/ping", pings + 1, 5)  # logged before its delayed answer
-        assert conn.stop(timeout=0.05) is False, "the prober is stuck in a delayed ping"
+        # Issue 9: stop() now cuts the prober's ping at once (RestClient.probe), so this short stop
+        # may or may not time out; either way the restart below must leave exactly one prober.
+        assert conn.stop(timeout=0.05) in (True, False)
         conn.start()
         assert conn.wait_ready(5)
 

@@ -359,7 +359,8 @@ def test_exchange_info_cached_and_filters() -> None:
     responses.add(responses.GET, f"{BASE}/api/v3/exchangeInfo", json=info)
     client = make_client(signed=False)
     assert client.exchange_info("BTCUSDT")["symbols"][0]["symbol"] == "BTCUSDT"
-    assert client.exchange_info("BTCUSDT") is client.exchange_info("BTCUSDT")
+    first, second = client.exchange_info("BTCUSDT"), client.exchange_info("BTCUSDT")
+    assert first == second and first is not second  # served from the cache, each caller its own copy
     assert len(responses.calls) == 1
     assert client._limiter.limits == {"1M": 1200}
     assert client.round_price("BTCUSDT", "100.006") == Decimal("100.01")
@@ -372,6 +373,24 @@ def test_exchange_info_cached_and_filters() -> None:
     assert len(responses.calls) == 1
     with pytest.raises(NotFoundError):
         client.symbol_filters("ETHBTC")
+
+
+@responses.activate
+def test_exchange_info_hands_out_a_copy_not_its_cache() -> None:
+    info = {"rateLimits": [], "symbols": [{"symbol": "BTCUSDT", "filters": [
+        {"filterType": "PRICE_FILTER", "minPrice": "0.01", "maxPrice": "100000", "tickSize": "0.01"},
+        {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "100", "stepSize": "0.001"}]}]}
+    responses.add(responses.GET, f"{BASE}/api/v3/exchangeInfo", json=info)
+    client = make_client(signed=False)
+    mine = client.exchange_info()
+    mine["symbols"][0]["filters"][0]["tickSize"] = "1000"  # a caller mangles its answer...
+    mine["symbols"].append({"symbol": "FAKE"})
+    mine.clear()
+    again = client.exchange_info()  # ...the cache (and the next caller) are unaffected
+    assert len(responses.calls) == 1
+    assert [s["symbol"] for s in again["symbols"]] == ["BTCUSDT"]
+    assert again["symbols"][0]["filters"][0]["tickSize"] == "0.01"
+    assert client.round_price("BTCUSDT", "100.006") == Decimal("100.01")
 
 
 @responses.activate
