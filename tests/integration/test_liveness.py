@@ -22,7 +22,7 @@ from _connector_helpers import (
     wait_live,
     wait_until,
 )
-from _loopback import SlowServer
+from _rest_loopback import SlowServer
 
 import binance_conn as bc
 from binance_conn._core.health import detection_bound

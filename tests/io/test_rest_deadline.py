@@ -11,7 +11,7 @@ from typing import Iterator, List
 import pytest
 import responses
 from _helpers import scaled
-from _loopback import SlowServer
+from _rest_loopback import SlowServer
 from test_rest import BASE, make_client, make_config
 
 from binance_conn._rest.limiter import WeightLimiterRegistry
