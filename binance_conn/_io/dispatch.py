@@ -191,6 +191,18 @@ class Dispatcher:
             times = [s._blocked.get(thread_ident) for s in subs]
         return min((t for t in times if t is not None), default=None)
 
+    def leftover_threads(self) -> List[threading.Thread]:
+        """Workers still alive although no longer running for a subscriber (retired by unsubscribe, or past
+        the deadline of a stop): what a later stop may still wait for.  Any thread."""
+        with self._lock:
+            out = [t for t in self._retired if t.is_alive()]
+            for subs in self._topics.values():
+                for sub in subs:
+                    t = sub._thread()
+                    if t is not None and sub._is_closed() and t.is_alive():
+                        out.append(t)
+        return out
+
     def in_worker(self) -> bool:
         """True when the calling thread is one of this dispatcher's callback workers (a callback runs
         on it): :meth:`stop` would join it.  Any thread."""

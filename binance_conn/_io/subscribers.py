@@ -143,6 +143,10 @@ class Subscription:
     def _thread(self) -> Optional[threading.Thread]:
         return None
 
+    def _is_closed(self) -> bool:
+        """The worker (if any) was told to finish: it is no live worker of a running dispatcher."""
+        return True
+
     def _discard_pending(self) -> int:
         return 0
 
@@ -339,6 +343,10 @@ class CallbackSubscription(Subscription):
     def _thread(self) -> Optional[threading.Thread]:
         run = self._run
         return None if run is None else run.thread
+
+    def _is_closed(self) -> bool:
+        run = self._run
+        return run is None or run.closed
 
     def _after_fork(self) -> None:
         super()._after_fork()

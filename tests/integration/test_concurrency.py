@@ -1,0 +1,129 @@
+"""Concurrency of the Connector lifecycle (issue 9): any interleaving of start(), stop() and
+start(config=...) from many threads -- and from callbacks -- ends in a consistent state: a final
+start() gets ready and delivers, a final stop() returns True and leaves no library thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from typing import Any, Iterator, List
+
+import pytest
+from _connector_helpers import FakeBinance, Recorder, conn_threads, fast_builder, scaled, wait_live
+
+import binance_conn as bc
+
+S = bc.ConnectionState
+pytestmark = pytest.mark.usefixtures("no_conn_threads")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBinance]:
+    # A storm of restarts opens hundreds of connections in seconds: lift Binance's 300 per 5 minutes
+    # on both sides (the point here is the lifecycle, not the attempt budget).
+    with FakeBinance(seed=7, connection_attempts_limit=1_000_000) as f:
+        yield f
+
+
+@pytest.fixture
+def conn(fake: FakeBinance) -> Iterator[bc.Connector]:
+    c = bc.Connector(_unbudgeted(fast_builder(fake).build()))
+    yield c
+    c.stop(timeout=5.0)
+
+
+def _unbudgeted(cfg: bc.Config) -> bc.Config:
+    return dataclasses.replace(cfg, websocket=dataclasses.replace(cfg.websocket, connection_budget=1_000_000))
+
+
+def _assert_healthy_cycle(fake: FakeBinance, conn: bc.Connector, rec: Recorder) -> None:
+    """start() + ready + events delivered, then stop() True with no library thread alive."""
+    conn.start()
+    wait_live(conn, fake, 10)
+    assert conn.state is S.CONNECTED
+    n = len(rec)
+    fake.publish_trade("BTCUSDT", "1", "1")
+    assert rec.wait_count(n + 1, 5), "no event delivered after the storm"
+    assert conn.stop(timeout=5.0) is True
+    assert conn.state is S.STOPPED
+    assert conn_threads() == [], conn_threads()
+
+
+def test_start_during_stop_does_not_wedge(fake: FakeBinance, conn: bc.Connector) -> None:
+    """The reported wedge: a start() that lands while stop() is tearing down."""
+    rec = Recorder()
+    conn.on_trade("BTCUSDT", rec)
+    results: List[Any] = []
+    for _ in range(5):
+        conn.start()
+        assert conn.wait_ready(scaled(5))
+        results.clear()
+        stopper = threading.Thread(target=lambda: results.append(conn.stop(timeout=2.0)))
+        stopper.start()
+        conn.start()  # before, during or after the stop: each is a valid order
+        stopper.join(scaled(5))
+        assert results and results[0] is True, results
+        assert conn.state in (S.STOPPED, S.CONNECTING, S.CONNECTED), conn.state
+        if conn.state is not S.STOPPED:  # the start came last: it must really be running
+            assert conn.wait_ready(scaled(5)), conn.stats()
+            assert conn.stop(timeout=2.0) is True
+    _assert_healthy_cycle(fake, conn, rec)
+
+
+def test_random_interleavings_from_many_threads(fake: FakeBinance, conn: bc.Connector) -> None:
+    cfg_a = conn.config
+    cfg_b = _unbudgeted(fast_builder(fake).with_debounce(0.05).build())
+    rec = Recorder()
+    conn.on_trade("BTCUSDT", rec)
+    stops_from_callbacks: List[bool] = []
+
+    def on_connection(ev: Any) -> None:  # stop() and start() from a callback take part too
+        if ev.state is S.CONNECTED and random.random() < 0.3:
+            stops_from_callbacks.append(conn.stop(timeout=1.0))
+        elif random.random() < 0.2:
+            conn.start()
+
+    conn.on_connection(on_connection)
+    failures: List[BaseException] = []
+    ops: List[str] = []
+    budget = time.monotonic() + scaled(6.0)
+
+    def worker(seed: int) -> None:
+        rnd = random.Random(seed)
+        while time.monotonic() < budget:
+            op = rnd.random()
+            ops.append("x")
+            try:
+                if op < 0.35:
+                    conn.start()
+                elif op < 0.5:
+                    try:
+                        conn.start(config=rnd.choice([cfg_a, cfg_b]))
+                    except bc.ValidationError:
+                        pass  # re-configuring a running connector is refused: a valid outcome
+                elif op < 0.85:
+                    conn.stop(timeout=rnd.choice([0.0, 0.05, 0.5, 2.0]))
+                elif op < 0.92:
+                    sub = conn.on_trade("ETHUSDT", lambda e: None)
+                    sub()
+                else:
+                    conn.state, conn.is_connected(), conn.stats(), conn.ready.is_set()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+                return
+            threading.Event().wait(rnd.random() * 0.02)  # jitter between operations
+
+    threads = [threading.Thread(target=worker, args=(seed,), name=f"storm-{seed}") for seed in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(scaled(20))
+    assert not any(t.is_alive() for t in threads), "a lifecycle call hung"
+    assert not failures, failures
+    assert len(ops) >= 200, f"the storm was too mild: {len(ops)} operations"
+    assert conn.stop(timeout=5.0) is True
+    assert conn_threads() == [], conn_threads()
+    assert conn.stats()["streams"] == {} or set(conn.stats()["streams"]) == {"btcusdt@trade"}
+    _assert_healthy_cycle(fake, conn, rec)
