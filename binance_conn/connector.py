@@ -324,7 +324,7 @@ class Connector:
             if self._phase is not _RUNNING:
                 # Stopped already, or a callback calling stop() while another stop() joins
                 # its worker: wait (up to our deadline) for what is left, except ourselves.
-                leftovers = self._leftover_threads(me)
+                leftovers = self._leftover_threads(me, in_worker)
                 lead = False
             else:
                 self._phase = _STOPPING
@@ -349,10 +349,14 @@ class Connector:
                   extra={"exchange": self.exchange, "in_time": ok})
         return ok
 
-    def _leftover_threads(self, me: threading.Thread) -> List[threading.Thread]:
-        """Lifecycle lock held: threads a stop may still have to wait for (not running ones)."""
+    def _leftover_threads(self, me: threading.Thread, in_worker: bool) -> List[threading.Thread]:
+        """Lifecycle lock held: threads a stop may still have to wait for (not running ones).
+
+        A callback worker never waits for other workers: one of them may be in a stop() that
+        is joining it (two callbacks stopping at once); the stop that leads joins them all."""
         out = self._market.threads() + self._user.threads() + self._orphans
-        out += self._dispatcher.leftover_threads()
+        if not in_worker:
+            out += self._dispatcher.leftover_threads()
         return [t for t in out if t is not me and t.is_alive()]
 
     def _teardown(self, market: MarketSession, user: UserDataLink, dispatcher: Dispatcher, rest: RestClient,

@@ -45,7 +45,7 @@ def _assert_healthy_cycle(fake: FakeBinance, conn: bc.Connector, rec: Recorder) 
     assert conn.state is S.CONNECTED
     n = len(rec)
     fake.publish_trade("BTCUSDT", "1", "1")
-    assert rec.wait_count(n + 1, 5), "no event delivered after the storm"
+    assert rec.wait_count(n + 1, 5), f"no event delivered after the storm: {conn.stats()}"
     assert conn.stop(timeout=5.0) is True
     assert conn.state is S.STOPPED
     assert conn_threads() == [], conn_threads()
@@ -79,7 +79,11 @@ def test_random_interleavings_from_many_threads(fake: FakeBinance, conn: bc.Conn
     conn.on_trade("BTCUSDT", rec)
     stops_from_callbacks: List[bool] = []
 
+    storm_over = threading.Event()
+
     def on_connection(ev: Any) -> None:  # stop() and start() from a callback take part too
+        if storm_over.is_set():
+            return
         if ev.state is S.CONNECTED and random.random() < 0.3:
             stops_from_callbacks.append(conn.stop(timeout=1.0))
         elif random.random() < 0.2:
@@ -123,7 +127,44 @@ def test_random_interleavings_from_many_threads(fake: FakeBinance, conn: bc.Conn
     assert not any(t.is_alive() for t in threads), "a lifecycle call hung"
     assert not failures, failures
     assert len(ops) >= 200, f"the storm was too mild: {len(ops)} operations"
+    storm_over.set()
     assert conn.stop(timeout=5.0) is True
     assert conn_threads() == [], conn_threads()
     assert conn.stats()["streams"] == {} or set(conn.stats()["streams"]) == {"btcusdt@trade"}
     _assert_healthy_cycle(fake, conn, rec)
+
+
+def test_two_callbacks_stopping_at_once(fake: FakeBinance, conn: bc.Connector) -> None:
+    """Two workers call stop() together: the leading stop joins the other worker, which must not
+    wait for the leader in turn (a mutual join would hold both until their deadlines)."""
+    barrier = threading.Barrier(2, timeout=scaled(5))
+    results: List[Any] = []
+    took: List[float] = []
+
+    def make_cb() -> Any:
+        fired = threading.Event()
+
+        def cb(ev: Any) -> None:
+            if fired.is_set():
+                return
+            fired.set()
+            barrier.wait()
+            t0 = time.monotonic()
+            results.append(conn.stop(timeout=3.0))
+            took.append(time.monotonic() - t0)
+
+        return cb
+
+    conn.on_trade("BTCUSDT", make_cb())
+    conn.on_trade("BTCUSDT", make_cb())
+    conn.start()
+    wait_live(conn, fake)
+    fake.publish_trade("BTCUSDT", "1", "1")
+    deadline = time.monotonic() + scaled(8)
+    while len(results) < 2 and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    assert results == [True, True], (results, took)
+    assert max(took) < 1.5, took
+    assert conn.state is S.STOPPED
+    assert conn.stop(timeout=2.0) is True
+    assert conn_threads() == [], conn_threads()
