@@ -252,6 +252,9 @@ class Connector:
             if self._phase is not _STOPPED:
                 if config is not None and config is not self._config:
                     raise ValidationError("config", "Config", "stop() the connector before re-configuring it")
+                if self._phase is _STOPPING:
+                    _log.info("start() from a callback while stop() is running: ordered before that stop (no-op)",
+                              extra={"exchange": self.exchange})
                 return self
             me = threading.current_thread()
             # A previous stop() that timed out (e.g. a REST probe stuck past its deadline) left
