@@ -9,10 +9,37 @@
     ...
     conn.stop()                      # never raises, never hangs past its timeout
 
-Threads it starts (all daemon, all joined by :meth:`Connector.stop`): the
-supervisor and the REST prober (``_supervisor.py``), one reader per stream
-connection (``_stream.py``), and one worker per callback subscriber
-(``_dispatch.py``).  User callbacks only ever run on their subscriber's worker.
+Threads it starts (all daemon, all joined by :meth:`Connector.stop`): the market
+session's supervisor, REST prober and one reader per stream connection
+(``_market/``), the user-data session's reader and ticker (``_userdata/``), and
+one worker per callback subscriber (``_io/subscribers.py``).  User callbacks only
+ever run on their subscriber's worker.
+
+Lifecycle (theory of operation).  One phase -- STOPPED, RUNNING or STOPPING --
+and a generation counter, guarded by one lock that is never held while joining,
+sleeping or running user code.  ``start()`` and ``stop()`` change the phase
+under the lock; the slow part of a stop (joins, draining) runs outside it while
+the phase says STOPPING, and ends with STOPPED and a notify.  So every
+interleaving of ``start``/``stop``/``start(config=)`` from any number of
+threads is equivalent to some sequential order of them:
+
+* a ``start()`` during STOPPING waits for that stop to finish, then starts (the
+  stop came first); from a callback worker -- which that stop is joining -- it
+  cannot wait, so it counts as having come first (a no-op on a running
+  connector, as ``start()`` always is);
+* a ``stop()`` during STOPPING waits (up to its own deadline) for that stop, then
+  joins whatever is left; from a callback it does not wait for the stop that is
+  joining it, and joins the rest itself;
+* every join of one ``stop()`` shares one deadline, and it returns True only
+  when every thread the connector started (but the caller's own) is gone.
+
+After ``os.fork()`` (``os.register_at_fork``) the child's connectors are STOPPED:
+fresh locks, events and sessions; the dispatcher keeps every handle (same
+callbacks, counters, ``active``) with no worker; the inherited WebSocket
+descriptors are closed by ``_io/transport.py``'s fork hook without a byte sent
+(a close frame or ``shutdown()`` would end the parent's connection).  ``start()``
+in the child restores every market stream and user-data topic, as after
+``stop()``.
 """
 
 from __future__ import annotations
@@ -24,7 +51,7 @@ import queue as queue_mod
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
@@ -49,6 +76,8 @@ Callback = Callable[[Any], Any]
 
 _LIVE: "weakref.WeakSet[Connector]" = weakref.WeakSet()
 _ALL: "weakref.WeakSet[Connector]" = weakref.WeakSet()
+
+_STOPPED, _RUNNING, _STOPPING = "stopped", "running", "stopping"
 
 
 class SubscriptionGroup:
@@ -103,8 +132,14 @@ class Connector:
             raise ValidationError("config", type(config).__name__, "must be a binance_conn.Config (use .build())")
         self._config = config
         self._http_session = session
+        # Guards the lifecycle fields; never held while joining, sleeping or running user code.
         self._lock = threading.RLock()
-        self._running = False
+        self._changed = threading.Condition(self._lock)  # notified when a stop() finishes
+        self._phase = _STOPPED
+        self._generation = 0  # +1 per start(): tells a stop which run it ended
+        # Serialises topic changes (first subscriber / last unsubscribe) with a re-configuring
+        # start()'s carry-over of the wanted streams to the new sessions.
+        self._topics_lock = threading.Lock()
         self._stop_dropped = 0
         self._rest_stop = threading.Event()
         self._ready: Optional[threading.Event] = None
@@ -125,6 +160,7 @@ class Connector:
             overflow=config.events.overflow,
             error_topic=ERROR_TOPIC,
             name=f"binance_conn-{config.exchange.name}",
+            exchange=config.exchange.name,
         )
 
     def _make_market(self, config: Config) -> MarketSession:
@@ -197,18 +233,30 @@ class Connector:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, config: Optional[Config] = None) -> "Connector":
-        """Start connecting in the background; returns at once, never raises for network trouble.
+        """Start connecting in the background; never raises for network trouble.
 
         A stopped connector may be started again, optionally with a new ``config``;
-        subscriptions survive. Starting a running connector does nothing.
+        subscriptions survive. Starting a running connector does nothing. Any thread;
+        returns at once, except that a ``start()`` racing a ``stop()`` in progress waits
+        for that stop to finish first (from a callback it does not wait: the stop is
+        joining that callback's worker, so the start counts as the earlier of the two).
+
+        Raises:
+            ValidationError: ``config`` is no Config, or differs while the connector runs.
         """
-        with self._lock:
-            if self._running:
+        if config is not None and not isinstance(config, Config):
+            raise ValidationError("config", type(config).__name__, "must be a binance_conn.Config")
+        in_worker = self._dispatcher.in_worker()
+        with self._changed:
+            while self._phase is _STOPPING and not in_worker:
+                self._changed.wait()
+            if self._phase is not _STOPPED:
                 if config is not None and config is not self._config:
                     raise ValidationError("config", "Config", "stop() the connector before re-configuring it")
+                if self._phase is _STOPPING:
+                    _log.info("start() from a callback while stop() is running: ordered before that stop (no-op)",
+                              extra={"exchange": self.exchange})
                 return self
-            if config is not None and config is not self._config and not isinstance(config, Config):
-                raise ValidationError("config", type(config).__name__, "must be a binance_conn.Config")
             me = threading.current_thread()
             # A previous stop() that timed out (e.g. a REST probe stuck past its deadline) left
             # threads of sessions that stay stopping: start on fresh sessions, and let the next
@@ -219,34 +267,47 @@ class Connector:
                 self._reconfigure(config)
             elif leftovers:
                 self._reconfigure(self._config)
-            self._running = True
+            self._phase = _RUNNING
+            self._generation += 1
             self._rest_stop.clear()
             self._dispatcher.start()
             self._market.start()
             self._user.start()
             _LIVE.add(self)
-            _log.info("connector started", extra={"exchange": self.exchange})
+            generation = self._generation
+        _log.info("connector started (run %d)", generation, extra={"exchange": self.exchange})
         return self
 
     def _reconfigure(self, config: Config) -> None:
-        streams = list(self._market.registry.streams())
-        refs = {s: self._market.registry.refcount(s) for s in streams}
-        self._config = config
-        self.rest.close()
-        self.rest = self._make_rest(config, self._http_session)
-        self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
-        self._market = self._make_market(config)
-        self._user = self._make_user(config)
-        for s in streams:
-            for _ in range(refs[s]):
-                self._market.add_stream(s)
+        """New sessions (and REST client) for ``config``, carrying every wanted stream over.
+
+        Lifecycle lock held; the topics lock makes the carry-over atomic with a concurrent
+        (un)subscribe's topic change."""
+        with self._topics_lock:
+            streams = list(self._market.registry.streams())
+            refs = {s: self._market.registry.refcount(s) for s in streams}
+            self._config = config
+            self.rest.close()
+            self.rest = self._make_rest(config, self._http_session)
+            ws = config.websocket
+            if (self._budget.limit, self._budget.window) != (ws.connection_budget, float(ws.connection_budget_window)):
+                # Binance counts connection attempts per IP: a restart does not reset what was spent.
+                self._budget = ConnectionBudget(ws.connection_budget, ws.connection_budget_window)
+            self._market = self._make_market(config)
+            self._user = self._make_user(config)
+            for s in streams:
+                for _ in range(refs[s]):
+                    self._market.add_stream(s)
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """Stop everything within ``timeout`` seconds; True when all finished in time.
+        """Stop everything within ``timeout`` seconds; True when every thread the connector
+        started (but the caller's own) has ended in time.
 
         Never raises; idempotent; callable from any thread, including a callback
         (that worker is not joined). Queued events are delivered until the deadline,
-        the rest dropped (counted); in-flight REST calls get the same deadline.
+        the rest dropped (counted); in-flight REST calls get the same deadline. Every
+        join shares that one deadline. A stop() racing another stop() waits for it
+        (up to its own deadline), then joins whatever is left.
         """
         try:
             return self._stop(timeout)
@@ -257,37 +318,68 @@ class Connector:
     def _stop(self, timeout: float) -> bool:
         deadline = _monotonic() + max(0.0, timeout)
         me = threading.current_thread()
-        with self._lock:
-            was_running = self._running
-            self._running = False
-        if not was_running:
-            # Idempotent: a second stop() waits (up to its own deadline) for what a
-            # first, timed-out stop() left running.
-            ok = True
-            for t in self._market.threads() + self._user.threads() + self._orphans:
-                if t is not me:
-                    t.join(max(0.0, deadline - _monotonic()))
-                    ok = ok and not t.is_alive()
-            return self._dispatcher.stop(deadline) and ok
-        self._market.begin_stop()
-        self._user.begin_stop()
+        in_worker = self._dispatcher.in_worker()
+        with self._changed:
+            while self._phase is _STOPPING and not in_worker:
+                left = deadline - _monotonic()
+                if left <= 0:
+                    return False  # the other stop() is still tearing down
+                self._changed.wait(left)
+            if self._phase is not _RUNNING:
+                # Stopped already, or a callback calling stop() while another stop() joins
+                # its worker: wait (up to our deadline) for what is left, except ourselves.
+                leftovers = self._leftover_threads(me, in_worker)
+                lead = False
+            else:
+                self._phase = _STOPPING
+                run = self._generation
+                market, user, dispatcher, rest = self._market, self._user, self._dispatcher, self.rest
+                lead = True
+        if not lead:
+            for t in leftovers:
+                t.join(max(0.0, deadline - _monotonic()))
+            return not any(t.is_alive() for t in leftovers)
+        ok = False
+        try:
+            ok = self._teardown(market, user, dispatcher, rest, deadline, me)
+        finally:
+            with self._changed:
+                self._orphans = [t for t in self._orphans if t.is_alive()]
+                self._rest_stop.clear()  # REST keeps working (and retrying) after stop()
+                self._phase = _STOPPED
+                self._changed.notify_all()
+                _LIVE.discard(self)
+        _log.info("connector stopped (run %d, %s)", run, "in time" if ok else "threads left past the deadline",
+                  extra={"exchange": self.exchange, "in_time": ok})
+        return ok
+
+    def _leftover_threads(self, me: threading.Thread, in_worker: bool) -> List[threading.Thread]:
+        """Lifecycle lock held: threads a stop may still have to wait for (not running ones).
+
+        A callback worker never waits for other workers: one of them may be in a stop() that
+        is joining it (two callbacks stopping at once); the stop that leads joins them all."""
+        out = self._market.threads() + self._user.threads() + self._orphans
+        if not in_worker:
+            out += self._dispatcher.leftover_threads()
+        return [t for t in out if t is not me and t.is_alive()]
+
+    def _teardown(self, market: MarketSession, user: UserDataLink, dispatcher: Dispatcher, rest: RestClient,
+                  deadline: float, me: threading.Thread) -> bool:
+        """The slow half of a stop (phase STOPPING, no lock held): every join shares ``deadline``."""
+        market.begin_stop()
+        user.begin_stop()
         self._rest_stop.set()
-        ok = True
-        for t in self._market.threads() + self._user.threads() + self._orphans:
-            if t is me:
-                continue
-            t.join(max(0.0, deadline - _monotonic()))
-            ok = ok and not t.is_alive()
-        self._orphans = [t for t in self._orphans if t.is_alive()]
-        self._market.finish_stop("stopped")
-        self._user.finish_stop("stopped")
-        ok = self._dispatcher.stop(deadline) and ok
-        self._stop_dropped += self._dispatcher.last_stop_dropped
-        ok = self.rest.wait_idle(max(0.0, deadline - _monotonic())) and ok
-        self.rest.close()
-        self._rest_stop.clear()
-        _LIVE.discard(self)
-        _log.info("connector stopped", extra={"exchange": self.exchange, "in_time": ok})
+        threads = market.threads() + user.threads() + list(self._orphans)
+        for t in threads:
+            if t is not me:
+                t.join(max(0.0, deadline - _monotonic()))
+        ok = not any(t.is_alive() for t in threads if t is not me)
+        market.finish_stop("stopped")
+        user.finish_stop("stopped")
+        ok = dispatcher.stop(deadline) and ok
+        self._stop_dropped += dispatcher.last_stop_dropped
+        ok = rest.wait_idle(max(0.0, deadline - _monotonic())) and ok
+        rest.close()
         return ok
 
     def __enter__(self) -> "Connector":
@@ -393,15 +485,16 @@ class Connector:
         return self._dispatcher.subscribe(topic, callback, queue=q, buffer=options.get("buffer"), overflow=overflow)
 
     def _on_topics_changed(self, topic: str, added: bool) -> None:
-        if topic in USER_TOPICS:
-            self._user.topic_changed(topic, added)
-            return
-        if topic.startswith("__"):
-            return
-        if added:
-            self._market.add_stream(topic)
-        else:
-            self._market.remove_stream(topic)
+        """Dispatcher hook (the (un)subscribing thread): a topic got its first subscriber or lost its last."""
+        with self._topics_lock:
+            if topic in USER_TOPICS:
+                self._user.topic_changed(topic, added)
+            elif not _is_market_topic(topic):
+                return
+            elif added:
+                self._market.add_stream(topic)
+            else:
+                self._market.remove_stream(topic)
 
     def _on_callback_error(self, err: BinanceError) -> None:
         self._dispatcher.publish(ERROR_TOPIC, err)
@@ -425,28 +518,39 @@ class Connector:
 
     # ------------------------------------------------------------------ fork safety
     def _after_fork_in_child(self) -> None:
-        """In a forked child no thread of ours exists: become STOPPED and restartable."""
+        """In a forked child (one thread, ``os.register_at_fork``): become STOPPED and restartable.
+
+        No thread of ours exists here and any lock may have been held by one: fresh locks,
+        events and sessions. The dispatcher keeps every handle (same callbacks, counters,
+        ``active``) and the wanted market streams and user-data topics are rebuilt from it,
+        so ``start()`` restores every subscription as after ``stop()``. The inherited
+        WebSocket descriptors are closed without a byte sent by ``_io/transport.py``'s own
+        fork hook. REST gets a fresh client (a pooled keep-alive connection is the parent's
+        too); a ``session=`` given to the constructor is therefore not used in the child.
+        """
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._topics_lock = threading.Lock()
+        self._phase = _STOPPED
         self._ready = None  # a fresh Event: one held mid-operation by a parent thread is unusable
         self._orphans = []
-        self._running = False
         self._rest_stop = threading.Event()
+        self._http_session = None
         self.rest = self._make_rest(self._config, None)
-        streams = list(self._market.registry.streams())
-        refs = {s: self._market.registry.refcount(s) for s in streams}
-        old = self._dispatcher
-        self._dispatcher = self._make_dispatcher(self._config)
-        # Handles from the parent stay valid objects but are inactive in the child;
-        # re-create the stream wants so a restart resubscribes them.
-        del old
+        self._dispatcher.after_fork_in_child()
         self._budget = ConnectionBudget(
             self._config.websocket.connection_budget, self._config.websocket.connection_budget_window
         )
         self._market = self._make_market(self._config)
-        self._user = self._make_user(self._config)
-        for s in streams:
-            for _ in range(refs[s]):
-                self._market.add_stream(s)
+        self._user = self._make_user(self._config)  # user-data topics from the dispatcher
+        for topic in self._dispatcher.topics():
+            if _is_market_topic(topic):
+                self._market.add_stream(topic)
+
+
+def _is_market_topic(topic: str) -> bool:
+    """A market stream name (not a connector topic such as ``__error__`` or ``__order__``)."""
+    return not topic.startswith("__")
 
 
 def _stop_all_at_exit() -> None:
@@ -467,6 +571,3 @@ atexit.register(_stop_all_at_exit)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-
-def _iter_symbols(symbols: Iterable[str]) -> List[str]:  # pragma: no cover - helper kept for examples
-    return [s.upper() for s in symbols]

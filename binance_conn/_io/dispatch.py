@@ -1,19 +1,21 @@
-"""Per-subscriber bounded buffers and worker threads (knows nothing of sockets or streams).
+"""Topic fan-out to subscribers, each with its own bounded buffer and worker (knows nothing of sockets or streams).
 
 Theory of operation: topics (stream names, ``"connection"``...) map to immutable tuples of :class:`Subscription`,
 swapped under a lock on (un)subscribe, so ``publish`` (the reader's hot path) is one dict get, no lock, and hands
-the *same* event to everyone.  A callback subscriber owns a ``deque`` and a daemon worker that drains everything per
-wake-up and sleeps only when empty; producers append lock-free and wake it only while it sleeps (``Lib/queue.py``
-and ``concurrent/futures/thread.py`` minus the per-item lock and notify).  When full, ``DROP_OLDEST`` discards the
-oldest (counted) and ``BLOCK`` makes the producer wait in :data:`BLOCK_SLICE` slices that notice ``stop()``.  A
-blocked reader cannot answer pings (Binance drops it after about a minute): ``blocked_since()`` tells a health
-checker "paused", not "zombie".  ``queue=`` subscribers have no thread: the producer puts into the caller's queue.
+the *same* event to everyone.  The subscribers themselves (buffers, workers, overflow policies, the workers'
+safety net) live in :mod:`._io.subscribers <binance_conn._io.subscribers>`.  A blocked reader cannot answer pings
+(Binance drops it after about a minute): ``blocked_since(thread)`` tells a health checker "paused", not "zombie",
+per producer thread (two readers may wait on one subscriber during a rollover overlap).
+
+Safety net: an exception in a worker's own code (not the user callback, which has its own path) is logged at ERROR
+with its traceback, reported through ``on_error`` as an :class:`~binance_conn.errors.InternalError`, and the worker
+pauses briefly and goes on delivering.  :meth:`Dispatcher.after_fork_in_child` re-arms everything in a forked child:
+same handles, fresh locks, no worker yet, the parent's queued events discarded.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
 import logging
 import queue as queue_mod
@@ -23,348 +25,26 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from ..enums import OverflowPolicy
 from ..errors import BinanceError, ValidationError
+from .guard import ThreadGuard
+from .subscribers import (
+    BLOCK_SLICE,
+    CallbackSubscription,
+    QueueSubscription,
+    Subscription,
+    current_worker_host,
+    forget_worker_host,
+)
+
+_CallbackSubscription = CallbackSubscription  # the old private name (benchmarks' profiler hooks it)
 
 __all__ = ["BLOCK_SLICE", "Dispatcher", "Subscription"]
 
 _log = logging.getLogger("binance_conn.dispatch")
 _monotonic = time.monotonic
 
-BLOCK_SLICE = 0.05  # seconds a BLOCK producer waits before re-checking its stop conditions
-
 Callback = Callable[[Any], Any]
 ErrorHook = Callable[[BinanceError], Any]
 TopicsHook = Callable[[str, bool], Any]
-
-
-class Subscription:
-    """Handle of one subscriber; calling it unsubscribes (idempotent, any thread).
-
-    Also the *inactive* handle for a ``None`` callback (no thread, calling it does nothing).  Read-only
-    properties, any thread, never blocking: ``topic``, ``id``; ``active`` (True until unsubscribed); ``delivered``
-    (callbacks that returned normally, or puts into the ``queue=``); ``errors`` (callbacks that raised);
-    ``dropped`` (events discarded for this subscriber: overflow, the stop deadline, unsubscribe, a producer
-    released by stop); ``pending`` (queued, not yet delivered; for ``queue=`` the caller's ``qsize()``);
-    ``blocked_since`` (``time.monotonic()`` when a ``BLOCK`` producer began waiting); ``last_delivery_age``
-    (seconds since the last delivery, sampled per batch, or None).
-    """
-
-    __slots__ = ("topic", "id", "_dispatcher", "_active", "_accepting", "_delivered", "_errors", "_dropped",
-                 "_last_delivery", "_blocked_since", "_blocked_thread", "_count_lock", "__weakref__")
-
-    def __init__(self, topic: str, sid: int = 0, dispatcher: Optional[Dispatcher] = None) -> None:
-        self.topic, self.id, self._dispatcher = topic, sid, dispatcher
-        self._active = dispatcher is not None
-        self._accepting = False
-        self._delivered = self._errors = self._dropped = 0
-        self._last_delivery: Optional[float] = None
-        self._blocked_since: Optional[float] = None
-        self._blocked_thread: Optional[int] = None
-        self._count_lock = threading.Lock()
-
-    def __call__(self) -> None:
-        """Unsubscribe.  Any thread (also this subscriber's own callback); never blocks."""
-        if self._dispatcher is not None:
-            self._dispatcher.unsubscribe(self)
-
-    def __repr__(self) -> str:
-        return f"<Subscription {self.snapshot()}>"
-
-    @property
-    def active(self) -> bool:
-        return self._active
-
-    @property
-    def delivered(self) -> int:
-        return self._delivered
-
-    @property
-    def errors(self) -> int:
-        return self._errors
-
-    @property
-    def dropped(self) -> int:
-        return self._dropped
-
-    @property
-    def pending(self) -> int:
-        return 0
-
-    @property
-    def blocked_since(self) -> Optional[float]:
-        return self._blocked_since
-
-    @property
-    def last_delivery_age(self) -> Optional[float]:
-        last = self._last_delivery
-        return None if last is None else max(0.0, _monotonic() - last)
-
-    def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
-        """Queue one event (producer thread).  See :meth:`Dispatcher.publish`."""
-        return 0.0
-
-    def snapshot(self) -> Dict[str, Any]:
-        """A dict of this subscriber's counters, for stats and health endpoints."""
-        return {"id": self.id, "topic": self.topic, "active": self._active, "delivered": self._delivered,
-                "dropped": self._dropped, "errors": self._errors, "pending": self.pending,
-                "last_delivery_age": self.last_delivery_age, "blocked_since": self._blocked_since}
-
-    def _count_drop(self, n: int) -> None:
-        with self._count_lock:  # drops are rare and may come from several threads: the only locked counter
-            self._dropped += n
-
-    def _open(self) -> None:
-        self._accepting = True
-
-    def _close(self, abort: bool) -> None:
-        self._accepting = False
-
-    def _thread(self) -> Optional[threading.Thread]:
-        return None
-
-    def _discard_pending(self) -> int:
-        return 0
-
-    def _mark_blocked(self, is_blocked: bool) -> float:
-        now = _monotonic()
-        self._blocked_thread, self._blocked_since = (threading.get_ident(), now) if is_blocked else (None, None)
-        return now
-
-    def _is_stopping(self, stop: Optional[threading.Event]) -> bool:
-        return not self._accepting or (stop is not None and stop.is_set())
-
-
-class _Wakeup:
-    """Binary semaphore on a raw lock: ``set()`` wakes ``wait()`` in one futex op (an Event: ~10 us a hand-off)."""
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
-
-    def set(self) -> None:
-        with contextlib.suppress(RuntimeError):  # already set
-            self._lock.release()
-
-    def clear(self) -> None:
-        self._lock.acquire(False)
-
-    def wait(self) -> None:
-        self._lock.acquire()
-
-
-class _Run:
-    """One worker thread's controls.  closed: drain, then exit; aborted: exit now."""
-
-    __slots__ = ("closed", "aborted", "thread")
-
-    def __init__(self) -> None:
-        self.closed = self.aborted = False
-        self.thread: Optional[threading.Thread] = None
-
-
-class _CallbackSubscription(Subscription):
-    __slots__ = ("_callback", "_maxsize", "_is_block", "_dq", "_wake", "_sleeping", "_space",
-                 "_producer_waiting", "_run", "_thread_name", "_failed")
-
-    def __init__(self, dispatcher: Dispatcher, topic: str, sid: int, callback: Callback,
-                 maxsize: int, policy: OverflowPolicy, thread_name: str) -> None:
-        super().__init__(topic, sid, dispatcher)
-        self._callback = callback
-        self._maxsize = maxsize
-        self._is_block = policy is OverflowPolicy.BLOCK
-        self._dq: Deque[Any] = collections.deque()
-        self._wake = _Wakeup()  # set by producers while the worker sleeps
-        self._space = threading.Event()  # set by the worker while a BLOCK producer waits
-        self._sleeping = self._producer_waiting = False
-        self._run: Optional[_Run] = None
-        self._thread_name = thread_name
-        self._failed = dispatcher._callback_failed
-
-    @property
-    def pending(self) -> int:
-        return len(self._dq)
-
-    def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
-        # Hot path: no lock, no allocation beyond the deque slot.
-        if self._accepting:
-            dq = self._dq
-            if len(dq) < self._maxsize:
-                dq.append(event)
-                if self._sleeping:  # one set() per sleep, not per event of a batch
-                    self._sleeping = False
-                    self._wake.set()
-                return 0.0
-            return self._offer_full(event, stop)
-        return 0.0
-
-    def _offer_full(self, event: Any, stop: Optional[threading.Event]) -> float:
-        dq = self._dq
-        if not self._is_block:
-            dq.append(event)
-            if len(dq) > self._maxsize:
-                try:
-                    dq.popleft()
-                except IndexError:  # the worker emptied it meanwhile
-                    pass
-                else:
-                    self._count_drop(1)
-            if self._sleeping:
-                self._wake.set()
-            return 0.0
-        run = self._run
-        if run is not None and run.thread is threading.current_thread():
-            # A callback publishing to its own full BLOCK buffer would wait for itself.
-            self._count_drop(1)
-            return 0.0
-        start = self._mark_blocked(True)
-        try:
-            while len(dq) >= self._maxsize:
-                if self._is_stopping(stop):
-                    self._count_drop(1)
-                    return _monotonic() - start
-                self._space.clear()
-                self._producer_waiting = True  # the worker sets _space after each take
-                if len(dq) >= self._maxsize:
-                    self._space.wait(BLOCK_SLICE)
-            dq.append(event)
-            if self._sleeping:
-                self._wake.set()
-        finally:
-            self._producer_waiting = False
-            self._mark_blocked(False)
-        return _monotonic() - start
-
-    def _work(self, run: _Run, previous: Optional[threading.Thread]) -> None:
-        if previous is not None:
-            previous.join()  # one callback at a time, even across a stop/start
-        dq = self._dq
-        popleft = dq.popleft
-        callback = self._callback
-        failed = self._failed
-        batch = 0
-        while not run.aborted:
-            try:
-                event = popleft()
-            except IndexError:
-                if batch:
-                    self._last_delivery = _monotonic()
-                    batch = 0
-                if run.closed:
-                    break
-                self._wake.clear()
-                self._sleeping = True
-                if not dq and not run.closed and not run.aborted:
-                    self._wake.wait()
-                self._sleeping = False
-                continue
-            if self._producer_waiting:
-                self._space.set()
-            try:
-                callback(event)
-            except Exception as exc:
-                self._errors += 1
-                failed(self, exc)
-            else:
-                self._delivered += 1
-            batch += 1
-            if batch >= 1024:  # keep last_delivery_age honest under a never-ending burst
-                self._last_delivery = _monotonic()
-                batch = 0
-
-    def _open(self) -> None:
-        self._discard_pending()  # leftovers that raced with the last stop are stale
-        previous = self._run.thread if self._run is not None else None
-        run = _Run()
-        thread = threading.Thread(target=self._work, args=(run, previous), name=self._thread_name, daemon=True)
-        run.thread = thread
-        self._run = run
-        self._accepting = True
-        thread.start()
-
-    def _close(self, abort: bool) -> None:
-        self._accepting = False
-        run = self._run
-        if run is not None:
-            run.closed = True
-            run.aborted = run.aborted or abort
-        self._wake.set()
-        self._space.set()
-
-    def _thread(self) -> Optional[threading.Thread]:
-        run = self._run
-        return None if run is None else run.thread
-
-    def _discard_pending(self) -> int:
-        n = 0
-        with contextlib.suppress(IndexError):  # popleft, not clear(): count exactly what we drop
-            while True:
-                self._dq.popleft()
-                n += 1
-        if n:
-            self._count_drop(n)
-        return n
-
-
-class _QueueSubscription(Subscription):
-    __slots__ = ("_queue", "_limit", "_queue_bounded", "_is_block")
-
-    def __init__(self, dispatcher: Dispatcher, topic: str, sid: int, q: queue_mod.Queue[Any],
-                 buffer: int, policy: OverflowPolicy) -> None:
-        super().__init__(topic, sid, dispatcher)
-        self._queue = q
-        self._queue_bounded = q.maxsize > 0
-        self._limit = q.maxsize if q.maxsize > 0 else buffer  # the caller's maxsize, else ``buffer``
-        self._is_block = policy is OverflowPolicy.BLOCK
-
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
-
-    def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
-        if not self._accepting or self._try_put(event):
-            return 0.0
-        return self._offer_full(event, stop)
-
-    def _try_put(self, event: Any, timeout: Optional[float] = None) -> bool:
-        q = self._queue
-        if not self._queue_bounded and q.qsize() >= self._limit:
-            return False
-        try:
-            q.put(event, timeout is not None, timeout)
-        except queue_mod.Full:
-            return False
-        self._delivered += 1
-        self._last_delivery = _monotonic()
-        return True
-
-    def _offer_full(self, event: Any, stop: Optional[threading.Event]) -> float:
-        q = self._queue
-        if not self._is_block:
-            while not self._try_put(event):
-                try:
-                    q.get_nowait()  # the caller's oldest item
-                except queue_mod.Empty:
-                    continue
-                self._count_drop(1)
-                with contextlib.suppress(ValueError):
-                    q.task_done()  # keep the caller's q.join() accounting right
-            return 0.0
-        start = self._mark_blocked(True)
-        try:
-            while not self._try_put(event):
-                if self._is_stopping(stop):
-                    self._count_drop(1)
-                    break
-                if self._queue_bounded:
-                    if self._try_put(event, BLOCK_SLICE):
-                        break
-                    continue
-                with q.not_full:  # Queue.get() notifies not_full after every get
-                    q.not_full.wait(BLOCK_SLICE)
-        finally:
-            self._mark_blocked(False)
-        return _monotonic() - start
 
 
 class Dispatcher:
@@ -376,6 +56,7 @@ class Dispatcher:
             outside the lock, in order, maybe from another (un)subscribing thread and after ``subscribe()``
             returned; ``topics()`` is the truth.
         buffer, overflow: defaults per subscriber.  name: thread name prefix (``<name>-sub-<topic>-<id>``).
+        exchange: carried by the :class:`~binance_conn.errors.InternalError` a crashed worker reports.
         error_topic: callbacks on this topic that raise are only logged, never passed to ``on_error``
             (which may publish to this topic: no feedback loop).
 
@@ -384,7 +65,7 @@ class Dispatcher:
 
     def __init__(self, *, on_error: Optional[ErrorHook] = None, on_topics_changed: Optional[TopicsHook] = None,
                  buffer: int = 10_000, overflow: Union[OverflowPolicy, str] = OverflowPolicy.DROP_OLDEST,
-                 error_topic: Optional[str] = None, name: str = "binance_conn") -> None:
+                 error_topic: Optional[str] = None, name: str = "binance_conn", exchange: str = "") -> None:
         self._on_error = on_error
         self._on_topics_changed = on_topics_changed
         self._buffer, self._overflow = _checked(buffer, overflow)
@@ -397,7 +78,13 @@ class Dispatcher:
         self._retired: List[threading.Thread] = []
         self._notes: Deque[Tuple[str, bool]] = collections.deque()
         self._hook_lock = threading.Lock()
+        self._guard = ThreadGuard(_log, exchange, self._report_internal)
         self.last_stop_dropped = 0  # events the last stop() dropped (deadline, or own callback)
+
+    @property
+    def crashes(self) -> int:
+        """Unexpected exceptions caught in the workers' own code (not callbacks), since creation."""
+        return self._guard.crashes
 
     @property
     def running(self) -> bool:
@@ -426,9 +113,9 @@ class Dispatcher:
         if callback is not None:
             if not callable(callback):
                 raise ValidationError("callback", callback, "must be callable")
-            sub = _CallbackSubscription(self, topic, sid, callback, size, policy, f"{self._name}-sub-{topic}-{sid}")
+            sub = CallbackSubscription(self, topic, sid, callback, size, policy, f"{self._name}-sub-{topic}-{sid}")
         elif isinstance(queue, queue_mod.Queue):
-            sub = _QueueSubscription(self, topic, sid, queue, size, policy)
+            sub = QueueSubscription(self, topic, sid, queue, size, policy)
         else:
             raise ValidationError("queue", queue, "must be a queue.Queue")
         with self._lock:
@@ -494,11 +181,49 @@ class Dispatcher:
 
     def blocked_since(self, thread_ident: Optional[int] = None) -> Optional[float]:
         """When (``time.monotonic()``) the longest-waiting producer still blocked on a full
-        ``BLOCK`` buffer (only ``thread_ident``, if given) began, or None.  Any thread."""
+        ``BLOCK`` buffer (only the producer thread ``thread_ident``, if given) began, or None.
+        Every producer thread is tracked on its own, also several on one subscriber.  Any thread."""
         with self._lock:
             subs = [s for group in self._topics.values() for s in group]
-        times = [s._blocked_since for s in subs if thread_ident in (None, s._blocked_thread)]
+        if thread_ident is None:
+            times = [s.blocked_since for s in subs]
+        else:
+            times = [s._blocked.get(thread_ident) for s in subs]
         return min((t for t in times if t is not None), default=None)
+
+    def leftover_threads(self) -> List[threading.Thread]:
+        """Workers still alive although no longer running for a subscriber (retired by unsubscribe, or past
+        the deadline of a stop): what a later stop may still wait for.  Any thread."""
+        with self._lock:
+            out = [t for t in self._retired if t.is_alive()]
+            for subs in self._topics.values():
+                for sub in subs:
+                    t = sub._thread()
+                    if t is not None and sub._is_closed() and t.is_alive():
+                        out.append(t)
+        return out
+
+    def in_worker(self) -> bool:
+        """True when the calling thread is one of this dispatcher's callback workers (a callback runs
+        on it): :meth:`stop` would join it.  Any thread."""
+        return current_worker_host() is self
+
+    def after_fork_in_child(self) -> None:
+        """Re-arm in a forked child; call from an ``os.register_at_fork`` hook (only one thread exists).
+
+        Every handle stays subscribed (same callbacks, same counters, still ``active``); the parent's
+        workers do not exist here and its threads may have held our locks: fresh locks, no worker, the
+        parent's queued events discarded (they are the parent's to deliver), stopped until :meth:`start`.
+        Pending ``on_topics_changed`` notes are dropped: :meth:`topics` is the truth."""
+        self._lock = threading.Lock()
+        self._hook_lock = threading.Lock()
+        self._running = False
+        self._retired = []
+        self._notes.clear()
+        forget_worker_host()  # fork from a callback: this thread is no worker in the child
+        for subs in self._topics.values():
+            for sub in subs:
+                sub._after_fork()
 
     def stats(self) -> Dict[str, List[Dict[str, Any]]]:
         """Snapshot for logs and health endpoints: topic -> [Subscription.snapshot()]; any thread."""
@@ -549,6 +274,11 @@ class Dispatcher:
             _log.warning("dispatcher stopped: %d queued events dropped at the deadline", dropped,
                          extra={"dropped": dropped})
         return in_time
+
+    def _report_internal(self, err: BinanceError) -> None:
+        hook = self._on_error
+        if hook is not None:
+            hook(err)
 
     def _callback_failed(self, sub: Subscription, exc: Exception) -> None:
         extra = {"topic": sub.topic, "subscriber_id": sub.id}

@@ -28,6 +28,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from typing import Callable, List, Optional, Protocol, Sequence, Tuple
 from urllib.parse import urlsplit
 
@@ -136,6 +137,7 @@ class WsTransport:
         self._fragments: List[bytes] = []
         self._frag_opcode = 0
         self._closed: Optional[TransportClosed] = None
+        _ALIVE.add(self)  # for the fork hook below
 
     # ------------------------------------------------------------------ connect
     def connect(self) -> None:
@@ -405,4 +407,29 @@ class WsTransport:
     @property
     def aborted(self) -> bool:
         return self._aborted.is_set()
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: close this process's descriptor, send nothing, shut nothing down.
+
+        The socket is shared with the parent: a close frame or ``shutdown()`` would end the
+        parent's connection; closing the child's descriptor only drops its reference."""
+        self._aborted.set()
+        sock, self._sock, self._ws = self._sock, None, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:  # pragma: no cover
+                pass
+
+
+_ALIVE: "weakref.WeakSet[WsTransport]" = weakref.WeakSet()
+
+
+def _forget_all_after_fork() -> None:
+    for transport in list(_ALIVE):
+        transport.forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_all_after_fork)
 

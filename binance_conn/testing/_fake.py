@@ -555,6 +555,10 @@ class FakeBinance(StreamsMixin):
                     self.max_incoming_per_second)
 
     def _open_sessions(self, kind: Optional[str] = None, path_prefix: Optional[str] = None) -> List[Session]:
+        if self._ws is not None:
+            # A connection cut during its handshake (after registration, before the 101 went out)
+            # never runs its session: unregister it now, not only when another session closes.
+            self._ws.prune()
         with self._lock:
             sessions = list(self._sessions.values())
         return [s for s in sessions if kind in (None, s.kind)

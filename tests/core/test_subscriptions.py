@@ -144,3 +144,54 @@ def test_set_initial_and_set_desired() -> None:
     assert u is not None and u.method == UNSUBSCRIBE and u.params == ("a",)
     with pytest.raises(ValueError):
         SessionSubscriptions(0)
+
+
+# -- unsubscribe while disconnected (issue 9): never replayed on the next connection ----------------
+
+def _drain(s: SessionSubscriptions) -> list:
+    out = []
+    while True:
+        req = s.next_request()
+        if req is None:
+            return out
+        out.append((req.method, req.params))
+        s.on_result(req.id)
+
+
+def test_unsubscribe_while_disconnected_is_not_replayed() -> None:
+    s = SessionSubscriptions()
+    s.add(["a@trade", "b@trade"])
+    assert _drain(s) == [(SUBSCRIBE, ("a@trade", "b@trade"))]
+    # the link drops; the reader has not reconnected yet when the user unsubscribes
+    s.remove(["b@trade"])
+    s.reset()  # the new connection, bare URL
+    assert _drain(s) == [(SUBSCRIBE, ("a@trade",))]
+    assert s.acknowledged == {"a@trade"} and s.is_ready
+
+
+def test_unsubscribe_between_url_and_open_is_undone_on_the_new_connection() -> None:
+    """The reconnect built its URL from the desired set, then the stream was removed before the
+    socket opened: the URL subscribed it, so the new connection must UNSUBSCRIBE it."""
+    s = SessionSubscriptions()
+    s.set_desired(["a@trade", "b@trade"])
+    url_streams = s.desired
+    s.remove(["b@trade"])
+    s.reset()
+    s.set_initial(url_streams)
+    assert s.has_work()
+    assert _drain(s) == [(UNSUBSCRIBE, ("b@trade",))]
+    assert s.acknowledged == {"a@trade"} and s.is_ready
+
+
+def test_unsubscribe_while_its_subscribe_was_in_flight_on_a_dead_link() -> None:
+    s = SessionSubscriptions()
+    s.add(["a@trade"])
+    assert _drain(s) == [(SUBSCRIBE, ("a@trade",))]
+    s.add(["b@trade"])
+    late = s.next_request()  # SUBSCRIBE b goes out, then the link dies before the reply
+    assert late is not None and late.params == ("b@trade",)
+    s.remove(["b@trade"])
+    s.reset()
+    assert s.on_result(late.id) is None  # a late reply of the old connection matches nothing
+    assert _drain(s) == [(SUBSCRIBE, ("a@trade",))]
+    assert s.acknowledged == {"a@trade"} and s.is_ready

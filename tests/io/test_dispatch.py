@@ -518,3 +518,123 @@ def test_block_self_publish_from_own_callback_does_not_deadlock(disp: Dispatcher
     assert done.wait(T)
     assert wait_for(lambda: holder[0].delivered == 3)
     assert holder[0].dropped == 2
+
+
+# -- issue 9: per-thread blocked producers; the worker's own safety net; fork re-arm ---------------------
+
+def test_two_producers_blocked_on_one_subscriber_are_tracked_each() -> None:
+    """A rollover overlap: two readers wait on the same full BLOCK subscriber.  The first one's
+    wait must not be forgotten when the second starts waiting, nor when the second is released."""
+    d = Dispatcher(name="test")
+    gate = threading.Event()
+    first = threading.Event()
+
+    def cb(ev: int) -> None:
+        first.set()
+        gate.wait(T)
+
+    sub = d.subscribe("t", cb, buffer=1, overflow=OverflowPolicy.BLOCK)
+    d.start()
+    try:
+        d.publish("t", 0)
+        assert first.wait(T)
+        d.publish("t", 1)  # the buffer is full now
+        stop_a, stop_b = threading.Event(), threading.Event()
+        a = threading.Thread(target=lambda: d.publish("t", 2, stop_a))
+        a.start()
+        assert wait_for(lambda: d.blocked_since(a.ident) is not None)
+        since_a = d.blocked_since(a.ident)
+        b = threading.Thread(target=lambda: d.publish("t", 3, stop_b))
+        b.start()
+        assert wait_for(lambda: d.blocked_since(b.ident) is not None)
+        assert d.blocked_since(a.ident) == since_a, "the second waiter overwrote the first"
+        assert d.blocked_since() == since_a == sub.blocked_since  # the longest wait
+        stop_b.set()  # b gives up (its event dropped): a still waits
+        b.join(T)
+        assert d.blocked_since(b.ident) is None
+        assert d.blocked_since(a.ident) == since_a, "releasing the second cleared the first"
+        stop_a.set()
+        a.join(T)
+        assert d.blocked_since() is None and sub.blocked_since is None
+        assert sub.snapshot()["blocked_since"] is None
+    finally:
+        gate.set()
+        assert d.stop(deadline())
+
+
+def test_an_internal_failure_of_a_worker_is_reported_and_delivery_goes_on(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Inject one exception into the dispatcher's own worker code (not the callback): it is logged
+    with its traceback, reported as InternalError through on_error, and the worker keeps delivering."""
+    from binance_conn._io import subscribers
+    from binance_conn.errors import InternalError
+
+    reported: List[BinanceError] = []
+    d = Dispatcher(name="test", on_error=reported.append, exchange="binance")
+    got = Collector(until=3)
+    sub = d.subscribe("t", got)
+    real = subscribers._monotonic
+    armed = threading.Event()
+    armed.set()
+
+    def flaky_clock() -> float:
+        # The worker stamps last_delivery with this clock after a batch: fail there once.
+        if armed.is_set() and threading.current_thread() is sub._thread():
+            armed.clear()
+            raise RuntimeError("injected")
+        return real()
+
+    monkeypatch.setattr(subscribers, "_monotonic", flaky_clock)
+    d.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="binance_conn.dispatch"):
+            d.publish("t", 1)
+            assert wait_for(lambda: len(reported) == 1), "the crash was not reported"
+            d.publish("t", 2)
+            d.publish("t", 3)
+            assert got.done.wait(T), got.items
+        assert got.items == [1, 2, 3]
+        err = reported[0]
+        assert isinstance(err, InternalError) and err.details["exchange"] == "binance"
+        assert isinstance(err.__cause__, RuntimeError)
+        assert d.crashes == 1 and sub.errors == 0, "an internal failure is no callback error"
+        assert any(r.levelno == logging.ERROR and r.exc_info and "injected" in r.getMessage()
+                   for r in caplog.records), caplog.records
+        assert sub._thread() is not None and sub._thread().is_alive()
+    finally:
+        assert d.stop(deadline())
+    assert not workers()
+
+
+def test_after_fork_in_child_rearms_the_same_handles() -> None:
+    """What a forked child sees: the parent's handles, locks possibly held by parent threads,
+    queued events of the parent.  after_fork_in_child() keeps the handles and re-arms them."""
+    d = Dispatcher(name="test")
+    gate = threading.Event()
+    got = Collector(until=1)
+
+    def slow(ev: int) -> None:
+        gate.wait(T)
+
+    parked = d.subscribe("parked", slow)
+    sub = d.subscribe("t", got)
+    d.start()
+    d.publish("parked", 0)
+    d.publish("parked", 1)  # queued behind the running callback
+    assert wait_for(lambda: parked.pending == 1)
+    # Simulate the child: a lock is left held, and the parent's worker threads do not exist (here the
+    # parked one is told to end as soon as its callback returns, as if it had vanished).
+    parent_run = parked._run
+    assert parent_run is not None
+    d._lock.acquire()
+    d.after_fork_in_child()
+    parent_run.aborted = True
+    assert not d.running and parked.pending == 0 and parked.active and sub.active
+    d.start()  # would deadlock on the held lock without the re-arm
+    try:
+        d.publish("t", "x")
+        assert got.done.wait(T) and got.items == ["x"]
+        assert d.subscribers("t") == (sub,)
+    finally:
+        gate.set()
+        assert d.stop(deadline())
