@@ -15,10 +15,8 @@ bounds the whole of it (TCP + proxy + TLS + WebSocket handshake) by
 4. the opening handshake by websocket-client on our socket (``ws.connect(url, socket=)``).
 
 Every failure becomes an :class:`~binance_conn.errors.ConnectionError` (``ProxyError``,
-``TLSError``) with ``details["reason"]`` -- certificate, hostname, tls, proxy_auth,
-proxy_status, proxy_down, http_status (plus ``retry_after`` for 429/418), refused,
-timeout, dns, reset, unreachable, network, handshake, aborted -- and a clean message:
-host and port, never a header dict, never the proxy's credentials.
+``TLSError``) with ``details["reason"]`` and a clean message (the table is in
+``_io/connect_errors.py``, the one place foreign exceptions of a connect are translated).
 
 Reading.  websocket-client reads each frame with three ``recv()`` calls, each
 releasing and re-taking the GIL; here one ``recv()`` takes up to 64 KiB and
@@ -43,7 +41,6 @@ tests/io/test_transport.py fails loudly if that changes.
 
 from __future__ import annotations
 
-import base64
 import errno
 import importlib.util
 import os
@@ -52,8 +49,8 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Type
-from urllib.parse import SplitResult, unquote, urlsplit
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from urllib.parse import SplitResult, urlsplit
 
 import websocket
 
@@ -70,7 +67,18 @@ from .._core.frames import (
     FrameParser,
     is_valid_close_code,
 )
-from ..errors import ConnectionError, ProxyError, TLSError, parse_retry_after
+from ..errors import ConnectionError, ProxyError
+from .connect_errors import (
+    ConnectFailure,
+    classify,
+    describe,
+    os_kind,
+    proxy_answer_failure,
+    proxy_request,
+    read_proxy_status,
+    redact_url,
+    socks_options,
+)
 
 __all__ = ["Transport", "TransportFactory", "WsTransport", "TransportClosed", "MAX_FRAME",
            "OP_CONT", "OP_TEXT", "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG"]
@@ -80,8 +88,6 @@ _CLOSE_LOCK_WAIT = 0.05
 """Seconds close() waits for a send in progress to finish before giving up the close frame."""
 _CLOSE_SEND_TIMEOUT = 0.15
 """Seconds close() lets the close frame sit in a full send buffer before cutting the socket."""
-_MAX_PROXY_HEADER = 16384
-_HOSTNAME_CODES = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 
 
 class TransportClosed(Exception):
@@ -127,58 +133,6 @@ class Transport(Protocol):
 TransportFactory = Callable[..., Transport]
 """``factory(url, *, handshake_timeout=, proxy=, headers=None) -> Transport``; ``WsTransport`` itself is one
 (it also takes ``ssl_context=``/``ca_file=``)."""
-
-
-def redact_url(url: Optional[str]) -> str:
-    """``url`` without its password (for reprs and messages)."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}"
-    return parts._replace(netloc=netloc).geturl()
-
-
-def _os_kind(exc: BaseException) -> str:
-    """The reason kind of a socket-level failure."""
-    if isinstance(exc, socket.gaierror):
-        return "dns"
-    if isinstance(exc, (socket.timeout, TimeoutError, websocket.WebSocketTimeoutException)):
-        return "timeout"
-    if isinstance(exc, ConnectionRefusedError):
-        return "refused"
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, ssl.SSLEOFError,
-                        ssl.SSLZeroReturnError, websocket.WebSocketConnectionClosedException, EOFError)):
-        return "reset"
-    if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return "unreachable"
-    if isinstance(exc, OSError):
-        return "network"
-    return "handshake"
-
-
-def _describe(exc: BaseException) -> str:
-    """Short clean text for a socket-level failure (no reprs, no dicts)."""
-    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, ssl.SSLError):
-        return exc.strerror
-    if isinstance(exc, ssl.SSLError) and exc.reason:
-        return str(exc.reason).replace("_", " ").lower()
-    text = str(exc).strip()
-    return text[:200] if text else type(exc).__name__
-
-
-class _Fail(Exception):
-    """Internal: a classified connect failure (kind, message, error class, extra details)."""
-
-    def __init__(self, kind: str, message: str, cls: Type[ConnectionError] = ConnectionError, *,
-                 temporary: bool = True, **details: Any) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.cls = cls
-        self.temporary = temporary
-        self.details = details
 
 
 class WsTransport:
@@ -249,23 +203,11 @@ class WsTransport:
         timer.start()
         try:
             self._connect(host, port, secure)
-            failure: Optional[_Fail] = None
-        except _Fail as exc:
+            failure: Optional[ConnectFailure] = None
+        except ConnectFailure as exc:
             failure = exc
-        except websocket.WebSocketBadStatusException as exc:
-            failure = self._bad_status(exc, host, port)
-        except ssl.SSLCertVerificationError as exc:
-            failure = self._cert_failure(exc, host)
         except (OSError, websocket.WebSocketException, ValueError, EOFError) as exc:
-            if isinstance(exc, ssl.SSLError) and _os_kind(exc) != "reset":
-                failure = _Fail("tls", f"TLS handshake with {host}:{port} failed: {_describe(exc)}", TLSError,
-                                temporary=False)
-            elif "Redirect" in str(exc):
-                failure = _Fail("http_status", f"WebSocket handshake with {host}:{port} was redirected",
-                                http_status=self._handshake_status())
-            else:
-                failure = _Fail(_os_kind(exc), f"WebSocket connect to {host}:{port} failed: {_describe(exc)}")
-            failure.__cause__ = exc
+            failure = classify(exc, host, port, self._handshake_status())
         finally:
             timer.cancel()
             timer.join()
@@ -274,30 +216,23 @@ class WsTransport:
             return
         self._cut()
         if self._aborted.is_set():
-            failure = _Fail("aborted", f"connect to {host}:{port} aborted")
+            failure = ConnectFailure("aborted", f"connect to {host}:{port} aborted")
         elif self._timed_out and (failure is None or not failure.kind.startswith("proxy")):
-            failure = _Fail("timeout", f"connect to {host}:{port} timed out after {self.handshake_timeout:g} s")
+            failure = ConnectFailure("timeout",
+                                     f"connect to {host}:{port} timed out after {self.handshake_timeout:g} s")
         assert failure is not None
-        details: Dict[str, Any] = {"reason": failure.kind, "host": host, "port": port}
-        details.update(failure.details)
-        http_status = details.pop("http_status", None)
-        err = failure.cls(failure.message, temporary=failure.temporary, http_status=http_status, details=details)
-        # The original exception is the context, not the cause: tracebacks still show it, but
-        # str(err) stays our clean text (BinanceError appends a cause's text, and websocket-client's
-        # bad-status text carries the raw response header dict).
-        err.__context__ = failure.__cause__
-        raise err
+        raise failure.to_error(host, port)
 
     def _connect(self, host: str, port: int, secure: bool) -> None:
         proxy = urlsplit(self.proxy) if self.proxy else None
         options: Dict[str, Any] = {"suppress_origin": True, "header": self.headers, "redirect_limit": 0}
         if proxy is not None and proxy.scheme.lower().startswith("socks"):
             if importlib.util.find_spec("python_socks") is None:
-                raise _Fail("proxy_unsupported", f"{proxy.scheme} proxies need the python-socks package",
+                raise ConnectFailure("proxy_unsupported", f"{proxy.scheme} proxies need the python-socks package",
                             ProxyError, temporary=False)
             sslopt = {"context": self._tls_context()} if secure else None
             ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False, sslopt=sslopt)
-            options.update(self._socks_options(proxy))
+            options.update(socks_options(proxy))
             options["timeout"] = self._remaining()
             self._check()
             ws.connect(self.url, **options)  # type: ignore[no-untyped-call]
@@ -336,7 +271,7 @@ class WsTransport:
     def _check(self) -> None:
         """Raise when aborted (call after publishing a new socket in ``self._sock``)."""
         if self._aborted.is_set() or self._timed_out:
-            raise _Fail("aborted", "connect aborted")
+            raise ConnectFailure("aborted", "connect aborted")
 
     def _expire(self) -> None:
         """Deadline timer thread: cut the connect in progress."""
@@ -352,7 +287,7 @@ class WsTransport:
         try:
             infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         except socket.gaierror as exc:
-            raise _Fail("dns", f"cannot resolve {host}: {_describe(exc)}") from exc
+            raise ConnectFailure("dns", f"cannot resolve {host}: {describe(exc)}") from exc
         last: Optional[BaseException] = None
         for family, socktype, proto, _name, addr in infos:
             sock = socket.socket(family, socktype, proto)
@@ -366,7 +301,7 @@ class WsTransport:
                 continue
             return sock
         assert last is not None
-        raise _Fail(_os_kind(last), f"cannot connect to {what}: {_describe(last)}") from last
+        raise ConnectFailure(os_kind(last), f"cannot connect to {what}: {describe(last)}") from last
 
     def _tcp_connect(self, sock: socket.socket, addr: object) -> None:
         """TCP connect that notices :meth:`abort` within 0.1 s (a blocking connect() cannot be
@@ -397,32 +332,6 @@ class WsTransport:
         tls.do_handshake()
         return tls
 
-    def _cert_failure(self, exc: ssl.SSLCertVerificationError, host: str) -> _Fail:
-        text = exc.verify_message or _describe(exc)
-        if exc.verify_code in _HOSTNAME_CODES:
-            fail = _Fail("hostname", f"TLS certificate does not match {host}: {text}", TLSError, temporary=False)
-        else:
-            fail = _Fail("certificate", f"TLS certificate of {host} is not trusted: {text}", TLSError,
-                         temporary=False)
-        fail.__cause__ = exc
-        return fail
-
-    def _bad_status(self, exc: websocket.WebSocketBadStatusException, host: str, port: int) -> _Fail:
-        status = exc.status_code
-        phrase = exc.status_message or ""
-        if isinstance(phrase, bytes):  # pragma: no cover - older websocket-client
-            phrase = phrase.decode("latin-1")
-        text = f"WebSocket handshake with {host}:{port} answered HTTP {status} {phrase}".rstrip()
-        details: Dict[str, Any] = {"http_status": status}
-        if status in (418, 429):
-            retry_after = parse_retry_after(exc.resp_headers or {})
-            if retry_after is not None:
-                details["retry_after"] = retry_after
-                text += f" (Retry-After {retry_after:g} s)"
-        fail = _Fail("http_status", text, **details)
-        fail.__cause__ = exc
-        return fail
-
     def _handshake_status(self) -> Optional[int]:
         ws = self._ws
         response = getattr(ws, "handshake_response", None) if ws is not None else None
@@ -430,16 +339,6 @@ class WsTransport:
         return int(status) if isinstance(status, int) else None
 
     # ------------------------------------------------------------------ proxy
-    def _socks_options(self, proxy: SplitResult) -> Dict[str, Any]:
-        options: Dict[str, Any] = {
-            "http_proxy_host": proxy.hostname,
-            "http_proxy_port": proxy.port or 1080,
-            "proxy_type": proxy.scheme.lower(),
-        }
-        if proxy.username is not None:
-            options["http_proxy_auth"] = (unquote(proxy.username), unquote(proxy.password or ""))
-        return options
-
     def _tunnel(self, proxy: SplitResult, host: str, port: int) -> socket.socket:
         """TCP to the proxy, then ``CONNECT host:port``; returns the socket once the proxy answered 200."""
         phost = proxy.hostname or "localhost"
@@ -448,57 +347,27 @@ class WsTransport:
         where = f"proxy {phost}:{pport}"
         try:
             sock = self._open_tcp(phost, pport, where)
-        except _Fail as exc:
+        except ConnectFailure as exc:
             if self._aborted.is_set():
                 raise
             text = "timed out" if exc.kind in ("aborted", "timeout") else exc.message.rpartition(": ")[2]
-            raise _Fail("proxy_down", f"{where} unreachable: {text}", ProxyError) from exc.__cause__
+            raise ConnectFailure("proxy_down", f"{where} unreachable: {text}", ProxyError) from exc.__cause__
         if secure_proxy:
             sock = self._start_tls(sock, phost)
-        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
-        has_auth = proxy.username is not None
-        if has_auth:
-            # urlsplit leaves userinfo percent-encoded: decode it once (P%40ss -> P@ss), as requests does.
-            userinfo = f"{unquote(proxy.username or '')}:{unquote(proxy.password or '')}"
-            token = base64.b64encode(userinfo.encode("utf-8")).decode("ascii")
-            lines.append(f"Proxy-Authorization: Basic {token}")
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        request, authority, has_auth = proxy_request(proxy, host, port)
         try:
             sock.sendall(request)
-            status, phrase = self._read_proxy_status(sock)
+            status, phrase = read_proxy_status(sock, self._remaining)
         except (OSError, EOFError) as exc:
             self._check()
-            kind = _os_kind(exc)
-            if kind == "timeout":
+            if os_kind(exc) == "timeout":
                 raise
-            raise _Fail("proxy_down", f"{where} dropped the CONNECT to {authority}: {_describe(exc)}",
-                        ProxyError) from exc
-        if status == 200:
-            return sock
-        if status == 407:
-            sent = "credentials rejected" if has_auth else "credentials required"
-            raise _Fail("proxy_auth", f"{where} refused CONNECT to {authority}: HTTP 407 ({sent})", ProxyError,
-                        temporary=False, proxy_status=status)
-        raise _Fail("proxy_status", f"{where} refused CONNECT to {authority}: HTTP {status} {phrase}".rstrip(),
-                    ProxyError, proxy_status=status)
-
-    def _read_proxy_status(self, sock: socket.socket) -> Tuple[int, str]:
-        """Read the proxy's answer up to the blank line (byte by byte: nothing after it is ours to take)."""
-        data = bytearray()
-        while not data.endswith(b"\r\n\r\n"):
-            sock.settimeout(self._remaining())
-            chunk = sock.recv(1)
-            if not chunk:
-                raise EOFError("connection closed by the proxy")
-            data += chunk
-            if len(data) > _MAX_PROXY_HEADER:
-                raise _Fail("proxy_status", "proxy answered an over-long header", ProxyError)
-        status_line = bytes(data).split(b"\r\n", 1)[0].decode("latin-1")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-            raise _Fail("proxy_status", f"proxy answered a malformed status line {status_line[:80]!r}", ProxyError)
-        return int(parts[1]), parts[2].strip() if len(parts) > 2 else ""
+            raise ConnectFailure("proxy_down", f"{where} dropped the CONNECT to {authority}: {describe(exc)}",
+                                 ProxyError) from exc
+        failure = proxy_answer_failure(status, phrase, where, authority, has_auth)
+        if failure is not None:
+            raise failure
+        return sock
 
     # ------------------------------------------------------------------ read
     def read_frames(self) -> List[Tuple[int, bytes]]:
@@ -526,7 +395,7 @@ class WsTransport:
                 self._cut()  # the reader owns the socket: close it here
                 if self._aborted.is_set():
                     raise TransportClosed("connection cut locally") from exc
-                raise TransportClosed(f"socket error: {_describe(exc)}") from exc
+                raise TransportClosed(f"socket error: {describe(exc)}") from exc
             if not data:
                 self._cut()
                 if self._aborted.is_set():
@@ -580,7 +449,7 @@ class WsTransport:
                 getattr(ws, what)(*args)
         except (OSError, websocket.WebSocketException) as exc:
             if strict:
-                raise TransportClosed(f"{what} failed: {_describe(exc)}") from exc
+                raise TransportClosed(f"{what} failed: {describe(exc)}") from exc
 
     def send_text(self, text: str) -> None:
         """Send one text frame; any thread; blocks while the send buffer is full. Raises TransportClosed."""

@@ -19,9 +19,7 @@ from typing import Any, Callable, Iterator, List, Optional
 import pytest
 from _helpers import scaled
 from _loopback import (
-    Cert,
     ConnectProxy,
-    WsConn,
     WsServer,
     _Listener,
     make_ca,
@@ -301,7 +299,8 @@ def test_abort_cuts_every_step(step: str) -> None:
     """abort() from another thread ends a stalled connect at once with reason "aborted"."""
     with _Silent() as server, _SilentProxy() as proxy:
         url = f"{'wss' if step == 'tls' else 'ws'}://127.0.0.1:{server.port}/x"
-        t = WsTransport(url, handshake_timeout=scaled(30), proxy=f"http://127.0.0.1:{proxy.port}" if step == "proxy" else None)
+        proxy_url = f"http://127.0.0.1:{proxy.port}" if step == "proxy" else None
+        t = WsTransport(url, handshake_timeout=scaled(30), proxy=proxy_url)
         if step == "proxy":
             th = _abort_soon(t, lambda: proxy.requests > 0)
         else:
