@@ -138,13 +138,14 @@ def classify(exc: BaseException, host: str, port: int, handshake_status: Optiona
 
 def _bad_status(exc: websocket.WebSocketBadStatusException, host: str, port: int) -> ConnectFailure:
     status = exc.status_code
-    phrase = exc.status_message or ""
+    phrase = getattr(exc, "status_message", None) or ""
     if isinstance(phrase, bytes):  # pragma: no cover - older websocket-client
         phrase = phrase.decode("latin-1")
+    headers = getattr(exc, "resp_headers", None) or {}
     text = f"WebSocket handshake with {host}:{port} answered HTTP {status} {phrase}".rstrip()
     details: Dict[str, Any] = {"http_status": status}
     if status in (418, 429):
-        retry_after = parse_retry_after(exc.resp_headers or {})
+        retry_after = parse_retry_after(headers)
         if retry_after is not None:
             details["retry_after"] = retry_after
             text += f" (Retry-After {retry_after:g} s)"

@@ -131,8 +131,9 @@ class Transport(Protocol):
 
 
 TransportFactory = Callable[..., Transport]
-"""``factory(url, *, handshake_timeout=, proxy=, headers=None) -> Transport``; ``WsTransport`` itself is one
-(it also takes ``ssl_context=``/``ca_file=``)."""
+"""``factory(url, *, handshake_timeout=, proxy=, headers=None) -> Transport``; ``WsTransport`` itself is one.
+Optional keyword arguments ``ssl_context=`` / ``ca_file=`` (TLS trust for wss) are accepted by WsTransport
+and by ``_io.memory.MemoryNetwork``."""
 
 
 class WsTransport:
