@@ -285,6 +285,7 @@ class WsTransport:
                 pass
 
     def _open_tcp(self, host: str, port: int, what: str) -> socket.socket:
+        self._check()
         try:
             infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         except socket.gaierror as exc:

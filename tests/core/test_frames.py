@@ -185,6 +185,13 @@ def test_protocol_violations(data: bytes) -> None:
     assert info.value.code == CLOSE_PROTOCOL_ERROR
 
 
+def test_new_message_inside_a_fragmented_one_across_feeds() -> None:
+    parser = FrameParser()
+    assert parser.feed(frame(OP_TEXT, b"a", fin=False)) == []
+    with pytest.raises(FrameError, match="inside a fragmented"):
+        parser.feed(frame(OP_TEXT, b"b"))
+
+
 def test_a_failed_parser_stays_failed() -> None:
     parser = FrameParser()
     with pytest.raises(FrameError):

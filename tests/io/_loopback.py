@@ -401,3 +401,30 @@ def refused_port() -> int:
     port: int = s.getsockname()[1]
     s.close()
     return port
+
+
+class Blackhole:
+    """A port on 127.0.0.1 whose TCP connects hang (the accept queue is full, SYNs are dropped)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(0)
+        self.port: int = self.listener.getsockname()[1]
+        self.fillers: List[socket.socket] = []
+
+    def __enter__(self) -> "Blackhole":
+        for _ in range(16):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.port))
+            self.fillers.append(s)
+            _, writable, _ = select.select([], [s], [], 0.3)
+            if not writable:
+                return self  # this one hangs: so will the next
+        raise RuntimeError("could not fill the accept queue")
+
+    def __exit__(self, *exc: object) -> None:
+        for s in self.fillers:
+            s.close()
+        self.listener.close()

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, List, Optional
 import pytest
 from _helpers import scaled
 from _loopback import (
+    Blackhole,
     ConnectProxy,
     WsServer,
     _Listener,
@@ -313,11 +314,41 @@ def test_abort_cuts_every_step(step: str) -> None:
     assert elapsed < scaled(5)
 
 
+def test_abort_cuts_a_hanging_tcp_connect() -> None:
+    with Blackhole() as hole:
+        t = WsTransport(f"ws://127.0.0.1:{hole.port}/x", handshake_timeout=scaled(30))
+        timer = threading.Timer(0.3, t.abort)
+        timer.start()
+        started = time.monotonic()
+        err = connect_error(t)
+        elapsed = time.monotonic() - started
+        timer.join()
+    assert err.details["reason"] == "aborted" and elapsed < scaled(3)
+
+
+def test_hanging_tcp_connect_times_out_at_the_deadline() -> None:
+    with Blackhole() as hole:
+        started = time.monotonic()
+        err = connect_error(WsTransport(f"ws://127.0.0.1:{hole.port}/x", handshake_timeout=0.5))
+        elapsed = time.monotonic() - started
+    assert err.details["reason"] == "timeout" and 0.45 <= elapsed < 0.5 + scaled(1)
+
+
+def test_hanging_proxy_is_proxy_down() -> None:
+    with Blackhole() as hole:
+        err = connect_error(WsTransport("ws://127.0.0.1:9/x", handshake_timeout=0.5,
+                                        proxy=f"http://127.0.0.1:{hole.port}"))
+    assert isinstance(err, ProxyError) and err.details["reason"] == "proxy_down" and "timed out" in str(err)
+
+
 def test_abort_before_connect() -> None:
     with _Silent() as server:
         t = WsTransport(f"ws://127.0.0.1:{server.port}/x", handshake_timeout=scaled(5))
         t.abort()
+        started = time.monotonic()
         assert connect_error(t).details["reason"] == "aborted"
+        assert time.monotonic() - started < 1.0, "an aborted transport does not even start connecting"
+        assert not server._threads, "no TCP connection was made"
 
 
 # ---------------------------------------------------------------------------------------------- Retry-After in the loop
