@@ -4,26 +4,27 @@ The one boundary where socket, ``ssl`` and websocket-client exceptions of a conn
 become :class:`~binance_conn.errors.ConnectionError` (STYLE.md example 6).  Every error
 carries ``details["reason"]``:
 
-==============  ==================  ==========================================================
-kind            class               when
-==============  ==================  ==========================================================
-certificate     TLSError            the server's certificate is not trusted (or expired ...)
-hostname        TLSError            the certificate names another host (or IP address)
-tls             TLSError            any other TLS handshake failure
-proxy_auth      ProxyError          the proxy answered CONNECT with 407
-proxy_status    ProxyError          the proxy answered CONNECT with another non-200 status
-proxy_down      ProxyError          the proxy refused the TCP connection, is unreachable, or dropped it
-http_status     ConnectionError     the handshake was answered with an HTTP status (``http_status``;
-                                    ``retry_after`` seconds for 429/418 with ``Retry-After``)
-refused         ConnectionError     TCP connection refused
-timeout         ConnectionError     the whole connect took longer than ``handshake_timeout``
-dns             ConnectionError     the host name did not resolve
-reset           ConnectionError     the peer reset or closed the connection during the connect
-unreachable     ConnectionError     no route to the host or network
-network         ConnectionError     any other socket error
-handshake       ConnectionError     the server's answer was not a valid WebSocket handshake
-aborted         ConnectionError     ``abort()`` cut the connect
-==============  ==================  ==========================================================
+=================  ================  ==========================================================
+kind               class             when
+=================  ================  ==========================================================
+certificate        TLSError          the server's certificate is not trusted (or expired ...)
+hostname           TLSError          the certificate names another host (or IP address)
+tls                TLSError          any other TLS handshake failure
+proxy_auth         ProxyError        the proxy answered CONNECT with 407
+proxy_status       ProxyError        the proxy answered CONNECT with another non-200 status
+proxy_down         ProxyError        the proxy refused the TCP connection, is unreachable, or dropped it
+proxy_unsupported  ProxyError        socks without python-socks; https:// proxy for wss
+http_status        ConnectionError   the handshake was answered with an HTTP status (``http_status``;
+                                     ``retry_after`` seconds for 429/418 with ``Retry-After``)
+refused            ConnectionError   TCP connection refused
+timeout            ConnectionError   the whole connect took longer than ``handshake_timeout``
+dns                ConnectionError   the host name did not resolve
+reset              ConnectionError   the peer reset or closed the connection during the connect
+unreachable        ConnectionError   no route to the host or network
+network            ConnectionError   any other socket error
+handshake          ConnectionError   the server's answer was not a valid WebSocket handshake
+aborted            ConnectionError   ``abort()`` cut the connect
+=================  ================  ==========================================================
 
 Messages are clean text: host and port, the OS's or OpenSSL's short reason; never a
 header dict, never proxy credentials.  The foreign exception is kept as the error's

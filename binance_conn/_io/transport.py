@@ -6,17 +6,19 @@ bounds the whole of it (TCP + proxy + TLS + WebSocket handshake) by
 ``handshake_timeout``, however slowly a peer trickles its bytes.  The steps:
 
 1. TCP: non-blocking ``connect`` polled every 0.1 s (abort and the deadline are noticed);
-2. HTTP proxy (``http://`` or ``https://`` proxy URL): our own ``CONNECT host:port``
-   with ``Proxy-Authorization: Basic`` from the percent-*decoded* userinfo; the status
-   line decides (200 goes on, 407 is ``proxy_auth``, anything else ``proxy_status``).
-   ``socks4://``/``socks5://`` proxies are left to websocket-client (python-socks); that
-   path is bounded per step only and not cuttable mid-way;
+2. HTTP proxy (``http://`` proxy URL; ``https://``, TLS to the proxy, for ``ws://`` only):
+   our own ``CONNECT host:port`` with ``Proxy-Authorization: Basic`` from the
+   percent-*decoded* userinfo; the status line decides (200 goes on, 407 is
+   ``proxy_auth``, anything else ``proxy_status``).  ``socks4://``/``socks5://``
+   proxies are left to websocket-client (it needs python-socks; without it the error is
+   ``proxy_unsupported``); that path is bounded per step only and not cuttable mid-way;
 3. TLS (``wss``): the default context, or the ``ssl_context``/``ca_file`` given;
 4. the opening handshake by websocket-client on our socket (``ws.connect(url, socket=)``).
 
 Every failure becomes an :class:`~binance_conn.errors.ConnectionError` (``ProxyError``,
 ``TLSError``) with ``details["reason"]`` and a clean message (the table is in
 ``_io/connect_errors.py``, the one place foreign exceptions of a connect are translated).
+Not bounded: ``getaddrinfo`` (a libc call; it cannot be cut from another thread).
 
 Reading.  websocket-client reads each frame with three ``recv()`` calls, each
 releasing and re-taking the GIL; here one ``recv()`` takes up to 64 KiB and
@@ -236,11 +238,18 @@ class WsTransport:
             options.update(socks_options(proxy))
             options["timeout"] = self._remaining()
             self._check()
-            ws.connect(self.url, **options)  # type: ignore[no-untyped-call]
+            try:
+                ws.connect(self.url, **options)  # type: ignore[no-untyped-call]
+            except Exception as exc:
+                if type(exc).__module__.split(".")[0] != "python_socks":
+                    raise
+                kind = "proxy_auth" if "auth" in str(exc).lower() else "proxy_down"
+                raise ConnectFailure(kind, f"{proxy.scheme} proxy {proxy.hostname}:{proxy.port or 1080} failed: "
+                                     f"{describe(exc)}", ProxyError) from exc
         else:
             ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
             if proxy is not None:
-                sock = self._tunnel(proxy, host, port)
+                sock = self._tunnel(proxy, host, port, secure)
             else:
                 sock = self._open_tcp(host, port, f"{host}:{port}")
             if secure:
@@ -270,7 +279,8 @@ class WsTransport:
         return left
 
     def _check(self) -> None:
-        """Raise when aborted (call after publishing a new socket in ``self._sock``)."""
+        """Raise when aborted or past the deadline (also after publishing a new socket in ``self._sock``:
+        an abort() that read the previous one is noticed here)."""
         if self._aborted.is_set() or self._timed_out:
             raise ConnectFailure("aborted", "connect aborted")
 
@@ -341,7 +351,7 @@ class WsTransport:
         return int(status) if isinstance(status, int) else None
 
     # ------------------------------------------------------------------ proxy
-    def _tunnel(self, proxy: SplitResult, host: str, port: int) -> socket.socket:
+    def _tunnel(self, proxy: SplitResult, host: str, port: int, secure: bool) -> socket.socket:
         """TCP to the proxy, then ``CONNECT host:port``; returns the socket once the proxy answered 200."""
         phost = proxy.hostname or "localhost"
         secure_proxy = proxy.scheme.lower() == "https"
@@ -355,6 +365,9 @@ class WsTransport:
             text = "timed out" if exc.kind in ("aborted", "timeout") else exc.message.rpartition(": ")[2]
             raise ConnectFailure("proxy_down", f"{where} unreachable: {text}", ProxyError) from exc.__cause__
         if secure_proxy:
+            if secure:
+                raise ConnectFailure("proxy_unsupported", f"TLS inside TLS to {where} (an https:// proxy URL) is not "
+                                     "supported for wss: use an http:// proxy URL", ProxyError, temporary=False)
             sock = self._start_tls(sock, phost)
         request, authority, has_auth = proxy_request(proxy, host, port)
         try:
