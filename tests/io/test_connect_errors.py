@@ -431,3 +431,28 @@ def test_reporter_warns_with_the_reason_and_reports_each_kind_change(
         assert f"({kind})" in text and "market stream (shard 0) connect failed" in text
         assert "retrying in 1.5 s" in text and PASSWORD not in text and "{" not in text
     assert reporter.last_reason is not None and reporter.last_reason.startswith("refused")
+
+
+def test_connector_waits_for_retry_after_of_a_handshake_429() -> None:
+    """End to end: FakeBinance answers the market stream's first handshake 429 + Retry-After: 1; with
+    a 50 ms backoff the connector's next attempt still comes >= 1 s later."""
+    import binance_conn as bc
+    from binance_conn.testing import FakeBinance
+
+    with FakeBinance() as fake:
+        cfg = fake.config_builder().with_backoff(base=0.05, max=0.1, jitter=0.0).build()
+        conn = bc.Connector(cfg)
+        conn.on_trade("BTCUSDT", lambda ev: None)
+        fake.refuse_handshakes(0.3, status=429)
+        try:
+            conn.start()
+
+            def accepted() -> bool:
+                return any(h["status"] == 101 for h in fake.handshake_log)
+
+            assert fake.wait_until(accepted, scaled(10))
+        finally:
+            conn.stop(timeout=5.0)
+        log = [h for h in fake.handshake_log if h["path"] and not h["path"].startswith("/ws-api")]
+    assert log[0]["status"] == 429
+    assert log[1]["time"] - log[0]["time"] >= 1.0, log[:3]
