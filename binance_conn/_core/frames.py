@@ -114,7 +114,7 @@ class FrameParser:
         max_size: largest frame, and largest reassembled message, accepted (bytes).
     """
 
-    __slots__ = ("max_size", "closed", "close_code", "close_reason", "_pings", "_parts", "_have", "_need",
+    __slots__ = ("max_size", "closed", "ended", "has_pings", "close_code", "close_reason", "_pings", "_parts", "_have", "_need",
                  "_fragments", "_frag_opcode", "_frag_size", "_error")
 
     def __init__(self, max_size: int = MAX_FRAME) -> None:
@@ -123,6 +123,11 @@ class FrameParser:
         self.max_size = max_size
         self.closed = False
         """True once a close frame arrived; ``feed`` then ignores what follows."""
+        self.ended = False
+        """True once a close frame arrived or the peer violated the protocol (see :attr:`error`).
+        A plain attribute, not a property: the reader checks it after every socket read."""
+        self.has_pings = False
+        """True when pings arrived that were not yet taken with :meth:`take_pings` (plain attribute)."""
         self.close_code: Optional[int] = None
         """The code of the peer's close frame, ``None`` when it carried none (1005)."""
         self.close_reason = ""
@@ -136,24 +141,15 @@ class FrameParser:
         self._error: Optional[FrameError] = None
 
     @property
-    def ended(self) -> bool:
-        """True once a close frame arrived or the peer violated the protocol (see :attr:`error`)."""
-        return self.closed or self._error is not None
-
-    @property
     def error(self) -> Optional[FrameError]:
         """The protocol violation that failed this parser, if any."""
         return self._error
-
-    @property
-    def has_pings(self) -> bool:
-        """True when pings arrived that were not yet taken with :meth:`take_pings`."""
-        return bool(self._pings)
 
     def take_pings(self) -> List[bytes]:
         """The payloads of the pings received since the last call; each wants a pong echoing it."""
         pings = self._pings
         self._pings = []
+        self.has_pings = False
         return pings
 
     @property
@@ -258,6 +254,7 @@ class FrameParser:
                 raise self._fail(f"fragmented control frame (opcode {opcode:#x})")
             if opcode == OP_PING:
                 self._pings.append(payload)
+                self.has_pings = True
                 out.append((OP_PING, payload))
             elif opcode == OP_PONG:
                 out.append((OP_PONG, payload))
@@ -307,6 +304,7 @@ class FrameParser:
             except UnicodeDecodeError:
                 raise self._fail("close reason is not valid UTF-8", CLOSE_INVALID_DATA) from None
         self.closed = True
+        self.ended = True
         self.close_code = code
         self.close_reason = reason
         self._parts = []
@@ -318,6 +316,7 @@ class FrameParser:
     def _fail(self, reason: str, code: int = CLOSE_PROTOCOL_ERROR) -> FrameError:
         err = FrameError(reason, code)
         self._error = err
+        self.ended = True
         self._parts = []
         self._have = 0
         self._fragments = []
