@@ -285,7 +285,7 @@ def test_close_sends_1000_and_returns_at_once() -> None:
         t, conn = _connected(server)
         started = time.monotonic()
         t.close()
-        assert time.monotonic() - started < scaled(0.3)
+        assert time.monotonic() - started < scaled(0.5)
         assert t.aborted
         assert conn.wait_frame(0x8, scaled(5)) == (1000).to_bytes(2, "big")
         with pytest.raises(TransportClosed):
@@ -326,7 +326,7 @@ def test_close_is_bounded_when_the_peer_reads_nothing_and_a_send_is_stuck() -> N
         with conn.cond:
             conn.eof = True
             conn.cond.notify_all()
-    assert elapsed < scaled(0.3)
+    assert elapsed < scaled(0.5)
     assert not th.is_alive() and ended
 
 
@@ -350,4 +350,4 @@ def test_close_is_bounded_when_the_send_buffer_is_full() -> None:
         with conn.cond:
             conn.eof = True
             conn.cond.notify_all()
-    assert elapsed < scaled(0.3)
+    assert elapsed < scaled(0.5)
