@@ -114,8 +114,8 @@ class FrameParser:
         max_size: largest frame, and largest reassembled message, accepted (bytes).
     """
 
-    __slots__ = ("max_size", "closed", "ended", "has_pings", "close_code", "close_reason", "_pings", "_parts", "_have", "_need",
-                 "_fragments", "_frag_opcode", "_frag_size", "_error")
+    __slots__ = ("max_size", "closed", "ended", "has_pings", "close_code", "close_reason", "_pings", "_parts",
+                 "_have", "_need", "_fragments", "_frag_opcode", "_frag_size", "_error")
 
     def __init__(self, max_size: int = MAX_FRAME) -> None:
         if max_size < MAX_CONTROL:
