@@ -6,6 +6,7 @@
     └── BinanceError                      .code .binance_code .message .details .is_retryable()
         ├── ValidationError (ValueError)  bad config or arguments: .field .value .constraint
         ├── ConnectionError (builtins.ConnectionError)   nothing known to be executed; .is_temporary()
+        │   │                             WebSocket connects: .reason (details["reason"]), .retry_after
         │   ├── NotConnectedError         an operation that needs the stream while it is down
         │   ├── ProxyError                the proxy refused (407 auth, other status) or is unreachable
         │   └── TLSError                  untrusted certificate, hostname mismatch, handshake failure
@@ -192,6 +193,22 @@ class ConnectionError(BinanceError, builtins.ConnectionError):
     def is_temporary(self) -> bool:
         """True when retrying later may succeed (refused, reset, timed out)."""
         return self.temporary
+
+    @property
+    def reason(self) -> Optional[str]:
+        """The kind of a WebSocket connect failure (``details["reason"]``): ``"certificate"``,
+        ``"hostname"``, ``"tls"``, ``"proxy_auth"``, ``"proxy_status"``, ``"proxy_down"``,
+        ``"http_status"``, ``"refused"``, ``"timeout"``, ``"dns"``, ``"reset"``, ``"aborted"`` ...;
+        ``None`` when not set."""
+        value = self.details.get("reason")
+        return value if isinstance(value, str) else None
+
+    @property
+    def retry_after(self) -> Optional[float]:
+        """Seconds the server asked to wait before the next attempt (the ``Retry-After`` of a
+        WebSocket handshake answered 429 or 418), or ``None``."""
+        value = self.details.get("retry_after")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 class NotConnectedError(ConnectionError):

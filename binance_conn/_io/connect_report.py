@@ -63,7 +63,7 @@ class ConnectFailureReporter:
         """Report one failed attempt; returns the reason text (for stats and connection events)."""
         kind = reason_kind(err) if err is not None else "unknown"
         text = str(err) if err is not None else "unknown failure"
-        reason = f"{kind}: {text}" if kind not in text else text
+        reason = text if text.startswith(kind) else f"{kind}: {text}"
         self.failures += 1
         self.total_failures += 1
         changed = kind != self.last_kind

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from .transport import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, TransportClosed
 
@@ -54,6 +54,7 @@ class MemoryTransport:
         self.close_sent = False
         self.released = False
         self.reads = 0
+        self.options: Dict[str, Any] = {}
 
     # ------------------------------------------------------------------ Transport (library side)
     def connect(self) -> None:
@@ -200,8 +201,12 @@ class MemoryNetwork:
         self._taken = 0
 
     def __call__(self, url: str, *, handshake_timeout: float = 10.0, proxy: Optional[str] = None,
-                 headers: Optional[Sequence[str]] = None) -> MemoryTransport:
-        return MemoryTransport(self, url, handshake_timeout, proxy, headers)
+                 headers: Optional[Sequence[str]] = None, **options: Any) -> MemoryTransport:
+        """Make a transport; ``options`` (``ssl_context=``, ``ca_file=`` as WsTransport takes) are kept
+        on it as ``.options`` for tests to inspect."""
+        transport = MemoryTransport(self, url, handshake_timeout, proxy, headers)
+        transport.options = dict(options)
+        return transport
 
     @staticmethod
     def connection_error(message: str, **kw: Any) -> BaseException:

@@ -1,4 +1,4 @@
-"""The connect-forever loop shared by the market readers (``_stream.py``) and the user-data links.
+"""The connect-forever loop shared by the market readers (``_market/link.py``) and the user-data links.
 
 tenacity only executes the policy (STYLE.md, example 5): ``attempt`` is called until it
 returns; an :class:`~binance_conn.errors.ConnectionError` is retried after the configured
@@ -7,7 +7,9 @@ bug) ends the loop at once.  The wait before retry ``n`` is ``backoff.delay(n, u
 ``n`` read from, and then incremented on, the caller's ``counter.retry``: the counter
 outlives one loop, so the next outage continues the sequence, and the caller resets it
 to 0 when a connection is demonstrably good (subscribed / ready).  The sleep is
-``stop_event.wait``, so ``stop()`` cuts a backoff wait short.
+``stop_event.wait``, so ``stop()`` cuts a backoff wait short.  A handshake answered 429 or
+418 carries the server's ``Retry-After`` (``err.retry_after``): the wait is then
+``max(backoff delay, retry_after)``, because Binance escalates repeated 429s to IP bans.
 
 Budgets (the per-host connection budget of the market side) belong in ``attempt``: they
 gate every try, the first one included.
@@ -39,6 +41,14 @@ class RetryCounter(Protocol):
     retry: int
 
 
+def _retry_after(err: Optional[BaseException]) -> Optional[float]:
+    """The wait the server asked for (``Retry-After`` of a handshake answered 429/418), if any."""
+    value = getattr(err, "retry_after", None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
 def connect_forever(
     attempt: Callable[[], T],
     *,
@@ -62,7 +72,9 @@ def connect_forever(
     def wait(state: tenacity.RetryCallState) -> float:
         delay = float(backoff.delay(counter.retry, random.random()))
         counter.retry += 1
-        return delay
+        outcome = state.outcome
+        retry_after = _retry_after(outcome.exception() if outcome is not None else None)
+        return retry_after if retry_after is not None and retry_after > delay else delay
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         outcome = state.outcome

@@ -140,6 +140,7 @@ class FakeBinance(StreamsMixin):
         self._requests: Deque[JSON] = deque(maxlen=max_log)
         self._sessions: Dict[int, Session] = {}
         self._conn_log: Dict[int, Session] = {}
+        self._handshakes: Deque[JSON] = deque(maxlen=max_log)
         self._conn_seq = 0
         self._violations = 0
         self._rest: Optional[RestServer] = None
@@ -404,7 +405,14 @@ class FakeBinance(StreamsMixin):
             self._refuse_until = time.monotonic() + seconds
             self._refuse_status = status
 
-    def _handshake_refusal(self) -> Optional[Tuple[int, str]]:
+    def _handshake_refusal(self, path: Optional[str] = None) -> Optional[Tuple[int, str]]:
+        refusal = self._handshake_verdict()
+        with self._lock:
+            self._handshakes.append({"time": time.monotonic(), "path": path,
+                                     "status": refusal[0] if refusal is not None else 101})
+        return refusal
+
+    def _handshake_verdict(self) -> Optional[Tuple[int, str]]:
         if self._stopping.is_set():
             return 503, "Server stopping\n"
         with self._lock:
@@ -413,6 +421,13 @@ class FakeBinance(StreamsMixin):
         if not self.attempts.attempt():
             return 429, "Too many connection attempts\n"
         return None
+
+    @property
+    def handshake_log(self) -> List[JSON]:
+        """One record per WebSocket handshake request, refused ones included: ``time`` (monotonic),
+        ``path``, ``status`` (101 when accepted, else the HTTP status answered)."""
+        with self._lock:
+            return [dict(h) for h in self._handshakes]
 
     def send_malformed(self, text: str = '{"e":"trade","E":', path_prefix: Optional[str] = None,
                        kind: Optional[str] = "stream") -> int:

@@ -271,7 +271,7 @@ class WsServer:
         f = self.fake
         with self._lock:
             self._conns.append(connection)
-        refused = f._handshake_refusal()
+        refused = f._handshake_refusal(request.path)
         if refused is not None:
             resp = connection.respond(refused[0], refused[1])
             if refused[0] == 429:
