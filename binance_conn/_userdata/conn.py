@@ -1,12 +1,24 @@
-"""One WebSocket API connection of the user-data session (``_userdata.py``) and its reader thread.
+"""One WebSocket API connection of the user-data session (``session.py``) and its reader thread.
 
-The reader connects (``_reconnect.connect_forever``: the configured backoff, forever; ``stop()``
-cuts a backoff sleep at once), then only moves data: the frames of one socket read go through
+The reader connects (``_io/reconnect.connect_forever``: the configured backoff, forever; ``stop()``
+cuts a backoff sleep at once; every attempt first takes a slot of the connector's
+connection-attempt budget; every failure goes through the link's
+``_io/connect_report.ConnectFailureReporter``: WARNING with the reason, ``on_error`` when the
+reason kind changes, the reason in ``stats()`` and in the session's connection events),
+then only moves data: the frames of one socket read go through
 the connection's :class:`~binance_conn._core.wsapi.WsApiProtocol` and subscription plan under
 the session lock (taken once per read, never per message, never while user code runs);
 answers wake the callers waiting in :meth:`UserDataLink.request`, user-data events go to the
 session outside the lock (published, or held by a make-before-break successor), and what the
 plan decided (subscribed, reconcile, rollover, credentials rejected) is handed to the session.
+
+Safety net (``_io/guard.py``): the reader loop runs under ``run_guarded``.  An unexpected
+exception (socket read, frame parse, event parse, a bug in a session callback) is logged with
+its traceback and reported as ``InternalError``; :meth:`WsApiConn._recover` then tears the
+connection down exactly as a lost socket (``LinkHost.on_lost``: not ready, waiters failed,
+``on_connection`` told) and the loop runs again, i.e. the normal reconnect path.
+
+The session is reached through the :class:`LinkHost` protocol (no import of ``session.py``).
 """
 
 from __future__ import annotations
@@ -14,8 +26,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 
+from .._core.backoff import Backoff
 from .._core.health import HealthMonitor
 from .._core.wsapi import (
     Malformed,
@@ -28,19 +41,68 @@ from .._core.wsapi import (
     WsApiProtocol,
     is_auth_failure,
 )
+from .._io.connect_report import ConnectFailureReporter
+from .._io.guard import ThreadGuard, run_guarded
 from .._io.reconnect import Stopped, connect_forever
-from .._io.transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
-from ..errors import ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
+from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory
+from ..errors import BinanceError, ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
+from . import RestApi
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .session import UserDataLink
-
-__all__ = ["WsApiConn", "Waiter"]
+__all__ = ["LinkHost", "WsApiConn", "Waiter"]
 
 _log = logging.getLogger("binance_conn.user_data")
 _monotonic = time.monotonic
 _ORDER_METHODS = frozenset({"order.place", "order.cancel", "order.cancelReplace", "orderList.place"})
 
+
+
+class LinkHost(Protocol):
+    """What a :class:`WsApiConn` needs of its session (``session.UserDataLink``); breaks the import cycle."""
+
+    exchange: str
+    url: str
+    ws_config: Any
+    backoff: Backoff
+    stop_event: threading.Event
+    stopping: bool
+    fatal: Optional[BinanceError]
+    connects: int
+    malformed: int
+    last_loss_reason: Optional[str]
+    last_connect_error: Optional[str]
+    guard: ThreadGuard
+    transport_factory: TransportFactory
+    _lock: threading.RLock
+    _signer: Any
+    _generation: int
+    _resync: bool
+    _topics: Set[str]
+    _open: threading.Event
+    _rest: Callable[[], RestApi]
+
+    @property
+    def delivery(self) -> Any: ...
+
+    @property
+    def reconciler(self) -> Any: ...
+
+    def is_primary(self, link: "WsApiConn") -> bool: ...
+
+    def acquire_slot(self) -> None: ...
+
+    def report_error(self, error: BinanceError) -> None: ...
+
+    def wake(self) -> None: ...
+
+    def _make_protocol(self) -> WsApiProtocol: ...
+
+    def _on_lost(self, link: "WsApiConn", reason: str) -> None: ...
+
+    def _on_subscribed(self, link: "WsApiConn", now: float) -> None: ...
+
+    def _on_fatal(self, error: BinanceError) -> None: ...
+
+    def _want_rollover(self, link: "WsApiConn", reason: str) -> None: ...
 
 
 class Waiter:
@@ -72,12 +134,12 @@ class WsApiConn:
     ``"replacement"`` (a make-before-break successor; promoted once subscribed).
     """
 
-    def __init__(self, session: "UserDataLink", role: str, plan: Optional[UserDataSession]) -> None:
+    def __init__(self, session: LinkHost, role: str, plan: Optional[UserDataSession]) -> None:
         ws = session.ws_config
         self.session = session
         self.role = role
         self.plan = plan
-        self.transport: Optional[WsTransport] = None
+        self.transport: Optional[Transport] = None
         self.proto: Optional[WsApiProtocol] = None
         self.health = HealthMonitor(ws.ping_interval, ws.pong_timeout, ws.silence_timeout, 1.0)
         self.opened_at: Optional[float] = None
@@ -92,6 +154,7 @@ class WsApiConn:
         self.holding = role == "replacement"
         self.held: List[Dict[str, Any]] = []
         self.retry = 0
+        self.reporter = ConnectFailureReporter(_log, f"user-data WebSocket API ({role})", session.report_error)
         self.thread = threading.Thread(target=self._run, name=f"binance_conn-user_data-{role}", daemon=True)
 
     @property
@@ -117,7 +180,7 @@ class WsApiConn:
             w.lost = reason
             w.event.set()
 
-    def call(self, transport: WsTransport, frame: str, waiter: Waiter, deadline: float, timeout: float) -> Any:
+    def call(self, transport: Transport, frame: str, waiter: Waiter, deadline: float, timeout: float) -> Any:
         """Send a request registered in :attr:`waiters` and wait for its answer (the caller's thread, blocks).
 
         Raises the errors documented on :meth:`WsApiClient.request`.
@@ -157,37 +220,64 @@ class WsApiConn:
     def _run(self) -> None:
         session = self.session
         try:
-            while not session.stopping and session.fatal is None and not self.retired:
-                try:
-                    self._connect_forever()
-                except Stopped:
-                    break
-                reason = self._serve()
-                session._on_lost(self, reason)
-                if self.role != "primary":
-                    break  # a failed replacement gives up; the primary carries on
-        except Exception:  # pragma: no cover - a bug; never die silently
-            _log.exception("user-data reader crashed")
+            run_guarded(self._loop, guard=session.guard, component=f"user-data reader ({self.role})",
+                        stop_event=session.stop_event, recover=self._recover, is_done=self._is_done)
         finally:
             last = self.transport
             if last is not None:
                 last.release()
             session.wake()
 
+    def _is_done(self) -> bool:
+        session = self.session
+        return session.stopping or session.fatal is not None or self.retired
+
+    def _loop(self) -> None:
+        session = self.session
+        while not self._is_done():
+            try:
+                self._connect_forever()
+            except Stopped:
+                return
+            reason = self._serve()
+            session._on_lost(self, reason)
+            if self.role != "primary":
+                return  # a failed replacement gives up; the primary carries on
+
+    def _recover(self, exc: BaseException) -> None:
+        """After a crash of this reader: tear the connection down as a loss (the guard then reruns the loop)."""
+        transport = self.transport
+        if transport is not None:
+            transport.abort()
+        if self.proto is not None:
+            self.session._on_lost(self, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            # Crashed before or while connecting: drop the half-made socket; the loop connects again.
+            with self.session._lock:
+                self.transport = None
+        if transport is not None:
+            transport.release()  # this (reader) thread owns the socket
+
     def _connect_forever(self) -> None:
         session = self.session
+        reporter = self.reporter
 
         def on_retry(err: Optional[BaseException], delay: Optional[float]) -> None:
-            if self.role == "primary":
-                session.last_loss_reason = str(err)
+            reason = reporter.failed(err, delay)
+            session.last_connect_error = reason
+            if session.is_primary(self):
+                session.last_loss_reason = reason
             session.wake()
-            _log.info("user-data connect failed, retrying", extra={"error": str(err), "role": self.role})
 
         connect_forever(self._connect_once, backoff=session.backoff, counter=self, stop_event=session.stop_event,
                         on_retry=on_retry)
+        reporter.succeeded()
 
     def _connect_once(self) -> None:
         session = self.session
+        if session.stopping or session.fatal is not None or self.retired:
+            raise Stopped()
+        session.acquire_slot()  # the connector's connection-attempt budget (blocks, interruptibly)
         if session.stopping or session.fatal is not None or self.retired:
             raise Stopped()
         if session._signer is not None:
@@ -195,8 +285,8 @@ class WsApiConn:
                 session._rest().sync_clock()
             except Exception:  # noqa: BLE001 - the offset we have is the best we can do
                 pass
-        transport = WsTransport(session.url, handshake_timeout=session.ws_config.handshake_timeout,
-                                proxy=session.ws_config.proxy)
+        transport = session.transport_factory(session.url, handshake_timeout=session.ws_config.handshake_timeout,
+                                              proxy=session.ws_config.proxy)
         with session._lock:
             if session.stopping or self.retired:
                 raise Stopped()
@@ -216,7 +306,7 @@ class WsApiConn:
             self.rollover_reason = None
             session.connects += 1
             step = self.plan.on_connected(now, proto) if self.plan is not None else Step()
-            if self is session._primary:
+            if session.is_primary(self):
                 session._open.set()
         self.send(step.frames)
         session.wake()

@@ -15,20 +15,26 @@ dropped.  Outside an overlap the filter costs one flag test per event (:attr:`de
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .._core.userdata import OrderTracker, parse_user_event, user_event_key
 from .._io.dispatch import Dispatcher
 from ..events import BalanceUpdate, OrderListUpdate, OrderUpdate
-from .conn import WsApiConn
 
-__all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "USER_TOPICS", "UserEventDelivery"]
+__all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "USER_TOPICS", "HoldingLink", "UserEventDelivery"]
 
 ORDER_TOPIC = "__order__"
 BALANCE_TOPIC = "__balance__"
 ORDER_LIST_TOPIC = "__order_list__"
 USER_TOPICS = (ORDER_TOPIC, BALANCE_TOPIC, ORDER_LIST_TOPIC)
 _CAPACITY = 8192  # keys remembered, oldest forgotten first
+
+
+class HoldingLink(Protocol):
+    """What delivery needs of a link (``conn.WsApiConn``): whether it holds its events, and the held ones."""
+
+    holding: bool
+    held: List[Dict[str, Any]]
 
 
 class UserEventDelivery:
@@ -109,7 +115,7 @@ class UserEventDelivery:
                 del self._seen[next(iter(self._seen))]
             return False
 
-    def hold(self, link: WsApiConn, payloads: List[Dict[str, Any]]) -> None:
+    def hold(self, link: HoldingLink, payloads: List[Dict[str, Any]]) -> None:
         """Events read by a successor: held while it holds, else published (its reader thread)."""
         with self._hold_lock:
             if link.holding:
@@ -117,7 +123,7 @@ class UserEventDelivery:
                 return
         self.publish(payloads)
 
-    def release(self, link: Optional[WsApiConn]) -> None:
+    def release(self, link: Optional[HoldingLink]) -> None:
         """The old link of a rollover is gone: deliver what its successor held (duplicates dropped)."""
         if link is None:
             return

@@ -44,8 +44,9 @@ from .._core.status import SessionStatus
 from .._core.userdata import OrderTracker
 from .._core.wsapi import UserDataSession, WsApiProtocol
 from .._io.dispatch import Dispatcher
+from .._io.guard import ThreadGuard, run_guarded
 from .._io.topics import ERROR_TOPIC, publish_connection_events
-from .._io.transport import TransportClosed
+from .._io.transport import TransportClosed, TransportFactory, WsTransport
 from ..enums import ConnectionState
 from ..errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
 from . import RestApi
@@ -76,6 +77,10 @@ class UserDataLink:
         dispatcher: the connector's dispatcher (events, connection events, errors).
         rest: returns the connector's current REST client (clock sync, reconciliation).
         on_ready_change: called (from any of our threads) when :attr:`ready` may have changed.
+        transport_factory: makes one WebSocket connection (``_io/transport.WsTransport``; tests
+            pass ``_io/memory.MemoryNetwork``).
+        acquire_slot: blocks (interruptibly, returning at stop) until the connector's
+            connection-attempt budget allows one more connect attempt; called before every attempt.
     """
 
     name = "user_data"
@@ -86,6 +91,9 @@ class UserDataLink:
         dispatcher: Dispatcher,
         rest: Callable[[], RestApi],
         on_ready_change: Callable[[], None] = lambda: None,
+        *,
+        transport_factory: TransportFactory = WsTransport,
+        acquire_slot: Optional[Callable[[], None]] = None,
     ) -> None:
         self.config = config
         self.exchange: str = config.exchange.name
@@ -95,6 +103,8 @@ class UserDataLink:
         self.dispatcher = dispatcher
         self._rest = rest
         self._on_ready_change = on_ready_change
+        self.transport_factory = transport_factory
+        self._acquire_slot = acquire_slot
         auth = config.auth
         self._api_key: Optional[str] = auth.api_key
         self._key_type: Optional[str] = auth.key_type
@@ -118,14 +128,17 @@ class UserDataLink:
         self._force_reconcile = False
         self._resync = False
         self._generation = 0
+        self.guard = ThreadGuard(_log, self.exchange, self.report_error)
         self.delivery = UserEventDelivery(self.exchange, dispatcher, self.stop_event, self.tracker, self.tracker_lock)
         self._ticker: Optional[threading.Thread] = None
         self.reconciler = GapReconciler(
             self.tracker, self.tracker_lock, self._lock, rest,
-            lambda update: self.dispatcher.publish(ORDER_TOPIC, update, self.stop_event), lambda: self.stopping)
+            lambda update: self.dispatcher.publish(ORDER_TOPIC, update, self.stop_event), lambda: self.stopping,
+            self.guard, self._reconcile_crashed)
         self._launched = False
         self.status = SessionStatus(self.ws_config.debounce)
         self.last_loss_reason: Optional[str] = None
+        self.last_connect_error: Optional[str] = None  # the last failed connect attempt's reason (kept)
         # counters (stats)
         self.connects = 0
         self.reconnects = 0
@@ -248,6 +261,32 @@ class UserDataLink:
     def wake(self) -> None:
         self._wake.set()
 
+    def is_primary(self, link: WsApiConn) -> bool:
+        return link is self._primary
+
+    def acquire_slot(self) -> None:
+        """Before every connect attempt (a reader thread): the connector's budget, if any."""
+        if self._acquire_slot is not None:
+            self._acquire_slot()
+
+    def report_error(self, error: BinanceError) -> None:
+        """``on_error`` (any thread; never blocks past stop())."""
+        self.dispatcher.publish(ERROR_TOPIC, error, self.stop_event)
+
+    def _tear_down(self, reason: str) -> None:
+        """A crash outside a reader (ticker, reconciliation): cut the live links; their readers
+        report the loss and reconnect through the normal path (state, ready, on_connection)."""
+        with self._lock:
+            links = [x for x in (self._primary, self._replacement) if x is not None]
+        for link in links:
+            transport = link.transport
+            if transport is not None and not transport.aborted:
+                link.kill_reason = reason
+                transport.abort()
+
+    def _reconcile_crashed(self, exc: BaseException) -> None:
+        self._tear_down(f"internal error in reconciliation: {type(exc).__name__}: {exc}")
+
     def _make_protocol(self) -> WsApiProtocol:
         return WsApiProtocol(
             api_key=self._api_key,
@@ -355,8 +394,6 @@ class UserDataLink:
                 if not self.stopping and self.fatal is None:
                     self.reconnects += 1
                     self.last_loss_reason = reason
-                    with self.tracker_lock:
-                        self.tracker.begin_gap()
                     repl = self._replacement
                     if repl is not None:
                         # The old link died mid-rollover: the successor becomes the primary now.
@@ -411,13 +448,17 @@ class UserDataLink:
 
     # ------------------------------------------------------------------ ticker thread
     def _tick_loop(self) -> None:
-        try:
-            while not self.stopping:
-                timeout = self._tick()
-                self._wake.wait(timeout)
-                self._wake.clear()
-        except Exception:  # pragma: no cover
-            _log.exception("user-data ticker crashed")
+        run_guarded(self._ticks, guard=self.guard, component="user-data ticker", stop_event=self.stop_event,
+                    recover=self._ticker_crashed, is_done=lambda: self.stopping)
+
+    def _ticks(self) -> None:
+        while not self.stopping:
+            timeout = self._tick()
+            self._wake.wait(timeout)
+            self._wake.clear()
+
+    def _ticker_crashed(self, exc: BaseException) -> None:
+        self._tear_down(f"internal error in the ticker: {type(exc).__name__}: {exc}")
 
     def _tick(self) -> float:
         now = _monotonic()
@@ -580,6 +621,7 @@ class UserDataLink:
             opened = link.opened_at if link is not None and self._open.is_set() else None
             pending = sum(len(x.waiters) for x in self._links)
             rolling = self._replacement is not None
+            links = list(self._links)
         with self.tracker_lock:
             tracked = len(self.tracker)
         return {
@@ -605,4 +647,8 @@ class UserDataLink:
             "tracked_orders": tracked,
             "pending_requests": pending,
             "last_loss_reason": self.last_loss_reason,
+            "last_connect_error": self.last_connect_error,
+            "connect_failures": sum(x.reporter.total_failures for x in links),
+            "internal_errors": self.guard.crashes,
+            "last_internal_error": self.guard.last_crash,
         }
