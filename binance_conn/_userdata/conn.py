@@ -92,6 +92,8 @@ class LinkHost(Protocol):
 
     def report_error(self, error: BinanceError) -> None: ...
 
+    def connect_failed(self, link: "WsApiConn", reason: str, is_new_kind: bool) -> None: ...
+
     def wake(self) -> None: ...
 
     def _make_protocol(self) -> WsApiProtocol: ...
@@ -263,11 +265,9 @@ class WsApiConn:
         reporter = self.reporter
 
         def on_retry(err: Optional[BaseException], delay: Optional[float]) -> None:
+            kind = reporter.last_kind
             reason = reporter.failed(err, delay)
-            session.last_connect_error = reason
-            if session.is_primary(self):
-                session.last_loss_reason = reason
-            session.wake()
+            session.connect_failed(self, reason, reporter.last_kind != kind)
 
         connect_forever(self._connect_once, backoff=session.backoff, counter=self, stop_event=session.stop_event,
                         on_retry=on_retry)

@@ -117,6 +117,7 @@ class UserDataLink:
         self.stopping = False
         self.running = False
         self._wake = threading.Event()
+        self._status_lock = threading.Lock()
         self.ready = threading.Event()  # primary up and, when user data is wanted, subscribed
         self._open = threading.Event()  # primary up (WebSocket API requests can go)
         self._topics: Set[str] = set()
@@ -273,6 +274,24 @@ class UserDataLink:
         """``on_error`` (any thread; never blocks past stop())."""
         self.dispatcher.publish(ERROR_TOPIC, error, self.stop_event)
 
+    def connect_failed(self, link: WsApiConn, reason: str, is_new_kind: bool) -> None:
+        """A connect attempt of ``link`` failed (its reader; the reporter already logged and reported it).
+
+        The reason goes to ``stats()`` and, for the primary, into the session's connection
+        events: the next DISCONNECTED/RECONNECTING carries it, and a new kind of failure is
+        published at once as ``RECONNECTING`` so a link that never connects is not silent.
+        """
+        with self._lock:
+            self.last_connect_error = reason
+            primary = link is self._primary
+            if primary:
+                self.last_loss_reason = reason
+            tell = primary and is_new_kind and self._launched and not self.stopping and self.fatal is None
+        if tell:
+            publish_connection_events(self.dispatcher, self.exchange, self.name, [(S.RECONNECTING, reason)], None,
+                                      self.stop_event)
+        self.wake()
+
     def _tear_down(self, reason: str) -> None:
         """A crash outside a reader (ticker, reconciliation): cut the live links; their readers
         report the loss and reconnect through the normal path (state, ready, on_connection)."""
@@ -415,7 +434,9 @@ class UserDataLink:
             self.ready.clear()
             self._on_ready_change()
             if not self.stopping and self.fatal is None:
-                _log.warning("user-data connection lost", extra={"reason": reason})
+                _log.warning("user-data connection lost: %s", reason, extra={"reason": reason})
+                # Published now, not at the next tick: a reconnect faster than a tick is still an outage.
+                self._update_state(_monotonic())
 
     def _on_fatal(self, error: BinanceError) -> None:
         if not isinstance(error, AuthenticationError):
@@ -549,6 +570,12 @@ class UserDataLink:
         return True
 
     def _update_state(self, now: float) -> None:
+        """Fold the primary's state into ``ready`` and the connection events (ticker, or a reader
+        reporting a loss); ``_status_lock`` keeps the events of both in order."""
+        with self._status_lock:
+            self._update_state_locked(now)
+
+    def _update_state_locked(self, now: float) -> None:
         with self._lock:
             if self.fatal is not None or not self._launched:
                 return
