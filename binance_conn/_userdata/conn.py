@@ -9,7 +9,8 @@ then only moves data: the frames of one socket read go through
 the connection's :class:`~binance_conn._core.wsapi.WsApiProtocol` and subscription plan under
 the session lock (taken once per read, never per message, never while user code runs);
 answers wake the callers waiting in :meth:`UserDataLink.request`, user-data events go to the
-session outside the lock (published, or held by a make-before-break successor), and what the
+session outside the lock (published, or held back when the lifecycle's ``LinkSet.hold`` says
+the link is a make-before-break replacement before its switch), and what the
 plan decided (subscribed, reconcile, rollover, credentials rejected) is handed to the session.
 
 Safety net (``_io/guard.py``): the reader loop runs under ``run_guarded``.  An unexpected
@@ -84,6 +85,9 @@ class LinkHost(Protocol):
     def delivery(self) -> Any: ...
 
     @property
+    def links(self) -> Any: ...
+
+    @property
     def reconciler(self) -> Any: ...
 
     def is_primary(self, link: "WsApiConn") -> bool: ...
@@ -99,6 +103,8 @@ class LinkHost(Protocol):
     def _make_protocol(self) -> WsApiProtocol: ...
 
     def _on_lost(self, link: "WsApiConn", reason: str) -> None: ...
+
+    def drain_answered(self, link: "WsApiConn", now: float) -> None: ...
 
     def _on_subscribed(self, link: "WsApiConn", now: float) -> None: ...
 
@@ -152,8 +158,9 @@ class WsApiConn:
         self.rollover_reason: Optional[str] = None  # set on the primary: replace it
         self.drain_rid: Optional[str] = None  # retired: close once this unsubscribe is answered
         self.drained = False  # ... and once no caller waits for an answer on it
-        # A successor's events wait until the old link is gone, so that events keep wire order.
-        self.holding = role == "replacement"
+        self.drain_reported = False
+        # Between the switch decision and its release (delivery.release): park what is read.
+        self.holding = False
         self.held: List[Dict[str, Any]] = []
         self.retry = 0
         self.reporter = ConnectFailureReporter(_log, f"user-data WebSocket API ({role})", session.report_error)
@@ -321,6 +328,7 @@ class WsApiConn:
         health = self.health
         waiters = self.waiters
         publish_events = session.delivery.publish
+        links = session.links
         while True:
             try:
                 frames = transport.read_frames()
@@ -371,13 +379,17 @@ class WsApiConn:
                         health.on_pong(now)
                     else:
                         health.on_frame(now)
+                # The lifecycle decides whether a replacement's events wait for the switch.
+                if payloads and links.hold(self, payloads):
+                    payloads = []
+                park = self.holding  # switched, release not yet carried out: park behind it
             for waiter, response in resolved:
                 waiter.response = response
                 waiter.event.set()
             if step.frames:
                 self.send(step.frames)
             if payloads:
-                if self.holding:
+                if park:
                     session.delivery.hold(self, payloads)
                 else:
                     publish_events(payloads)
@@ -391,11 +403,11 @@ class WsApiConn:
                 return f"credentials rejected: {step.fatal.message}"
             if step.reconnect and not self.retired:
                 session._want_rollover(self, "server asked to reconnect")
-            if self.drained and not waiters:
+            if self.drained and not waiters and not self.drain_reported:
                 # Every event sent before the unsubscribe was read (the successor has the rest),
-                # and no request is in flight here.
-                self.kill_reason = "replaced (make-before-break)"
-                transport.close()
+                # and no request is in flight here: the lifecycle may close this link now.
+                self.drain_reported = True
+                session.drain_answered(self, now)
 
 
 def _merge(into: Step, step: Step) -> None:

@@ -39,6 +39,7 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from .._core.debounce import Emitted
+from .._core.lifecycle import DEFAULT_OVERLAP
 from .._core.signing import signer_from_auth
 from .._core.status import SessionStatus
 from .._core.userdata import OrderTracker
@@ -53,6 +54,7 @@ from . import RestApi
 from .conn import Waiter, WsApiConn
 from .delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
 from .reconcile import GapReconciler
+from .rollover import RolloverExecutor, new_link_set
 
 __all__ = [
     "ORDER_TOPIC",
@@ -69,7 +71,7 @@ S = ConnectionState
 _MAX_SLEEP = 0.25
 
 
-class UserDataLink:
+class UserDataLink(RolloverExecutor):
     """The WebSocket API session of one connector (user data + ``ws_api`` requests).
 
     Args:
@@ -81,6 +83,7 @@ class UserDataLink:
             pass ``_io/memory.MemoryNetwork``).
         acquire_slot: blocks (interruptibly, returning at stop) until the connector's
             connection-attempt budget allows one more connect attempt; called before every attempt.
+        rollover_overlap: seconds a subscribed replacement overlaps the old link before the switch.
     """
 
     name = "user_data"
@@ -94,6 +97,7 @@ class UserDataLink:
         *,
         transport_factory: TransportFactory = WsTransport,
         acquire_slot: Optional[Callable[[], None]] = None,
+        rollover_overlap: float = DEFAULT_OVERLAP,
     ) -> None:
         self.config = config
         self.exchange: str = config.exchange.name
@@ -123,8 +127,7 @@ class UserDataLink:
         self._topics: Set[str] = set()
         self.want_api = False
         self.fatal: Optional[BinanceError] = None
-        self._primary: Optional[WsApiConn] = None
-        self._replacement: Optional[WsApiConn] = None
+        self.links = new_link_set(rollover_overlap)  # primary, replacement, draining: the lifecycle's
         self._links: List[WsApiConn] = []  # every link whose thread may be alive
         self._force_reconcile = False
         self._resync = False
@@ -209,8 +212,11 @@ class UserDataLink:
             if not self._launched:
                 self._launched = True
                 self.status.start(_monotonic())
-            if self._primary is None or not self._primary.thread.is_alive():
-                link = self._primary = WsApiConn(self, "primary", self._new_plan())
+            primary = self.links.primary
+            if primary is None or not primary.thread.is_alive():
+                self.links.reset()
+                link = self._new_link("primary")
+                self.links.set_primary(link)
                 self._links.append(link)
                 link.thread.start()
             if self._ticker is None or not self._ticker.is_alive():
@@ -250,8 +256,7 @@ class UserDataLink:
         """After the threads ended: STOPPED, and DISCONNECTED for a shown connection."""
         with self._lock:
             self._links = [link for link in self._links if link.thread.is_alive()]
-            self._primary = None
-            self._replacement = None
+            self.links.reset()
             self.delivery.end_overlap()
             if not self._launched:
                 return
@@ -261,6 +266,9 @@ class UserDataLink:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _new_link(self, role: str) -> WsApiConn:
+        return WsApiConn(self, role, self._new_plan())
 
     def is_primary(self, link: WsApiConn) -> bool:
         return link is self._primary
@@ -324,110 +332,26 @@ class UserDataLink:
             server = 0.0
         return (time.time() - _monotonic()) * 1000.0 + server
 
-    def _on_subscribed(self, link: WsApiConn, now: float) -> None:
-        self.subscribes += 1
-        link.retry = 0
-        reconcile = False
-        old: Optional[WsApiConn] = None
-        drain: Optional[str] = None
-        with self._lock:
-            if link is self._replacement:
-                # Make-before-break: the successor is live; both deliver until the old one closes.
-                old = self._primary
-                self._primary = link
-                self._replacement = None
-                link.role = "primary"
-                self._open.set()
-                if old is not None:
-                    old.retired = True
-                    old.retired_at = now
-                    drain = self._drain_frame(old, now)
-                reconcile = self._force_reconcile
-                self._force_reconcile = False
-            elif link is self._primary and self._force_reconcile:
-                reconcile = True
-                self._force_reconcile = False
-        if old is not None:
-            if drain:
-                old.send([drain])
-            _log.info("user-data rollover complete")
-        if reconcile:
-            self.reconciler.start()
-        self.wake()
-        self._on_ready_change()
-
-    def _drain_frame(self, old: WsApiConn, now: float) -> Optional[str]:
-        """``userDataStream.unsubscribe`` for a retired link: its answer follows every event sent before."""
-        proto, plan = old.proto, old.plan
-        if proto is None or plan is None or plan.subscription_id is None:
-            return None
-        rid, frame = proto.request("userDataStream.unsubscribe", {"subscriptionId": plan.subscription_id}, now=now)
-        old.drain_rid = rid
-        return frame
-
-    def _want_rollover(self, link: WsApiConn, reason: str) -> None:
-        """serverShutdown / -2042 / lifetime: replace ``link`` (make-before-break when subscribed)."""
-        with self._lock:
-            if link is not self._primary or link.retired or self.stopping:
-                return
-            if link.plan is None or not link.plan.is_ready:
-                # Nothing live to keep: reconnect at once.
-                link.kill_reason = reason
-                transport = link.transport
-            else:
-                link.rollover_reason = reason
-                transport = None
-        if transport is not None:
-            transport.close()
-        self.wake()
-
-    def _begin_rollover(self, reason: str) -> None:
-        with self._lock:
-            if self._replacement is not None or self.stopping or self._primary is None:
-                return
-            self.rollovers += 1
-            self.delivery.begin_overlap()  # record what the old link delivers from now on
-            link = self._replacement = WsApiConn(self, "replacement", self._new_plan())
-            self._links.append(link)
-            link.thread.start()
-        _log.info("user-data rollover started", extra={"reason": reason})
-
     def _on_lost(self, link: WsApiConn, reason: str) -> None:
+        """``link``'s socket is gone (its reader): the plan and the rollover table hear it."""
+        now = _monotonic()
         with self._lock:
             proto = link.proto
             link.proto = None
             link.transport = None
             if proto is not None:
                 proto.connection_lost()
-            was_primary = link is self._primary
-            release: Optional[WsApiConn] = None
+            was_primary = link is self.links.primary
+            step = self._rollover_lost(link, now)
             if link.plan is not None:
-                if was_primary and link.plan.is_ready:
-                    self._force_reconcile = self._force_reconcile or self._replacement is not None
                 link.plan.on_disconnected()
-            if link is self._replacement:
-                self._replacement = None
-                link.retired = True
-            elif was_primary:
+            if was_primary:
                 self._open.clear()
                 if not self.stopping and self.fatal is None:
                     self.reconnects += 1
                     self.last_loss_reason = reason
-                    repl = self._replacement
-                    if repl is not None:
-                        # The old link died mid-rollover: the successor becomes the primary now.
-                        self._primary = repl
-                        self._replacement = None
-                        repl.role = "primary"
-                        link.retired = True
-                        release = repl
-                        if repl.is_open:
-                            self._open.set()
-            else:
-                link.retired = True
-                self.delivery.overlap_end_at = _monotonic() + 1.0
-                release = self._primary
-        self.delivery.release(release)
+            old, frame, reconcile = self._apply_locked(step, now)
+        self._carry_out(step, old, frame, reconcile)
         link.fail_waiters(reason)
         self.wake()
         if was_primary:
@@ -494,9 +418,10 @@ class UserDataLink:
         rollover: Optional[str] = None
         with self._lock:
             self._links = [x for x in self._links if x.thread.ident is None or x.thread.is_alive()]
-            if (self.delivery.deduping and self._replacement is None and now >= self.delivery.overlap_end_at
-                    and not any(x.retired for x in self._links)):
-                self.delivery.end_overlap()
+            step, old, frame, reconcile = self._rollover_tick(now)
+            if step.wake_at is not None and step.wake_at < deadline:
+                deadline = step.wake_at
+            idle = not self.links.in_rollover and self.links.draining is None
             for link in self._links:
                 proto = link.proto
                 if proto is None or link.transport is None:
@@ -514,16 +439,13 @@ class UserDataLink:
                     proto.set_clock_offset(self._clock_offset())
                 gone = [rid for rid in proto.expired(now) if rid not in link.waiters]
                 if link.retired:
-                    # The old link of a rollover closes on its unsubscribe answer; this is the fallback.
-                    at = link.retired_at or now
-                    if kill is None and (link.drain_rid is None or now - at >= 3.0) and not link.waiters:
-                        kill = "replaced (make-before-break)"
+                    pass  # the old link of a rollover: the table closes it once drained (or at drain_timeout)
                 elif link.plan is not None:
                     if gone:
                         frames += link.plan.on_expired(gone, now).frames
                     frames += link.plan.poll(now).frames
                     opened = link.opened_at
-                    if link is self._primary and self._replacement is None:
+                    if link is self._primary and idle:
                         if link.rollover_reason is not None:
                             rollover = link.rollover_reason
                         elif opened is not None and now - opened >= self.ws_config.max_lifetime:
@@ -553,8 +475,9 @@ class UserDataLink:
                     transport.close()
                 else:
                     transport.abort()
+        self._carry_out(step, old, frame, reconcile)
         if rollover is not None:
-            self._begin_rollover(rollover)
+            self._begin_rollover(rollover, now)
         self._update_state(now)
         d = self.status.next_deadline()
         if d is not None and d < deadline:
@@ -647,7 +570,8 @@ class UserDataLink:
             plan = link.plan if link is not None else None
             opened = link.opened_at if link is not None and self._open.is_set() else None
             pending = sum(len(x.waiters) for x in self._links)
-            rolling = self._replacement is not None
+            rolling = self.links.state.value
+            held = self.links.held
             links = list(self._links)
         with self.tracker_lock:
             tracked = len(self.tracker)
@@ -663,7 +587,9 @@ class UserDataLink:
             "reconnects": self.reconnects,
             "zombies_replaced": self.zombies,
             "rollovers": self.rollovers,
-            "rollover_in_progress": rolling,
+            "rollover_in_progress": self.links.in_rollover,
+            "rollover_state": rolling,
+            "held_events": held,
             "duplicates_dropped": self.delivery.duplicates,
             "subscribes": self.subscribes,
             "events": self.delivery.events,
