@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 
 from .._core.backoff import Backoff
 from .._core.health import HealthMonitor
+from .._core.lifecycle import LinkInput, LinkLife, LinkState
 from .._core.wsapi import (
     Malformed,
     Response,
@@ -163,6 +164,7 @@ class WsApiConn:
         self.holding = False
         self.held: List[Dict[str, Any]] = []
         self.retry = 0
+        self.life = LinkLife()  # the lifecycle's link table; fed under the session lock
         self.reporter = ConnectFailureReporter(_log, f"user-data WebSocket API ({role})", session.report_error)
         self.thread = threading.Thread(target=self._run, name=f"binance_conn-user_data-{role}", daemon=True)
 
@@ -225,6 +227,51 @@ class WsApiConn:
             raise error
         return response.result
 
+    # ------------------------------------------------------------------ ticker (under the session lock)
+    def supervise(self, now: float, *, is_primary: bool, may_roll: bool, max_lifetime: float,
+                  clock_offset: Optional[Callable[[], float]]) -> Tuple[List[str], bool, Optional[str], Optional[str],
+                                                                         Optional[float]]:
+        """One tick for this link: ``(frames, ping now, kill reason, rollover reason, next deadline)``.
+
+        Feeds the link table (SUBSCRIBED / PENDING, CONDEMN on a zombie verdict, reason
+        ``"zombie: ..."``); the caller carries the result out after releasing the lock.
+        """
+        proto, life, health, plan = self.proto, self.life, self.health, self.plan
+        if proto is None or self.transport is None:
+            return [], False, None, None, None
+        ping = health.next_ping_due(now) == 0.0
+        if ping:
+            health.on_ping_sent(now)
+        verdict = health.is_zombie(now) if life.may_judge or life.state is LinkState.DRAINING else None
+        kill = f"zombie: {verdict}" if verdict is not None else None
+        if kill is not None:
+            life.handle(LinkInput.CONDEMN, now, kill)
+        elif life.carries_traffic:
+            wanted = plan is not None or bool(self.session._topics)
+            ok = plan.is_ready if plan is not None else not wanted
+            life.handle(LinkInput.SUBSCRIBED if ok else LinkInput.PENDING, now)
+        frames: List[str] = []
+        rollover: Optional[str] = None
+        if plan is not None and clock_offset is not None:
+            proto.set_clock_offset(clock_offset())
+        gone = [rid for rid in proto.expired(now) if rid not in self.waiters]
+        opened = self.opened_at
+        aged = opened is not None and now - opened >= max_lifetime
+        if self.retired:
+            pass  # the old link of a rollover: the table closes it once drained (or at drain_timeout)
+        elif plan is not None:
+            if gone:
+                frames += plan.on_expired(gone, now).frames
+            frames += plan.poll(now).frames
+            if is_primary and may_roll:
+                if self.rollover_reason is not None:
+                    rollover = self.rollover_reason
+                elif aged:
+                    rollover = "maximum connection lifetime reached"
+        elif is_primary and kill is None and aged:
+            kill = "maximum connection lifetime reached"  # nothing to keep live: reconnect
+        return frames, ping, kill, rollover, health.next_deadline(now)
+
     # ------------------------------------------------------------------ reader thread
     def _run(self) -> None:
         session = self.session
@@ -244,6 +291,12 @@ class WsApiConn:
     def _loop(self) -> None:
         session = self.session
         while not self._is_done():
+            with session._lock:
+                state = self.life.state
+                if state is LinkState.IDLE:
+                    self.life.handle(LinkInput.START, _monotonic())
+                elif state is LinkState.LOST:
+                    self.life.handle(LinkInput.RETRY, _monotonic())
             try:
                 self._connect_forever()
             except Stopped:
@@ -274,6 +327,8 @@ class WsApiConn:
         def on_retry(err: Optional[BaseException], delay: Optional[float]) -> None:
             kind = reporter.last_kind
             reason = reporter.failed(err, delay)
+            with session._lock:
+                self.life.handle(LinkInput.FAILED, _monotonic(), reason)
             session.connect_failed(self, reason, reporter.last_kind != kind)
 
         connect_forever(self._connect_once, backoff=session.backoff, counter=self, stop_event=session.stop_event,
@@ -308,6 +363,9 @@ class WsApiConn:
             proto = session._make_protocol()
             self.proto = proto
             self.health.on_connected(now)
+            self.life.handle(LinkInput.CONNECTED, now)
+            if self.plan is None and not session._topics:
+                self.life.handle(LinkInput.SUBSCRIBED, now)  # WebSocket API only: nothing to subscribe
             self.opened_at = now
             self.kill_reason = None
             self.rollover_reason = None

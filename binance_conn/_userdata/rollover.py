@@ -36,7 +36,7 @@ import logging
 import threading
 from typing import Callable, List, Optional, Tuple
 
-from .._core.lifecycle import DRAIN_ACK, LinkSet, Step
+from .._core.lifecycle import DRAIN_ACK, LinkInput, LinkSet, Step
 from .conn import WsApiConn
 from .delivery import UserEventDelivery
 from .reconcile import GapReconciler
@@ -118,6 +118,7 @@ class RolloverExecutor:
         link.retry = 0
         reconcile = False
         with self._lock:
+            link.life.handle(LinkInput.SUBSCRIBED, now)
             if link is self.links.replacement:
                 self.links.subscribed(link, now)  # the switch waits for the overlap (tick)
             elif link is self.links.primary and self._force_reconcile:
@@ -139,9 +140,11 @@ class RolloverExecutor:
         was_primary = link is self.links.primary
         if was_primary and self.links.replacement is not None and link.plan is not None and link.plan.is_ready:
             self._force_reconcile = True  # events may have been lost between the two links
+        link.life.handle(LinkInput.LOST, now)
         step = self.links.lost(link, now)
         if link is not self.links.primary:
             link.retired = True
+            link.life.handle(LinkInput.CLOSE, now)
         return step
 
     # ------------------------------------------------------------------ decisions out
@@ -161,12 +164,14 @@ class RolloverExecutor:
         frame: Optional[str] = None
         if old is not None:
             old.retired = True
+            old.life.handle(LinkInput.DRAIN, now, "replaced (make-before-break)")
             frame = self._drain_frame(old, now)
             self.links.drain_sent(old, now)
             if frame is None:  # nothing to unsubscribe (not subscribed): nothing in flight
                 self.links.drain_answered_by(old, now)
         for link in step.close:
             link.retired = True
+            link.life.handle(LinkInput.CLOSE, now)
             if link.kill_reason is None:
                 link.kill_reason = REPLACED
         return old, frame, reconcile

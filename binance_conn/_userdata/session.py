@@ -39,7 +39,7 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from .._core.debounce import Emitted
-from .._core.lifecycle import DEFAULT_OVERLAP
+from .._core.lifecycle import DEFAULT_OVERLAP, LinkInput
 from .._core.signing import signer_from_auth
 from .._core.status import SessionStatus
 from .._core.userdata import OrderTracker
@@ -379,8 +379,10 @@ class UserDataLink(RolloverExecutor):
             self.last_loss_reason = reason
             links = list(self._links)
             emit = self.status.fail()
+            for link in links:
+                link.retired = True
+                link.life.handle(LinkInput.CLOSE, _monotonic(), reason)
         for link in links:
-            link.retired = True
             if link.transport is not None:
                 link.transport.close()
         self.ready.clear()
@@ -421,39 +423,16 @@ class UserDataLink(RolloverExecutor):
             step, old, frame, reconcile = self._rollover_tick(now)
             if step.wake_at is not None and step.wake_at < deadline:
                 deadline = step.wake_at
-            idle = not self.links.in_rollover and self.links.draining is None
+            may_roll = not self.links.in_rollover and self.links.draining is None
+            offset = self._clock_offset
             for link in self._links:
-                proto = link.proto
-                if proto is None or link.transport is None:
-                    continue
-                health = link.health
-                ping = health.next_ping_due(now) == 0.0
-                if ping:
-                    health.on_ping_sent(now)
-                kill = health.is_zombie(now)
-                nd = health.next_deadline(now)
+                frames, ping, kill, roll, nd = link.supervise(
+                    now, is_primary=link is self._primary, may_roll=may_roll,
+                    max_lifetime=self.ws_config.max_lifetime, clock_offset=offset)
                 if nd is not None and nd < deadline:
                     deadline = nd
-                frames: List[str] = []
-                if link.plan is not None:
-                    proto.set_clock_offset(self._clock_offset())
-                gone = [rid for rid in proto.expired(now) if rid not in link.waiters]
-                if link.retired:
-                    pass  # the old link of a rollover: the table closes it once drained (or at drain_timeout)
-                elif link.plan is not None:
-                    if gone:
-                        frames += link.plan.on_expired(gone, now).frames
-                    frames += link.plan.poll(now).frames
-                    opened = link.opened_at
-                    if link is self._primary and idle:
-                        if link.rollover_reason is not None:
-                            rollover = link.rollover_reason
-                        elif opened is not None and now - opened >= self.ws_config.max_lifetime:
-                            rollover = "maximum connection lifetime reached"
-                elif link is self._primary:
-                    opened = link.opened_at
-                    if kill is None and opened is not None and now - opened >= self.ws_config.max_lifetime:
-                        kill = "maximum connection lifetime reached"
+                if roll is not None:
+                    rollover = roll
                 if ping or frames or kill:
                     actions.append((link, frames, ping, kill))
         for link, frames, ping, kill in actions:
@@ -467,9 +446,9 @@ class UserDataLink(RolloverExecutor):
                 except TransportClosed:
                     pass
             if kill is not None and not transport.aborted:
-                if kill.startswith("no pong"):
+                if kill.startswith("zombie"):
                     self.zombies += 1
-                    _log.warning("zombie user-data connection replaced", extra={"reason": kill})
+                    _log.warning("user-data connection replaced: %s", kill, extra={"reason": kill})
                 link.kill_reason = kill
                 if link.retired:
                     transport.close()
@@ -486,11 +465,7 @@ class UserDataLink(RolloverExecutor):
 
     def _is_up(self) -> bool:
         link = self._primary
-        if link is None or not self._open.is_set():
-            return False
-        if self._topics:
-            return link.plan is not None and link.plan.is_ready
-        return True
+        return link is not None and self._open.is_set() and link.life.is_ready
 
     def _update_state(self, now: float) -> None:
         """Fold the primary's state into ``ready`` and the connection events (ticker, or a reader
@@ -505,6 +480,8 @@ class UserDataLink(RolloverExecutor):
             up = self._is_up()
             if up:
                 reason = "user data subscribed" if self._topics else "WebSocket API connected"
+            elif self._primary is not None and self._primary.life.is_condemned:
+                reason = self._primary.life.reason
             elif self._open.is_set():
                 reason = "subscribing to user data"
             else:

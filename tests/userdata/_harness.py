@@ -100,12 +100,14 @@ class Harness:
     """One ``UserDataLink`` on a :class:`MemoryNetwork`, with recorded events, errors, connection events."""
 
     def __init__(self, *, max_lifetime: float = 3600.0, overlap: Optional[float] = None,
-                 acquire_slot: Optional[Callable[[], None]] = None) -> None:
+                 acquire_slot: Optional[Callable[[], None]] = None, ping_interval: float = 5.0,
+                 pong_timeout: float = 5.0) -> None:
+        self.expected_crashes = 0  # stop() fails the test if the guard saw any other crash
         self.api = ScriptedApi()
         self.net = MemoryNetwork(on_send=self.api)
         cfg = (Config.builder().with_api_key("k").with_api_secret("s").with_ws_api_url("wss://api.test")
                .with_backoff(base=0.05, max=0.2, jitter=0.0).with_debounce(0.0)
-               .with_websocket(ping_interval=5.0, pong_timeout=5.0, handshake_timeout=1.0,
+               .with_websocket(ping_interval=ping_interval, pong_timeout=pong_timeout, handshake_timeout=1.0,
                                max_lifetime=max_lifetime).build())
         self.dispatcher = Dispatcher(error_topic=ERROR_TOPIC)
         self.balances: "queue.Queue[Any]" = queue.Queue()
@@ -135,6 +137,7 @@ class Harness:
             th.join(scaled(3))
         self.link.finish_stop("stopped")
         self.dispatcher.stop(deadline=__import__("time").monotonic() + 2)
+        assert self.link.guard.crashes == self.expected_crashes, self.link.guard.last_crash
 
     def wait_deltas(self, n: int, timeout: float = 3.0) -> List[int]:
         """Read balance events until ``n`` arrived; their deltas as ints, in delivery order."""

@@ -77,10 +77,11 @@ def test_every_connect_attempt_takes_a_budget_slot() -> None:
 
 
 def test_stop_ends_a_wait_for_a_budget_slot() -> None:
-    stop_seen = threading.Event()
+    entered, stop_seen = threading.Event(), threading.Event()
     h = Harness()
 
     def acquire() -> None:  # the market session's loop returns once the connector stops
+        entered.set()
         h.link.stop_event.wait(scaled(5))
         stop_seen.set()
 
@@ -88,6 +89,7 @@ def test_stop_ends_a_wait_for_a_budget_slot() -> None:
     h.dispatcher.start()
     h.link.topic_changed("__balance__", True)
     h.link.start()
+    assert entered.wait(scaled(3))
     h.stop()
     assert stop_seen.is_set() and h.net.attempts == 0
     assert not any(t.is_alive() for t in h.link.threads())

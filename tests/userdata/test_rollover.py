@@ -14,7 +14,10 @@ import pytest
 from _harness import Harness, balance_event, make_harness
 from _helpers import scaled, wait_until
 
+import binance_conn as bc
 from binance_conn._io.memory import MemoryTransport
+
+S = bc.ConnectionState
 
 SHUTDOWN = json.dumps({"event": {"e": "serverShutdown", "E": 1_700_000_000_000}})
 
@@ -122,5 +125,23 @@ def test_max_lifetime_rolls_over_without_a_gap() -> None:
         t2.feed_text(balance_event(12, h.api.sub_id(t2)))
         assert h.wait_deltas(1) == [12]
         assert h.link.stats()["reconnects"] == 0 and h.link.stats()["rollovers"] >= 1
+    finally:
+        next(gen, None)
+
+
+def test_zombie_link_is_an_outage_until_replaced() -> None:
+    gen = make_harness(ping_interval=0.2, pong_timeout=0.3)
+    h = next(gen)
+    try:
+        t1 = h.start()
+        t1.freeze()  # TCP open, nothing answered
+        down = h.conn_event(lambda e: e.state is S.DISCONNECTED and e.reason.startswith("zombie:"), timeout=5)
+        assert down.session == "user_data"
+        t2 = h.net.wait_for_connection(scaled(3))
+        assert t1.aborted
+        assert h.link.ready.wait(scaled(3))
+        assert h.link.stats()["zombies_replaced"] == 1
+        t2.feed_text(balance_event(13, h.api.sub_id(t2)))
+        assert h.wait_deltas(1) == [13]
     finally:
         next(gen, None)

@@ -24,7 +24,9 @@ S = bc.ConnectionState
 
 @pytest.fixture
 def h() -> Iterator[Harness]:
-    yield from make_harness()
+    for harness in make_harness():
+        harness.expected_crashes = 1
+        yield harness
 
 
 def _once(exc: BaseException, real: Any) -> Any:
