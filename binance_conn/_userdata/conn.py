@@ -19,6 +19,10 @@ its traceback and reported as ``InternalError``; :meth:`WsApiConn._recover` then
 connection down exactly as a lost socket (``LinkHost.on_lost``: not ready, waiters failed,
 ``on_connection`` told) and the loop runs again, i.e. the normal reconnect path.
 
+Lifecycle: each connection carries its ``_core/lifecycle.LinkLife``; the reader feeds START /
+RETRY, FAILED, CONNECTED and (through the session) LOST; :meth:`WsApiConn.supervise` (the
+ticker) feeds SUBSCRIBED / PENDING and CONDEMN; ``rollover.py`` feeds DRAIN and CLOSE.
+
 The session is reached through the :class:`LinkHost` protocol (no import of ``session.py``).
 """
 

@@ -1,34 +1,39 @@
 """The user-data session: a WebSocket API connection (``/ws-api/v3``, two during a rollover), its threads.
 
 :class:`UserDataLink` drives the sans-I/O brains of ``_core/wsapi.py`` (frames, ids, signing,
-the subscription plan) and ``_core/userdata.py`` (event parsing, the order tracker):
+the subscription plan), ``_core/userdata.py`` (event parsing, the order tracker) and
+``_core/lifecycle.py`` (the link table ``LinkLife`` per connection, the rollover table
+``LinkSet`` for the session's set of links).  Who executes which lifecycle decision:
 
-* a reader thread per connection (``_wsapi_conn.WsApiConn``; connects with ``_reconnect.py``)
-  hands user-data events to ``_delivery.py`` (published on :data:`ORDER_TOPIC` /
-  :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`), answers to the caller of
-  :meth:`UserDataLink.request`, and the rest to the plan (logon, subscribe, resubscribe);
-* a ticker thread sends pings (a link that answers nothing within ``pong_timeout`` of a
-  ping is cut and replaced), resubscribes after a failed subscribe, starts the rollover
-  before ``max_lifetime``, and folds the primary's state into debounced
-  ``ConnectionEvent(session="user_data")`` and the level-triggered :attr:`ready`;
-* after every resubscribe that closes a gap, ``_reconcile.py`` asks REST about the orders
-  tracked as open and publishes a reconciled ``OrderUpdate`` per order that changed.
+* ``conn.WsApiConn`` -- one reader thread per connection (guarded by ``_io/guard``; connects
+  through ``_io/reconnect`` after a slot of the connector's attempt budget; failures go to
+  ``_io/connect_report``): feeds START/RETRY, FAILED, CONNECTED, LOST into its ``LinkLife``;
+  hands user-data events to ``delivery.py`` (published on :data:`ORDER_TOPIC` /
+  :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`) unless ``LinkSet.hold`` keeps them back,
+  answers to the caller of :meth:`UserDataLink.request`, the rest to the plan; reports the
+  drain answer (``LinkSet.drain_answered_by``);
+* the ticker thread (here, guarded): ``WsApiConn.supervise`` per link (pings; SUBSCRIBED /
+  PENDING; CONDEMN on a zombie verdict -- an outage, reason ``"zombie: ..."`` -- then the
+  socket is cut and the reader reconnects); ``LinkSet.tick`` (switch, drain, close, end of
+  the duplicate filter) carried out by ``rollover.py``; a rollover begun on
+  ``serverShutdown``, ``-2042`` or ``max_lifetime``; the primary's ``LinkLife`` folded into
+  debounced ``ConnectionEvent(session="user_data")`` and the level-triggered :attr:`ready`
+  (only ``READY`` is up);
+* ``reconcile.py`` (its own guarded thread): after every resubscribe that closes a gap, asks
+  REST about the orders tracked as open and publishes a reconciled ``OrderUpdate`` per
+  order that changed.
 
-Make-before-break: on ``serverShutdown``, ``-2042`` or at ``max_lifetime`` a subscribed
-link gets a successor (role ``"replacement"``) that connects and subscribes while the old
-one keeps delivering; once the successor is acknowledged it becomes the primary, the old
-link is sent ``userDataStream.unsubscribe`` and closed when that is answered (every event
-sent before it has then been read).  Events seen twice during the overlap are dropped by
-their natural keys.  If the old link dies first, the successor is promoted at once and its
-subscribe triggers a reconciliation.  A link with no user-data subscription (``ws_api``
-only) just reconnects.
+Make-before-break is described in ``rollover.py``.  A link with no user-data subscription
+(``ws_api`` only) just reconnects.  An unexpected exception in any of these threads is
+logged with its traceback, reported as ``InternalError`` and the connection is torn down
+and reconnected through the normal path.
 
 Rejected credentials (-2015, -1022, -2014, -1002, 401) stop this session only: no
 reconnect, one ``DISCONNECTED`` event with the reason, an ``AuthenticationError`` on
 the error topic; the market streams are not touched.
 
 The session opens only when user data is subscribed or a WebSocket API request is made
-(``conn.ws_api``, ``_wsapi_client.py``).
+(``conn.ws_api``, ``client.py``).
 """
 
 from __future__ import annotations
