@@ -88,7 +88,9 @@ class UserDataLink(RolloverExecutor):
             pass ``_io/memory.MemoryNetwork``).
         acquire_slot: blocks (interruptibly, returning at stop) until the connector's
             connection-attempt budget allows one more connect attempt; called before every attempt.
-        rollover_overlap: seconds a subscribed replacement overlaps the old link before the switch.
+        rollover_overlap: seconds a subscribed replacement overlaps the old link before the switch
+            (default: the lifecycle's, at most a tenth of ``max_lifetime`` so that a short lifetime
+            never keeps two links open all the time).
     """
 
     name = "user_data"
@@ -102,7 +104,7 @@ class UserDataLink(RolloverExecutor):
         *,
         transport_factory: TransportFactory = WsTransport,
         acquire_slot: Optional[Callable[[], None]] = None,
-        rollover_overlap: float = DEFAULT_OVERLAP,
+        rollover_overlap: Optional[float] = None,
     ) -> None:
         self.config = config
         self.exchange: str = config.exchange.name
@@ -132,6 +134,8 @@ class UserDataLink(RolloverExecutor):
         self._topics: Set[str] = set()
         self.want_api = False
         self.fatal: Optional[BinanceError] = None
+        if rollover_overlap is None:
+            rollover_overlap = min(DEFAULT_OVERLAP, self.ws_config.max_lifetime / 10.0)
         self.links = new_link_set(rollover_overlap)  # primary, replacement, draining: the lifecycle's
         self._links: List[WsApiConn] = []  # every link whose thread may be alive
         self._force_reconcile = False
