@@ -303,7 +303,9 @@ class UserDataLink(RolloverExecutor):
             primary = link is self._primary
             if primary:
                 self.last_loss_reason = reason
-            tell = primary and is_new_kind and self._launched and not self.stopping and self.fatal is None
+            # Not inside a settle window (users still see CONNECTED): the debounced events carry it then.
+            tell = (primary and is_new_kind and self._launched and not self.stopping and self.fatal is None
+                    and self.status.debouncer.shown is not S.CONNECTED)
         if tell:
             publish_connection_events(self.dispatcher, self.exchange, self.name, [(S.RECONNECTING, reason)], None,
                                       self.stop_event)
