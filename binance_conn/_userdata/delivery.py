@@ -129,9 +129,11 @@ class UserEventDelivery:
         (``released``: batches of payloads, in arrival order), then what ``link`` read since the switch
         decision, then let its reader publish directly (duplicates dropped throughout)."""
         with self._hold_lock:
-            for batch in released:
-                self.publish(batch)
-            held, link.held = link.held, []
-            if held:
-                self.publish(held)
-            link.holding = False
+            try:
+                for batch in released:
+                    self.publish(batch)
+                held, link.held = link.held, []
+                if held:
+                    self.publish(held)
+            finally:
+                link.holding = False  # even after a crash: the link must never park events for good

@@ -145,3 +145,33 @@ def test_zombie_link_is_an_outage_until_replaced() -> None:
         assert h.wait_deltas(1) == [13]
     finally:
         next(gen, None)
+
+
+def test_crash_while_releasing_held_events_never_parks_events_for_good(monkeypatch: pytest.MonkeyPatch) -> None:
+    from binance_conn._userdata import delivery as delivery_mod
+
+    gen = make_harness(overlap=0.5)
+    h = next(gen)
+    h.expected_crashes = 1
+    try:
+        t1 = h.start()
+        t2 = _roll(h, t1)
+        real = delivery_mod.parse_user_event
+        armed = {"on": True}
+
+        def boom(*args: object, **kw: object) -> object:
+            if armed["on"]:
+                armed["on"] = False
+                raise RuntimeError("injected parse at the switch")
+            return real(*args, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(delivery_mod, "parse_user_event", boom)
+        t2.feed_text(balance_event(20, h.api.sub_id(t2)))  # held, then released (and crashing) at the switch
+        err = h.error()
+        assert "user-data ticker" in str(err)
+        t3 = h.net.wait_for_connection(scaled(5))  # the torn-down primary reconnects
+        assert h.link.ready.wait(scaled(3))
+        t3.feed_text(balance_event(21, h.api.sub_id(t3)))
+        assert h.wait_deltas(1) == [21]
+    finally:
+        next(gen, None)
