@@ -164,6 +164,7 @@ class WsApiConn:
         self.drain_rid: Optional[str] = None  # retired: close once this unsubscribe is answered
         self.drained = False  # ... and once no caller waits for an answer on it
         self.drain_reported = False
+        self.close_when_idle = False  # closed by the table while requests waited: close after the last answer
         # Between the switch decision and its release (delivery.release): park what is read.
         self.holding = False
         self.held: List[Dict[str, Any]] = []
@@ -465,7 +466,9 @@ class WsApiConn:
                 return f"credentials rejected: {step.fatal.message}"
             if step.reconnect and not self.retired:
                 session._want_rollover(self, "server asked to reconnect")
-            if self.drained and not waiters and not self.drain_reported:
+            if self.close_when_idle and not waiters:
+                transport.close()
+            elif self.drained and not waiters and not self.drain_reported:
                 # Every event sent before the unsubscribe was read (the successor has the rest),
                 # and no request is in flight here: the lifecycle may close this link now.
                 self.drain_reported = True

@@ -26,8 +26,9 @@ decision (``LinkSet``)        executed here
 ``is_deduping``               mirrored into ``delivery.deduping`` every tick
 ============================  ==========================================================
 
-A drain answer is reported only once no caller waits for an answer on the old link, so
-a request in flight there is never cut by the close.
+A drain answer is reported only once no caller waits for an answer on the old link, and a
+link the table closes (also at ``drain_timeout``) while a request waits on it is closed by
+its reader after the last answer: a request in flight is never cut by a rollover.
 """
 
 from __future__ import annotations
@@ -187,8 +188,11 @@ class RolloverExecutor:
             old.send([frame])
         for link in step.close:
             transport = link.transport
-            if transport is not None:
-                transport.close()
+            with self._lock:
+                busy = bool(link.waiters)
+                link.close_when_idle = busy
+            if transport is not None and not busy:
+                transport.close()  # else its reader closes it once the last answer is read
         if reconcile:
             self.reconciler.start()
         if new is not None or step.close:

@@ -42,6 +42,7 @@ class ScriptedApi:
         self.next_sub = 1
         self.subs: Dict[int, int] = {}  # id(transport) -> subscription id
         self.unanswered: List[Tuple[MemoryTransport, str]] = []  # (transport, request id) held back
+        self.hold_methods: set = set()  # other methods whose answers are held back (release())
 
     def __call__(self, transport: MemoryTransport, text: str) -> None:
         req = json.loads(text)
@@ -61,6 +62,9 @@ class ScriptedApi:
                     return
                 self.subs.pop(id(transport), None)
                 result = {}
+            elif method in self.hold_methods:
+                self.unanswered.append((transport, rid))
+                return
             elif method == "session.logon":
                 result = {"apiKey": "k"}
             elif method == "time":

@@ -175,3 +175,28 @@ def test_crash_while_releasing_held_events_never_parks_events_for_good(monkeypat
         assert h.wait_deltas(1) == [21]
     finally:
         next(gen, None)
+
+
+def test_request_in_flight_on_the_old_link_is_answered_before_it_closes(h: Harness) -> None:
+    import threading
+
+    t1 = h.start()
+    h.api.hold_methods.add("ping")
+    out: dict = {}
+
+    def call() -> None:
+        try:
+            out["result"] = h.link.request("ping", timeout=scaled(10))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            out["error"] = exc
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert t1.wait_sent(lambda sent: any('"ping"' in x for x in sent), scaled(3))
+    _roll(h, t1)
+    assert _unsubscribed(t1)
+    assert not t1.aborted, "a request waits on the old link"
+    h.api.release(t1)  # the ping answer
+    caller.join(scaled(5))
+    assert out.get("result") == {}, out
+    assert wait_until(lambda: t1.close_sent, timeout=5)
