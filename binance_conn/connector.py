@@ -183,7 +183,8 @@ class Connector:
 
     def _make_user(self, config: Config) -> UserDataLink:
         """The user-data / WebSocket API session; wanted topics carried over from the dispatcher."""
-        user = UserDataLink(config, self._dispatcher, lambda: self.rest, self._market.wake)
+        user = UserDataLink(config, self._dispatcher, lambda: self.rest, self._market.wake,
+                            acquire_slot=self._market.acquire_connection_slot)
         for topic in USER_TOPICS:
             if self._dispatcher.subscribers(topic):
                 user.topic_changed(topic, True)

@@ -458,7 +458,6 @@ class OrderTracker:
         self.exchange = exchange
         self.max_orders = max_orders
         self._orders: OrderedDict[Tuple[str, int], TrackedOrder] = OrderedDict()
-        self._in_gap = False
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -468,14 +467,6 @@ class OrderTracker:
 
     def get(self, symbol: str, order_id: int) -> Optional[TrackedOrder]:
         return self._orders.get((symbol, order_id))
-
-    @property
-    def in_gap(self) -> bool:
-        return self._in_gap
-
-    def begin_gap(self) -> None:
-        """The user-data stream went down (or was terminated): events may be missed from now on."""
-        self._in_gap = True
 
     def track_placed(self, response: Mapping[str, Any]) -> None:
         """Register an order from its placement answer (ACK, RESULT or FULL; REST or WS API)."""
@@ -542,6 +533,6 @@ class OrderTracker:
         return [k for k, v in self._orders.items() if not is_final_status(v.status)]
 
     def begin_reconcile(self) -> Reconciliation:
-        """Start a reconciliation of every tracked open order; ends the gap."""
-        self._in_gap = False
+        """Start a reconciliation of every tracked open order (the gap itself is the subscription
+        plan's: ``_core.wsapi.UserDataSession.in_gap`` / ``Step.reconcile``)."""
         return Reconciliation(self, self.open_orders())

@@ -1,5 +1,11 @@
 """The user-data session: WebSocket API link(s), event delivery, gap reconciliation.
 
+Modules (no import cycles: a module that needs its host gets a small ``Protocol``):
+``session.py`` (the session, its ticker; imports the rest), ``rollover.py`` (carries out
+``_core/lifecycle.LinkSet``), ``conn.py`` (one connection and its reader; ``LinkHost``),
+``delivery.py`` (parse, dedupe, publish; ``HoldingLink``), ``reconcile.py``, ``client.py``
+(``conn.ws_api``).
+
 Imports ``_io`` and ``_core`` only; what it needs of the REST client is the small
 :class:`RestApi` protocol below (the connector hands in its ``RestClient``).
 """

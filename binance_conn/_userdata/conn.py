@@ -1,12 +1,29 @@
-"""One WebSocket API connection of the user-data session (``_userdata.py``) and its reader thread.
+"""One WebSocket API connection of the user-data session (``session.py``) and its reader thread.
 
-The reader connects (``_reconnect.connect_forever``: the configured backoff, forever; ``stop()``
-cuts a backoff sleep at once), then only moves data: the frames of one socket read go through
+The reader connects (``_io/reconnect.connect_forever``: the configured backoff, forever; ``stop()``
+cuts a backoff sleep at once; every attempt first takes a slot of the connector's
+connection-attempt budget; every failure goes through the link's
+``_io/connect_report.ConnectFailureReporter``: WARNING with the reason, ``on_error`` when the
+reason kind changes, the reason in ``stats()`` and in the session's connection events),
+then only moves data: the frames of one socket read go through
 the connection's :class:`~binance_conn._core.wsapi.WsApiProtocol` and subscription plan under
 the session lock (taken once per read, never per message, never while user code runs);
 answers wake the callers waiting in :meth:`UserDataLink.request`, user-data events go to the
-session outside the lock (published, or held by a make-before-break successor), and what the
+session outside the lock (published, or held back when the lifecycle's ``LinkSet.hold`` says
+the link is a make-before-break replacement before its switch), and what the
 plan decided (subscribed, reconcile, rollover, credentials rejected) is handed to the session.
+
+Safety net (``_io/guard.py``): the reader loop runs under ``run_guarded``.  An unexpected
+exception (socket read, frame parse, event parse, a bug in a session callback) is logged with
+its traceback and reported as ``InternalError``; :meth:`WsApiConn._recover` then tears the
+connection down exactly as a lost socket (``LinkHost.on_lost``: not ready, waiters failed,
+``on_connection`` told) and the loop runs again, i.e. the normal reconnect path.
+
+Lifecycle: each connection carries its ``_core/lifecycle.LinkLife``; the reader feeds START /
+RETRY, FAILED, CONNECTED and (through the session) LOST; :meth:`WsApiConn.supervise` (the
+ticker) feeds SUBSCRIBED / PENDING and CONDEMN; ``rollover.py`` feeds DRAIN and CLOSE.
+
+The session is reached through the :class:`LinkHost` protocol (no import of ``session.py``).
 """
 
 from __future__ import annotations
@@ -14,9 +31,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 
+from .._core.backoff import Backoff
 from .._core.health import HealthMonitor
+from .._core.lifecycle import LinkInput, LinkLife, LinkState
 from .._core.wsapi import (
     Malformed,
     Response,
@@ -28,19 +47,75 @@ from .._core.wsapi import (
     WsApiProtocol,
     is_auth_failure,
 )
+from .._io.connect_report import ConnectFailureReporter
+from .._io.guard import ThreadGuard, run_guarded
 from .._io.reconnect import Stopped, connect_forever
-from .._io.transport import OP_PING, OP_PONG, OP_TEXT, TransportClosed, WsTransport
-from ..errors import ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
+from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory
+from ..errors import BinanceError, ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
+from . import RestApi
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .session import UserDataLink
-
-__all__ = ["WsApiConn", "Waiter"]
+__all__ = ["LinkHost", "WsApiConn", "Waiter"]
 
 _log = logging.getLogger("binance_conn.user_data")
 _monotonic = time.monotonic
 _ORDER_METHODS = frozenset({"order.place", "order.cancel", "order.cancelReplace", "orderList.place"})
 
+
+
+class LinkHost(Protocol):
+    """What a :class:`WsApiConn` needs of its session (``session.UserDataLink``); breaks the import cycle."""
+
+    exchange: str
+    url: str
+    ws_config: Any
+    backoff: Backoff
+    stop_event: threading.Event
+    stopping: bool
+    fatal: Optional[BinanceError]
+    connects: int
+    malformed: int
+    last_loss_reason: Optional[str]
+    last_connect_error: Optional[str]
+    guard: ThreadGuard
+    transport_factory: TransportFactory
+    _lock: threading.RLock
+    _signer: Any
+    _generation: int
+    _resync: bool
+    _topics: Set[str]
+    _open: threading.Event
+    _rest: Callable[[], RestApi]
+
+    @property
+    def delivery(self) -> Any: ...
+
+    @property
+    def links(self) -> Any: ...
+
+    @property
+    def reconciler(self) -> Any: ...
+
+    def is_primary(self, link: "WsApiConn") -> bool: ...
+
+    def acquire_slot(self) -> None: ...
+
+    def report_error(self, error: BinanceError) -> None: ...
+
+    def connect_failed(self, link: "WsApiConn", reason: str, is_new_kind: bool) -> None: ...
+
+    def wake(self) -> None: ...
+
+    def _make_protocol(self) -> WsApiProtocol: ...
+
+    def _on_lost(self, link: "WsApiConn", reason: str) -> None: ...
+
+    def drain_answered(self, link: "WsApiConn", now: float) -> None: ...
+
+    def _on_subscribed(self, link: "WsApiConn", now: float) -> None: ...
+
+    def _on_fatal(self, error: BinanceError) -> None: ...
+
+    def _want_rollover(self, link: "WsApiConn", reason: str) -> None: ...
 
 
 class Waiter:
@@ -72,12 +147,12 @@ class WsApiConn:
     ``"replacement"`` (a make-before-break successor; promoted once subscribed).
     """
 
-    def __init__(self, session: "UserDataLink", role: str, plan: Optional[UserDataSession]) -> None:
+    def __init__(self, session: LinkHost, role: str, plan: Optional[UserDataSession]) -> None:
         ws = session.ws_config
         self.session = session
         self.role = role
         self.plan = plan
-        self.transport: Optional[WsTransport] = None
+        self.transport: Optional[Transport] = None
         self.proto: Optional[WsApiProtocol] = None
         self.health = HealthMonitor(ws.ping_interval, ws.pong_timeout, ws.silence_timeout, 1.0)
         self.opened_at: Optional[float] = None
@@ -88,10 +163,14 @@ class WsApiConn:
         self.rollover_reason: Optional[str] = None  # set on the primary: replace it
         self.drain_rid: Optional[str] = None  # retired: close once this unsubscribe is answered
         self.drained = False  # ... and once no caller waits for an answer on it
-        # A successor's events wait until the old link is gone, so that events keep wire order.
-        self.holding = role == "replacement"
+        self.drain_reported = False
+        self.close_when_idle = False  # closed by the table while requests waited: close after the last answer
+        # Between the switch decision and its release (delivery.release): park what is read.
+        self.holding = False
         self.held: List[Dict[str, Any]] = []
         self.retry = 0
+        self.life = LinkLife()  # the lifecycle's link table; fed under the session lock
+        self.reporter = ConnectFailureReporter(_log, f"user-data WebSocket API ({role})", session.report_error)
         self.thread = threading.Thread(target=self._run, name=f"binance_conn-user_data-{role}", daemon=True)
 
     @property
@@ -117,7 +196,7 @@ class WsApiConn:
             w.lost = reason
             w.event.set()
 
-    def call(self, transport: WsTransport, frame: str, waiter: Waiter, deadline: float, timeout: float) -> Any:
+    def call(self, transport: Transport, frame: str, waiter: Waiter, deadline: float, timeout: float) -> Any:
         """Send a request registered in :attr:`waiters` and wait for its answer (the caller's thread, blocks).
 
         Raises the errors documented on :meth:`WsApiClient.request`.
@@ -153,41 +232,119 @@ class WsApiConn:
             raise error
         return response.result
 
+    # ------------------------------------------------------------------ ticker (under the session lock)
+    def supervise(self, now: float, *, is_primary: bool, may_roll: bool, max_lifetime: float,
+                  clock_offset: Optional[Callable[[], float]]) -> Tuple[List[str], bool, Optional[str], Optional[str],
+                                                                         Optional[float]]:
+        """One tick for this link: ``(frames, ping now, kill reason, rollover reason, next deadline)``.
+
+        Feeds the link table (SUBSCRIBED / PENDING, CONDEMN on a zombie verdict, reason
+        ``"zombie: ..."``); the caller carries the result out after releasing the lock.
+        """
+        proto, life, health, plan = self.proto, self.life, self.health, self.plan
+        if proto is None or self.transport is None:
+            return [], False, None, None, None
+        ping = health.next_ping_due(now) == 0.0
+        if ping:
+            health.on_ping_sent(now)
+        verdict = health.is_zombie(now) if life.may_judge or life.state is LinkState.DRAINING else None
+        kill = f"zombie: {verdict}" if verdict is not None else None
+        if kill is not None:
+            life.handle(LinkInput.CONDEMN, now, kill)
+        elif life.carries_traffic:
+            wanted = plan is not None or bool(self.session._topics)
+            ok = plan.is_ready if plan is not None else not wanted
+            life.handle(LinkInput.SUBSCRIBED if ok else LinkInput.PENDING, now)
+        frames: List[str] = []
+        rollover: Optional[str] = None
+        if plan is not None and clock_offset is not None:
+            proto.set_clock_offset(clock_offset())
+        gone = [rid for rid in proto.expired(now) if rid not in self.waiters]
+        opened = self.opened_at
+        aged = opened is not None and now - opened >= max_lifetime
+        if self.retired:
+            pass  # the old link of a rollover: the table closes it once drained (or at drain_timeout)
+        elif plan is not None:
+            if gone:
+                frames += plan.on_expired(gone, now).frames
+            frames += plan.poll(now).frames
+            if is_primary and may_roll:
+                if self.rollover_reason is not None:
+                    rollover = self.rollover_reason
+                elif aged:
+                    rollover = "maximum connection lifetime reached"
+        elif is_primary and kill is None and aged:
+            kill = "maximum connection lifetime reached"  # nothing to keep live: reconnect
+        return frames, ping, kill, rollover, health.next_deadline(now)
+
     # ------------------------------------------------------------------ reader thread
     def _run(self) -> None:
         session = self.session
         try:
-            while not session.stopping and session.fatal is None and not self.retired:
-                try:
-                    self._connect_forever()
-                except Stopped:
-                    break
-                reason = self._serve()
-                session._on_lost(self, reason)
-                if self.role != "primary":
-                    break  # a failed replacement gives up; the primary carries on
-        except Exception:  # pragma: no cover - a bug; never die silently
-            _log.exception("user-data reader crashed")
+            run_guarded(self._loop, guard=session.guard, component=f"user-data reader ({self.role})",
+                        stop_event=session.stop_event, recover=self._recover, is_done=self._is_done)
         finally:
             last = self.transport
             if last is not None:
                 last.release()
             session.wake()
 
+    def _is_done(self) -> bool:
+        session = self.session
+        return session.stopping or session.fatal is not None or self.retired
+
+    def _loop(self) -> None:
+        session = self.session
+        while not self._is_done():
+            with session._lock:
+                state = self.life.state
+                if state is LinkState.IDLE:
+                    self.life.handle(LinkInput.START, _monotonic())
+                elif state is LinkState.LOST:
+                    self.life.handle(LinkInput.RETRY, _monotonic())
+            try:
+                self._connect_forever()
+            except Stopped:
+                return
+            reason = self._serve()
+            session._on_lost(self, reason)
+            if self.role != "primary":
+                return  # a failed replacement gives up; the primary carries on
+
+    def _recover(self, exc: BaseException) -> None:
+        """After a crash of this reader: tear the connection down as a loss (the guard then reruns the loop)."""
+        transport = self.transport
+        if transport is not None:
+            transport.abort()
+        if self.proto is not None:
+            self.session._on_lost(self, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            # Crashed before or while connecting: drop the half-made socket; the loop connects again.
+            with self.session._lock:
+                self.transport = None
+        if transport is not None:
+            transport.release()  # this (reader) thread owns the socket
+
     def _connect_forever(self) -> None:
         session = self.session
+        reporter = self.reporter
 
         def on_retry(err: Optional[BaseException], delay: Optional[float]) -> None:
-            if self.role == "primary":
-                session.last_loss_reason = str(err)
-            session.wake()
-            _log.info("user-data connect failed, retrying", extra={"error": str(err), "role": self.role})
+            kind = reporter.last_kind
+            reason = reporter.failed(err, delay)
+            with session._lock:
+                self.life.handle(LinkInput.FAILED, _monotonic(), reason)
+            session.connect_failed(self, reason, reporter.last_kind != kind)
 
         connect_forever(self._connect_once, backoff=session.backoff, counter=self, stop_event=session.stop_event,
                         on_retry=on_retry)
+        reporter.succeeded()
 
     def _connect_once(self) -> None:
         session = self.session
+        if session.stopping or session.fatal is not None or self.retired:
+            raise Stopped()
+        session.acquire_slot()  # the connector's connection-attempt budget (blocks, interruptibly)
         if session.stopping or session.fatal is not None or self.retired:
             raise Stopped()
         if session._signer is not None:
@@ -195,8 +352,8 @@ class WsApiConn:
                 session._rest().sync_clock()
             except Exception:  # noqa: BLE001 - the offset we have is the best we can do
                 pass
-        transport = WsTransport(session.url, handshake_timeout=session.ws_config.handshake_timeout,
-                                proxy=session.ws_config.proxy)
+        transport = session.transport_factory(session.url, handshake_timeout=session.ws_config.handshake_timeout,
+                                              proxy=session.ws_config.proxy)
         with session._lock:
             if session.stopping or self.retired:
                 raise Stopped()
@@ -211,12 +368,15 @@ class WsApiConn:
             proto = session._make_protocol()
             self.proto = proto
             self.health.on_connected(now)
+            self.life.handle(LinkInput.CONNECTED, now)
+            if self.plan is None and not session._topics:
+                self.life.handle(LinkInput.SUBSCRIBED, now)  # WebSocket API only: nothing to subscribe
             self.opened_at = now
             self.kill_reason = None
             self.rollover_reason = None
             session.connects += 1
             step = self.plan.on_connected(now, proto) if self.plan is not None else Step()
-            if self is session._primary:
+            if session.is_primary(self):
                 session._open.set()
         self.send(step.frames)
         session.wake()
@@ -231,6 +391,7 @@ class WsApiConn:
         health = self.health
         waiters = self.waiters
         publish_events = session.delivery.publish
+        links = session.links
         while True:
             try:
                 frames = transport.read_frames()
@@ -281,13 +442,17 @@ class WsApiConn:
                         health.on_pong(now)
                     else:
                         health.on_frame(now)
+                # The lifecycle decides whether a replacement's events wait for the switch.
+                if payloads and links.hold(self, payloads):
+                    payloads = []
+                park = self.holding  # switched, release not yet carried out: park behind it
             for waiter, response in resolved:
                 waiter.response = response
                 waiter.event.set()
             if step.frames:
                 self.send(step.frames)
             if payloads:
-                if self.holding:
+                if park:
                     session.delivery.hold(self, payloads)
                 else:
                     publish_events(payloads)
@@ -301,11 +466,13 @@ class WsApiConn:
                 return f"credentials rejected: {step.fatal.message}"
             if step.reconnect and not self.retired:
                 session._want_rollover(self, "server asked to reconnect")
-            if self.drained and not waiters:
-                # Every event sent before the unsubscribe was read (the successor has the rest),
-                # and no request is in flight here.
-                self.kill_reason = "replaced (make-before-break)"
+            if self.close_when_idle and not waiters:
                 transport.close()
+            elif self.drained and not waiters and not self.drain_reported:
+                # Every event sent before the unsubscribe was read (the successor has the rest),
+                # and no request is in flight here: the lifecycle may close this link now.
+                self.drain_reported = True
+                session.drain_answered(self, now)
 
 
 def _merge(into: Step, step: Step) -> None:

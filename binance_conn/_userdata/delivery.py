@@ -4,10 +4,12 @@
 parses each payload (``_core/userdata.py``), lets the order tracker see every ``OrderUpdate``
 and publishes on :data:`ORDER_TOPIC` / :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`.
 
-The make-before-break overlap: during a rollover both WebSocket API connections deliver: the old one until its
+The make-before-break overlap (decided by ``_core/lifecycle.LinkSet``, carried out by
+``rollover.py``): during a rollover both WebSocket API connections deliver: the old one until its
 ``userDataStream.unsubscribe`` is answered, the successor from its subscribe on.  The
-successor's events are held until the old link is gone, so events keep wire order, and
-while the overlap lasts every delivered event's natural key
+successor's events are held (by the ``LinkSet``) until the switch and handed to
+:meth:`UserEventDelivery.release` in arrival order, so events keep wire order, and
+while the filter is on (``LinkSet.is_deduping``) every delivered event's natural key
 (:func:`~binance_conn._core.userdata.user_event_key`) is remembered so the second copy is
 dropped.  Outside an overlap the filter costs one flag test per event (:attr:`deduping`).
 """
@@ -15,20 +17,26 @@ dropped.  Outside an overlap the filter costs one flag test per event (:attr:`de
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Protocol, Tuple
 
 from .._core.userdata import OrderTracker, parse_user_event, user_event_key
 from .._io.dispatch import Dispatcher
 from ..events import BalanceUpdate, OrderListUpdate, OrderUpdate
-from .conn import WsApiConn
 
-__all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "USER_TOPICS", "UserEventDelivery"]
+__all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "USER_TOPICS", "HoldingLink", "UserEventDelivery"]
 
 ORDER_TOPIC = "__order__"
 BALANCE_TOPIC = "__balance__"
 ORDER_LIST_TOPIC = "__order_list__"
 USER_TOPICS = (ORDER_TOPIC, BALANCE_TOPIC, ORDER_LIST_TOPIC)
 _CAPACITY = 8192  # keys remembered, oldest forgotten first
+
+
+class HoldingLink(Protocol):
+    """What delivery needs of a link (``conn.WsApiConn``): whether it holds its events, and the held ones."""
+
+    holding: bool
+    held: List[Dict[str, Any]]
 
 
 class UserEventDelivery:
@@ -51,7 +59,6 @@ class UserEventDelivery:
         self._dedupe_lock = threading.Lock()
         self._hold_lock = threading.Lock()
         self.deduping = False  # set before a successor connects: read per event without the lock
-        self.overlap_end_at = 0.0  # the session ends the filter after this instant (once no old link is left)
         self._seen: Dict[Tuple[Any, ...], None] = {}
         # counters (stats)
         self.duplicates = 0
@@ -109,20 +116,24 @@ class UserEventDelivery:
                 del self._seen[next(iter(self._seen))]
             return False
 
-    def hold(self, link: WsApiConn, payloads: List[Dict[str, Any]]) -> None:
-        """Events read by a successor: held while it holds, else published (its reader thread)."""
+    def hold(self, link: HoldingLink, payloads: List[Dict[str, Any]]) -> None:
+        """Events read by a just-switched link before :meth:`release` ran: parked, else published (its reader)."""
         with self._hold_lock:
             if link.holding:
                 link.held.extend(payloads)
                 return
         self.publish(payloads)
 
-    def release(self, link: Optional[WsApiConn]) -> None:
-        """The old link of a rollover is gone: deliver what its successor held (duplicates dropped)."""
-        if link is None:
-            return
+    def release(self, link: HoldingLink, released: List[Any]) -> None:
+        """The switch (the ticker, or the reader of a dead old link): deliver what the lifecycle held
+        (``released``: batches of payloads, in arrival order), then what ``link`` read since the switch
+        decision, then let its reader publish directly (duplicates dropped throughout)."""
         with self._hold_lock:
-            held, link.held = link.held, []
-            if held:
-                self.publish(held)
-            link.holding = False
+            try:
+                for batch in released:
+                    self.publish(batch)
+                held, link.held = link.held, []
+                if held:
+                    self.publish(held)
+            finally:
+                link.holding = False  # even after a crash: the link must never park events for good

@@ -5,6 +5,11 @@ order tracker of ``_core/userdata.py`` plans REST queries (by symbol, never the 
 ``openOrders``) about the orders tracked as open; this module runs them on one thread,
 ``binance_conn-user_data-reconcile``, and publishes a reconciled ``OrderUpdate`` per order
 that changed.  A request for another pass while one runs is folded into one more pass.
+
+Safety net: an unexpected exception in a pass is logged with its traceback and reported as
+``InternalError`` (``_io/guard.ThreadGuard``); ``on_crash`` then tears the session's
+connection down, so the normal path (reconnect, resubscribe after a gap) runs a fresh pass
+and ``state``/``ready``/``on_connection`` show the outage.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import threading
 from typing import Any, Callable, Optional
 
 from .._core.userdata import OrderTracker
+from .._io.guard import ThreadGuard
 from ..errors import BinanceError
 from . import RestApi
 
@@ -32,6 +38,8 @@ class GapReconciler:
         rest: returns the connector's current REST client.
         publish: publishes one reconciled ``OrderUpdate`` (the order topic).
         is_stopping: the session is stopping: end the pass, publish nothing.
+        guard: the session's thread guard (logs and reports a crash).
+        on_crash: called after a crash (the reconciliation thread): tear the connection down.
     """
 
     def __init__(
@@ -42,6 +50,8 @@ class GapReconciler:
         rest: Callable[[], RestApi],
         publish: Callable[[Any], object],
         is_stopping: Callable[[], bool],
+        guard: ThreadGuard,
+        on_crash: Callable[[BaseException], None],
     ) -> None:
         self.tracker = tracker
         self.tracker_lock = tracker_lock
@@ -49,6 +59,8 @@ class GapReconciler:
         self._rest = rest
         self._publish = publish
         self._is_stopping = is_stopping
+        self._guard = guard
+        self._on_crash = on_crash
         self.thread: Optional[threading.Thread] = None
         self._again = False
         # counters (stats)
@@ -76,8 +88,12 @@ class GapReconciler:
                     if not self._again:
                         return
                     self._again = False
-        except Exception:  # pragma: no cover
-            _log.exception("user-data reconciliation crashed")
+        except Exception as exc:  # noqa: BLE001 - never die silently
+            self._guard.crashed("user-data reconciliation", exc)
+            try:
+                self._on_crash(exc)
+            except Exception as rexc:  # noqa: BLE001
+                self._guard.crashed("user-data reconciliation recovery", rexc)
 
     def _once(self) -> None:
         is_stopping = self._is_stopping

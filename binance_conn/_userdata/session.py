@@ -1,34 +1,39 @@
 """The user-data session: a WebSocket API connection (``/ws-api/v3``, two during a rollover), its threads.
 
 :class:`UserDataLink` drives the sans-I/O brains of ``_core/wsapi.py`` (frames, ids, signing,
-the subscription plan) and ``_core/userdata.py`` (event parsing, the order tracker):
+the subscription plan), ``_core/userdata.py`` (event parsing, the order tracker) and
+``_core/lifecycle.py`` (the link table ``LinkLife`` per connection, the rollover table
+``LinkSet`` for the session's set of links).  Who executes which lifecycle decision:
 
-* a reader thread per connection (``_wsapi_conn.WsApiConn``; connects with ``_reconnect.py``)
-  hands user-data events to ``_delivery.py`` (published on :data:`ORDER_TOPIC` /
-  :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`), answers to the caller of
-  :meth:`UserDataLink.request`, and the rest to the plan (logon, subscribe, resubscribe);
-* a ticker thread sends pings (a link that answers nothing within ``pong_timeout`` of a
-  ping is cut and replaced), resubscribes after a failed subscribe, starts the rollover
-  before ``max_lifetime``, and folds the primary's state into debounced
-  ``ConnectionEvent(session="user_data")`` and the level-triggered :attr:`ready`;
-* after every resubscribe that closes a gap, ``_reconcile.py`` asks REST about the orders
-  tracked as open and publishes a reconciled ``OrderUpdate`` per order that changed.
+* ``conn.WsApiConn`` -- one reader thread per connection (guarded by ``_io/guard``; connects
+  through ``_io/reconnect`` after a slot of the connector's attempt budget; failures go to
+  ``_io/connect_report``): feeds START/RETRY, FAILED, CONNECTED, LOST into its ``LinkLife``;
+  hands user-data events to ``delivery.py`` (published on :data:`ORDER_TOPIC` /
+  :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`) unless ``LinkSet.hold`` keeps them back,
+  answers to the caller of :meth:`UserDataLink.request`, the rest to the plan; reports the
+  drain answer (``LinkSet.drain_answered_by``);
+* the ticker thread (here, guarded): ``WsApiConn.supervise`` per link (pings; SUBSCRIBED /
+  PENDING; CONDEMN on a zombie verdict -- an outage, reason ``"zombie: ..."`` -- then the
+  socket is cut and the reader reconnects); ``LinkSet.tick`` (switch, drain, close, end of
+  the duplicate filter) carried out by ``rollover.py``; a rollover begun on
+  ``serverShutdown``, ``-2042`` or ``max_lifetime``; the primary's ``LinkLife`` folded into
+  debounced ``ConnectionEvent(session="user_data")`` and the level-triggered :attr:`ready`
+  (only ``READY`` is up);
+* ``reconcile.py`` (its own guarded thread): after every resubscribe that closes a gap, asks
+  REST about the orders tracked as open and publishes a reconciled ``OrderUpdate`` per
+  order that changed.
 
-Make-before-break: on ``serverShutdown``, ``-2042`` or at ``max_lifetime`` a subscribed
-link gets a successor (role ``"replacement"``) that connects and subscribes while the old
-one keeps delivering; once the successor is acknowledged it becomes the primary, the old
-link is sent ``userDataStream.unsubscribe`` and closed when that is answered (every event
-sent before it has then been read).  Events seen twice during the overlap are dropped by
-their natural keys.  If the old link dies first, the successor is promoted at once and its
-subscribe triggers a reconciliation.  A link with no user-data subscription (``ws_api``
-only) just reconnects.
+Make-before-break is described in ``rollover.py``.  A link with no user-data subscription
+(``ws_api`` only) just reconnects.  An unexpected exception in any of these threads is
+logged with its traceback, reported as ``InternalError`` and the connection is torn down
+and reconnected through the normal path.
 
 Rejected credentials (-2015, -1022, -2014, -1002, 401) stop this session only: no
 reconnect, one ``DISCONNECTED`` event with the reason, an ``AuthenticationError`` on
 the error topic; the market streams are not touched.
 
 The session opens only when user data is subscribed or a WebSocket API request is made
-(``conn.ws_api``, ``_wsapi_client.py``).
+(``conn.ws_api``, ``client.py``).
 """
 
 from __future__ import annotations
@@ -39,19 +44,22 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from .._core.debounce import Emitted
+from .._core.lifecycle import DEFAULT_OVERLAP, LinkInput
 from .._core.signing import signer_from_auth
 from .._core.status import SessionStatus
 from .._core.userdata import OrderTracker
 from .._core.wsapi import UserDataSession, WsApiProtocol
 from .._io.dispatch import Dispatcher
+from .._io.guard import ThreadGuard, run_guarded
 from .._io.topics import ERROR_TOPIC, publish_connection_events
-from .._io.transport import TransportClosed
+from .._io.transport import TransportClosed, TransportFactory, WsTransport
 from ..enums import ConnectionState
 from ..errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
 from . import RestApi
 from .conn import Waiter, WsApiConn
 from .delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
 from .reconcile import GapReconciler
+from .rollover import RolloverExecutor, new_link_set
 
 __all__ = [
     "ORDER_TOPIC",
@@ -68,7 +76,7 @@ S = ConnectionState
 _MAX_SLEEP = 0.25
 
 
-class UserDataLink:
+class UserDataLink(RolloverExecutor):
     """The WebSocket API session of one connector (user data + ``ws_api`` requests).
 
     Args:
@@ -76,6 +84,13 @@ class UserDataLink:
         dispatcher: the connector's dispatcher (events, connection events, errors).
         rest: returns the connector's current REST client (clock sync, reconciliation).
         on_ready_change: called (from any of our threads) when :attr:`ready` may have changed.
+        transport_factory: makes one WebSocket connection (``_io/transport.WsTransport``; tests
+            pass ``_io/memory.MemoryNetwork``).
+        acquire_slot: blocks (interruptibly, returning at stop) until the connector's
+            connection-attempt budget allows one more connect attempt; called before every attempt.
+        rollover_overlap: seconds a subscribed replacement overlaps the old link before the switch
+            (default: the lifecycle's, at most a tenth of ``max_lifetime`` so that a short lifetime
+            never keeps two links open all the time).
     """
 
     name = "user_data"
@@ -86,6 +101,10 @@ class UserDataLink:
         dispatcher: Dispatcher,
         rest: Callable[[], RestApi],
         on_ready_change: Callable[[], None] = lambda: None,
+        *,
+        transport_factory: TransportFactory = WsTransport,
+        acquire_slot: Optional[Callable[[], None]] = None,
+        rollover_overlap: Optional[float] = None,
     ) -> None:
         self.config = config
         self.exchange: str = config.exchange.name
@@ -95,6 +114,8 @@ class UserDataLink:
         self.dispatcher = dispatcher
         self._rest = rest
         self._on_ready_change = on_ready_change
+        self.transport_factory = transport_factory
+        self._acquire_slot = acquire_slot
         auth = config.auth
         self._api_key: Optional[str] = auth.api_key
         self._key_type: Optional[str] = auth.key_type
@@ -107,25 +128,30 @@ class UserDataLink:
         self.stopping = False
         self.running = False
         self._wake = threading.Event()
+        self._status_lock = threading.Lock()
         self.ready = threading.Event()  # primary up and, when user data is wanted, subscribed
         self._open = threading.Event()  # primary up (WebSocket API requests can go)
         self._topics: Set[str] = set()
         self.want_api = False
         self.fatal: Optional[BinanceError] = None
-        self._primary: Optional[WsApiConn] = None
-        self._replacement: Optional[WsApiConn] = None
+        if rollover_overlap is None:
+            rollover_overlap = min(DEFAULT_OVERLAP, self.ws_config.max_lifetime / 10.0)
+        self.links = new_link_set(rollover_overlap)  # primary, replacement, draining: the lifecycle's
         self._links: List[WsApiConn] = []  # every link whose thread may be alive
         self._force_reconcile = False
         self._resync = False
         self._generation = 0
+        self.guard = ThreadGuard(_log, self.exchange, self.report_error)
         self.delivery = UserEventDelivery(self.exchange, dispatcher, self.stop_event, self.tracker, self.tracker_lock)
         self._ticker: Optional[threading.Thread] = None
         self.reconciler = GapReconciler(
             self.tracker, self.tracker_lock, self._lock, rest,
-            lambda update: self.dispatcher.publish(ORDER_TOPIC, update, self.stop_event), lambda: self.stopping)
+            lambda update: self.dispatcher.publish(ORDER_TOPIC, update, self.stop_event), lambda: self.stopping,
+            self.guard, self._reconcile_crashed)
         self._launched = False
         self.status = SessionStatus(self.ws_config.debounce)
         self.last_loss_reason: Optional[str] = None
+        self.last_connect_error: Optional[str] = None  # the last failed connect attempt's reason (kept)
         # counters (stats)
         self.connects = 0
         self.reconnects = 0
@@ -195,8 +221,11 @@ class UserDataLink:
             if not self._launched:
                 self._launched = True
                 self.status.start(_monotonic())
-            if self._primary is None or not self._primary.thread.is_alive():
-                link = self._primary = WsApiConn(self, "primary", self._new_plan())
+            primary = self.links.primary
+            if primary is None or not primary.thread.is_alive():
+                self.links.reset()
+                link = self._new_link("primary")
+                self.links.set_primary(link)
                 self._links.append(link)
                 link.thread.start()
             if self._ticker is None or not self._ticker.is_alive():
@@ -236,8 +265,7 @@ class UserDataLink:
         """After the threads ended: STOPPED, and DISCONNECTED for a shown connection."""
         with self._lock:
             self._links = [link for link in self._links if link.thread.is_alive()]
-            self._primary = None
-            self._replacement = None
+            self.links.reset()
             self.delivery.end_overlap()
             if not self._launched:
                 return
@@ -247,6 +275,55 @@ class UserDataLink:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _new_link(self, role: str) -> WsApiConn:
+        return WsApiConn(self, role, self._new_plan())
+
+    def is_primary(self, link: WsApiConn) -> bool:
+        return link is self._primary
+
+    def acquire_slot(self) -> None:
+        """Before every connect attempt (a reader thread): the connector's budget, if any."""
+        if self._acquire_slot is not None:
+            self._acquire_slot()
+
+    def report_error(self, error: BinanceError) -> None:
+        """``on_error`` (any thread; never blocks past stop())."""
+        self.dispatcher.publish(ERROR_TOPIC, error, self.stop_event)
+
+    def connect_failed(self, link: WsApiConn, reason: str, is_new_kind: bool) -> None:
+        """A connect attempt of ``link`` failed (its reader; the reporter already logged and reported it).
+
+        The reason goes to ``stats()`` and, for the primary, into the session's connection
+        events: the next DISCONNECTED/RECONNECTING carries it, and a new kind of failure is
+        published at once as ``RECONNECTING`` so a link that never connects is not silent.
+        """
+        with self._lock:
+            self.last_connect_error = reason
+            primary = link is self._primary
+            if primary:
+                self.last_loss_reason = reason
+            # Not inside a settle window (users still see CONNECTED): the debounced events carry it then.
+            tell = (primary and is_new_kind and self._launched and not self.stopping and self.fatal is None
+                    and self.status.debouncer.shown is not S.CONNECTED)
+        if tell:
+            publish_connection_events(self.dispatcher, self.exchange, self.name, [(S.RECONNECTING, reason)], None,
+                                      self.stop_event)
+        self.wake()
+
+    def _tear_down(self, reason: str) -> None:
+        """A crash outside a reader (ticker, reconciliation): cut the live links; their readers
+        report the loss and reconnect through the normal path (state, ready, on_connection)."""
+        with self._lock:
+            links = [x for x in (self._primary, self._replacement) if x is not None]
+        for link in links:
+            transport = link.transport
+            if transport is not None and not transport.aborted:
+                link.kill_reason = reason
+                transport.abort()
+
+    def _reconcile_crashed(self, exc: BaseException) -> None:
+        self._tear_down(f"internal error in reconciliation: {type(exc).__name__}: {exc}")
 
     def _make_protocol(self) -> WsApiProtocol:
         return WsApiProtocol(
@@ -266,119 +343,35 @@ class UserDataLink:
             server = 0.0
         return (time.time() - _monotonic()) * 1000.0 + server
 
-    def _on_subscribed(self, link: WsApiConn, now: float) -> None:
-        self.subscribes += 1
-        link.retry = 0
-        reconcile = False
-        old: Optional[WsApiConn] = None
-        drain: Optional[str] = None
-        with self._lock:
-            if link is self._replacement:
-                # Make-before-break: the successor is live; both deliver until the old one closes.
-                old = self._primary
-                self._primary = link
-                self._replacement = None
-                link.role = "primary"
-                self._open.set()
-                if old is not None:
-                    old.retired = True
-                    old.retired_at = now
-                    drain = self._drain_frame(old, now)
-                reconcile = self._force_reconcile
-                self._force_reconcile = False
-            elif link is self._primary and self._force_reconcile:
-                reconcile = True
-                self._force_reconcile = False
-        if old is not None:
-            if drain:
-                old.send([drain])
-            _log.info("user-data rollover complete")
-        if reconcile:
-            self.reconciler.start()
-        self.wake()
-        self._on_ready_change()
-
-    def _drain_frame(self, old: WsApiConn, now: float) -> Optional[str]:
-        """``userDataStream.unsubscribe`` for a retired link: its answer follows every event sent before."""
-        proto, plan = old.proto, old.plan
-        if proto is None or plan is None or plan.subscription_id is None:
-            return None
-        rid, frame = proto.request("userDataStream.unsubscribe", {"subscriptionId": plan.subscription_id}, now=now)
-        old.drain_rid = rid
-        return frame
-
-    def _want_rollover(self, link: WsApiConn, reason: str) -> None:
-        """serverShutdown / -2042 / lifetime: replace ``link`` (make-before-break when subscribed)."""
-        with self._lock:
-            if link is not self._primary or link.retired or self.stopping:
-                return
-            if link.plan is None or not link.plan.is_ready:
-                # Nothing live to keep: reconnect at once.
-                link.kill_reason = reason
-                transport = link.transport
-            else:
-                link.rollover_reason = reason
-                transport = None
-        if transport is not None:
-            transport.close()
-        self.wake()
-
-    def _begin_rollover(self, reason: str) -> None:
-        with self._lock:
-            if self._replacement is not None or self.stopping or self._primary is None:
-                return
-            self.rollovers += 1
-            self.delivery.begin_overlap()  # record what the old link delivers from now on
-            link = self._replacement = WsApiConn(self, "replacement", self._new_plan())
-            self._links.append(link)
-            link.thread.start()
-        _log.info("user-data rollover started", extra={"reason": reason})
-
     def _on_lost(self, link: WsApiConn, reason: str) -> None:
+        """``link``'s socket is gone (its reader): the plan and the rollover table hear it."""
+        now = _monotonic()
         with self._lock:
             proto = link.proto
             link.proto = None
             link.transport = None
             if proto is not None:
                 proto.connection_lost()
-            was_primary = link is self._primary
-            release: Optional[WsApiConn] = None
+            was_primary = link is self.links.primary
+            step = self._rollover_lost(link, now)
             if link.plan is not None:
-                if was_primary and link.plan.is_ready:
-                    self._force_reconcile = self._force_reconcile or self._replacement is not None
                 link.plan.on_disconnected()
-            if link is self._replacement:
-                self._replacement = None
-                link.retired = True
-            elif was_primary:
+            if was_primary:
                 self._open.clear()
                 if not self.stopping and self.fatal is None:
                     self.reconnects += 1
                     self.last_loss_reason = reason
-                    with self.tracker_lock:
-                        self.tracker.begin_gap()
-                    repl = self._replacement
-                    if repl is not None:
-                        # The old link died mid-rollover: the successor becomes the primary now.
-                        self._primary = repl
-                        self._replacement = None
-                        repl.role = "primary"
-                        link.retired = True
-                        release = repl
-                        if repl.is_open:
-                            self._open.set()
-            else:
-                link.retired = True
-                self.delivery.overlap_end_at = _monotonic() + 1.0
-                release = self._primary
-        self.delivery.release(release)
+            old, frame, reconcile = self._apply_locked(step, now)
+        self._carry_out(step, old, frame, reconcile)
         link.fail_waiters(reason)
         self.wake()
         if was_primary:
             self.ready.clear()
             self._on_ready_change()
             if not self.stopping and self.fatal is None:
-                _log.warning("user-data connection lost", extra={"reason": reason})
+                _log.warning("user-data connection lost: %s", reason, extra={"reason": reason})
+                # Published now, not at the next tick: a reconnect faster than a tick is still an outage.
+                self._update_state(_monotonic())
 
     def _on_fatal(self, error: BinanceError) -> None:
         if not isinstance(error, AuthenticationError):
@@ -397,8 +390,10 @@ class UserDataLink:
             self.last_loss_reason = reason
             links = list(self._links)
             emit = self.status.fail()
+            for link in links:
+                link.retired = True
+                link.life.handle(LinkInput.CLOSE, _monotonic(), reason)
         for link in links:
-            link.retired = True
             if link.transport is not None:
                 link.transport.close()
         self.ready.clear()
@@ -411,13 +406,17 @@ class UserDataLink:
 
     # ------------------------------------------------------------------ ticker thread
     def _tick_loop(self) -> None:
-        try:
-            while not self.stopping:
-                timeout = self._tick()
-                self._wake.wait(timeout)
-                self._wake.clear()
-        except Exception:  # pragma: no cover
-            _log.exception("user-data ticker crashed")
+        run_guarded(self._ticks, guard=self.guard, component="user-data ticker", stop_event=self.stop_event,
+                    recover=self._ticker_crashed, is_done=lambda: self.stopping)
+
+    def _ticks(self) -> None:
+        while not self.stopping:
+            timeout = self._tick()
+            self._wake.wait(timeout)
+            self._wake.clear()
+
+    def _ticker_crashed(self, exc: BaseException) -> None:
+        self._tear_down(f"internal error in the ticker: {type(exc).__name__}: {exc}")
 
     def _tick(self) -> float:
         now = _monotonic()
@@ -432,44 +431,19 @@ class UserDataLink:
         rollover: Optional[str] = None
         with self._lock:
             self._links = [x for x in self._links if x.thread.ident is None or x.thread.is_alive()]
-            if (self.delivery.deduping and self._replacement is None and now >= self.delivery.overlap_end_at
-                    and not any(x.retired for x in self._links)):
-                self.delivery.end_overlap()
+            step, old, frame, reconcile = self._rollover_tick(now)
+            if step.wake_at is not None and step.wake_at < deadline:
+                deadline = step.wake_at
+            may_roll = not self.links.in_rollover and self.links.draining is None
+            offset = self._clock_offset
             for link in self._links:
-                proto = link.proto
-                if proto is None or link.transport is None:
-                    continue
-                health = link.health
-                ping = health.next_ping_due(now) == 0.0
-                if ping:
-                    health.on_ping_sent(now)
-                kill = health.is_zombie(now)
-                nd = health.next_deadline(now)
+                frames, ping, kill, roll, nd = link.supervise(
+                    now, is_primary=link is self._primary, may_roll=may_roll,
+                    max_lifetime=self.ws_config.max_lifetime, clock_offset=offset)
                 if nd is not None and nd < deadline:
                     deadline = nd
-                frames: List[str] = []
-                if link.plan is not None:
-                    proto.set_clock_offset(self._clock_offset())
-                gone = [rid for rid in proto.expired(now) if rid not in link.waiters]
-                if link.retired:
-                    # The old link of a rollover closes on its unsubscribe answer; this is the fallback.
-                    at = link.retired_at or now
-                    if kill is None and (link.drain_rid is None or now - at >= 3.0) and not link.waiters:
-                        kill = "replaced (make-before-break)"
-                elif link.plan is not None:
-                    if gone:
-                        frames += link.plan.on_expired(gone, now).frames
-                    frames += link.plan.poll(now).frames
-                    opened = link.opened_at
-                    if link is self._primary and self._replacement is None:
-                        if link.rollover_reason is not None:
-                            rollover = link.rollover_reason
-                        elif opened is not None and now - opened >= self.ws_config.max_lifetime:
-                            rollover = "maximum connection lifetime reached"
-                elif link is self._primary:
-                    opened = link.opened_at
-                    if kill is None and opened is not None and now - opened >= self.ws_config.max_lifetime:
-                        kill = "maximum connection lifetime reached"
+                if roll is not None:
+                    rollover = roll
                 if ping or frames or kill:
                     actions.append((link, frames, ping, kill))
         for link, frames, ping, kill in actions:
@@ -483,16 +457,17 @@ class UserDataLink:
                 except TransportClosed:
                     pass
             if kill is not None and not transport.aborted:
-                if kill.startswith("no pong"):
+                if kill.startswith("zombie"):
                     self.zombies += 1
-                    _log.warning("zombie user-data connection replaced", extra={"reason": kill})
+                    _log.warning("user-data connection replaced: %s", kill, extra={"reason": kill})
                 link.kill_reason = kill
                 if link.retired:
                     transport.close()
                 else:
                     transport.abort()
+        self._carry_out(step, old, frame, reconcile)
         if rollover is not None:
-            self._begin_rollover(rollover)
+            self._begin_rollover(rollover, now)
         self._update_state(now)
         d = self.status.next_deadline()
         if d is not None and d < deadline:
@@ -501,19 +476,23 @@ class UserDataLink:
 
     def _is_up(self) -> bool:
         link = self._primary
-        if link is None or not self._open.is_set():
-            return False
-        if self._topics:
-            return link.plan is not None and link.plan.is_ready
-        return True
+        return link is not None and self._open.is_set() and link.life.is_ready
 
     def _update_state(self, now: float) -> None:
+        """Fold the primary's state into ``ready`` and the connection events (ticker, or a reader
+        reporting a loss); ``_status_lock`` keeps the events of both in order."""
+        with self._status_lock:
+            self._update_state_locked(now)
+
+    def _update_state_locked(self, now: float) -> None:
         with self._lock:
             if self.fatal is not None or not self._launched:
                 return
             up = self._is_up()
             if up:
                 reason = "user data subscribed" if self._topics else "WebSocket API connected"
+            elif self._primary is not None and self._primary.life.is_condemned:
+                reason = self._primary.life.reason
             elif self._open.is_set():
                 reason = "subscribing to user data"
             else:
@@ -579,7 +558,9 @@ class UserDataLink:
             plan = link.plan if link is not None else None
             opened = link.opened_at if link is not None and self._open.is_set() else None
             pending = sum(len(x.waiters) for x in self._links)
-            rolling = self._replacement is not None
+            rolling = self.links.state.value
+            held = self.links.held
+            links = list(self._links)
         with self.tracker_lock:
             tracked = len(self.tracker)
         return {
@@ -594,7 +575,9 @@ class UserDataLink:
             "reconnects": self.reconnects,
             "zombies_replaced": self.zombies,
             "rollovers": self.rollovers,
-            "rollover_in_progress": rolling,
+            "rollover_in_progress": self.links.in_rollover,
+            "rollover_state": rolling,
+            "held_events": held,
             "duplicates_dropped": self.delivery.duplicates,
             "subscribes": self.subscribes,
             "events": self.delivery.events,
@@ -605,4 +588,8 @@ class UserDataLink:
             "tracked_orders": tracked,
             "pending_requests": pending,
             "last_loss_reason": self.last_loss_reason,
+            "last_connect_error": self.last_connect_error,
+            "connect_failures": sum(x.reporter.total_failures for x in links),
+            "internal_errors": self.guard.crashes,
+            "last_internal_error": self.guard.last_crash,
         }

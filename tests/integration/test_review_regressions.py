@@ -15,7 +15,6 @@ import binance_conn as bc
 from binance_conn._io.transport import WsTransport
 from binance_conn._market.link import ShardLink, StreamConn
 from binance_conn._rest.limiter import WeightLimiterRegistry
-from binance_conn._userdata import conn as _wsapi_conn
 from binance_conn.config import Config
 from binance_conn.rest import RestClient
 
@@ -59,7 +58,7 @@ def test_user_data_socket_is_closed_when_stop_lands_right_after_connect(fake: Fa
             made.append(self)
             conn._user.begin_stop()
 
-    monkeypatch.setattr(_wsapi_conn, "WsTransport", StopAfterConnect)
+    conn._user.transport_factory = StopAfterConnect  # the injected transport (issue 9)
     conn.on_order(lambda ev: None)
     try:
         conn.start()
