@@ -68,28 +68,10 @@ from enum import Enum
 from typing import Any, Deque, Dict, Generic, List, Mapping, Optional, Protocol, Tuple, TypeVar
 
 __all__ = [
-    "LinkState",
-    "LinkInput",
-    "Liveness",
-    "LivenessInput",
-    "Rollover",
-    "SetInput",
-    "LINK_TRANSITIONS",
-    "LIVENESS_TRANSITIONS",
-    "SET_TRANSITIONS",
-    "LifecycleError",
-    "link_transition",
-    "set_transition",
-    "LinkLife",
-    "LinkSet",
-    "Step",
-    "PausableMonitor",
-    "DRAIN_ACK",
-    "DRAIN_QUIET",
-    "DEFAULT_OVERLAP",
-    "DEFAULT_GRACE",
-    "DEFAULT_DRAIN_TIMEOUT",
-    "DEFAULT_QUIET",
+    "LinkState", "LinkInput", "Liveness", "LivenessInput", "Rollover", "SetInput", "LINK_TRANSITIONS",
+    "LIVENESS_TRANSITIONS", "SET_TRANSITIONS", "LifecycleError", "link_transition", "set_transition", "LinkLife",
+    "LinkSet", "Step", "PausableMonitor", "DRAIN_ACK", "DRAIN_QUIET", "DEFAULT_OVERLAP", "DEFAULT_GRACE",
+    "DEFAULT_DRAIN_TIMEOUT", "DEFAULT_QUIET",
 ]
 
 DEFAULT_OVERLAP = 1.0
@@ -117,6 +99,10 @@ class LifecycleError(RuntimeError):
         self.input = event
 
 
+def _value_str(self: Enum) -> str:
+    return str(self.value)
+
+
 # ---------------------------------------------------------------------------------- one link
 
 
@@ -132,8 +118,7 @@ class LinkState(str, Enum):
     DRAINING = "draining"
     RETIRED = "retired"
 
-    def __str__(self) -> str:
-        return str(self.value)
+    __str__ = _value_str
 
 
 class LinkInput(str, Enum):
@@ -150,50 +135,35 @@ class LinkInput(str, Enum):
     DRAIN = "drain"  # switched away from: deliver what is in flight, then close
     CLOSE = "close"  # ended for good (drained, shard emptied, stop)
 
-    def __str__(self) -> str:
-        return str(self.value)
+    __str__ = _value_str
 
 
 _L = LinkState
 _LI = LinkInput
 
 _LINK: Dict[Tuple[LinkState, LinkInput], LinkState] = {
-    (_L.IDLE, _LI.START): _L.CONNECTING,
-    (_L.IDLE, _LI.CLOSE): _L.RETIRED,
-    (_L.IDLE, _LI.DRAIN): _L.RETIRED,
+    (_L.IDLE, _LI.START): _L.CONNECTING, (_L.IDLE, _LI.CLOSE): _L.RETIRED, (_L.IDLE, _LI.DRAIN): _L.RETIRED,
     (_L.CONNECTING, _LI.FAILED): _L.CONNECTING,
     (_L.CONNECTING, _LI.CONNECTED): _L.SUBSCRIBING,
     (_L.CONNECTING, _LI.LOST): _L.LOST,  # a crash in the connect path: recover through LOST
     (_L.CONNECTING, _LI.DRAIN): _L.RETIRED,  # nothing in flight on a link that is not open
     (_L.CONNECTING, _LI.CLOSE): _L.RETIRED,
-    (_L.SUBSCRIBING, _LI.SUBSCRIBED): _L.READY,
-    (_L.SUBSCRIBING, _LI.PENDING): _L.SUBSCRIBING,
-    (_L.READY, _LI.SUBSCRIBED): _L.READY,
-    (_L.READY, _LI.PENDING): _L.SUBSCRIBING,
-    (_L.ZOMBIE, _LI.SUBSCRIBED): _L.ZOMBIE,  # a condemned link stays condemned until it is gone
-    (_L.ZOMBIE, _LI.PENDING): _L.ZOMBIE,
-    (_L.SUBSCRIBING, _LI.CONDEMN): _L.ZOMBIE,
-    (_L.READY, _LI.CONDEMN): _L.ZOMBIE,
+    (_L.SUBSCRIBING, _LI.SUBSCRIBED): _L.READY, (_L.SUBSCRIBING, _LI.PENDING): _L.SUBSCRIBING,
+    (_L.READY, _LI.SUBSCRIBED): _L.READY, (_L.READY, _LI.PENDING): _L.SUBSCRIBING,
+    # a condemned link stays condemned until it is gone (a late ack does not revive it)
+    (_L.ZOMBIE, _LI.SUBSCRIBED): _L.ZOMBIE, (_L.ZOMBIE, _LI.PENDING): _L.ZOMBIE,
+    (_L.SUBSCRIBING, _LI.CONDEMN): _L.ZOMBIE, (_L.READY, _LI.CONDEMN): _L.ZOMBIE,
     (_L.ZOMBIE, _LI.CONDEMN): _L.ZOMBIE,
-    (_L.SUBSCRIBING, _LI.LOST): _L.LOST,
-    (_L.READY, _LI.LOST): _L.LOST,
-    (_L.ZOMBIE, _LI.LOST): _L.LOST,
-    (_L.LOST, _LI.LOST): _L.LOST,
-    (_L.LOST, _LI.RETRY): _L.CONNECTING,
-    (_L.LOST, _LI.DRAIN): _L.RETIRED,
-    (_L.LOST, _LI.CLOSE): _L.RETIRED,
-    (_L.SUBSCRIBING, _LI.DRAIN): _L.DRAINING,
-    (_L.READY, _LI.DRAIN): _L.DRAINING,
+    (_L.SUBSCRIBING, _LI.LOST): _L.LOST, (_L.READY, _LI.LOST): _L.LOST, (_L.ZOMBIE, _LI.LOST): _L.LOST,
+    (_L.LOST, _LI.LOST): _L.LOST, (_L.LOST, _LI.RETRY): _L.CONNECTING,
+    (_L.LOST, _LI.DRAIN): _L.RETIRED, (_L.LOST, _LI.CLOSE): _L.RETIRED,
+    (_L.SUBSCRIBING, _LI.DRAIN): _L.DRAINING, (_L.READY, _LI.DRAIN): _L.DRAINING,
     (_L.ZOMBIE, _LI.DRAIN): _L.DRAINING,
-    (_L.SUBSCRIBING, _LI.CLOSE): _L.RETIRED,
-    (_L.READY, _LI.CLOSE): _L.RETIRED,
-    (_L.ZOMBIE, _LI.CLOSE): _L.RETIRED,
-    (_L.DRAINING, _LI.SUBSCRIBED): _L.DRAINING,
-    (_L.DRAINING, _LI.PENDING): _L.DRAINING,
-    (_L.DRAINING, _LI.CONDEMN): _L.DRAINING,  # already on its way out
-    (_L.DRAINING, _LI.DRAIN): _L.DRAINING,
-    (_L.DRAINING, _LI.LOST): _L.RETIRED,
-    (_L.DRAINING, _LI.CLOSE): _L.RETIRED,
+    (_L.SUBSCRIBING, _LI.CLOSE): _L.RETIRED, (_L.READY, _LI.CLOSE): _L.RETIRED, (_L.ZOMBIE, _LI.CLOSE): _L.RETIRED,
+    # already on its way out: acks, verdicts and further drains change nothing
+    (_L.DRAINING, _LI.SUBSCRIBED): _L.DRAINING, (_L.DRAINING, _LI.PENDING): _L.DRAINING,
+    (_L.DRAINING, _LI.CONDEMN): _L.DRAINING, (_L.DRAINING, _LI.DRAIN): _L.DRAINING,
+    (_L.DRAINING, _LI.LOST): _L.RETIRED, (_L.DRAINING, _LI.CLOSE): _L.RETIRED,
 }
 for _inp in LinkInput:  # RETIRED absorbs everything: late reports from a link that is gone
     _LINK[(_L.RETIRED, _inp)] = _L.RETIRED
@@ -298,10 +268,6 @@ class LinkLife:
         return self.state is _L.ZOMBIE
 
     @property
-    def is_retired(self) -> bool:
-        return self.state is _L.RETIRED
-
-    @property
     def carries_traffic(self) -> bool:
         """Its socket is (still) read: open, condemned or draining."""
         return self.state in _CARRYING
@@ -348,8 +314,7 @@ class Rollover(str, Enum):
     DRAINING = "draining"  # switched; the old link delivers what is in flight
     GRACE = "grace"  # old link gone; duplicates still filtered for a while
 
-    def __str__(self) -> str:
-        return str(self.value)
+    __str__ = _value_str
 
 
 class SetInput(str, Enum):
@@ -362,8 +327,7 @@ class SetInput(str, Enum):
     GRACE_OVER = "grace_over"
     RESET = "reset"
 
-    def __str__(self) -> str:
-        return str(self.value)
+    __str__ = _value_str
 
 
 _R = Rollover
@@ -372,20 +336,14 @@ _SI = SetInput
 _SET: Dict[Tuple[Rollover, SetInput], Rollover] = {
     (_R.STEADY, _SI.BEGIN): _R.OPENING,
     (_R.STEADY, _SI.OLD_LOST): _R.STEADY,  # a plain drop: the link reconnects by itself
-    (_R.OPENING, _SI.SUBSCRIBED): _R.OVERLAP,
-    (_R.OPENING, _SI.OLD_LOST): _R.GRACE,
+    (_R.OPENING, _SI.SUBSCRIBED): _R.OVERLAP, (_R.OPENING, _SI.OLD_LOST): _R.GRACE,
     (_R.OPENING, _SI.NEW_LOST): _R.GRACE,
-    (_R.OVERLAP, _SI.SUBSCRIBED): _R.OVERLAP,
-    (_R.OVERLAP, _SI.SWITCH): _R.DRAINING,
-    (_R.OVERLAP, _SI.OLD_LOST): _R.GRACE,
-    (_R.OVERLAP, _SI.NEW_LOST): _R.GRACE,
-    (_R.DRAINING, _SI.DRAINED): _R.GRACE,
-    (_R.DRAINING, _SI.OLD_LOST): _R.GRACE,
+    (_R.OVERLAP, _SI.SUBSCRIBED): _R.OVERLAP, (_R.OVERLAP, _SI.SWITCH): _R.DRAINING,
+    (_R.OVERLAP, _SI.OLD_LOST): _R.GRACE, (_R.OVERLAP, _SI.NEW_LOST): _R.GRACE,
+    (_R.DRAINING, _SI.DRAINED): _R.GRACE, (_R.DRAINING, _SI.OLD_LOST): _R.GRACE,
     (_R.DRAINING, _SI.NEW_LOST): _R.DRAINING,  # the new primary reconnects; the old still drains
-    (_R.GRACE, _SI.BEGIN): _R.OPENING,
-    (_R.GRACE, _SI.GRACE_OVER): _R.STEADY,
-    (_R.GRACE, _SI.OLD_LOST): _R.GRACE,
-    (_R.GRACE, _SI.NEW_LOST): _R.GRACE,
+    (_R.GRACE, _SI.BEGIN): _R.OPENING, (_R.GRACE, _SI.GRACE_OVER): _R.STEADY,
+    (_R.GRACE, _SI.OLD_LOST): _R.GRACE, (_R.GRACE, _SI.NEW_LOST): _R.GRACE,
 }
 for _r in Rollover:
     _SET[(_r, _SI.RESET)] = _R.STEADY
@@ -450,30 +408,19 @@ class LinkSet(Generic[T]):
         overlap, grace, drain_timeout, quiet: seconds, see the module docstring.
     """
 
-    def __init__(
-        self,
-        *,
-        drain_rule: str = DRAIN_QUIET,
-        hold_replacement: bool = False,
-        overlap: float = DEFAULT_OVERLAP,
-        grace: float = DEFAULT_GRACE,
-        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
-        quiet: float = DEFAULT_QUIET,
-    ) -> None:
+    def __init__(self, *, drain_rule: str = DRAIN_QUIET, hold_replacement: bool = False,
+                 overlap: float = DEFAULT_OVERLAP, grace: float = DEFAULT_GRACE,
+                 drain_timeout: float = DEFAULT_DRAIN_TIMEOUT, quiet: float = DEFAULT_QUIET) -> None:
         if drain_rule not in (DRAIN_ACK, DRAIN_QUIET):
             raise ValueError(f"unknown drain rule {drain_rule!r}")
-        self.drain_rule = drain_rule
-        self.hold_replacement = hold_replacement
-        self.overlap = float(overlap)
-        self.grace = float(grace)
-        self.drain_timeout = float(drain_timeout)
-        self.quiet = float(quiet)
+        self.drain_rule, self.hold_replacement = drain_rule, hold_replacement
+        self.overlap, self.grace = float(overlap), float(grace)
+        self.drain_timeout, self.quiet = float(drain_timeout), float(quiet)
         self.state = _R.STEADY
         self.primary: Optional[T] = None
         self.replacement: Optional[T] = None
-        self.draining: Optional[T] = None
-        self.reason = ""
-        self.rollovers = 0
+        self.draining: Optional[T] = None  # the old link of the last switch, until drained
+        self.reason, self.rollovers = "", 0
         self.subscribed_at: Optional[float] = None  # replacement fully subscribed
         self.has_data = False  # the replacement delivered data
         self.switched_at: Optional[float] = None
@@ -534,13 +481,10 @@ class LinkSet(Generic[T]):
         if self.state not in (_R.STEADY, _R.GRACE) or self.draining is not None:
             return False
         self._go(_SI.BEGIN)
-        self.replacement = new
-        self.reason = reason
+        self.replacement, self.reason = new, reason
         self.rollovers += 1
-        self.subscribed_at = None
+        self.subscribed_at = self.switched_at = self.grace_until = None
         self.has_data = False
-        self.switched_at = None
-        self.grace_until = None
         self._held.clear()
         return True
 
@@ -629,9 +573,7 @@ class LinkSet(Generic[T]):
                 old = self.primary
                 self._promote(step)
                 self.draining = old
-                self.switched_at = now
-                self.old_last_data = None
-                self.drain_sent_at = None
+                self.switched_at, self.old_last_data, self.drain_sent_at = now, None, None
                 self.drain_answered = False
                 step.drain = old
             elif self.subscribed_at is not None:
@@ -663,12 +605,8 @@ class LinkSet(Generic[T]):
     def reset(self) -> None:
         """Stop: forget the replacement, the draining link and anything held."""
         self._go(_SI.RESET)
-        self.primary = None
-        self.replacement = None
-        self.draining = None
-        self.subscribed_at = None
-        self.switched_at = None
-        self.grace_until = None
+        self.primary = self.replacement = self.draining = None
+        self.subscribed_at = self.switched_at = self.grace_until = None
         self._held.clear()
 
     def links(self) -> List[T]:
