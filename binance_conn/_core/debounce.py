@@ -94,6 +94,15 @@ class Debouncer:
             self._emit(out, state, reason)  # outage already public: follow it
         return out
 
+    def restate(self, reason: str) -> List[Emitted]:
+        """An outage users already see got a new cause (e.g. the connect failure changed from
+        "refused" to "certificate"): say it again with the new reason.  Nothing while the drop
+        is still inside its settle window, or while users see no outage."""
+        shown = self._shown
+        if shown not in _DOWN or self._deadline is not None or self._raw is not shown:
+            return []
+        return [(shown, reason)]
+
     def poll(self, now: float) -> List[Emitted]:
         """Close an expired settle window; returns what to publish."""
         if self._deadline is None or now < self._deadline:

@@ -25,12 +25,13 @@ class SessionStatus:
         settle: the debounce window, seconds (``websocket.debounce``).
     """
 
-    __slots__ = ("settle", "sm", "debouncer")
+    __slots__ = ("settle", "sm", "debouncer", "_cause")
 
     def __init__(self, settle: float) -> None:
         self.settle = float(settle)
         self.sm = StateMachine()
         self.debouncer = Debouncer(self.settle)
+        self._cause: Optional[str] = None
 
     @property
     def state(self) -> ConnectionState:
@@ -43,11 +44,14 @@ class SessionStatus:
         self.debouncer = Debouncer(self.settle)
         self.debouncer.feed(S.CONNECTING, now)
 
-    def update(self, up: bool, lost: bool, reason: str, now: float) -> Tuple[List[Emitted], bool]:
+    def update(self, up: bool, lost: bool, reason: str, now: float,
+               cause: Optional[str] = None) -> Tuple[List[Emitted], bool]:
         """Fold this tick's verdict in; returns what to publish and whether this was a reconnect.
 
         ``up``: the session is fully usable; ``lost``: it was up and is not (a session
-        still waiting for a first acknowledgement is neither).
+        still waiting for a first acknowledgement is neither).  ``cause``: a stable key of
+        why it is down (a connect failure's reason kind); when it changes during an outage
+        users already see, the state is published again with the new ``reason``.
         """
         emitted: List[Emitted] = []
         reconnected = False
@@ -65,6 +69,12 @@ class SessionStatus:
         if sm.state is not state or sm.state is S.RECONNECTING:
             emitted += debouncer.feed(sm.state, now, reason)
         emitted += debouncer.poll(now)
+        if up:
+            self._cause = None
+        elif cause is not None and cause != self._cause:
+            self._cause = cause
+            if not emitted:
+                emitted += debouncer.restate(reason)
         return emitted, reconnected
 
     def stop(self, reason: str, now: float) -> List[Emitted]:

@@ -410,7 +410,11 @@ class ShardLink:
                             kills.append((conn, conn.transport, reason))
                 except Exception as exc:  # noqa: BLE001 - a bug in a health check: tear this link down
                     host.guard.crashed(f"market health check (shard {self.index})", exc)
-                    kills.append((conn, conn.transport, f"internal error: {type(exc).__name__}: {exc}"))
+                    reason = f"internal error: {type(exc).__name__}: {exc}"
+                    if life.can(_I.CONDEMN):  # torn down: an outage like any other until it reconnects
+                        life.handle(_I.CONDEMN, now, reason)
+                        self.last_loss_reason = reason
+                    kills.append((conn, conn.transport, reason))
                     continue
                 if conn is links.primary:
                     if life.is_ready:
@@ -599,8 +603,8 @@ class ShardLink:
     def down_reason(self) -> Optional[str]:
         """Why this shard is not up: a connect failure, a zombie verdict, a loss (or None)."""
         conn = self.links.primary
-        if conn is not None and conn.life.state is LinkState.CONNECTING and self.last_connect_error:
-            return f"connect failed: {self.last_connect_error}"
+        if conn is not None and conn.life.state is LinkState.CONNECTING and self.reporter.failures:
+            return f"connect failed: {self.reporter.last_reason}"
         if conn is not None and conn.life.is_condemned:
             return conn.life.reason
         return self.last_loss_reason

@@ -255,14 +255,17 @@ class MarketSession:
         # subscription still waiting for its acknowledgement (or a new shard still
         # connecting for the first time) only keeps `ready` clear: it is no disconnect.
         lost = not self.rest_ok or any(link.ever_ready and not link.is_open for link in links)
+        cause: Optional[str] = None
         if links and not streams_up:
-            reason = next((r for r in (link.down_reason() for link in links if not link.is_ready) if r), "connecting")
+            down = [link for link in links if not link.is_ready]
+            reason = next((r for r in (link.down_reason() for link in down) if r), "connecting")
+            cause = next((link.reporter.last_kind for link in down if link.reporter.last_kind), None)
         elif not self.rest_ok:
             reason = f"REST unreachable: {self.rest_error}" if self.rest_error else "checking REST"
         else:
             reason = "all streams subscribed" if links else "REST reachable"
         with self._lock:
-            emitted, reconnected = self.status.update(up, lost, reason, now)
+            emitted, reconnected = self.status.update(up, lost, reason, now, cause)
             if reconnected:
                 self.reconnects += 1
         if up and self.extra_ready():
