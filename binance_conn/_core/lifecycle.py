@@ -74,20 +74,13 @@ __all__ = [
     "DEFAULT_DRAIN_TIMEOUT", "DEFAULT_QUIET",
 ]
 
-DEFAULT_OVERLAP = 1.0
-"""Seconds a subscribed replacement may overlap the old link before the switch (quiet streams)."""
-DEFAULT_GRACE = 3.0
-"""Seconds the duplicate filter stays on after the old link of a rollover ended: the new link
-may still carry (late) events the old one already delivered."""
-DEFAULT_DRAIN_TIMEOUT = 3.0
-"""DRAIN_ACK fallback: seconds after the drain started when an unanswered old link is closed anyway."""
-DEFAULT_QUIET = 0.25
-"""DRAIN_QUIET: seconds without an event on the old link after which it is drained."""
+DEFAULT_OVERLAP = 1.0  # s a subscribed replacement may overlap the old link before the switch (quiet streams)
+DEFAULT_GRACE = 3.0  # s the duplicate filter stays on after the old link ended (late events on the new one)
+DEFAULT_DRAIN_TIMEOUT = 3.0  # DRAIN_ACK fallback: s after the drain started when an unanswered link is closed
+DEFAULT_QUIET = 0.25  # DRAIN_QUIET: s without an event on the old link after which it is drained
 
-DRAIN_ACK = "ack"
-"""Drain rule: the old link is drained once its unsubscribe request was sent and answered."""
-DRAIN_QUIET = "quiet"
-"""Drain rule: the old link is drained once its events stopped, or ``overlap`` after the switch."""
+DRAIN_ACK = "ack"  # drained once its unsubscribe request was sent and answered (user data)
+DRAIN_QUIET = "quiet"  # drained once its events stopped, or ``overlap`` after the switch (market)
 
 
 class LifecycleError(RuntimeError):
@@ -102,8 +95,6 @@ class LifecycleError(RuntimeError):
 def _value_str(self: Enum) -> str:
     return str(self.value)
 
-
-# ---------------------------------------------------------------------------------- one link
 
 
 class LinkState(str, Enum):
@@ -251,8 +242,6 @@ class LinkLife:
     def can(self, event: LinkInput) -> bool:
         return (self.state, event) in _LINK
 
-    # -- verdicts -------------------------------------------------------------------------
-
     @property
     def is_open(self) -> bool:
         """Connected and not condemned (subscriptions may be pending)."""
@@ -277,8 +266,6 @@ class LinkLife:
         """A health verdict (zombie, probe) may be taken: open and liveness tracking."""
         return self.state in _OPEN and self.liveness is Liveness.TRACKING
 
-    # -- liveness during a BLOCK wait -----------------------------------------------------
-
     def block_started(self, at: float, monitor: PausableMonitor) -> None:
         """The supervisor sees the reader blocked since ``at``: pause the monitor (once)."""
         before = self.liveness
@@ -301,8 +288,6 @@ class LinkLife:
     def __repr__(self) -> str:
         return f"<LinkLife {self.state.value} liveness={self.liveness.value} reason={self.reason!r}>"
 
-
-# ---------------------------------------------------------------------------------- a set of links
 
 
 class Rollover(str, Enum):
@@ -434,8 +419,6 @@ class LinkSet(Generic[T]):
         self.state = set_transition(self.state, event)
         return self.state
 
-    # -- verdicts -------------------------------------------------------------------------
-
     @property
     def in_rollover(self) -> bool:
         """A replacement exists (OPENING / OVERLAP)."""
@@ -469,8 +452,6 @@ class LinkSet(Generic[T]):
             return now - start >= self.drain_timeout
         last = self.old_last_data if self.old_last_data is not None else self.switched_at
         return now - max(last, self.switched_at) >= self.quiet or now - self.switched_at >= self.overlap
-
-    # -- inputs ---------------------------------------------------------------------------
 
     def set_primary(self, link: T) -> None:
         """The first link of the session (no overlap)."""
