@@ -43,6 +43,7 @@ from .._io.guard import ThreadGuard, run_guarded
 from .._io.reconnect import Stopped, connect_forever
 from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory
 from ..errors import APIError, BinanceError, ConnectionError
+from .badframes import BadFrames
 
 __all__ = ["MarketHost", "ShardLink", "StreamConn"]
 
@@ -50,7 +51,6 @@ _log = logging.getLogger("binance_conn.stream")
 _monotonic = time.monotonic
 _URL_BUDGET = 3500  # characters of stream names put in the connect URL; the rest via SUBSCRIBE
 _PING_YIELD = 1.0  # seconds after a ping during which control messages have send priority
-_BAD_FRAME_LOG_INTERVAL = 5.0  # at most one WARNING about bad frames per link per this many seconds
 _I = LinkInput
 
 
@@ -260,7 +260,7 @@ class StreamConn:
                     else:
                         proto.receive_bad("binary" if opcode == 2 else f"opcode {opcode}", payload, now)
                 wake = proto.control != control
-                report = link.bad_frame_report(proto, now) if proto.bad_frames != bad else None
+                report = link.bad.report(proto, link.protos(), now) if proto.bad_frames != bad else None
             if report is not None:
                 _log.warning("%s", report, extra={"shard": link.index})
             if wake:
@@ -302,11 +302,7 @@ class ShardLink:
         self.stream_counts: Dict[str, List[Any]] = {}
         self.last_loss_reason: Optional[str] = None
         self.last_connect_error: Optional[str] = None
-        # bad frames: totals over every connection of this shard (stats), rate-limited WARNINGs
-        self.bad_totals: Dict[str, int] = {"malformed": 0, "unknown": 0, "binary": 0}
-        self.last_bad_frame: Optional[Tuple[str, str]] = None
-        self._bad_logged = 0
-        self._bad_log_at = float("-inf")
+        self.bad = BadFrames(f"market stream (shard {index})")  # totals over every connection, rate-limited log
 
     @property
     def primary(self) -> Optional[StreamConn]:
@@ -353,6 +349,10 @@ class ShardLink:
             conns = self.links.links()
         for conn in conns:
             conn.retire(graceful=True)
+
+    def protos(self) -> List[StreamProtocol]:
+        """The protocols of the live connections (under the lock)."""
+        return [c.proto for c in self.links.links() if c.proto is not None]
 
     def conns(self) -> List[StreamConn]:
         with self.lock:
@@ -535,7 +535,7 @@ class ShardLink:
             proto = conn.proto
             if proto is not None and proto.is_open:
                 proto.on_disconnected()
-                self._fold_counters(proto)
+                self.bad.fold(proto)
             if conn.retired or host.stopping:
                 conn.life.handle(_I.CLOSE, now)
                 return
@@ -555,38 +555,6 @@ class ShardLink:
             _log.warning("stream connection lost (shard %d): %s", self.index, reason,
                          extra={"shard": self.index, "reason": reason})
         host.wake()
-
-    def _fold_counters(self, proto: StreamProtocol) -> None:
-        """A connection ended: its bad-frame counters join the shard's totals (under the lock)."""
-        totals = self.bad_totals
-        totals["malformed"] += proto.malformed
-        totals["unknown"] += proto.unknown
-        totals["binary"] += proto.binary
-        proto.malformed = proto.unknown = proto.binary = proto.bad_frames = 0
-
-    def bad_frame_counts(self) -> Dict[str, int]:
-        """Totals over every connection of this shard, the live one included (under the lock)."""
-        out = dict(self.bad_totals)
-        for conn in self.links.links():
-            proto = conn.proto
-            if proto is not None:
-                out["malformed"] += proto.malformed
-                out["unknown"] += proto.unknown
-                out["binary"] += proto.binary
-        return out
-
-    def bad_frame_report(self, proto: StreamProtocol, now: float) -> Optional[str]:
-        """Reader, under the lock, rare path: the WARNING text if one is due (rate-limited)."""
-        if proto.last_bad_frame is not None:
-            self.last_bad_frame = proto.last_bad_frame
-        if now < self._bad_log_at:
-            return None
-        self._bad_log_at = now + _BAD_FRAME_LOG_INTERVAL
-        total = sum(self.bad_frame_counts().values())
-        new, self._bad_logged = total - self._bad_logged, total
-        kind, sample = self.last_bad_frame or ("?", "")
-        return (f"market stream (shard {self.index}) received {new} bad frame(s) ({total} in all; "
-                f"further ones logged at most every {_BAD_FRAME_LOG_INTERVAL:.0f} s); last: {kind}: {sample!r}")
 
     # ------------------------------------------------------------------ verdicts (supervisor)
     @property

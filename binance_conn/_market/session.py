@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import urlsplit
 
 from .._core.backoff import Backoff
@@ -389,8 +389,8 @@ class MarketSession:
                     }
                 conn = link.links.primary
                 proto = conn.proto if conn is not None else None
-                counts = link.bad_frame_counts()
-                sample = f"{link.last_bad_frame[0]}: {link.last_bad_frame[1]}" if link.last_bad_frame else None
+                counts = link.bad.counts(link.protos())
+                sample = link.bad.sample
                 info: Dict[str, Any] = {
                     "shard": link.index,
                     "streams": len(link.desired),
