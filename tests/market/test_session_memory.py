@@ -202,3 +202,52 @@ def test_server_ping_counts_as_liveness(market: Market) -> None:
     assert wait_until(lambda: _up(market))
     link.feed_frame(OP_PING, b"x")
     assert market.flows(link, 1)
+
+
+def test_old_link_still_delivers_while_it_drains() -> None:
+    """The old link is not closed at the switch: what it reads while draining is delivered."""
+    m = make_market(max_lifetime=0.5, ping_interval=5.0, pong_timeout=4.0, silence_timeout=6.0)
+    try:
+        m.subscribe()
+        start(m)
+        old = m.link()
+        assert wait_until(lambda: _up(m))
+        new = m.link(3)
+        link = m.session.links[0]
+        assert wait_until(lambda: link.links.state.value == "overlap", 3)
+        new.feed_text(trade(20))  # the new link demonstrably carries data: the switch is due
+        assert wait_until(lambda: link.links.state.value == "draining", 3)
+        old.feed_text(trade(21))  # in flight on the old link only
+        got = {m.next_event().trade_id for _ in range(2)}
+        assert got == {20, 21}
+        assert wait_until(lambda: old.close_sent, 3)
+    finally:
+        stop(m)
+
+
+def test_liveness_resumes_after_a_block_wait() -> None:
+    """A BLOCK subscriber stalls the reader (liveness paused, no zombie verdict); once it is free the
+    health timers run again, so a link that freezes afterwards is still found and replaced."""
+    import threading
+
+    m = make_market()
+    release = threading.Event()
+    try:
+        m.dispatcher.subscribe("btcusdt@trade", lambda ev: release.wait(10), buffer=1, overflow="block")
+        m.session.add_stream("btcusdt@trade")
+        start(m)
+        link = m.link()
+        assert wait_until(lambda: _up(m))
+        link.feed_text(trade(1), trade(2), trade(3), trade(4))
+        conn = m.session.links[0].primary
+        assert conn is not None
+        assert wait_until(lambda: conn.life.liveness.value == "paused", 3)
+        wait_until(lambda: False, 1.2)  # blocked longer than ping_interval + pong_timeout
+        assert m.session.stats()["zombies_replaced"] == 0  # a blocked reader is no zombie
+        release.set()
+        assert wait_until(lambda: conn.life.liveness.value == "tracking", 3)
+        link.freeze()
+        assert wait_until(lambda: m.session.stats()["zombies_replaced"] == 1, 4)
+    finally:
+        release.set()
+        stop(m)
