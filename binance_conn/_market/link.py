@@ -384,6 +384,7 @@ class ShardLink:
         rollover: Optional[str] = None
         started: Optional[StreamConn] = None
         wake_at: Optional[float] = None
+        crashes: List[Exception] = []
         with self.lock:
             links = self.links
             rolling = links.state is not Rollover.STEADY and links.state is not Rollover.GRACE
@@ -409,7 +410,7 @@ class ShardLink:
                             self.last_loss_reason = life.reason
                             kills.append((conn, conn.transport, reason))
                 except Exception as exc:  # noqa: BLE001 - a bug in a health check: tear this link down
-                    host.guard.crashed(f"market health check (shard {self.index})", exc)
+                    crashes.append(exc)  # reported outside the lock (on_error may block)
                     reason = f"internal error: {type(exc).__name__}: {exc}"
                     if life.can(_I.CONDEMN):  # torn down: an outage like any other until it reconnects
                         life.handle(_I.CONDEMN, now, reason)
@@ -446,6 +447,8 @@ class ShardLink:
             self._sync_dedupe(now)
             if step.wake_at is not None and (wake_at is None or step.wake_at < wake_at):
                 wake_at = step.wake_at
+        for crash in crashes:
+            host.guard.crashed(f"market health check (shard {self.index})", crash)
         self._send(sends)
         for conn, judged, reason in kills:
             if conn.kill(reason if reason.startswith("internal error") else f"zombie: {reason}", judged):
