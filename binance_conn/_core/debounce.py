@@ -103,6 +103,14 @@ class Debouncer:
             return []
         return [(shown, reason)]
 
+    def announce(self, reason: str) -> List[Emitted]:
+        """Before the first connection (nothing or only this was shown): tell users why the
+        session is not up yet, as ``DISCONNECTED`` with the reason (again when it changes)."""
+        if self._shown not in (None, S.DISCONNECTED) or self._deadline is not None:
+            return []
+        self._shown = S.DISCONNECTED
+        return [(S.DISCONNECTED, reason)]
+
     def poll(self, now: float) -> List[Emitted]:
         """Close an expired settle window; returns what to publish."""
         if self._deadline is None or now < self._deadline:

@@ -86,6 +86,10 @@ def test_connect_failures_are_reported(market: Market, caplog: pytest.LogCapture
     assert "certificate" in stats["connections"][0]["last_connect_error"]
     link = market.link()
     assert wait_until(lambda: _up(market))
+    # on_connection told why the first connection was not up, then that it is
+    states = [(e.state, e.reason) for e in market.drain(market.connection)]
+    assert states[0][0] is S.DISCONNECTED and "certificate" in states[0][1], states
+    assert states[-1][0] is S.CONNECTED
     # one error per reason kind, not one per attempt
     assert not any(isinstance(e, ConnectionError) for e in market.drain(market.errors))
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "certificate" in r.getMessage()]
