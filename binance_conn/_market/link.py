@@ -98,6 +98,9 @@ class StreamConn:
         # e.g. an unknown symbol): then connect bare and SUBSCRIBE, so a bad stream
         # is reported on on_error by name instead of wedging the whole shard.
         self.url_streams = True
+        # This connection's backoff index (RetryCounter): its own, so a replacement that cannot
+        # connect backs off even while the primary is ready (a shared one was reset every tick).
+        self.retry = 0
         role = "replacement" if replacement else "reader"
         self.thread = threading.Thread(
             target=self._run, name=f"binance_conn-{self.host.name}-{role}-{link.index}", daemon=True
@@ -161,7 +164,7 @@ class StreamConn:
                 if self.life.state is LinkState.LOST:
                     self.life.handle(_I.RETRY, _monotonic())
             try:
-                transport, proto = connect_forever(self._connect_once, backoff=host.backoff, counter=self.link,
+                transport, proto = connect_forever(self._connect_once, backoff=host.backoff, counter=self,
                                                    stop_event=host.stop_event, on_retry=self._on_retry)
             except Stopped:
                 return
@@ -295,7 +298,6 @@ class ShardLink:
         self.retiring: List[StreamConn] = []  # closed, thread maybe still alive (joined at stop)
         self.dedupe = Deduplicator()
         self.reporter = ConnectFailureReporter(_log, f"market stream (shard {index})", host.publish_error)
-        self.retry = 0
         self.reconnects = 0
         self.failures = 0
         self.ever_ready = False
@@ -417,9 +419,10 @@ class ShardLink:
                         self.last_loss_reason = reason
                     kills.append((conn, conn.transport, reason))
                     continue
+                if life.is_ready:
+                    conn.retry = 0  # demonstrably good: the next outage starts the backoff afresh
                 if conn is links.primary:
                     if life.is_ready:
-                        self.retry = 0
                         self.ever_ready = True
                     if not rolling and life.is_open:
                         rollover = proto.rollover_reason(now)
@@ -439,8 +442,6 @@ class ShardLink:
                 conn.retired = True
                 conn.life.handle(_I.CLOSE, now)
                 self.retiring.append(conn)
-            if step.switched_to is not None:
-                self.retry = 0
             if rollover is not None and not host.stopping:
                 started = StreamConn(self, replacement=True)
                 links.begin(started, now, rollover)

@@ -176,7 +176,6 @@ class MarketSession:
             self.rest_ok = False
             self.status.start(_monotonic())
             for link in self.links.values():
-                link.retry = 0
                 link.start()
             self._thread = threading.Thread(target=self._run, name="binance_conn-supervisor", daemon=True)
             self._prober = threading.Thread(target=self._run_prober, name="binance_conn-prober", daemon=True)

@@ -124,10 +124,13 @@ def test_rollover_that_cannot_connect_does_not_spin(monkeypatch: Any) -> None:
         assert wait_until(lambda: _up(m))
         m.net.refuse_all = refused()  # every new handshake (the replacement's) is refused
         assert wait_until(lambda: m.session.stats()["rollovers"] >= 1, 3)
-        cpu0, n0, t0 = time.process_time(), len(ticks), time.monotonic()
+        cpu0, n0, t0, a0 = time.process_time(), len(ticks), time.monotonic(), m.net.attempts
         wait_until(lambda: False, 1.0)
         cpu, n, wall = time.process_time() - cpu0, len(ticks) - n0, time.monotonic() - t0
-        assert n < 50, f"{n} supervisor ticks in {wall:.2f} s"
+        attempts = m.net.attempts - a0
+        assert attempts < 15, f"{attempts} handshakes in {wall:.2f} s: the replacement does not back off"
+        print(f"rollover on refused handshakes: {n} ticks, {attempts} handshakes, {cpu:.3f} CPU-s in {wall:.2f} s")
+        assert n < 30, f"{n} supervisor ticks in {wall:.2f} s"
         assert cpu < 0.5 * wall, f"{cpu:.2f} CPU-s in {wall:.2f} s"
         assert m.flows(link, 1)  # the old link still serves
         m.net.refuse_all = None
