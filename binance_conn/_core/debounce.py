@@ -12,7 +12,11 @@ Raw states come from :mod:`.state` via :meth:`Debouncer.feed`; what users get
 * ``STOPPED`` cancels any open window; if users last saw ``CONNECTED`` they get
   a ``DISCONNECTED`` (reason of the stop) so their view does not stay "up";
 * ``settle == 0`` passes every change through immediately (consecutive
-  duplicates are collapsed, as everywhere).
+  duplicates are collapsed, as everywhere);
+* a connector that cannot connect is never silent: :meth:`Debouncer.announce`
+  publishes ``DISCONNECTED`` with the reason before the first connection, and
+  :meth:`Debouncer.restate` repeats a public outage's state when its cause changes
+  (both driven by :class:`.status.SessionStatus` when the connect-failure kind changes).
 
 Pure: the caller wakes up at :meth:`next_deadline` and calls :meth:`poll`.
 """
