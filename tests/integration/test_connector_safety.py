@@ -48,6 +48,7 @@ def test_injected_reader_fault_recovers_end_to_end(fake: FakeBinance, conn: bc.C
     conn.start()
     wait_live(conn, fake)
     armed = _inject_once(monkeypatch, where)
+    fake.refuse_handshakes(1.0)  # hold the reconnect long enough for the outage to be seen on any machine
     armed.set()
     fake.publish_trade("BTCUSDT", "100", "1")  # wakes the reader: the injected fault fires
     assert errors.wait_for(lambda items: any(isinstance(e, bc.InternalError) for e in items)), errors.items

@@ -8,7 +8,7 @@ import threading
 from typing import Any, Callable, List
 
 import pytest
-from _market_helpers import Market, make_market, scaled, start, stop, wait_until
+from _market_helpers import Market, make_market, refused, scaled, start, stop, wait_until
 
 from binance_conn._core.protocol import StreamProtocol
 from binance_conn._core.wire import WireParser
@@ -41,6 +41,8 @@ def _recovered(m: Market, component: str, *, reconnect: bool, first_id: int = 10
         events: List[Any] = []
         assert wait_until(lambda: bool(events.extend(m.drain(m.connection)) or any(
             e.state is S.DISCONNECTED for e in events)), 3), "the teardown is visible on on_connection"
+        assert not m.session.ready.is_set() and m.session.status.state is not S.CONNECTED
+        m.net.refuse_all = None  # (the test held the reconnect until it saw the outage)
         link = m.link()
     else:
         link = m.net.transports[-1]
@@ -61,6 +63,7 @@ def up(market: Market) -> Market:
 
 def test_socket_read_crash(up: Market, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, logger="binance_conn")
+    up.net.refuse_all = refused()
     up.first.fail_read(RuntimeError("injected fault"))  # type: ignore[attr-defined]
     _recovered(up, "market stream reader", reconnect=True)
     crash = [r for r in caplog.records if "crashed" in r.getMessage()]
@@ -71,6 +74,7 @@ def test_frame_parse_crash(up: Market, monkeypatch: Any) -> None:
     armed = threading.Event()
     monkeypatch.setattr(StreamProtocol, "receive_bad", _once(StreamProtocol.receive_bad, armed))
     armed.set()
+    up.net.refuse_all = refused()
     up.first.feed_frame(2, b"\x00binary")  # type: ignore[attr-defined]
     _recovered(up, "market stream reader", reconnect=True)
 
@@ -86,6 +90,7 @@ def test_event_parse_crash(monkeypatch: Any) -> None:
         assert wait_until(lambda: _up(m))
         m.drain(m.connection)
         armed.set()
+        m.net.refuse_all = refused()
         link.feed_text('{"stream":"btcusdt@trade","data":{"boom":1}}')
         _recovered(m, "market stream reader", reconnect=True)
     finally:
@@ -95,6 +100,7 @@ def test_event_parse_crash(monkeypatch: Any) -> None:
 def test_health_check_crash(up: Market, monkeypatch: Any) -> None:
     armed = threading.Event()
     monkeypatch.setattr(StreamProtocol, "is_zombie", _once(StreamProtocol.is_zombie, armed))
+    up.net.refuse_all = refused()
     armed.set()
     up.session.wake()
     _recovered(up, "market health check", reconnect=True)
