@@ -12,7 +12,11 @@ Raw states come from :mod:`.state` via :meth:`Debouncer.feed`; what users get
 * ``STOPPED`` cancels any open window; if users last saw ``CONNECTED`` they get
   a ``DISCONNECTED`` (reason of the stop) so their view does not stay "up";
 * ``settle == 0`` passes every change through immediately (consecutive
-  duplicates are collapsed, as everywhere).
+  duplicates are collapsed, as everywhere);
+* a connector that cannot connect is never silent: :meth:`Debouncer.announce`
+  publishes ``DISCONNECTED`` with the reason before the first connection, and
+  :meth:`Debouncer.restate` repeats a public outage's state when its cause changes
+  (both driven by :class:`.status.SessionStatus` when the connect-failure kind changes).
 
 Pure: the caller wakes up at :meth:`next_deadline` and calls :meth:`poll`.
 """
@@ -93,6 +97,23 @@ class Debouncer:
         elif self._shown in _DOWN:
             self._emit(out, state, reason)  # outage already public: follow it
         return out
+
+    def restate(self, reason: str) -> List[Emitted]:
+        """An outage users already see got a new cause (e.g. the connect failure changed from
+        "refused" to "certificate"): say it again with the new reason.  Nothing while the drop
+        is still inside its settle window, or while users see no outage."""
+        shown = self._shown
+        if shown not in _DOWN or self._deadline is not None or self._raw is not shown:
+            return []
+        return [(shown, reason)]
+
+    def announce(self, reason: str) -> List[Emitted]:
+        """Before the first connection (nothing or only this was shown): tell users why the
+        session is not up yet, as ``DISCONNECTED`` with the reason (again when it changes)."""
+        if self._shown not in (None, S.DISCONNECTED) or self._deadline is not None:
+            return []
+        self._shown = S.DISCONNECTED
+        return [(S.DISCONNECTED, reason)]
 
     def poll(self, now: float) -> List[Emitted]:
         """Close an expired settle window; returns what to publish."""

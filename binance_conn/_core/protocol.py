@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 Like ``websockets``' ``protocol.py``, this object never touches a socket or a
-clock.  The I/O layer (``_stream.py``, one reader thread per connection) does
+clock.  The I/O layer (``_market/link.py``, one reader thread per connection) does
 exactly this, and nothing more::
 
     proto.on_connected(now)                    # socket open (URL: /stream)
@@ -54,7 +54,7 @@ __all__ = ["StreamProtocol", "DEFAULT_MAX_LIFETIME"]
 DEFAULT_MAX_LIFETIME = 23.5 * 3600.0
 """Binance closes a connection after 24 h (§9); roll over 30 min before."""
 
-_SAMPLE = 200  # characters of a bad frame kept for (rate-limited) logging
+_SAMPLE = 120  # characters of a bad frame kept for (rate-limited) logging and stats()
 
 
 class StreamProtocol:
@@ -99,7 +99,9 @@ class StreamProtocol:
         self.malformed = 0
         self.requests_sent = 0
         self.pings_sent = 0
-        self.last_bad_frame: Optional[Tuple[str, str]] = None
+        self.binary = 0
+        self.bad_frames = 0  # malformed + unknown + binary/invalid UTF-8: one int the reader compares
+        self.last_bad_frame: Optional[Tuple[str, str]] = None  # (kind, truncated sample)
         self._errors: List[APIError] = []
 
     @classmethod
@@ -176,11 +178,25 @@ class StreamProtocol:
             self.shutdown_requested = True
         elif tag is MALFORMED:
             self.malformed += 1
+            self.bad_frames += 1
             self.last_bad_frame = (str(value), text[:_SAMPLE])
         else:
             self.unknown += 1
+            self.bad_frames += 1
             self.last_bad_frame = (str(value), text[:_SAMPLE])
         return []
+
+    def receive_bad(self, kind: str, payload: bytes, now: float) -> None:
+        """A frame that is no text event: invalid UTF-8 (counted as malformed) or a binary /
+        unknown-opcode frame (counted in ``binary``).  Rare path."""
+        self.health.on_frame(now)
+        self.frames += 1
+        self.bad_frames += 1
+        if kind == "invalid UTF-8":
+            self.malformed += 1
+        else:
+            self.binary += 1
+        self.last_bad_frame = (kind, payload[:_SAMPLE].decode("utf-8", "replace"))
 
     def _raw_stream_name(self, event: Event) -> str:
         # Only for raw (/ws-style) payloads, which carry no stream name: rare path.
@@ -253,8 +269,12 @@ class StreamProtocol:
             self.requests_sent += 1
         return out
 
-    def next_wakeup(self, now: float) -> Optional[float]:
-        """The next instant (same clock as ``now``) at which this session has work."""
+    def next_wakeup(self, now: float, lifetime: bool = True) -> Optional[float]:
+        """The next instant (same clock as ``now``) at which this session has work.
+
+        ``lifetime=False`` leaves the max-lifetime deadline out: once a rollover runs it is
+        past and would be due at every tick (a spinning supervisor) while the replacement
+        cannot connect."""
         if not self.is_open:
             return None
         candidates: List[float] = []
@@ -263,7 +283,7 @@ class StreamProtocol:
         deadline = self.health.next_deadline(now)
         if deadline is not None:
             candidates.append(deadline)
-        if self.connected_at is not None:
+        if lifetime and self.connected_at is not None:
             candidates.append(self.connected_at + self.max_lifetime)
         return min(candidates) if candidates else None
 
@@ -307,6 +327,7 @@ class StreamProtocol:
             "control": self.control,
             "unknown": self.unknown,
             "malformed": self.malformed,
+            "binary": self.binary,
             "requests_sent": self.requests_sent,
             "pings_sent": self.pings_sent,
         }

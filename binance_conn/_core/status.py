@@ -25,12 +25,14 @@ class SessionStatus:
         settle: the debounce window, seconds (``websocket.debounce``).
     """
 
-    __slots__ = ("settle", "sm", "debouncer")
+    __slots__ = ("settle", "sm", "debouncer", "_cause", "_started_at")
 
     def __init__(self, settle: float) -> None:
         self.settle = float(settle)
         self.sm = StateMachine()
         self.debouncer = Debouncer(self.settle)
+        self._cause: Optional[str] = None
+        self._started_at = 0.0
 
     @property
     def state(self) -> ConnectionState:
@@ -42,12 +44,19 @@ class SessionStatus:
         self.sm.handle(Input.START)
         self.debouncer = Debouncer(self.settle)
         self.debouncer.feed(S.CONNECTING, now)
+        self._cause = None
+        self._started_at = now
 
-    def update(self, up: bool, lost: bool, reason: str, now: float) -> Tuple[List[Emitted], bool]:
+    def update(self, up: bool, lost: bool, reason: str, now: float,
+               cause: Optional[str] = None) -> Tuple[List[Emitted], bool]:
         """Fold this tick's verdict in; returns what to publish and whether this was a reconnect.
 
         ``up``: the session is fully usable; ``lost``: it was up and is not (a session
-        still waiting for a first acknowledgement is neither).
+        still waiting for a first acknowledgement is neither).  ``cause``: a stable key of
+        why it is down (a connect failure's reason kind); when it changes during an outage
+        users already see, the state is published again with the new ``reason``; before the
+        first connection (``CONNECTING``), once it has lasted ``settle`` seconds, users get
+        ``DISCONNECTED`` with the reason: a connector that cannot connect is never silent.
         """
         emitted: List[Emitted] = []
         reconnected = False
@@ -65,6 +74,17 @@ class SessionStatus:
         if sm.state is not state or sm.state is S.RECONNECTING:
             emitted += debouncer.feed(sm.state, now, reason)
         emitted += debouncer.poll(now)
+        if up:
+            self._cause = None
+        elif cause is not None and cause != self._cause:
+            if sm.state is S.CONNECTING:
+                if now - self._started_at >= self.settle:
+                    self._cause = cause
+                    emitted += debouncer.announce(reason)
+            else:
+                self._cause = cause
+                if not emitted:
+                    emitted += debouncer.restate(reason)
         return emitted, reconnected
 
     def stop(self, reason: str, now: float) -> List[Emitted]:

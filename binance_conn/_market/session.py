@@ -1,22 +1,23 @@
-"""The market session's supervisor: one thread that drives every stream connection.
+"""The market session: shard links, the supervisor thread that drives them, the REST prober.
 
-It wakes at the earliest deadline of any connection (ping due, pong deadline,
-paced SUBSCRIBE budget, silence probe, lifetime), at the debounce deadline, or
-when a reader reports something (connected, lost, control reply), and then:
+The supervisor wakes at the earliest deadline of any link (ping due, pong deadline,
+paced SUBSCRIBE budget, silence probe, lifetime, rollover overlap / drain / grace), at
+the debounce deadline, or when a reader reports something, and calls
+:meth:`~binance_conn._market.link.ShardLink.tick` on every shard, which carries out the
+lifecycle decisions (``_core/lifecycle.py``): pings and paced (UN)SUBSCRIBE frames,
+zombie verdicts (a condemned link is an outage: ``ready`` clears, ``on_connection``
+says ``"zombie: ..."``), make-before-break rollovers (open, overlap, switch, drain,
+close, grace).  Then it folds every shard into one state (``_core/status.py``), the
+level-triggered ``ready`` event and debounced connection events.
 
-* sends due pings and paced SUBSCRIBE/UNSUBSCRIBE frames (never more than the
-  token bucket allows: Binance closes a connection above 5 messages/s);
-* replaces zombies: a link that answers nothing (no data, no pong) is cut and
-  the reader reconnects; a silent stream asks for a REST probe first, so a
-  quiet market never causes a reconnect;
-* starts a make-before-break rollover before the 24 h limit or on
-  ``serverShutdown``, and switches once the replacement is subscribed;
-* folds everything into one state (``_core/state.py``), the level-triggered
-  ``ready`` event and debounced connection events (``_core/debounce.py``).
+A second small thread, the prober, calls ``GET /api/v3/ping`` at the health-check
+interval (and at once when a silent stream asks), so "network dead" can be told from
+"market quiet" and ready can mean "REST reachable".
 
-A second small thread, the prober, calls ``GET /api/v3/ping`` at the
-health-check interval (and at once when a silent stream asks), so "network
-dead" can be told from "market quiet" and ready can mean "REST reachable".
+Both threads, and every reader, run under :func:`~binance_conn._io.guard.run_guarded`:
+a crash is logged with its traceback, reported as ``InternalError`` on ``on_error``,
+the affected connection is torn down (the normal reconnect path runs), and the loop
+runs again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import urlsplit
 
 from .._core.backoff import Backoff
@@ -33,8 +34,9 @@ from .._core.pacing import ConnectionBudget
 from .._core.status import SessionStatus
 from .._core.subscriptions import StreamRegistry
 from .._io.dispatch import Dispatcher
+from .._io.guard import ThreadGuard, run_guarded
 from .._io.topics import ERROR_TOPIC, publish_connection_events
-from .._io.transport import WsTransport
+from .._io.transport import TransportFactory, WsTransport
 from ..enums import ConnectionState
 from ..errors import BinanceError
 from .link import ShardLink, StreamConn
@@ -46,9 +48,7 @@ _monotonic = time.monotonic
 S = ConnectionState
 
 _MAX_SLEEP = 0.5
-_PING_YIELD = 1.0  # seconds after a ping during which control messages have send priority
 _ACTIVITY_SLACK_MS = 2000.0  # clock skew + latency allowance of the market-activity probe
-_ROLLOVER_OVERLAP = 1.0  # seconds a subscribed replacement may overlap the old link before the switch
 
 
 class MarketSession:
@@ -62,6 +62,8 @@ class MarketSession:
         dispatcher: Dispatcher,
         rest_ping: Callable[[float], None],
         budget: ConnectionBudget,
+        *,
+        transport_factory: TransportFactory = WsTransport,
     ) -> None:
         self.config = config
         self.exchange: str = config.exchange.name
@@ -71,6 +73,8 @@ class MarketSession:
         self.host = urlsplit(self.base_url).netloc
         self.backoff: Backoff = config.retry.backoff.policy()
         self.dispatcher = dispatcher
+        self.transport_factory = transport_factory
+        self.guard = ThreadGuard(_log, self.exchange, self.publish_error)
         self._rest_ping = rest_ping
         self._budget = budget
         self._budget_lock = threading.Lock()
@@ -86,7 +90,9 @@ class MarketSession:
         self.rest_checked_at: Optional[float] = None
         self.rest_error: Optional[str] = None
         self._probe_wanted = threading.Event()
+        self._probe_lock = threading.Lock()  # never held with a link lock taken after it
         self._probe_requests: List[StreamConn] = []
+        self._probing: List[StreamConn] = []  # the prober's current batch (torn down if it crashes)
         self._thread: Optional[threading.Thread] = None
         self._prober: Optional[threading.Thread] = None
         self._closed_links: List[ShardLink] = []
@@ -98,9 +104,19 @@ class MarketSession:
         # GET path, params, timeout -> JSON (the connector's REST client): market-activity probe
         self.rest_get: Optional[Callable[[str, Dict[str, Any], float], Any]] = None
 
-    # ------------------------------------------------------------------ helpers for readers
+    # ------------------------------------------------------------------ helpers for links (MarketHost)
     def wake(self) -> None:
         self._wake.set()
+
+    def request_probe(self, conn: StreamConn) -> None:
+        """A silent link asks for a REST probe (supervisor, under the link lock)."""
+        with self._probe_lock:
+            self._probe_requests.append(conn)
+        self._probe_wanted.set()
+
+    def count(self, what: str) -> None:
+        """Count a zombie replacement or a rollover (supervisor thread)."""
+        setattr(self, what, getattr(self, what) + 1)
 
     def stream_url(self, streams: List[str]) -> str:
         if streams:
@@ -160,26 +176,25 @@ class MarketSession:
             self.rest_ok = False
             self.status.start(_monotonic())
             for link in self.links.values():
-                link.retry = 0
                 link.start()
             self._thread = threading.Thread(target=self._run, name="binance_conn-supervisor", daemon=True)
-            self._prober = threading.Thread(target=self._probe_loop, name="binance_conn-prober", daemon=True)
+            self._prober = threading.Thread(target=self._run_prober, name="binance_conn-prober", daemon=True)
             self._thread.start()
             self._prober.start()
 
     def begin_stop(self) -> None:
-        """Stop intake and cut every socket at once (never blocks)."""
+        """Stop intake and close every socket with a close frame (no lock held; the transport's
+        close is bounded, so this keeps stop()'s deadline).  Caller's thread."""
         self.stopping = True
         self.stop_event.set()
         self._probe_wanted.set()
         self.wake()
         with self._lock:
             links = list(self.links.values()) + self._closed_links
-        for link in links:
-            for conn in (link.primary, link.replacement, *link.retiring):
-                if conn is not None:
-                    conn.retire(graceful=False)
         self.ready.clear()
+        for link in links:
+            for conn in link.conns():
+                conn.retire(graceful=True)
 
     def threads(self) -> List[threading.Thread]:
         with self._lock:
@@ -194,10 +209,7 @@ class MarketSession:
         with self._lock:
             self._closed_links = [link for link in self._closed_links if any(t.is_alive() for t in link.threads())]
             for link in self.links.values():
-                link.primary = None
-                link.replacement = None
-                link.retiring = []
-                link.dedupe.end()
+                link.end()
             emitted = self.status.stop(reason, now)
         # A tick that was past its checks when begin_stop() cleared ready may have set it again.
         self.ready.clear()
@@ -205,13 +217,13 @@ class MarketSession:
 
     # ------------------------------------------------------------------ supervisor thread
     def _run(self) -> None:
-        try:
-            while not self.stopping:
-                timeout = self._tick()
-                self._wake.wait(timeout)
-                self._wake.clear()
-        except Exception:  # pragma: no cover - a bug must not kill supervision silently
-            _log.exception("supervisor crashed")
+        run_guarded(self._supervise, guard=self.guard, component="market supervisor", stop_event=self.stop_event)
+
+    def _supervise(self) -> None:
+        while not self.stopping:
+            timeout = self._tick()
+            self._wake.wait(timeout)
+            self._wake.clear()
 
     def _tick(self) -> float:
         now = _monotonic()
@@ -223,7 +235,7 @@ class MarketSession:
         errors: List[BinanceError] = []
         for link in links:
             link.reap()
-            wake_at = self._tick_link(link, now, errors)
+            wake_at = link.tick(now, errors)
             if wake_at is not None and wake_at < deadline:
                 deadline = wake_at
         for err in errors:
@@ -235,94 +247,6 @@ class MarketSession:
             deadline = d
         return max(0.0, min(_MAX_SLEEP, deadline - _monotonic()))
 
-    def _tick_link(self, link: ShardLink, now: float, errors: List[BinanceError]) -> Optional[float]:
-        sends: List[Tuple[StreamConn, List[str], bool]] = []
-        kill: Optional[Tuple[StreamConn, Optional[WsTransport], str]] = None
-        rollover: Optional[str] = None
-        swap = False
-        wake_at: Optional[float] = None
-        with link.lock:
-            for conn in (link.primary, link.replacement):
-                proto = conn.proto if conn is not None else None
-                if conn is None or proto is None or not proto.is_open:
-                    continue
-                if now - conn.last_ping_at < _PING_YIELD and proto.subscriptions.has_work():
-                    # A ping went out under a second ago: pending (UN)SUBSCRIBEs go first,
-                    # so a short ping interval can never starve them of the send budget.
-                    texts = proto.data_to_send(now)
-                    ping = proto.take_ping(now)
-                else:
-                    ping = proto.take_ping(now)
-                    texts = proto.data_to_send(now)
-                if ping:
-                    conn.last_ping_at = now
-                if ping or texts:
-                    sends.append((conn, texts, ping))
-                for err in proto.errors_received():
-                    streams = err.details.get("streams") or []
-                    if err.details.get("method") == "SUBSCRIBE" and len(streams) > 1:
-                        # One bad name fails its whole batch: retry each stream alone so
-                        # only the bad ones are reported (and the good ones flow).
-                        proto.subscriptions.max_params_per_message = 1
-                        proto.add_streams(streams)
-                    else:
-                        errors.append(err)
-                if proto.health.wants_probe(now):
-                    proto.health.probe_started(now)
-                    self._probe_requests.append(conn)
-                    self._probe_wanted.set()
-                blocked = self.dispatcher.blocked_since(conn.thread.ident)
-                if blocked is not None:
-                    # The reader waits on a full BLOCK subscriber: it cannot read pongs.
-                    # Pause the health timers now (the reader resumes them under this lock
-                    # once it is free), so neither the wait nor the moment between its end
-                    # and that resume counts as silence, and no past deadline spins us.
-                    proto.pause(blocked)
-                reason = proto.is_zombie(now)
-                if reason is not None:
-                    kill = (conn, conn.transport, reason)  # the transport of the proto judged
-                if conn is link.primary:
-                    if proto.is_ready:
-                        link.retry = 0
-                        link.ever_ready = True
-                    if link.replacement is None:
-                        rollover = proto.rollover_reason(now)
-                elif proto.is_ready:
-                    # Switch once the server demonstrably routes data to the new link (or
-                    # after a short overlap, for quiet streams): closing the old one the
-                    # instant the new is subscribed can lose events still routed only to it.
-                    if conn.ready_at is None:
-                        conn.ready_at = now
-                    if proto.events > 0 or now - conn.ready_at >= _ROLLOVER_OVERLAP:
-                        swap = True
-                    elif wake_at is None or conn.ready_at + _ROLLOVER_OVERLAP < wake_at:
-                        wake_at = conn.ready_at + _ROLLOVER_OVERLAP
-                w = proto.next_wakeup(now)
-                if w is not None and (wake_at is None or w < wake_at):
-                    wake_at = w
-        for conn, texts, ping in sends:
-            transport = conn.transport
-            if transport is None:
-                continue
-            try:
-                if ping:
-                    transport.ping(b"")
-                for text in texts:
-                    transport.send_text(text)
-            except Exception as exc:  # noqa: BLE001 - the reader will see the dead socket
-                _log.info("send failed", extra={"shard": link.index, "error": str(exc)})
-        if kill is not None:
-            conn, judged, reason = kill
-            if judged is not None and conn.kill(f"zombie: {reason}", judged):
-                self.zombies += 1
-                _log.warning("zombie stream connection replaced", extra={"shard": link.index, "reason": reason})
-        if rollover is not None and not self.stopping:
-            self.rollovers += 1
-            link.begin_rollover(rollover)
-        if swap:
-            link.finish_rollover()
-        return wake_at
-
     def _update_state(self, now: float, links: List[ShardLink]) -> None:
         streams_up = all(link.is_ready for link in links)
         up = self.rest_ok and streams_up if links else self.rest_ok
@@ -330,14 +254,17 @@ class MarketSession:
         # subscription still waiting for its acknowledgement (or a new shard still
         # connecting for the first time) only keeps `ready` clear: it is no disconnect.
         lost = not self.rest_ok or any(link.ever_ready and not link.is_open for link in links)
+        cause: Optional[str] = None
         if links and not streams_up:
-            reason = next((link.last_loss_reason for link in links if link.last_loss_reason), "connecting")
+            down = [link for link in links if not link.is_ready]
+            reason = next((r for r in (link.down_reason() for link in down) if r), "connecting")
+            cause = next((link.reporter.last_kind for link in down if link.reporter.last_kind), None)
         elif not self.rest_ok:
             reason = f"REST unreachable: {self.rest_error}" if self.rest_error else "checking REST"
         else:
             reason = "all streams subscribed" if links else "REST reachable"
         with self._lock:
-            emitted, reconnected = self.status.update(up, lost, reason, now)
+            emitted, reconnected = self.status.update(up, lost, reason, now, cause)
             if reconnected:
                 self.reconnects += 1
         if up and self.extra_ready():
@@ -355,38 +282,56 @@ class MarketSession:
         self.dispatcher.publish(ERROR_TOPIC, err, self.stop_event)
 
     # ------------------------------------------------------------------ prober thread
+    def _run_prober(self) -> None:
+        run_guarded(self._probe_loop, guard=self.guard, component="market REST prober", stop_event=self.stop_event,
+                    recover=self._prober_crashed)
+
+    def _prober_crashed(self, exc: BaseException) -> None:
+        """The links whose probe was in flight get no answer: tear them down (they reconnect)."""
+        with self._probe_lock:
+            probing, self._probing = self._probing, []
+        for conn in probing:
+            conn.kill(f"internal error: REST prober crashed: {type(exc).__name__}: {exc}")
+
     def _probe_loop(self) -> None:
         interval = float(self.ws_config.health_check_interval)
         while not self.stopping:
-            ok, error = True, None
-            try:
-                self._rest_ping(min(interval, float(self.config.rest.timeout)))
-            except Exception as exc:  # noqa: BLE001 - any failure means "REST unreachable"
-                ok, error = False, str(exc)
-            now = _monotonic()
-            changed = ok != self.rest_ok
-            self.rest_ok = ok
-            self.rest_error = error
-            self.rest_checked_at = now
-            with self._lock:
-                requests, self._probe_requests = self._probe_requests, []
-            for conn in requests:
-                gap = None
-                if ok:
-                    try:
-                        gap = self._activity_gap(conn, min(interval, float(self.config.rest.timeout)))
-                    except Exception as exc:  # noqa: BLE001 - best effort: reachability already proven
-                        _log.debug("activity probe failed", extra={"error": str(exc)})
-                now = _monotonic()
-                with conn.link.lock:
-                    if conn.proto is not None:
-                        conn.proto.health.probe_result(now, ok and gap is None, error or gap or "")
-            if changed or requests:
-                self.wake()
+            self._probe_once(interval)
             if self.stopping:
                 break
             self._probe_wanted.wait(interval)
             self._probe_wanted.clear()
+
+    def _probe_once(self, interval: float) -> None:
+        """One REST reachability check, then the activity checks silent links asked for (prober thread)."""
+        timeout = min(interval, float(self.config.rest.timeout))
+        ok, error = True, None
+        try:
+            self._rest_ping(timeout)
+        except Exception as exc:  # noqa: BLE001 - any failure means "REST unreachable"
+            ok, error = False, str(exc)
+        changed = ok != self.rest_ok
+        self.rest_ok = ok
+        self.rest_error = error
+        self.rest_checked_at = _monotonic()
+        with self._probe_lock:
+            requests, self._probe_requests = self._probe_requests, []
+            self._probing = list(requests)
+        for conn in requests:
+            gap = None
+            if ok:
+                try:
+                    gap = self._activity_gap(conn, timeout)
+                except Exception as exc:  # noqa: BLE001 - best effort: reachability already proven
+                    _log.debug("activity probe failed: %s", exc, extra={"error": str(exc)})
+            now = _monotonic()
+            with conn.link.lock:
+                if conn.proto is not None:
+                    conn.proto.health.probe_result(now, ok and gap is None, error or gap or "")
+        with self._probe_lock:
+            self._probing = []
+        if changed or requests:
+            self.wake()
 
     def _activity_gap(self, conn: StreamConn, timeout: float) -> Optional[str]:
         """Why this silent link is stalled although the market is not, or None.
@@ -422,11 +367,15 @@ class MarketSession:
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> Dict[str, Any]:
+        """A snapshot (any thread): state, per-stream and per-connection counters, last errors."""
         now = _monotonic()
         streams: Dict[str, Dict[str, Any]] = {}
         connections: List[Dict[str, Any]] = []
         with self._lock:
             links = list(self.links.values())
+        bad = {"malformed": 0, "unknown": 0, "binary": 0}
+        last_bad: Optional[str] = None
+        last_connect_error: Optional[str] = None
         for link in links:
             with link.lock:
                 for stream in link.desired:
@@ -437,22 +386,33 @@ class MarketSession:
                         "last_message_age": (now - entry[1]) if entry else None,
                         "reconnects": link.reconnects,
                     }
-                conn = link.primary
+                conn = link.links.primary
                 proto = conn.proto if conn is not None else None
+                counts = link.bad.counts(link.protos())
+                sample = link.bad.sample
                 info: Dict[str, Any] = {
                     "shard": link.index,
                     "streams": len(link.desired),
-                    "ready": bool(proto is not None and proto.is_ready),
+                    "ready": link.is_ready,
+                    "link_state": conn.life.state.value if conn is not None else None,
+                    "rollover": link.links.state.value,
                     "reconnects": link.reconnects,
                     "failed_attempts": link.failures,
-                    "rollover_in_progress": link.replacement is not None,
+                    "rollover_in_progress": link.links.replacement is not None,
                     "duplicates_dropped": link.dedupe.dropped,
                     "last_loss_reason": link.last_loss_reason,
+                    "last_connect_error": link.last_connect_error,
                 }
                 if proto is not None:
                     info.update(proto.counters())
                     info["connected_for"] = (now - conn.opened_at) if conn and conn.opened_at else None
+                info.update(counts)  # bad frames: totals over every connection of this shard
+                info["last_bad_frame"] = sample
                 connections.append(info)
+            for key, value in counts.items():
+                bad[key] += value
+            last_bad = sample or last_bad
+            last_connect_error = link.last_connect_error or last_connect_error
         return {
             "state": self.status.state.value,
             "ready": self.ready.is_set(),
@@ -461,6 +421,11 @@ class MarketSession:
             "zombies_replaced": self.zombies,
             "rollovers": self.rollovers,
             "subscription_errors": self.subscription_errors,
+            "internal_errors": self.guard.crashes,
+            "last_internal_error": self.guard.last_crash,
+            "last_connect_error": last_connect_error,
+            "bad_frames": bad,
+            "last_bad_frame": last_bad,
             "streams": streams,
             "connections": connections,
         }

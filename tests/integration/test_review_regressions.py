@@ -12,10 +12,11 @@ import requests
 from _connector_helpers import FakeBinance, fast_builder, scaled, wait_until
 
 import binance_conn as bc
+from binance_conn._core.lifecycle import LinkInput
 from binance_conn._io.transport import WsTransport
 from binance_conn._market.link import ShardLink, StreamConn
 from binance_conn._rest.limiter import WeightLimiterRegistry
-from binance_conn.config import Config
+from binance_conn.config import Config, WebSocketConfig
 from binance_conn.rest import RestClient
 
 S = bc.ConnectionState
@@ -74,9 +75,17 @@ def test_user_data_socket_is_closed_when_stop_lands_right_after_connect(fake: Fa
 
 class _Session:
     name = "market"
+    exchange = "binance"
     stopping = False
+    ws_config = WebSocketConfig()
 
     def wake(self) -> None:
+        pass
+
+    def publish_error(self, err: Any) -> None:
+        pass
+
+    def count(self, what: str) -> None:
         pass
 
 
@@ -103,12 +112,22 @@ def test_rollover_switch_and_old_link_loss_at_once_never_retire_the_new_primary(
     # The supervisor switches to a subscribed replacement while the old primary's reader reports
     # its loss (which also promotes the replacement): both used to read `replacement` before the
     # lock, so the second switch retired the connection the first had just promoted (shard dead).
+    # (Rewritten for the lifecycle table: the switch is ShardLink.tick, the loss ShardLink.on_lost.)
     link = ShardLink(_Session(), 0)  # type: ignore[arg-type]
     lock = _MeetingLock()
     link.lock = lock  # type: ignore[assignment]
-    old = link.primary = StreamConn(link)
-    new = link.replacement = StreamConn(link, replacement=True)
-    supervisor = threading.Thread(target=link.finish_rollover)
+    lock.armed = False
+    old = StreamConn(link)
+    new = StreamConn(link, replacement=True)
+    for c in (old, new):
+        for inp in (LinkInput.START, LinkInput.CONNECTED, LinkInput.SUBSCRIBED):
+            c.life.handle(inp, 0.0)
+    link.links.set_primary(old)
+    assert link.links.begin(new, 0.0, "max lifetime")
+    link.links.subscribed(new, 0.0)
+    link.links.data_seen(new, 0.0)  # the switch is due
+    lock.armed = True
+    supervisor = threading.Thread(target=link.tick, args=(time.monotonic(), []))
     reader = threading.Thread(target=link.on_lost, args=(old, "old link died"))
     supervisor.start()
     reader.start()
