@@ -10,6 +10,7 @@ import pytest
 from _connector_helpers import FakeBinance, Recorder, fake, fast_builder, scaled, wait_live, wait_until  # noqa: F401
 
 import binance_conn as bc
+from binance_conn._core.frames import FrameParser
 from binance_conn._io.transport import WsTransport
 
 S = bc.ConnectionState
@@ -24,23 +25,22 @@ def conn(fake: FakeBinance) -> Iterator[bc.Connector]:  # noqa: F811
 
 def _inject_once(monkeypatch: Any, name: str) -> threading.Event:
     armed = threading.Event()
-    original = getattr(WsTransport, name)
+    owner: Any = FrameParser if name == "feed" else WsTransport
+    original = getattr(owner, name)
 
-    def wrapper(self: WsTransport, *args: Any, **kw: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
         if armed.is_set():
             armed.clear()
             raise RuntimeError(f"injected fault in {name}")
         return original(self, *args, **kw)
 
-    monkeypatch.setattr(WsTransport, name, wrapper)
+    monkeypatch.setattr(owner, name, wrapper)
     return armed
 
 
-@pytest.mark.parametrize("where", ["read_frames", "_parse"])
+@pytest.mark.parametrize("where", ["read_frames", "feed"])  # socket read; frame parse (_core.frames)
 def test_injected_reader_fault_recovers_end_to_end(fake: FakeBinance, conn: bc.Connector,  # noqa: F811
                                                    monkeypatch: Any, where: str) -> None:
-    if not hasattr(WsTransport, where):
-        pytest.skip(f"WsTransport has no {where} (frame parsing moved)")
     trades, errors, states = Recorder(), Recorder(), Recorder()
     conn.on_trade("BTCUSDT", trades)
     conn.on_error(errors)
