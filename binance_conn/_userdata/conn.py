@@ -74,6 +74,8 @@ class LinkHost(Protocol):
     fatal: Optional[BinanceError]
     connects: int
     malformed: int
+    bad_frame_sample: Optional[str]
+    bad_frame_log_at: float
     last_loss_reason: Optional[str]
     last_connect_error: Optional[str]
     guard: ThreadGuard
@@ -408,7 +410,7 @@ class WsApiConn:
                         try:
                             text = payload.decode("utf-8")
                         except UnicodeDecodeError:
-                            session.malformed += 1
+                            _bad_frame(session, "invalid UTF-8", payload[:80].hex(), now)
                             continue
                         msg = proto.receive_text(text, now)
                         if isinstance(msg, UserDataEvent):
@@ -429,7 +431,7 @@ class WsApiConn:
                                 _merge(step, plan.handle(msg, now))
                         elif isinstance(msg, Malformed):
                             health.on_frame(now)
-                            session.malformed += 1
+                            _bad_frame(session, msg.reason, msg.text[:80], now)
                         else:
                             health.on_frame(now)
                             if plan is not None:
@@ -442,6 +444,7 @@ class WsApiConn:
                         health.on_pong(now)
                     else:
                         health.on_frame(now)
+                        _bad_frame(session, "binary frame", payload[:40].hex(), now)
                 # The lifecycle decides whether a replacement's events wait for the switch.
                 if payloads and links.hold(self, payloads):
                     payloads = []
@@ -482,3 +485,18 @@ def _merge(into: Step, step: Step) -> None:
     into.reconnect = into.reconnect or step.reconnect
     if into.fatal is None:
         into.fatal = step.fatal
+
+
+_BAD_FRAME_LOG_INTERVAL = 5.0
+
+
+def _bad_frame(session: LinkHost, kind: str, sample: str, now: float) -> None:
+    """Count a bad frame (session total, survives reconnects), keep a sample, and log a WARNING
+    at most every few seconds with the sample in the text.  Only on the bad-frame path."""
+    session.malformed += 1
+    session.bad_frame_sample = f"{kind}: {sample!r}"
+    if now >= session.bad_frame_log_at:
+        session.bad_frame_log_at = now + _BAD_FRAME_LOG_INTERVAL
+        _log.warning("user-data link received a bad frame (%d in all; logged at most every %.0f s): %s",
+                     session.malformed, _BAD_FRAME_LOG_INTERVAL, session.bad_frame_sample,
+                     extra={"malformed": session.malformed})

@@ -158,7 +158,9 @@ class UserDataLink(RolloverExecutor):
         self.zombies = 0
         self.rollovers = 0
         self.subscribes = 0
-        self.malformed = 0  # frames that were not UTF-8 / not JSON (the reader's)
+        self.malformed = 0  # bad frames (not UTF-8, not JSON, binary): session total (the reader's)
+        self.bad_frame_sample: Optional[str] = None
+        self.bad_frame_log_at = float("-inf")
 
     # ------------------------------------------------------------------ wants (any thread)
     @property
@@ -582,6 +584,7 @@ class UserDataLink(RolloverExecutor):
             "subscribes": self.subscribes,
             "events": self.delivery.events,
             "malformed": self.malformed + self.delivery.malformed,
+            "last_bad_frame": self.bad_frame_sample,
             "reconciliations": self.reconciler.reconciliations,
             "reconciled_updates": self.reconciler.reconciled,
             "reconcile_errors": self.reconciler.errors,

@@ -105,3 +105,30 @@ def test_events_flow_on_the_memory_transport() -> None:
         assert h.wait_deltas(2) == [1, 2]
     finally:
         h.stop()
+
+
+def test_bad_frames_are_logged_rate_limited_with_a_sample_and_counted_across_reconnects(
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+    try:
+        caplog.set_level(logging.WARNING, "binance_conn.user_data")
+        t = h.start()
+        assert h.link.ready.wait(scaled(3))
+        for _ in range(50):
+            t.feed_text("{not json")
+        t.feed_frame(0x2, b"\x00\x01binary")
+        t.feed_frame(0x1, b"\xff\xfe")
+        t.feed_text(balance_event(1))
+        h.wait_deltas(1)
+        lines = [r.getMessage() for r in caplog.records if "bad frame" in r.getMessage()]
+        assert len(lines) == 1, lines  # rate-limited: one line for 52 bad frames
+        assert "{not json" in lines[0]
+        stats = h.link.stats()
+        assert stats["malformed"] == 52 and stats["last_bad_frame"].startswith("invalid UTF-8")
+        t.drop()  # the totals survive a reconnect
+        t2 = h.net.wait_for_connection(scaled(3))
+        assert wait_until(lambda: h.link.ready.is_set(), scaled(3))
+        t2.feed_text("[]]")
+        assert wait_until(lambda: h.link.stats()["malformed"] == 53, scaled(3))
+    finally:
+        h.stop()
