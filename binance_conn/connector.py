@@ -505,6 +505,7 @@ class Connector:
         """A snapshot for logs and health endpoints: state, per-stream and per-subscriber counters."""
         market = self._market.stats()
         subscribers = self._dispatcher.stats()
+        user = self._user.stats()
         return {
             "exchange": self.exchange,
             "state": self.state.value,
@@ -514,7 +515,9 @@ class Connector:
             "subscribers": {k: v for k, v in subscribers.items()},
             "dropped_at_stop": self._stop_dropped,
             "rest": {"used_weight": self.rest.used_weight, "inflight": self.rest.inflight},
-            "user_data": self._user.stats(),
+            "user_data": user,
+            # why the last failed connect attempt failed (market first), e.g. "certificate: ..."
+            "last_connect_error": market.get("last_connect_error") or user.get("last_connect_error"),
         }
 
     # ------------------------------------------------------------------ fork safety
