@@ -130,7 +130,8 @@ class MarketSession:
                 delay = self._budget.try_acquire(_monotonic())
             if delay <= 0:
                 return
-            _log.warning("connection budget exhausted; waiting", extra={"host": self.host, "delay": delay})
+            _log.warning("connection budget for %s exhausted; waiting %.1f s", self.host, delay,
+                         extra={"host": self.host, "delay": delay})
             self.stop_event.wait(delay)
 
     # ------------------------------------------------------------------ desired streams (any thread)
