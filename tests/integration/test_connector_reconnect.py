@@ -6,6 +6,7 @@ reconnect cycles without thread or memory growth; debounced connection events; m
 from __future__ import annotations
 
 import gc
+import logging
 import socket
 import threading
 import time
@@ -260,6 +261,11 @@ def test_fifty_reconnect_cycles_no_thread_or_memory_growth(fake: FakeBinance, st
     for _ in range(5):  # warm-up
         cycle()
     threads = len(conn_threads())
+    # Captured log records (each drop logs WARNING lines) would count as growth: quiet the
+    # library's loggers while measuring.
+    quiet = logging.getLogger("binance_conn")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     tracemalloc.start(5)
     try:
         gc.collect()
@@ -271,6 +277,7 @@ def test_fifty_reconnect_cycles_no_thread_or_memory_growth(fake: FakeBinance, st
         snap1 = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
+        quiet.setLevel(level)
     # One in-flight 64 KiB read buffer per reader is not growth: leave that line out.
     import binance_conn._io.transport as tr
 
@@ -285,7 +292,9 @@ def test_fifty_reconnect_cycles_no_thread_or_memory_growth(fake: FakeBinance, st
     print(f"50 cycles: thread count {threads} -> {len(conn_threads())}, binance_conn memory growth {growth} B")
     assert growth < 16 * 1024, [str(s) for s in stats[:5]]
     assert len(conn_threads()) == threads
-    assert market(c)["reconnects"] >= 55
+    # every drop was reconnected (per connection; the session-level count folds drops that
+    # land before the supervisor saw the previous reconnection into one outage)
+    assert market(c)["connections"][0]["reconnects"] >= 55
     tid = fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_for(lambda items: items and items[-1].trade_id == tid)
 
