@@ -17,6 +17,7 @@ from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._rest import RestApp, RestServer
 from ._streams import StreamsMixin
+from ._tls import DEFAULT_HOSTS as DEFAULT_TLS_HOSTS
 from ._tls import TlsFiles, make_tls_files
 from ._util import JSON, Clock, Waiter, dumps
 from ._ws import Session, WsServer, handle_control
@@ -76,6 +77,7 @@ class FakeBinance(StreamsMixin):
         tls: serve https (REST) and wss (streams, WebSocket API) with a certificate for ``127.0.0.1``,
             ``::1`` and ``localhost`` from a throwaway CA made at :meth:`start` (needs ``cryptography``);
             clients trust :attr:`ca_file` (removed at :meth:`stop`).  Default: plain http/ws.
+        tls_hosts: the names and addresses on the certificate (give others to test hostname checks).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class FakeBinance(StreamsMixin):
         seed: Optional[int] = None,
         max_log: int = 100_000,
         tls: bool = False,
+        tls_hosts: Sequence[str] = DEFAULT_TLS_HOSTS,
     ) -> None:
         specs = [s if isinstance(s, SymbolSpec) else KNOWN_SYMBOLS.get(s.upper()) or SymbolSpec.guess(s)
                  for s in (symbols if symbols is not None else DEFAULT_SYMBOLS)]
@@ -153,6 +156,7 @@ class FakeBinance(StreamsMixin):
         self._threads: List[threading.Thread] = []
         self._started = False
         self.tls = bool(tls)
+        self.tls_hosts = tuple(tls_hosts)
         self._tls: Optional[TlsFiles] = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -164,7 +168,7 @@ class FakeBinance(StreamsMixin):
         self._stopping.clear()
         server_ctx = None
         if self.tls:
-            self._tls = make_tls_files()
+            self._tls = make_tls_files(self.tls_hosts)
             server_ctx = self._tls.server_context()
         self._rest = RestServer(self, server_ctx)
         self._ws = WsServer(self, server_ctx)
