@@ -504,9 +504,9 @@ class ConfigBuilder:
     def with_ssl_context(self, ctx: Optional[ssl.SSLContext]) -> "ConfigBuilder":
         """Full control of TLS for REST and WebSocket: a client ``ssl.SSLContext``.
 
-        It must verify (``verify_mode`` not CERT_NONE, ``check_hostname`` True), else :meth:`build` raises ValidationError (field
-        ``tls.ssl_context``): verification is never turned off silently.  Wins over
-        :meth:`with_ca_bundle` and the environment.
+        It must verify (``verify_mode`` not CERT_NONE, ``check_hostname`` True), else
+        :meth:`build` raises ValidationError (field ``tls.ssl_context``): verification is
+        never turned off silently.  Wins over :meth:`with_ca_bundle` and the environment.
         """
         return self._set("ssl_context", ctx)
 

@@ -171,7 +171,8 @@ class Connector:
     def _make_market(self, config: Config) -> MarketSession:
         factory = self._transport_factory(config)
         if _MARKET_TAKES_FACTORY:
-            market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget, transport_factory=factory)
+            market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget,
+                                   transport_factory=factory)  # type: ignore[call-arg,unused-ignore]
         else:  # pragma: no cover - the market session before it took a transport factory
             market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
         # One ready Event for the connector's lifetime: a reference taken before a

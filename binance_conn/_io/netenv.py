@@ -29,7 +29,6 @@ import ipaddress
 import logging
 import os
 import ssl
-import urllib.request
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
@@ -157,9 +156,20 @@ def proxy_bypassed(host: str, port: int, no_proxy: str) -> bool:
                     pass
             continue
         rest.append(entry)
-    if not rest:
-        return False
-    return bool(urllib.request.proxy_bypass_environment(f"{host}:{port}", {"no": ",".join(rest)}))
+    host = host.strip("[]").lower()
+    for entry in rest:
+        name, port_text = entry.lower(), ""
+        if name.startswith("["):  # [v6] or [v6]:port
+            name, _, tail = name[1:].partition("]")
+            port_text = tail[1:] if tail.startswith(":") else ""
+        elif name.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+            name, _, port_text = name.partition(":")
+        name = name.lstrip("*").lstrip(".")
+        if port_text and port_text != str(port):
+            continue
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
 
 
 def env_proxy(url: str, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:

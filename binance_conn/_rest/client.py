@@ -49,6 +49,7 @@ from .._core.params import check_client_order_id, new_client_order_id
 from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
 from .._core.retry import Decision, FailureKind, classify, needs_client_order_id
 from .._core.signing import rest_query, signer_from_auth
+from .._io.netenv import resolve_trust
 from .._version import __version__
 from ..errors import (
     BinanceError,
@@ -60,7 +61,6 @@ from ..errors import (
     ValidationError,
     error_from_response,
 )
-from .._io.netenv import resolve_trust
 from .deadline import CallLimit, DeadlineAdapter, limit_calls
 from .endpoints import RestEndpoints
 from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
@@ -178,9 +178,10 @@ class RestClient(RestEndpoints):
         trust = resolve_trust(getattr(config, "tls", None))
         if session is None:
             session = requests.Session()
-            pool = {"pool_connections": 4, "pool_maxsize": max(1, int(rc.pool_size)), "max_retries": 0}
-            adapter: HTTPAdapter = (TrustAdapter(trust.context, **pool) if trust.context is not None
-                                    else DeadlineAdapter(**pool))  # max_retries=0: retries are ours, counted once
+            size = max(1, int(rc.pool_size))  # max_retries=0: retries are ours, counted once
+            adapter: HTTPAdapter = (
+                TrustAdapter(trust.context, pool_connections=4, pool_maxsize=size, max_retries=0)
+                if trust.context is not None else DeadlineAdapter(pool_connections=4, pool_maxsize=size, max_retries=0))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self._session = session
@@ -190,6 +191,8 @@ class RestClient(RestEndpoints):
         merged = session.merge_environment_settings(self._base, proxies, False, verify, session.cert)
         if trust.context is not None and self._owns_session:
             merged["verify"] = True  # the adapter's context decides; never a CA path loaded into it
+        elif isinstance(merged["verify"], str) and not os.path.exists(merged["verify"]):
+            merged["verify"] = session.verify  # a variable naming a missing path: ignored, as for the WebSocket
         self._send_kw: Dict[str, Any] = {"proxies": merged["proxies"], "verify": merged["verify"],
                                          "cert": merged["cert"], "stream": False, "allow_redirects": False}
         headers = dict(session.headers)

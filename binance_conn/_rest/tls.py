@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from typing import Any, Dict, Optional, Tuple, Type
+from typing import Any, Dict, Iterator, Optional, Set, Tuple, Type
 
 from .._io.connect_errors import classify as classify_connect
 from ..errors import ConnectionError, ProxyError, TLSError
@@ -31,8 +31,7 @@ class TrustAdapter(DeadlineAdapter):
         self._ssl_context = ssl_context
         super().__init__(**kwargs)
 
-    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None
-                                             ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
         if host_params.get("scheme") == "https":
             # The context carries the trust: no CA path on top (urllib3 would load it INTO the context).
@@ -43,9 +42,9 @@ class TrustAdapter(DeadlineAdapter):
         return host_params, pool_kwargs
 
 
-def _chain(exc: BaseException) -> Any:
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and what it wraps (args, reasons, causes), breadth first, bounded."""
-    seen = set()
+    seen: Set[int] = set()
     todo = [exc]
     while todo and len(seen) < 24:
         item = todo.pop(0)

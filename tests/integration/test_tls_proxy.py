@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
-from _connector_helpers import Recorder, fast_builder, no_conn_threads, scaled, wait_until  # noqa: F401
+from _connector_helpers import Recorder, fast_builder, scaled
 
 import binance_conn as bc
 from binance_conn import connector as connector_mod
@@ -421,3 +421,6 @@ def test_proxy_resolved_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ENCODED not in repr(transport) and ENCODED not in repr(factory)
     assert transport.ssl_context is None  # nothing configured: the transport's default trust
     assert proxy_bypassed("127.0.0.1", 443, "localhost,127.0.0.1") is True
+    assert proxy_bypassed("::1", 443, "[::1]:443") is True and proxy_bypassed("::1", 80, "[::1]:443") is False
+    assert proxy_bypassed("::1", 80, "::1") is True and proxy_bypassed("a.b.example", 1, "*.example") is True
+    assert proxy_bypassed("notexample", 1, "example") is False
