@@ -230,6 +230,18 @@ def test_hostname_mismatch_reported_for_both(no_conn_threads: None) -> None:
             _assert_reported(conn, errors, events, "hostname")
 
 
+@needs_market_factory
+def test_hostname_mismatch_stream_reported(no_conn_threads: None) -> None:
+    with FakeBinance(seed=7, tls=True, tls_hosts=("binance.invalid",)) as fake:
+        conn = bc.Connector(_bare_builder(fake).with_ca_bundle(fake.ca_file).build())
+        errors, events = Recorder(), Recorder()
+        conn.on_error(errors)
+        conn.on_connection(events)
+        conn.on_trade("BTCUSDT", lambda e: None)
+        with conn:
+            _assert_reported(conn, errors, events, "hostname")
+
+
 # ------------------------------------------------------------------------------------------ proxies
 def _proxy_env(monkeypatch: pytest.MonkeyPatch, proxy: Any, name: str = "HTTPS_PROXY",
                password: str = ENCODED) -> str:
