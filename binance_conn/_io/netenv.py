@@ -201,6 +201,8 @@ class WsTransportFactory:
     def __init__(self, config: Any, urls: Sequence[str] = (), environ: Optional[Mapping[str, str]] = None) -> None:
         self._environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
         self.trust = resolve_trust(getattr(config, "tls", None), self._environ)
+        if self.trust.source != "default":
+            _log.info("WebSocket TLS trust from %s", self.trust.source, extra={"tls_source": self.trust.source})
         self.configured_proxy: Optional[str] = config.websocket.proxy
         self._proxies: Dict[Tuple[str, str], Optional[str]] = {}
         for url in urls:
