@@ -29,6 +29,7 @@ import ipaddress
 import logging
 import os
 import ssl
+import threading
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
@@ -112,12 +113,36 @@ def _trust_from(path: str, source: str) -> Trust:
     return Trust(_load(path, None, source), path, None, source)
 
 
+_CACHE: Dict[Tuple[Any, ...], ssl.SSLContext] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+
+
 def _load(ca_file: Optional[str], ca_dir: Optional[str], source: str) -> ssl.SSLContext:
+    """A context for these CA paths, shared while the files are unchanged: loading a system-size
+    bundle costs ~50-90 ms, and every client and session of the process would repeat it.
+    (Sharing is safe: the context is ours, verifying, and SSLContext is thread-safe.)"""
     try:
-        return trust_context(ca_file, ca_dir)
+        key = (ca_file, ca_dir, *(_stamp(p) for p in (ca_file, ca_dir)))
+        with _CACHE_LOCK:
+            ctx = _CACHE.get(key)
+        if ctx is None:
+            ctx = trust_context(ca_file, ca_dir)
+            with _CACHE_LOCK:
+                if len(_CACHE) >= _CACHE_SIZE:
+                    _CACHE.clear()
+                ctx = _CACHE.setdefault(key, ctx)
+        return ctx
     except (OSError, ssl.SSLError, ValueError) as exc:
         field = "tls.ca_bundle" if source == "ca_bundle" else source
         raise ValidationError(field, ca_file or ca_dir, f"cannot load the CA certificates ({exc})") from None
+
+
+def _stamp(path: Optional[str]) -> Tuple[int, int]:
+    if not path:
+        return (0, 0)
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size)
 
 
 # --------------------------------------------------------------------------------------------- proxies
