@@ -436,3 +436,13 @@ def test_proxy_resolved_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
     assert proxy_bypassed("::1", 443, "[::1]:443") is True and proxy_bypassed("::1", 80, "[::1]:443") is False
     assert proxy_bypassed("::1", 80, "::1") is True and proxy_bypassed("a.b.example", 1, "*.example") is True
     assert proxy_bypassed("notexample", 1, "example") is False
+
+
+def test_ca_context_loaded_once_per_bundle(tmp_path: Path) -> None:
+    ca = loopback.make_ca(tmp_path)
+    env = {"SSL_CERT_FILE": str(ca.cert_file)}
+    first, second = resolve_trust(None, env), resolve_trust(None, env)
+    assert first.context is not None and first.context is second.context  # shared, not re-read
+    other = loopback.make_ca(tmp_path, "other")
+    ca.cert_file.write_bytes(other.cert_file.read_bytes() + b"\n")  # the file changed: loaded again
+    assert resolve_trust(None, env).context is not first.context
