@@ -16,7 +16,9 @@ error message.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple, cast
 from urllib.parse import urlsplit
@@ -44,6 +46,7 @@ __all__ = [
     "RetryConfig",
     "RateLimitConfig",
     "EventsConfig",
+    "TlsConfig",
     "Config",
     "ConfigBuilder",
     "new_config",
@@ -253,6 +256,22 @@ class EventsConfig:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """TLS trust for REST and WebSocket alike (README "TLS, CA bundles and proxies").
+
+    Precedence: ``ssl_context``, then ``ca_bundle``, then the environment
+    (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, then ``SSL_CERT_FILE``/``SSL_CERT_DIR``),
+    then the defaults.  The environment is read when a client or connector is built.
+    Verification cannot be turned off.  A config holding an ``ssl_context`` cannot be pickled.
+    """
+
+    ca_bundle: Optional[str] = None
+    """A PEM file or an OpenSSL hashed directory of CA certificates to trust instead of the defaults."""
+    ssl_context: Optional[ssl.SSLContext] = field(default=None, repr=False)
+    """A client context for full control (verification on); shared by REST and WebSocket."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole, immutable configuration of a connector or REST client."""
 
@@ -264,6 +283,7 @@ class Config:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     debug: bool = False
+    tls: TlsConfig = field(default_factory=TlsConfig)
 
     @staticmethod
     def builder() -> "ConfigBuilder":
@@ -344,10 +364,60 @@ def _proxy(fieldname: str, url: Any) -> Optional[str]:
         return None
     if not isinstance(url, str) or not url:
         raise ValidationError(fieldname, url, "must be a proxy URL string")
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https", "socks4", "socks5", "socks5h") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        raise ValidationError(fieldname, _mask_userinfo(url), f"not a valid proxy URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "socks4", "socks5", "socks5h") or not parts.hostname:
         raise ValidationError(fieldname, _mask_userinfo(url), "must be http(s):// or socks5:// with a host")
+    if scheme.startswith("socks"):
+        missing = socks_missing()
+        if missing:
+            raise ValidationError(fieldname, _mask_userinfo(url),
+                                  f"{scheme}:// proxies need {' and '.join(missing)}: "
+                                  "pip install 'requests[socks]' python-socks")
     return url
+
+
+def socks_missing() -> Tuple[str, ...]:
+    """The packages a SOCKS proxy needs that are not installed (REST: PySocks; WebSocket: python-socks)."""
+    needed = (("socks", "PySocks"), ("python_socks", "python-socks"))
+    return tuple(name for module, name in needed if importlib.util.find_spec(module) is None)
+
+
+def _ca_bundle(fieldname: str, path: Any) -> Optional[str]:
+    if path is None:
+        return None
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise ValidationError(fieldname, path, "must be the path of a PEM file or a directory of CA certificates")
+    if not os.path.exists(path):
+        raise ValidationError(fieldname, path, "no such file or directory")
+    try:  # load it once now: a bad bundle is a config error, not a connect failure later
+        if os.path.isdir(path):
+            ssl.create_default_context(capath=path)
+        else:
+            ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise ValidationError(fieldname, path, f"cannot load the CA certificates ({exc})") from None
+    return path
+
+
+def _ssl_context(fieldname: str, ctx: Any) -> Optional[ssl.SSLContext]:
+    if ctx is None:
+        return None
+    if not isinstance(ctx, ssl.SSLContext):
+        raise ValidationError(fieldname, type(ctx).__name__, "must be an ssl.SSLContext")
+    # Verification can never be turned off silently (issue 10): no CERT_NONE, no hostname opt-out.
+    if ctx.verify_mode == ssl.CERT_NONE:
+        raise ValidationError(fieldname, "verify_mode=CERT_NONE",
+                              "must verify certificates (verify_mode CERT_REQUIRED)")
+    if not ctx.check_hostname:
+        raise ValidationError(fieldname, "check_hostname=False", "must check host names (check_hostname=True)")
+    return ctx
 
 
 def _mask_userinfo(url: str) -> str:
@@ -413,8 +483,32 @@ class ConfigBuilder:
         return self._set("ws_api_url", url)
 
     def with_proxy(self, url: Optional[str]) -> "ConfigBuilder":
-        """HTTP(S) proxy for REST and WebSocket connections."""
+        """Proxy for REST and WebSocket connections: ``http://[user:password@]host:port``.
+
+        Percent-encode special characters in the credentials (``P%40ss`` for ``P@ss``):
+        they are decoded once, for both transports.  ``socks5://`` needs PySocks and
+        python-socks.  Without this, ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and
+        ``NO_PROXY`` apply to both transports.
+        """
         return self._set("proxy", url)
+
+    # -- TLS
+    def with_ca_bundle(self, path: Optional[str]) -> "ConfigBuilder":
+        """Trust the CA certificates in ``path`` (a PEM file or a hashed directory) for REST and WebSocket.
+
+        Wins over ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``/``SSL_CERT_DIR``; checked at
+        :meth:`build` (the path must exist and load).  Field ``tls.ca_bundle``.
+        """
+        return self._set("ca_bundle", path)
+
+    def with_ssl_context(self, ctx: Optional[ssl.SSLContext]) -> "ConfigBuilder":
+        """Full control of TLS for REST and WebSocket: a client ``ssl.SSLContext``.
+
+        It must verify (``verify_mode`` not CERT_NONE, ``check_hostname`` True), else
+        :meth:`build` raises ValidationError (field ``tls.ssl_context``): verification is
+        never turned off silently.  Wins over :meth:`with_ca_bundle` and the environment.
+        """
+        return self._set("ssl_context", ctx)
 
     # -- credentials
     def with_api_key(self, key: str) -> "ConfigBuilder":
@@ -645,6 +739,9 @@ class ConfigBuilder:
             overflow=overflow,
         )
 
+        tls = TlsConfig(ca_bundle=_ca_bundle("tls.ca_bundle", v.get("ca_bundle")),
+                        ssl_context=_ssl_context("tls.ssl_context", v.get("ssl_context")))
+
         debug = v.get("debug")
         if debug is None:
             debug = env.get("BINANCE_CONN_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
@@ -657,6 +754,7 @@ class ConfigBuilder:
             rate_limit=rate_limit,
             events=events,
             debug=bool(debug),
+            tls=tls,
         )
 
     @staticmethod

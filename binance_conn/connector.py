@@ -45,6 +45,7 @@ in the child restores every market stream and user-data topic, as after
 from __future__ import annotations
 
 import atexit
+import inspect
 import logging
 import os
 import queue as queue_mod
@@ -56,6 +57,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
 from ._io.dispatch import Dispatcher, Subscription
+from ._io.netenv import WsTransportFactory
 from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC
 from ._market.session import MarketSession
 from ._rest.tracking import TrackingRestClient
@@ -65,6 +67,9 @@ from .config import Config
 from .enums import ConnectionState, OverflowPolicy
 from .errors import BinanceError, ValidationError
 from .rest import RestClient
+
+# The market session takes a transport factory once its rewrite lands (then this check can go).
+_MARKET_TAKES_FACTORY = "transport_factory" in inspect.signature(MarketSession.__init__).parameters
 
 __all__ = ["Connector", "SubscriptionGroup"]
 
@@ -164,7 +169,12 @@ class Connector:
         )
 
     def _make_market(self, config: Config) -> MarketSession:
-        market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
+        factory = self._transport_factory(config)
+        if _MARKET_TAKES_FACTORY:
+            market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget,
+                                   transport_factory=factory)  # type: ignore[call-arg,unused-ignore]
+        else:  # pragma: no cover - the market session before it took a transport factory
+            market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
         # One ready Event for the connector's lifetime: a reference taken before a
         # re-configuring start() stays the live one.
         ready = self._ready
@@ -176,6 +186,12 @@ class Connector:
         market.rest_get = lambda path, params, timeout: self.rest.probe(timeout, path, params)
         return market
 
+    @staticmethod
+    def _transport_factory(config: Config) -> WsTransportFactory:
+        """WebSockets trusting what REST trusts and going through the same proxy (config, else the
+        environment: ``HTTPS_PROXY``... with ``NO_PROXY``), resolved once here, not per connect."""
+        return WsTransportFactory(config, (config.exchange.ws_url, config.exchange.ws_api_url))
+
     def _make_rest(self, config: Config, session: Any) -> RestClient:
         rest = TrackingRestClient(config, session, stop_event=self._rest_stop)
         rest.order_observer = self._track_placed
@@ -184,7 +200,8 @@ class Connector:
     def _make_user(self, config: Config) -> UserDataLink:
         """The user-data / WebSocket API session; wanted topics carried over from the dispatcher."""
         user = UserDataLink(config, self._dispatcher, lambda: self.rest, self._market.wake,
-                            acquire_slot=self._market.acquire_connection_slot)
+                            acquire_slot=self._market.acquire_connection_slot,
+                            transport_factory=self._transport_factory(config))
         for topic in USER_TOPICS:
             if self._dispatcher.subscribers(topic):
                 user.topic_changed(topic, True)

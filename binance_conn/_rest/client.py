@@ -33,7 +33,7 @@ import re
 import threading
 import time
 from decimal import Decimal
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, Union
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -49,6 +49,7 @@ from .._core.params import check_client_order_id, new_client_order_id
 from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
 from .._core.retry import Decision, FailureKind, classify, needs_client_order_id
 from .._core.signing import rest_query, signer_from_auth
+from .._io.netenv import resolve_trust
 from .._version import __version__
 from ..errors import (
     BinanceError,
@@ -63,6 +64,7 @@ from ..errors import (
 from .deadline import CallLimit, DeadlineAdapter, limit_calls
 from .endpoints import RestEndpoints
 from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
+from .tls import TrustAdapter, connect_failure
 
 __all__ = ["RestClient"]
 
@@ -172,16 +174,25 @@ class RestClient(RestEndpoints):
         self._owns_session = session is None
         # Deadline-aware reads need our own adapter (an injected session keeps its adapters:
         # per-attempt timeouts still never exceed the time left).
+        # TLS trust as the WebSocket resolves it (config context / CA bundle, else the CA variables).
+        trust = resolve_trust(getattr(config, "tls", None))
         if session is None:
             session = requests.Session()
-            adapter: HTTPAdapter = DeadlineAdapter(pool_connections=4, pool_maxsize=max(1, int(rc.pool_size)),
-                                                   max_retries=0)  # retries: ours, counted once
+            size = max(1, int(rc.pool_size))  # max_retries=0: retries are ours, counted once
+            adapter: HTTPAdapter = (
+                TrustAdapter(trust.context, pool_connections=4, pool_maxsize=size, max_retries=0)
+                if trust.context is not None else DeadlineAdapter(pool_connections=4, pool_maxsize=size, max_retries=0))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self._session = session
         proxies = {"http": rc.proxy, "https": rc.proxy} if rc.proxy else {}
         # Environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...) merged ONCE for our one host.
-        merged = session.merge_environment_settings(self._base, proxies, False, session.verify, session.cert)
+        verify = session.verify if trust.source == "default" else trust.verify
+        merged = session.merge_environment_settings(self._base, proxies, False, verify, session.cert)
+        if trust.context is not None and self._owns_session:
+            merged["verify"] = True  # the adapter's context decides; never a CA path loaded into it
+        elif isinstance(merged["verify"], str) and not os.path.exists(merged["verify"]):
+            merged["verify"] = session.verify  # a variable naming a missing path: ignored, as for the WebSocket
         self._send_kw: Dict[str, Any] = {"proxies": merged["proxies"], "verify": merged["verify"],
                                          "cert": merged["cert"], "stream": False, "allow_redirects": False}
         headers = dict(session.headers)
@@ -192,6 +203,7 @@ class RestClient(RestEndpoints):
         self._signed_headers = dict(headers, **({"X-MBX-APIKEY": api_key} if api_key else {}))
         registry = limiter_registry if limiter_registry is not None else DEFAULT_REGISTRY
         parts = urlsplit(self._base)
+        self._host, self._port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
         self._limiter = registry.get(f"{parts.scheme}://{parts.netloc}")
         if config.rate_limit.weight_limit is not None:
             self._limiter.set_limits({"1M": int(config.rate_limit.weight_limit)}, pin=True)
@@ -514,6 +526,9 @@ class RestClient(RestEndpoints):
             kind, text, cause = FailureKind.READ_TIMEOUT, "read timeout", exc
         except (requests.exceptions.ProxyError, requests.exceptions.SSLError) as exc:
             kind, text, cause = FailureKind.CONNECT, "could not connect", exc
+            named = connect_failure(exc, self._host, self._port)
+            if named is not None:
+                return None, self._failure(call, kind, named[1], cause, cls=named[0], details=named[2])
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             reason: Any = exc.args[0] if exc.args else None
@@ -545,10 +560,12 @@ class RestClient(RestEndpoints):
             return "aborted: the client is stopping"
         return f"no complete answer within the call's {call.timeout[1]:g} s deadline"
 
-    def _failure(self, call: _Call, kind: FailureKind, text: str,
-                 cause: Optional[BaseException]) -> Tuple[BinanceError, FailureKind]:
-        error = ConnectionError(f"{call.method} {call.path}: {text}", temporary=True, exchange=self._exchange,
-                                request_id=call.rid, debug=self._debug)
+    def _failure(self, call: _Call, kind: FailureKind, text: str, cause: Optional[BaseException], *,
+                 cls: Type[ConnectionError] = ConnectionError, details: Optional[Dict[str, Any]] = None,
+                 ) -> Tuple[BinanceError, FailureKind]:
+        temporary = (details or {}).get("reason") not in ("certificate", "hostname", "tls", "proxy_auth")
+        error = cls(f"{call.method} {call.path}: {text}", temporary=temporary, exchange=self._exchange,
+                    request_id=call.rid, debug=self._debug, details=details)
         if cause is not None:
             error.__cause__ = _scrubbed(cause)
         if _log.isEnabledFor(logging.INFO):

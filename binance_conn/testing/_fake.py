@@ -17,6 +17,8 @@ from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._rest import RestApp, RestServer
 from ._streams import StreamsMixin
+from ._tls import DEFAULT_HOSTS as DEFAULT_TLS_HOSTS
+from ._tls import TlsFiles, make_tls_files
 from ._util import JSON, Clock, Waiter, dumps
 from ._ws import Session, WsServer, handle_control
 from ._wsapi import handle_api
@@ -72,6 +74,10 @@ class FakeBinance(StreamsMixin):
             (``{"error":{"code","msg"},"id"}``) for stream control-message errors.
         seed: random seed of the simulated market (reproducible books and walks).
         max_log: REST request records kept in ``request_log`` (oldest dropped first).
+        tls: serve https (REST) and wss (streams, WebSocket API) with a certificate for ``127.0.0.1``,
+            ``::1`` and ``localhost`` from a throwaway CA made at :meth:`start` (needs ``cryptography``);
+            clients trust :attr:`ca_file` (removed at :meth:`stop`).  Default: plain http/ws.
+        tls_hosts: the names and addresses on the certificate (give others to test hostname checks).
     """
 
     def __init__(
@@ -99,6 +105,8 @@ class FakeBinance(StreamsMixin):
         control_error_style: str = "flat",
         seed: Optional[int] = None,
         max_log: int = 100_000,
+        tls: bool = False,
+        tls_hosts: Sequence[str] = DEFAULT_TLS_HOSTS,
     ) -> None:
         specs = [s if isinstance(s, SymbolSpec) else KNOWN_SYMBOLS.get(s.upper()) or SymbolSpec.guess(s)
                  for s in (symbols if symbols is not None else DEFAULT_SYMBOLS)]
@@ -147,6 +155,9 @@ class FakeBinance(StreamsMixin):
         self._ws: Optional[WsServer] = None
         self._threads: List[threading.Thread] = []
         self._started = False
+        self.tls = bool(tls)
+        self.tls_hosts = tuple(tls_hosts)
+        self._tls: Optional[TlsFiles] = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeBinance:
@@ -155,8 +166,12 @@ class FakeBinance(StreamsMixin):
             return self
         self._started = True
         self._stopping.clear()
-        self._rest = RestServer(self)
-        self._ws = WsServer(self)
+        server_ctx = None
+        if self.tls:
+            self._tls = make_tls_files(self.tls_hosts)
+            server_ctx = self._tls.server_context()
+        self._rest = RestServer(self, server_ctx)
+        self._ws = WsServer(self, server_ctx)
         rest_thread = threading.Thread(target=self._rest.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True, name="fake-binance-rest")
         rest_thread.start()
@@ -189,6 +204,8 @@ class FakeBinance(StreamsMixin):
             self._rest.close(deadline)
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        if self._tls is not None:
+            self._tls.cleanup()
         self._waiter.notify()
 
     def __enter__(self) -> FakeBinance:
@@ -201,24 +218,37 @@ class FakeBinance(StreamsMixin):
     def rest_url(self) -> str:
         if self._rest is None:
             raise RuntimeError("start() the fake first")
-        return f"http://127.0.0.1:{self._rest.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._rest.server_address[1]}"
 
     @property
     def ws_url(self) -> str:
         if self._ws is None:
             raise RuntimeError("start() the fake first")
-        return f"ws://127.0.0.1:{self._ws.port}"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self._ws.port}"
 
     @property
     def ws_api_url(self) -> str:
         return self.ws_url
 
+    @property
+    def ca_file(self) -> str:
+        """PEM file of the throwaway CA that signed the fake's certificate (``tls=True``, once started)."""
+        if self._tls is None:
+            raise RuntimeError("ca_file exists only for FakeBinance(tls=True) once started")
+        return self._tls.ca_file
+
+    def url_for(self, host: str) -> "Tuple[str, str]":
+        """``(rest_url, ws_url)`` with ``host`` instead of ``127.0.0.1`` (e.g. ``localhost``, or a name
+        the certificate does not carry to test hostname checks)."""
+        return (self.rest_url.replace("127.0.0.1", host, 1), self.ws_url.replace("127.0.0.1", host, 1))
+
     def config_builder(self) -> Any:
         """A ``binance_conn.config.ConfigBuilder`` pointed at this fake, with its HMAC test key pair."""
         from binance_conn.config import ConfigBuilder
 
-        return (ConfigBuilder().with_rest_url(self.rest_url).with_ws_url(self.ws_url)
-                .with_ws_api_url(self.ws_api_url).with_api_key(self.api_key).with_api_secret(self.api_secret))
+        builder = (ConfigBuilder().with_rest_url(self.rest_url).with_ws_url(self.ws_url)
+                   .with_ws_api_url(self.ws_api_url).with_api_key(self.api_key).with_api_secret(self.api_secret))
+        return builder.with_ca_bundle(self.ca_file) if self._tls is not None else builder
 
     # -- account ------------------------------------------------------------------------------------
     def register_key(self, api_key: str, public_key_pem: Optional[Union[str, bytes]] = None, *,

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
@@ -363,9 +364,10 @@ class RestServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, fake: FakeBinance) -> None:
+    def __init__(self, fake: FakeBinance, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self.fake = fake
         self.app = RestApp(fake)
+        self.ssl_context = ssl_context
         self._lock = threading.Lock()
         self._conn_threads: Set[threading.Thread] = set()
         self._socks: Set[socket.socket] = set()
@@ -385,6 +387,14 @@ class RestServer(ThreadingHTTPServer):
 
     def _serve_one(self, request: Any, client_address: Any) -> None:
         try:
+            if self.ssl_context is not None:  # https: the TLS handshake in this connection's thread
+                raw = request
+                raw.settimeout(10.0)
+                request = self.ssl_context.wrap_socket(raw, server_side=True)  # takes over raw's descriptor
+                request.settimeout(None)
+                with self._lock:
+                    self._socks.discard(raw)
+                    self._socks.add(request)
             self.finish_request(request, client_address)
         except Exception:  # noqa: BLE001 - a client vanishing mid-request is normal here
             log.debug("rest connection error", exc_info=True)

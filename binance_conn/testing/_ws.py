@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -252,10 +253,11 @@ class Session:
 class WsServer:
     """websockets.sync server on 127.0.0.1:0 routing by path; every thread it starts is joined."""
 
-    def __init__(self, fake: FakeBinance) -> None:
+    def __init__(self, fake: FakeBinance, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self.fake = fake
         self._conn_cls: Type[ServerConnection] = _FakeConnection
         self.server: Server = serve(self._handler, "127.0.0.1", 0, process_request=self._process_request,
+                                    ssl=ssl_context,
                                     create_connection=self._conn_cls, ping_interval=None, ping_timeout=None,
                                     close_timeout=1.0, compression=None, max_size=2 ** 20,
                                     logger=logging.getLogger(__name__ + ".server"))
