@@ -45,7 +45,6 @@ in the child restores every market stream and user-data topic, as after
 from __future__ import annotations
 
 import atexit
-import inspect
 import logging
 import os
 import queue as queue_mod
@@ -67,9 +66,6 @@ from .config import Config
 from .enums import ConnectionState, OverflowPolicy
 from .errors import BinanceError, ValidationError
 from .rest import RestClient
-
-# The market session takes a transport factory once its rewrite lands (then this check can go).
-_MARKET_TAKES_FACTORY = "transport_factory" in inspect.signature(MarketSession.__init__).parameters
 
 __all__ = ["Connector", "SubscriptionGroup"]
 
@@ -170,11 +166,7 @@ class Connector:
 
     def _make_market(self, config: Config) -> MarketSession:
         factory = self._transport_factory(config)
-        if _MARKET_TAKES_FACTORY:
-            market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget,
-                                   transport_factory=factory)  # type: ignore[call-arg,unused-ignore]
-        else:  # pragma: no cover - the market session before it took a transport factory
-            market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget)
+        market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget, transport_factory=factory)
         # One ready Event for the connector's lifetime: a reference taken before a
         # re-configuring start() stays the live one.
         ready = self._ready

@@ -18,7 +18,6 @@ import pytest
 from _connector_helpers import Recorder, fast_builder, scaled
 
 import binance_conn as bc
-from binance_conn import connector as connector_mod
 from binance_conn._io.netenv import WsTransportFactory, env_proxy, proxy_bypassed, resolve_trust
 from binance_conn.testing import FakeBinance
 
@@ -36,9 +35,6 @@ def _load_loopback() -> Any:
 
 loopback = _load_loopback()
 
-MARKET_FACTORY = connector_mod._MARKET_TAKES_FACTORY
-needs_market_factory = pytest.mark.skipif(
-    not MARKET_FACTORY, reason="the market session takes transport_factory once its rewrite is merged")
 
 ENV_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY",
             "ALL_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD")
@@ -125,7 +121,6 @@ def test_ca_reaches_rest_and_user_data(how: str, tls_fake: FakeBinance, monkeypa
         _check_user_data(tls_fake, conn, orders)
 
 
-@needs_market_factory
 @pytest.mark.parametrize("how", TRUST_WAYS)
 def test_ca_reaches_streams(how: str, tls_fake: FakeBinance, monkeypatch: pytest.MonkeyPatch,
                             no_conn_threads: None) -> None:
@@ -197,7 +192,6 @@ def test_untrusted_certificate_user_data_reported(tls_fake: FakeBinance, no_conn
         _assert_reported(conn, errors, events, "certificate")
 
 
-@needs_market_factory
 def test_untrusted_certificate_stream_reported(tls_fake: FakeBinance, no_conn_threads: None) -> None:
     conn = bc.Connector(_bare_builder(tls_fake).build())
     errors, events = Recorder(), Recorder()
@@ -230,7 +224,6 @@ def test_hostname_mismatch_reported_for_both(no_conn_threads: None) -> None:
             _assert_reported(conn, errors, events, "hostname")
 
 
-@needs_market_factory
 def test_hostname_mismatch_stream_reported(no_conn_threads: None) -> None:
     with FakeBinance(seed=7, tls=True, tls_hosts=("binance.invalid",)) as fake:
         conn = bc.Connector(_bare_builder(fake).with_ca_bundle(fake.ca_file).build())
@@ -270,7 +263,6 @@ def test_env_proxy_with_encoded_credentials_carries_rest_and_ws(tls_fake: FakeBi
         assert ("trader", PASSWORD) in proxy.seen_auth and all(a == ("trader", PASSWORD) for a in proxy.seen_auth)
 
 
-@needs_market_factory
 def test_env_proxy_carries_streams(tls_fake: FakeBinance, monkeypatch: pytest.MonkeyPatch,
                                    no_conn_threads: None) -> None:
     with loopback.ConnectProxy(credentials=("trader", PASSWORD)) as proxy:
