@@ -28,10 +28,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Tuple
 
+import feed
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-
-import feed
 
 # Pattern B: create the connector at import time (subscriptions registered, no thread,
 # no socket). With --preload this runs once, in the master; without --preload it runs in

@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))  # TERM: workers finish their requests, worker_exit stops the connector (< 5 s)
+# TERM: workers finish their requests, then worker_exit stops the connector (well under 5 s).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 # Recycle workers after N requests (0 = never); a recycled worker stops its connector in
 # worker_exit and the new worker starts its own in post_fork.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))

@@ -11,7 +11,6 @@ flask and gunicorn are in the ``test`` extra: a missing one fails these tests, n
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -19,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Set, Tuple
+from typing import Dict, Iterator, Set, Tuple
 
 import flask  # noqa: F401  - a missing test dependency must fail, not skip
 import gunicorn.config
