@@ -39,7 +39,8 @@ _NO_CONTROL = ["--no-control-socket"] if hasattr(gunicorn.config, "ControlSocket
 class Gunicorn:
     """One gunicorn master (subprocess) serving the example on a listener this test bound."""
 
-    def __init__(self, fake: FakeBinance, tmp: Path, worker_class: str, preload: bool) -> None:
+    def __init__(self, fake: FakeBinance, tmp: Path, worker_class: str, preload: bool,
+                 master_started: bool = False) -> None:
         # gunicorn cannot bind port 0 and report it: bind a free port here and hand gunicorn
         # the socket (fd://N), so no other process can take the port in between.
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -49,14 +50,17 @@ class Gunicorn:
         self.listener.set_inheritable(True)
         self.port = self.listener.getsockname()[1]
         fd = self.listener.fileno()
-        args = [PY, "-m", "gunicorn", "-c", str(APP_DIR / "gunicorn.conf.py"), "-k", worker_class, *_NO_CONTROL]
+        conf = Path(__file__).with_name("gunicorn_master_started.conf.py") if master_started else (
+            APP_DIR / "gunicorn.conf.py")
+        args = [PY, "-m", "gunicorn", "-c", str(conf), "-k", worker_class, *_NO_CONTROL]
         if worker_class == "gthread":
             args += ["--threads", "4"]
         if preload:
             args.append("--preload")
         args.append("app:app")
         env = example_env(fake, {"GUNICORN_BIND": f"fd://{fd}", "GUNICORN_WORKERS": "2",
-                                 "GUNICORN_GRACEFUL_TIMEOUT": str(GRACEFUL)})
+                                 "GUNICORN_GRACEFUL_TIMEOUT": str(GRACEFUL),
+                                 "EXAMPLE_GUNICORN_CONF": str(APP_DIR / "gunicorn.conf.py")})
         self.log_path = tmp / "gunicorn.log"
         self._log = open(self.log_path, "wb")
         # Started from the repository root, like the README's command (the conf finds app.py).
@@ -113,13 +117,16 @@ def _poll_workers(g: Gunicorn, path: str, want: int, accept, timeout: float) -> 
     pytest.fail(f"only {sorted(good)} of {want} workers answered {path} as expected; last answers {last}\n{g.log()}")
 
 
-CASES = [("sync", False), ("sync", True), ("gthread", False), ("gthread", True)]
+CASES = [("sync", False, False), ("sync", True, False), ("gthread", False, False), ("gthread", True, False),
+         ("sync", True, True)]
+IDS = ["sync", "sync-preload", "gthread", "gthread-preload", "sync-preload-running-in-master"]
 
 
-@pytest.mark.parametrize("worker_class,preload", CASES, ids=[f"{k}{'-preload' if p else ''}" for k, p in CASES])
+@pytest.mark.parametrize("worker_class,preload,master_started", CASES, ids=IDS)
 def test_every_gunicorn_worker_receives_trades_and_exits_cleanly_on_term(
-        fake: FakeBinance, tmp_path: Path, worker_class: str, preload: bool) -> None:
-    g = Gunicorn(fake, tmp_path, worker_class, preload)
+        fake: FakeBinance, tmp_path: Path, worker_class: str, preload: bool, master_started: bool) -> None:
+    g = Gunicorn(fake, tmp_path, worker_class, preload, master_started)
+    master_conns = 1 if master_started else 0
     try:
         # 1. every worker's own connector is up (ready: REST reachable, stream subscribed)
         ready = _poll_workers(g, "/health", 2, lambda st, b: st == 200 and b.get("ready") is True, timeout=20)
@@ -132,7 +139,12 @@ def test_every_gunicorn_worker_receives_trades_and_exits_cleanly_on_term(
             assert "btcusdt@trade" in body["stats"]["streams"]
         # one stream connection per worker, none in the master (with --preload the master built
         # the connector, but only the workers started theirs)
-        assert fake.wait_until(lambda: fake.open_connections("stream") == 2, scaled(5)), fake.open_connections("stream")
+        # (the test-only master_started case: plus the master's own, untouched by the forks)
+        want = 2 + master_conns
+        assert fake.wait_until(lambda: fake.open_connections("stream") == want, scaled(5)), fake.connection_log
+        assert len(fake.connection_log) == want, fake.connection_log  # no connection was lost to a fork
+        if master_started:
+            assert "connector started in the master, ready=True" in g.log(), g.log()
 
         # 2. a trade published now reaches every worker's callback
         tid = fake.publish_trade("BTCUSDT", price="43210.5", qty="0.25")
