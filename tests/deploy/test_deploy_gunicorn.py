@@ -11,6 +11,7 @@ flask and gunicorn are in the ``test`` extra: a missing one fails these tests, n
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterator, Set, Tuple
+from typing import Dict, Iterator, Optional, Set, Tuple
 
 import flask  # noqa: F401  - a missing test dependency must fail, not skip
 import gunicorn.config
@@ -88,6 +89,19 @@ class Gunicorn:
         self._log.close()
 
 
+def sockets_to_port(pid: int, port: int) -> Optional[int]:
+    """How many of process ``pid``'s descriptors are TCP connections to 127.0.0.1:``port``
+    (Linux /proc; None elsewhere)."""
+    try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        with open("/proc/net/tcp") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+    except OSError:
+        return None
+    inodes = {r[9] for r in rows if int(r[2].split(":")[1], 16) == port}
+    return sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in inodes)
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeBinance]:
     with FakeBinance(["BTCUSDT"], market_rate=0) as f:
@@ -145,6 +159,10 @@ def test_every_gunicorn_worker_receives_trades_and_exits_cleanly_on_term(
         assert len(fake.connection_log) == want, fake.connection_log  # no connection was lost to a fork
         if master_started:
             assert "connector started in the master, ready=True" in g.log(), g.log()
+        # every worker holds exactly its own stream socket: an inherited one was dropped at the fork
+        ws_port = int(fake.ws_url.rsplit(":", 1)[1])
+        held = {pid: sockets_to_port(pid, ws_port) for pid in pids}
+        assert all(n in (1, None) for n in held.values()), held
 
         # 2. a trade published now reaches every worker's callback
         tid = fake.publish_trade("BTCUSDT", price="43210.5", qty="0.25")
