@@ -25,12 +25,17 @@ this module twice, in two processes, like Django's runserver (see examples/djang
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Dict, Tuple
 
 import feed
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
+
+# Under gunicorn, gunicorn.conf.py has configured logging already (then this is a no-op);
+# under `flask run` it makes binance_conn's connection lines visible.
+logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
 
 # Pattern B: create the connector at import time (subscriptions registered, no thread,
 # no socket). With --preload this runs once, in the master; without --preload it runs in
