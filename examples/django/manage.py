@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility for the binance_conn example project.
 
-    pip install "binance_conn" django
+    pip install . django                  # at the repository root: binance_conn and Django
     cd examples/django
 
     # Offline: run the fake exchange in another terminal and point the project at it

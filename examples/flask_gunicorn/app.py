@@ -1,6 +1,6 @@
 """A Flask app that serves Binance prices received over a WebSocket, under gunicorn.
 
-    pip install "binance_conn" flask gunicorn
+    pip install . flask gunicorn          # at the repository root: binance_conn and the servers
     cd examples/flask_gunicorn
 
     # Offline: run the fake exchange in another terminal and point the app at it
