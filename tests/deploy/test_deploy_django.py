@@ -1,9 +1,10 @@
 """examples/django: AppConfig.ready() starts ONE connector per serving process, exactly once.
 
 * ``manage.py runserver`` with its autoreloader: ready() runs in the reloader parent and in the
-  child (RUN_MAIN=true); only the child connects: the fake sees one stream connection ever, the
-  child's /price shows a trade published after start, and Ctrl-C (SIGINT to the process group,
-  as a terminal sends it) stops the connector through the atexit hook, with no traceback.
+  child (RUN_MAIN=true); only the child connects (one stream connection), the child's /price
+  shows a trade published after start; a code change replaces the child, whose atexit hook
+  stops its connector before the new child connects; Ctrl-C (SIGINT to the process group, as a
+  terminal sends it) stops the connector through the atexit hook, with no traceback.
 * ``manage.py runserver --noreload``: one process, one connector.
 * The django.setup() path (what a WSGI server does), with and without RUN_MAIN, and with
   ready() called a second time: one connector. ``manage.py check``: none.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -55,6 +57,9 @@ class RunServer:
     """``python manage.py runserver`` in its own process group (parent + autoreloader child)."""
 
     def __init__(self, fake: FakeBinance, tmp: Path, *extra: str) -> None:
+        # A copy of the project: the autoreload case edits a file of it.
+        self.project = tmp / "project"
+        shutil.copytree(PROJECT, self.project, ignore=shutil.ignore_patterns("__pycache__"))
         self.log_path = tmp / "runserver.log"
         for _ in range(3):
             self.port = _free_port()
@@ -64,7 +69,7 @@ class RunServer:
             previous = signal.signal(signal.SIGINT, signal.default_int_handler)
             try:
                 self.proc = subprocess.Popen([PY, "manage.py", "runserver", f"127.0.0.1:{self.port}", *extra],
-                                             cwd=str(PROJECT), env=example_env(fake), start_new_session=True,
+                                             cwd=str(self.project), env=example_env(fake), start_new_session=True,
                                              stdout=self._log, stderr=subprocess.STDOUT)
             finally:
                 signal.signal(signal.SIGINT, previous)
@@ -149,6 +154,21 @@ def test_runserver_starts_one_connector_and_stops_it_on_ctrl_c(fake: FakeBinance
             parents = re.findall(r"pid (\d+): connector not started here \(runserver's autoreloader parent", out)
             assert len(parents) == 1 and int(parents[0]) != serving_pid, out
         assert len(stream_connections(fake)) == 1, stream_connections(fake)
+        expected_connections = 1
+        if not noreload:
+            # A code change: the reloader ends the child (its atexit hook stops the connector) and
+            # starts a new child with its own connector: still one connection at a time.
+            views = srv.project / "prices" / "views.py"
+            views.write_text(views.read_text() + "\n# edited by the test\n")
+            health = _wait_json(srv.url("/health"),
+                                lambda st, b: st == 200 and b["ready"] and b["pid"] != serving_pid, timeout=20)
+            out = srv.log()
+            assert f"pid {serving_pid}: connector stopped\n" in out, out
+            assert f"pid {health['pid']}: connector started (runserver, autoreloader child)" in out, out
+            serving_pid, expected_connections = health["pid"], 2
+            assert fake.wait_until(lambda: fake.open_connections("stream") == 1, scaled(5))
+            first, second = stream_connections(fake)
+            assert first["closed_at"] is not None and first["closed_at"] <= second["opened_at"], (first, second)
     finally:
         code = srv.interrupt()
     out = srv.log()
@@ -156,7 +176,8 @@ def test_runserver_starts_one_connector_and_stops_it_on_ctrl_c(fake: FakeBinance
     assert f"pid {serving_pid}: connector stopped\n" in out, out  # the atexit hook ran, in time
     assert "Traceback" not in out, out
     assert fake.wait_until(lambda: fake.open_connections("stream") == 0, scaled(5))
-    assert len(stream_connections(fake)) == 1  # never a second connection, not even at exit
+    # never a second connection at a time, not even at exit
+    assert len(stream_connections(fake)) == expected_connections, stream_connections(fake)
 
 
 SETUP_SCRIPT = """
