@@ -41,7 +41,7 @@ class Gunicorn:
     """One gunicorn master (subprocess) serving the example on a listener this test bound."""
 
     def __init__(self, fake: FakeBinance, tmp: Path, worker_class: str, preload: bool,
-                 master_started: bool = False) -> None:
+                 master_started: bool = False, env: Optional[Dict[str, str]] = None) -> None:
         # gunicorn cannot bind port 0 and report it: bind a free port here and hand gunicorn
         # the socket (fd://N), so no other process can take the port in between.
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -61,7 +61,7 @@ class Gunicorn:
         args.append("app:app")
         env = example_env(fake, {"GUNICORN_BIND": f"fd://{fd}", "GUNICORN_WORKERS": "2",
                                  "GUNICORN_GRACEFUL_TIMEOUT": str(GRACEFUL),
-                                 "EXAMPLE_GUNICORN_CONF": str(APP_DIR / "gunicorn.conf.py")})
+                                 "EXAMPLE_GUNICORN_CONF": str(APP_DIR / "gunicorn.conf.py"), **(env or {})})
         self.log_path = tmp / "gunicorn.log"
         self._log = open(self.log_path, "wb")
         # Started from the repository root, like the README's command (the conf finds app.py).
@@ -192,3 +192,54 @@ def test_every_gunicorn_worker_receives_trades_and_exits_cleanly_on_term(
         print(f"{worker_class}{' --preload' if preload else ''}: TERM -> exit {took:.2f} s")
     finally:
         g.kill()
+
+
+def test_workers_recycled_by_max_requests_and_hup_get_their_own_live_connector(
+        fake: FakeBinance, tmp_path: Path) -> None:
+    """max_requests and HUP replace workers: each old worker stops its connector in worker_exit,
+    each new one (forked from the --preload master) starts its copy in post_fork and receives
+    trades published while it lives; TERM still ends everything cleanly."""
+    g = Gunicorn(fake, tmp_path, "sync", preload=True, env={"GUNICORN_MAX_REQUESTS": "10"})
+    try:
+        live: Set[int] = set()  # workers that answered with a trade published after they booted
+
+        def collect(rounds_until: int, timeout: float) -> None:
+            deadline = time.monotonic() + scaled(timeout)
+            while len(live) < rounds_until:
+                assert time.monotonic() < deadline, f"only {sorted(live)} live workers\n{g.log()}"
+                assert g.alive(), g.log()
+                tid = fake.publish_trade("BTCUSDT", price="100", qty="1")
+                for _ in range(20):
+                    try:
+                        status, body = http_json(g.url("/price"), timeout=scaled(2))
+                    except OSError:
+                        continue
+                    if status == 200 and body.get("trade_id") == tid:
+                        live.add(int(body["pid"]))
+                        break
+
+        collect(3, timeout=30)  # max_requests=10: a recycled worker is live too
+        assert "Autorestarting worker" in g.log()
+        before = g.worker_pids()
+        g.proc.send_signal(signal.SIGHUP)
+        assert _wait(lambda: len(g.worker_pids()) >= len(before) + 2, 15), g.log()
+        collect(len(live) + 2, timeout=30)  # ... and the workers HUP brought
+        assert "Handling signal: hup" in g.log()
+        g.proc.send_signal(signal.SIGTERM)
+        assert g.proc.wait(timeout=GRACEFUL + scaled(5)) == 0, g.log()
+        out = g.log()
+        assert "Traceback" not in out and "Exception" not in out, out
+        stopped = {int(p) for p in re.findall(r"worker (\d+): connector stopped\n", out)}
+        assert stopped == g.worker_pids(), f"a worker exited without stopping its connector:\n{out}"
+        assert fake.wait_until(lambda: fake.open_connections("stream") == 0, scaled(5))
+    finally:
+        g.kill()
+
+
+def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + scaled(timeout)
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
