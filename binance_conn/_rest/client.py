@@ -385,7 +385,7 @@ class RestClient(RestEndpoints):
             return float(self._backoff.delay(int(state.attempt_number), random.random()))
 
         if _log.isEnabledFor(logging.WARNING):
-            _log.warning("retrying %s %s after %s", call.method, call.path, first.code,
+            _log.warning("retrying %s %s after %s error", call.method, call.path, first.code,
                          extra={"request_id": call.rid, "exchange": self._exchange, "error_code": first.code})
         try:
             sleep(self._backoff.delay(0, random.random()))
