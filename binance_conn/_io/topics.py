@@ -37,7 +37,8 @@ def publish_connection_events(dispatcher: Dispatcher, exchange: str, session: st
         event = ConnectionEvent(exchange, session, state, reason, int(time.time() * 1000))
         if log is not None:
             # State and reason in the text: readable under a plain logging.basicConfig().
-            level = logging.INFO if state is S.CONNECTED else logging.WARNING
+            # a connection up, or down because the program asked (stop), is news, not a warning
+            level = logging.INFO if state is S.CONNECTED or reason == "stopped" else logging.WARNING
             if log.isEnabledFor(level):
                 log.log(level, "%s session %s: %s", session, state.value, reason,
                         extra={"session": session, "state": state.value, "reason": reason})
