@@ -14,7 +14,10 @@ PY := $(BIN)/python
 PYTEST_ARGS ?=
 # A pip constraints file applied to every install into $(VENV) (test-min sets it).
 CONSTRAINTS ?=
-PIP_INSTALL = $(PY) -m pip install --quiet --disable-pip-version-check $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
+# `pip install -e .` writes binance_conn.egg-info into this tree: installs into several
+# venvs at once (test-all, CI) take turns through a lock when flock(1) is there.
+LOCK := $(if $(shell command -v flock 2>/dev/null),flock $(CURDIR)/.install.lock,)
+PIP_INSTALL = $(LOCK) $(PY) -m pip install --quiet --disable-pip-version-check $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 SUPPORTED := $(shell sed -n 's/^ *Programming Language :: Python :: \(3\.[0-9][0-9]*\) *$$/\1/p' setup.cfg)
 OLDEST := $(firstword $(SUPPORTED))
 # test-all: versions to leave out (CI passes the one `make test` already ran) and how
@@ -72,4 +75,4 @@ soak: $(VENV)/.stamp-test
 	$(BIN)/pytest -q -p no:cacheprovider -m soak --timeout=1800 $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-3.* .venv-min build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* .venv-min .install.lock build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
