@@ -42,9 +42,12 @@ $(VENV)/.stamp-base: setup.cfg setup.py pyproject.toml $(CONSTRAINTS)
 	$(PIP_INSTALL) -e ".[crypto,testing]"
 	touch $@
 
-$(VENV)/.stamp-test: $(VENV)/.stamp-base
-	$(PIP_INSTALL) -e ".[test]"
-	touch $@
+# One pip run for everything `make test` needs (each run rebuilds the editable install).
+$(VENV)/.stamp-test: setup.cfg setup.py pyproject.toml $(CONSTRAINTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PIP_INSTALL) -e ".[crypto,testing,test]"
+	touch $(VENV)/.stamp-base $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base
 	$(PIP_INSTALL) -e ".[dev]"
