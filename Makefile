@@ -25,7 +25,7 @@ OLDEST := $(firstword $(SUPPORTED))
 SKIP ?=
 JOBS ?= 1
 
-.PHONY: test test-all test-min lint demo bench soak clean help
+.PHONY: test test-all test-min print-oldest lint demo bench soak clean help
 
 help:
 	@echo "make test     - the whole test suite on $(PYTHON) (per-test timeout)"
@@ -62,6 +62,9 @@ test-all:
 test-min:
 	@py=$$(bash .ci/find-python $(OLDEST)) || { echo "test-min: no Python $(OLDEST) on this machine"; exit 1; }; \
 	$(MAKE) --no-print-directory test PYTHON="$$py" VENV=.venv-min CONSTRAINTS=.ci/constraints-min.txt
+
+print-oldest:
+	@echo $(OLDEST)
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check binance_conn tests examples benchmarks
