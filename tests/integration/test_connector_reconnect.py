@@ -253,6 +253,8 @@ def test_fifty_reconnect_cycles_no_thread_or_memory_growth(fake: FakeBinance, st
     wait_live(c, fake)
 
     def cycle() -> None:
+        # the fake unregisters a dropped connection on its own thread: wait until it has
+        assert wait_until(lambda: len(open_stream_conns(fake)) == 1, 3), open_stream_conns(fake)
         before = {r["id"] for r in stream_conns(fake)}
         assert fake.drop_connections() == 1, stream_conns(fake)[-3:]
         assert wait_until(lambda: any(r["id"] not in before for r in open_stream_conns(fake)), 3)
