@@ -25,7 +25,7 @@ def scaled(seconds: float) -> float:
     return seconds * float(os.environ.get("BINANCE_CONN_TEST_TIME_FACTOR", TIME_FACTOR))
 
 
-def wait_until(pred: Callable[[], bool], timeout: float = 3.0) -> bool:
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + scaled(timeout)
     cond = threading.Condition()
     with cond:
@@ -63,10 +63,10 @@ class Market:
         self.dispatcher.subscribe(stream, queue=self.events)
         self.session.add_stream(stream)
 
-    def link(self, timeout: float = 3.0) -> MemoryTransport:
+    def link(self, timeout: float = 10.0) -> MemoryTransport:
         return self.net.wait_for_connection(scaled(timeout))
 
-    def next_event(self, timeout: float = 3.0) -> Any:
+    def next_event(self, timeout: float = 10.0) -> Any:
         return self.events.get(timeout=scaled(timeout))
 
     def drain(self, q: "queue.Queue[Any]") -> List[Any]:
@@ -77,7 +77,7 @@ class Market:
             except queue.Empty:
                 return out
 
-    def wait_error(self, pred: Callable[[Any], bool], timeout: float = 3.0) -> Any:
+    def wait_error(self, pred: Callable[[Any], bool], timeout: float = 10.0) -> Any:
         deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             try:

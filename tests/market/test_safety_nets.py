@@ -114,7 +114,7 @@ def test_supervisor_tick_crash_restarts_the_loop(up: Market, monkeypatch: Any) -
     _recovered(up, "market supervisor", reconnect=False)
     # the restarted supervisor still drives the link: a new stream is subscribed
     up.subscribe("ethusdt@trade")
-    assert up.first.wait_sent(lambda sent: any("ethusdt@trade" in t for t in sent), scaled(3))  # type: ignore
+    assert up.first.wait_sent(lambda sent: any("ethusdt@trade" in t for t in sent), scaled(10))  # type: ignore
 
 
 def test_prober_crash_restarts_it() -> None:

@@ -81,7 +81,7 @@ def test_connect_failures_are_reported(market: Market, caplog: pytest.LogCapture
     assert "certificate" in str(err)
     assert wait_until(lambda: market.net.attempts >= 3)
     # on_connection tells why the first connection is not up
-    first = market.connection.get(timeout=scaled(3))
+    first = market.connection.get(timeout=scaled(10))
     assert first.state is S.DISCONNECTED and "certificate" in first.reason, first
     stats = market.session.stats()
     assert "certificate" in stats["last_connect_error"]
@@ -199,7 +199,7 @@ def test_stop_closes_stream_sockets_with_a_close_frame_in_time(market: Market) -
     link = market.link()
     assert wait_until(lambda: _up(market))
     t0 = time.monotonic()
-    assert stop(market, timeout=scaled(3))
+    assert stop(market, timeout=scaled(10))
     assert time.monotonic() - t0 < scaled(3)
     assert link.close_sent and link.released
     assert market.session.status.state is S.STOPPED and not market.session.ready.is_set()

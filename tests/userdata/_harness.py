@@ -131,19 +131,19 @@ class Harness:
         self.dispatcher.start()
         self.link.topic_changed(BALANCE_TOPIC, True)
         self.link.start()
-        t = self.net.wait_for_connection(scaled(3))
-        assert self.link.ready.wait(scaled(3)), self.link.stats()
+        t = self.net.wait_for_connection(scaled(10))
+        assert self.link.ready.wait(scaled(10)), self.link.stats()
         return t
 
     def stop(self) -> None:
         self.link.begin_stop()
         for th in self.link.threads():
-            th.join(scaled(3))
+            th.join(scaled(10))
         self.link.finish_stop("stopped")
         self.dispatcher.stop(deadline=__import__("time").monotonic() + 2)
         assert self.link.guard.crashes == self.expected_crashes, self.link.guard.last_crash
 
-    def wait_deltas(self, n: int, timeout: float = 3.0) -> List[int]:
+    def wait_deltas(self, n: int, timeout: float = 10.0) -> List[int]:
         """Read balance events until ``n`` arrived; their deltas as ints, in delivery order."""
         out: List[int] = []
         for _ in range(n):
@@ -159,10 +159,10 @@ class Harness:
             except queue.Empty:
                 return out
 
-    def error(self, timeout: float = 3.0) -> Any:
+    def error(self, timeout: float = 10.0) -> Any:
         return self.errors.get(timeout=scaled(timeout))
 
-    def conn_event(self, predicate: Callable[[Any], bool], timeout: float = 3.0) -> Any:
+    def conn_event(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
         """The first connection event (seen or new) matching ``predicate``."""
         for ev in self._seen_conn:
             if predicate(ev):

@@ -42,8 +42,8 @@ def test_connect_failures_are_reported_with_their_reason(caplog: pytest.LogCaptu
         # and after a later drop, the DISCONNECTED/RECONNECTING reason is the connect failure's
         h.net.refuse_next(bc.ConnectionError("connection refused", details={"reason": "refused"}))
         t.drop()
-        h.net.wait_for_connection(scaled(3))
-        assert h.link.ready.wait(scaled(3))
+        h.net.wait_for_connection(scaled(10))
+        assert h.link.ready.wait(scaled(10))
         assert "refused" in h.link.stats()["last_connect_error"]
     finally:
         h.stop()
@@ -55,21 +55,21 @@ def test_every_connect_attempt_takes_a_budget_slot() -> None:
 
     def acquire() -> None:
         calls.append(threading.current_thread().name)
-        gate.wait(scaled(3))
+        gate.wait(scaled(10))
 
     h = Harness(acquire_slot=acquire)
     try:
         h.dispatcher.start()
         h.link.topic_changed("__balance__", True)
         h.link.start()
-        assert wait_until(lambda: len(calls) == 1, timeout=3)
+        assert wait_until(lambda: len(calls) == 1, timeout=10)
         assert h.net.attempts == 0  # held by the budget: no connect attempt yet
         gate.set()
-        t = h.net.wait_for_connection(scaled(3))
-        assert h.link.ready.wait(scaled(3))
+        t = h.net.wait_for_connection(scaled(10))
+        assert h.link.ready.wait(scaled(10))
         t.drop()
-        h.net.wait_for_connection(scaled(3))
-        assert wait_until(lambda: len(calls) == 2, timeout=3)
+        h.net.wait_for_connection(scaled(10))
+        assert wait_until(lambda: len(calls) == 2, timeout=10)
         assert all("user_data" in name for name in calls)
     finally:
         gate.set()
@@ -89,7 +89,7 @@ def test_stop_ends_a_wait_for_a_budget_slot() -> None:
     h.dispatcher.start()
     h.link.topic_changed("__balance__", True)
     h.link.start()
-    assert entered.wait(scaled(3))
+    assert entered.wait(scaled(10))
     h.stop()
     assert stop_seen.is_set() and h.net.attempts == 0
     assert not any(t.is_alive() for t in h.link.threads())
@@ -113,7 +113,7 @@ def test_bad_frames_are_logged_rate_limited_with_a_sample_and_counted_across_rec
     try:
         caplog.set_level(logging.WARNING, "binance_conn.user_data")
         t = h.start()
-        assert h.link.ready.wait(scaled(3))
+        assert h.link.ready.wait(scaled(10))
         for _ in range(50):
             t.feed_text("{not json")
         t.feed_frame(0x2, b"\x00\x01binary")
@@ -126,9 +126,9 @@ def test_bad_frames_are_logged_rate_limited_with_a_sample_and_counted_across_rec
         stats = h.link.stats()
         assert stats["malformed"] == 52 and stats["last_bad_frame"].startswith("invalid UTF-8")
         t.drop()  # the totals survive a reconnect
-        t2 = h.net.wait_for_connection(scaled(3))
-        assert wait_until(lambda: h.link.ready.is_set(), scaled(3))
+        t2 = h.net.wait_for_connection(scaled(10))
+        assert wait_until(lambda: h.link.ready.is_set(), scaled(10))
         t2.feed_text("[]]")
-        assert wait_until(lambda: h.link.stats()["malformed"] == 53, scaled(3))
+        assert wait_until(lambda: h.link.stats()["malformed"] == 53, scaled(10))
     finally:
         h.stop()

@@ -32,15 +32,15 @@ def _state(h: Harness) -> str:
 
 
 def _unsubscribed(t: MemoryTransport) -> bool:
-    return t.wait_sent(lambda sent: any("userDataStream.unsubscribe" in x for x in sent), scaled(3))
+    return t.wait_sent(lambda sent: any("userDataStream.unsubscribe" in x for x in sent), scaled(10))
 
 
 def _roll(h: Harness, t1: MemoryTransport) -> MemoryTransport:
     """serverShutdown on ``t1``; returns the replacement once its subscribe is acknowledged."""
     t1.feed_text(SHUTDOWN)
-    t2 = h.net.wait_for_connection(scaled(3))
-    assert t2.wait_sent(lambda sent: any("subscribe" in x for x in sent), scaled(3))
-    assert wait_until(lambda: h.api.sub_id(t2) != 0 and _state(h) in ("overlap", "draining", "grace"), timeout=3)
+    t2 = h.net.wait_for_connection(scaled(10))
+    assert t2.wait_sent(lambda sent: any("subscribe" in x for x in sent), scaled(10))
+    assert wait_until(lambda: h.api.sub_id(t2) != 0 and _state(h) in ("overlap", "draining", "grace"), timeout=10)
     return t2
 
 
@@ -58,7 +58,7 @@ def test_duplicates_of_the_overlap_are_delivered_once(h: Harness) -> None:
     assert _unsubscribed(t1)
     t1.feed_text(balance_event(3, s1))  # late copy on the old link while it drains
     h.api.release(t1)
-    assert wait_until(lambda: t1.close_sent, timeout=3)
+    assert wait_until(lambda: t1.close_sent, timeout=10)
     t2.feed_text(balance_event(4, s2))
     assert h.wait_deltas(3) == [2, 3, 4]
     assert h.drain_balances() == []
@@ -75,9 +75,9 @@ def test_old_link_is_drained_before_it_is_closed(h: Harness) -> None:
     # still in flight on the old link when the unsubscribe went out: must be read, not cut off
     h.api.release(t1, before=[balance_event(5, s1)])
     assert h.wait_deltas(1) == [5]
-    assert wait_until(lambda: t1.close_sent, timeout=3), "closed with a close frame once drained"
+    assert wait_until(lambda: t1.close_sent, timeout=10), "closed with a close frame once drained"
     assert h.link.ready.is_set() and not t2.aborted
-    assert wait_until(lambda: _state(h) in ("grace", "steady"), timeout=3)
+    assert wait_until(lambda: _state(h) in ("grace", "steady"), timeout=10)
 
 
 def test_replacement_holds_its_events_until_the_switch() -> None:
@@ -89,12 +89,12 @@ def test_replacement_holds_its_events_until_the_switch() -> None:
         t2 = _roll(h, t1)
         assert _state(h) == "overlap"
         t2.feed_text(balance_event(10, h.api.sub_id(t2)))  # read first, but the newer link's
-        assert wait_until(lambda: h.link.links.held == 1, timeout=3), "held back by the replacement"
+        assert wait_until(lambda: h.link.links.held == 1, timeout=10), "held back by the replacement"
         t1.feed_text(balance_event(9, s1))
         assert h.wait_deltas(1) == [9], "the old link's event is delivered first"
         assert h.wait_deltas(1) == [10]  # released by the switch
         assert _unsubscribed(t1)
-        assert wait_until(lambda: t1.close_sent, timeout=3)
+        assert wait_until(lambda: t1.close_sent, timeout=10)
     finally:
         next(gen, None)
 
@@ -103,14 +103,14 @@ def test_old_link_death_mid_rollover_promotes_the_replacement(h: Harness) -> Non
     h.api.answer_subscribe = True
     t1 = h.start()
     t1.feed_text(SHUTDOWN)
-    t2 = h.net.wait_for_connection(scaled(3))
-    assert wait_until(lambda: h.api.sub_id(t2) != 0, timeout=3)
+    t2 = h.net.wait_for_connection(scaled(10))
+    assert wait_until(lambda: h.api.sub_id(t2) != 0, timeout=10)
     t1.drop()
-    assert wait_until(lambda: h.link.links.primary is not None and h.link.links.primary.transport is t2, timeout=3)
-    assert h.link.ready.wait(scaled(3))
+    assert wait_until(lambda: h.link.links.primary is not None and h.link.links.primary.transport is t2, timeout=10)
+    assert h.link.ready.wait(scaled(10))
     t2.feed_text(balance_event(11, h.api.sub_id(t2)))
     assert h.wait_deltas(1) == [11]
-    assert wait_until(lambda: h.link.reconciler.reconciliations >= 1, timeout=3), "a gap is reconciled"
+    assert wait_until(lambda: h.link.reconciler.reconciliations >= 1, timeout=10), "a gap is reconciled"
 
 
 def test_max_lifetime_rolls_over_without_a_gap() -> None:
@@ -118,9 +118,9 @@ def test_max_lifetime_rolls_over_without_a_gap() -> None:
     h = next(gen)
     try:
         t1 = h.start()
-        t2 = h.net.wait_for_connection(scaled(3))
+        t2 = h.net.wait_for_connection(scaled(10))
         assert _unsubscribed(t1)
-        assert wait_until(lambda: t1.close_sent, timeout=3)
+        assert wait_until(lambda: t1.close_sent, timeout=10)
         assert h.link.ready.is_set()
         t2.feed_text(balance_event(12, h.api.sub_id(t2)))
         assert h.wait_deltas(1) == [12]
@@ -137,9 +137,9 @@ def test_zombie_link_is_an_outage_until_replaced() -> None:
         t1.freeze()  # TCP open, nothing answered
         down = h.conn_event(lambda e: e.state is S.DISCONNECTED and e.reason.startswith("zombie:"), timeout=5)
         assert down.session == "user_data"
-        t2 = h.net.wait_for_connection(scaled(3))
+        t2 = h.net.wait_for_connection(scaled(10))
         assert t1.aborted
-        assert h.link.ready.wait(scaled(3))
+        assert h.link.ready.wait(scaled(10))
         assert h.link.stats()["zombies_replaced"] == 1
         t2.feed_text(balance_event(13, h.api.sub_id(t2)))
         assert h.wait_deltas(1) == [13]
@@ -170,7 +170,7 @@ def test_crash_while_releasing_held_events_never_parks_events_for_good(monkeypat
         err = h.error()
         assert "user-data ticker" in str(err)
         t3 = h.net.wait_for_connection(scaled(5))  # the torn-down primary reconnects
-        assert h.link.ready.wait(scaled(3))
+        assert h.link.ready.wait(scaled(10))
         t3.feed_text(balance_event(21, h.api.sub_id(t3)))
         assert h.wait_deltas(1) == [21]
     finally:
@@ -192,7 +192,7 @@ def test_request_in_flight_on_the_old_link_is_answered_before_it_closes(h: Harne
 
     caller = threading.Thread(target=call)
     caller.start()
-    assert t1.wait_sent(lambda sent: any('"ping"' in x for x in sent), scaled(3))
+    assert t1.wait_sent(lambda sent: any('"ping"' in x for x in sent), scaled(10))
     _roll(h, t1)
     assert _unsubscribed(t1)
     assert not t1.aborted, "a request waits on the old link"

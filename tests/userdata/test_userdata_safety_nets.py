@@ -50,9 +50,9 @@ def _recovered(h: Harness, component: str, caplog: pytest.LogCaptureFixture, fir
     down = h.conn_event(lambda e: e.state in (S.DISCONNECTED, S.RECONNECTING) and "internal error" in e.reason)
     assert down.session == "user_data"
     # the normal path: a new connection, subscribed, delivering
-    t = h.net.wait_for_connection(scaled(3))
+    t = h.net.wait_for_connection(scaled(10))
     h.conn_event(lambda e: e.state is S.CONNECTED and h._seen_conn.index(e) > h._seen_conn.index(down))
-    assert h.link.ready.wait(scaled(3))
+    assert h.link.ready.wait(scaled(10))
     assert h.link.stats()["subscribed"] and h.link.stats()["internal_errors"] >= 1
     t.feed_text(balance_event(7, h.api.sub_id(t)))
     assert h.wait_deltas(1) == [7]
@@ -100,8 +100,8 @@ def test_reconciliation_crash_tears_down_and_reconciles_again(h: Harness, caplog
     monkeypatch.setattr(tracker, "begin_reconcile", _once(RuntimeError("injected reconcile"),
                                                           tracker.begin_reconcile))
     t.drop()  # a gap: the resubscribe reconciles, and that pass crashes
-    h.net.wait_for_connection(scaled(3))  # the reconnect after the drop
+    h.net.wait_for_connection(scaled(10))  # the reconnect after the drop
     _recovered(h, "user-data reconciliation", caplog)
     from _helpers import wait_until
-    assert wait_until(lambda: h.link.reconciler.reconciliations >= 1, timeout=3)
+    assert wait_until(lambda: h.link.reconciler.reconciliations >= 1, timeout=10)
     assert len(h.net.transports) >= 3  # first, after the drop, after the crash
