@@ -515,20 +515,15 @@ class WsTransport:
         when it sees the end (:meth:`read_frames`, :meth:`connect`) or via :meth:`release`.
         """
         self._aborted.set()
-        sock = self._sock
-        if sock is None:
-            return
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        self._shutdown()
 
     def release(self) -> None:
         """Owner (reader) thread only: abort and close the socket."""
         self._aborted.set()
         self._cut()
 
-    def _cut(self) -> None:
+    def _shutdown(self) -> None:
+        """Shut the socket down both ways (wakes any thread blocked on it); keeps the descriptor."""
         sock = self._sock
         if sock is None:
             return
@@ -536,6 +531,12 @@ class WsTransport:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def _cut(self) -> None:
+        self._shutdown()
+        sock = self._sock
+        if sock is None:
+            return
         try:
             sock.close()
         except OSError:  # pragma: no cover
