@@ -77,9 +77,10 @@ ROOMS = {
     # package: the top-level names it may import (besides value modules and itself)
     "_core": set(),
     "_io": {"_core"},
+    "_api": {"_core"},
     "_market": {"_io", "_core"},
-    "_userdata": {"_io", "_core"},
-    "_rest": {"_io", "_core"},
+    "_userdata": {"_io", "_core", "_api"},
+    "_rest": {"_io", "_core", "_api"},
 }
 NETWORK_LIBS = {"requests", "urllib3", "websocket"}
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
+from . import catalog as _catalog
+
 __all__ = [
     "INTERVAL_SECONDS",
     "window_seconds",
@@ -102,6 +104,9 @@ def endpoint_weight(method: str, path: str, params: Optional[Mapping[str, Any]] 
     pays 1; 1 is reserved (the conservative side) and the header corrects it.
     """
     p = params or {}
+    ep = _catalog.lookup(method, path)
+    if ep is not None:  # the endpoint table (spec_*.py) is the source of truth
+        return ep.weight_of(p)
     if path.startswith("/api/v3/"):
         name = path[8:]
     else:

@@ -43,7 +43,9 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from tenacity import Retrying, retry_if_exception_type
 
+from .._api import AccountApi, MarketDataApi, TradingApi
 from .._core.clock import ServerClock
+from .._core.endpoints import Endpoint
 from .._core.numbers import format_param
 from .._core.params import check_client_order_id, new_client_order_id
 from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
@@ -136,7 +138,7 @@ class _Call:
         self.resynced = False
 
 
-class RestClient(RestEndpoints):
+class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
     """Thread-safe Binance spot REST client (API.md "REST").
 
     Works standalone (a cron job's whole use) and is the object behind
@@ -303,6 +305,12 @@ class RestClient(RestEndpoints):
                 order that may have been sent).
         """
         return self._execute(method.upper(), path, params, signed, timeout)
+
+    def _call(self, endpoint: Endpoint, params: Optional[Dict[str, Any]] = None, *, timeout: Any = None,
+              client_order_id: Optional[str] = None, symbol: Optional[str] = None) -> Any:
+        """The typed methods' way out (:mod:`binance_conn._api`): one documented endpoint over HTTP."""
+        assert endpoint.http is not None and endpoint.path is not None, endpoint.name
+        return self._execute(endpoint.http, endpoint.path, params, endpoint.signed, timeout)
 
     def probe(self, timeout: float, path: str = "/api/v3/ping", params: Optional[Mapping[str, Any]] = None) -> Any:
         """``GET path`` for a liveness prober: at most ``timeout`` seconds in total, and cut

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
 
+from .._api import AccountApi, MarketDataApi, TradingApi
+from .._core.endpoints import Endpoint
 from .._core.params import check_client_order_id, decimalize, new_client_order_id
 from ..errors import ValidationError
 
@@ -17,7 +19,7 @@ __all__ = ["WsApiClient"]
 _log = logging.getLogger("binance_conn.user_data")
 
 
-class WsApiClient:
+class WsApiClient(MarketDataApi, TradingApi, AccountApi):
     """``conn.ws_api``: WebSocket API requests over the connector's user-data session.
 
     Every method blocks the calling thread only (any thread, concurrently) and
@@ -41,6 +43,16 @@ class WsApiClient:
             BinanceError: the error Binance answered, mapped (``retry_after`` in seconds).
         """
         return self._link().request(method, params, signed=signed, timeout=timeout)
+
+    def _call(self, endpoint: Endpoint, params: Optional[Dict[str, Any]] = None, *, timeout: Any = None,
+              client_order_id: Optional[str] = None, symbol: Optional[str] = None) -> Any:
+        """The typed methods' way out (:mod:`binance_conn._api`): one documented endpoint as its
+        WebSocket API method."""
+        if endpoint.ws_method is None:
+            raise ValidationError("method", endpoint.name, "an endpoint the WebSocket API offers (use conn.rest)")
+        return self._link().request(endpoint.ws_method, params, signed=endpoint.signed,
+                                    timeout=10.0 if timeout is None else float(timeout),
+                                    client_order_id=client_order_id, symbol=symbol)
 
     def place_order(self, symbol: str, side: str, type: str, *, quantity: Any = None,  # noqa: A002
                     price: Any = None, time_in_force: Optional[str] = None, client_order_id: Optional[str] = None,
