@@ -61,7 +61,14 @@ from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC
 from ._market.session import MarketSession
 from ._rest.tracking import TrackingRestClient
 from ._userdata.client import WsApiClient
-from ._userdata.session import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserDataLink
+from ._userdata.session import (
+    BALANCE_TOPIC,
+    EXTERNAL_LOCK_TOPIC,
+    ORDER_LIST_TOPIC,
+    ORDER_TOPIC,
+    USER_TOPICS,
+    UserDataLink,
+)
 from .config import Config
 from .enums import ConnectionState, OverflowPolicy
 from .errors import BinanceError, ValidationError
@@ -455,6 +462,11 @@ class Connector:
     def on_order_list(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
         """User data: :class:`~binance_conn.OrderListUpdate` per ``listStatus`` (OCO, OTO ...)."""
         return self._subscribe_user(ORDER_LIST_TOPIC, "on_order_list", callback, options)
+
+    def on_external_lock(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """User data: :class:`~binance_conn.ExternalLockUpdate` per ``externalLockUpdate`` (part of a
+        spot balance locked or unlocked by an external system, e.g. as margin collateral)."""
+        return self._subscribe_user(EXTERNAL_LOCK_TOPIC, "on_external_lock", callback, options)
 
     def _subscribe_user(self, topic: str, name: str, callback: Optional[Callback], options: Dict[str, Any]
                         ) -> Subscription:

@@ -57,7 +57,7 @@ from ..enums import ConnectionState
 from ..errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
 from . import RestApi
 from .conn import Waiter, WsApiConn
-from .delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
+from .delivery import BALANCE_TOPIC, EXTERNAL_LOCK_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
 from .reconcile import GapReconciler
 from .rollover import RolloverExecutor, new_link_set
 
@@ -65,6 +65,7 @@ __all__ = [
     "ORDER_TOPIC",
     "BALANCE_TOPIC",
     "ORDER_LIST_TOPIC",
+    "EXTERNAL_LOCK_TOPIC",
     "USER_TOPICS",
     "UserDataLink",
 ]
@@ -570,6 +571,7 @@ class UserDataLink(RolloverExecutor):
             "wanted": bool(self._topics),
             "connected": self._open.is_set(),
             "subscribed": bool(plan is not None and plan.is_ready),
+            "subscription_id": plan.subscription_id if plan is not None else None,
             "ready": self.ready.is_set(),
             "connected_for": (now - opened) if opened is not None else None,
             "credentials_rejected": self.fatal is not None,
@@ -584,6 +586,7 @@ class UserDataLink(RolloverExecutor):
             "subscribes": self.subscribes,
             "events": self.delivery.events,
             "malformed": self.malformed + self.delivery.malformed,
+            **self.delivery.counts(),
             "last_bad_frame": self.bad_frame_sample,
             "reconciliations": self.reconciler.reconciliations,
             "reconciled_updates": self.reconciler.reconciled,

@@ -74,7 +74,7 @@ class Engine:
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_auto_cid = 1
-        self.emit_user: Callable[[JSON], None] = lambda ev: None
+        self.emit_user: Callable[[JSON], object] = lambda ev: None
         self.emit_trade: Callable[[str, TradeRec], None] = lambda sym, rec: None
 
     # -- parameters ---------------------------------------------------------------------------

@@ -503,6 +503,11 @@ class FakeBinance(StreamsMixin):
         self._waiter.notify()
         return n
 
+    def push_user_event(self, event: JSON) -> int:
+        """Send a raw user-data event (or a docs frame ``{"subscriptionId": 0, "event": {...}}``: its ``event``)
+        to every user-data subscription, each under its own subscription id. Returns how many got it."""
+        return self._emit_user(event["event"] if "event" in event and "e" not in event else event)
+
     # -- logs and waits -----------------------------------------------------------------------------------
     @property
     def request_log(self) -> List[JSON]:
@@ -619,9 +624,12 @@ class FakeBinance(StreamsMixin):
     def _ws_api(self, s: Session, text: str) -> List[str]:
         return handle_api(self, s, text)
 
-    def _emit_user(self, event: JSON) -> None:
+    def _emit_user(self, event: JSON) -> int:
+        n = 0
         for s in self._open_sessions("api"):
             with s.lock:
                 subs = list(s.user_subs)
             for sid in subs:
                 s.enqueue(dumps({"subscriptionId": sid, "event": event}))
+            n += len(subs)
+        return n
