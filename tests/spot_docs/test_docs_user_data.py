@@ -236,6 +236,16 @@ SINK_OF = {"executionReport": "order", "outboundAccountPosition": "balance", "ba
            "listStatus": "order_list", "externalLockUpdate": "external_lock"}
 
 
+def _deliver(live: Live, frame: Dict[str, Any]) -> List[Any]:
+    """Push one docs frame; the events it produced (found by its event time ``E``)."""
+    doc = frame["event"]
+    when = doc["E"]
+    want = len(doc["B"]) if doc["e"] == "outboundAccountPosition" else 1
+    got = live.push_and_collect(frame, SINK_OF[doc["e"]],
+                                lambda items: len([e for e in items if e.event_time == when]) >= want)
+    return [e for e in got if e.event_time == when]
+
+
 # -- the records themselves -------------------------------------------------------------------------
 
 
@@ -262,11 +272,8 @@ def test_every_documented_key_has_a_mapping() -> None:
 def test_doc_example_delivered_key_by_key(live: Live, rec: Dict[str, Any]) -> None:
     doc = rec["json"]["event"]
     kind = doc["e"]
-    want = len(doc["B"]) if kind == "outboundAccountPosition" else 1
     before = live.stats()["events_by_type"][kind]
-    got = live.push_and_collect(rec["json"], SINK_OF[kind],
-                                lambda items: len([e for e in items if e.event_time == doc["E"]]) >= want)
-    check_event(doc, [e for e in got if e.event_time == doc["E"]])
+    check_event(doc, _deliver(live, rec["json"]))
     stats = live.stats()
     assert stats["events_by_type"][kind] == before + 1
     assert isinstance(stats["subscription_id"], int)  # the envelope's subscriptionId: the session's own
@@ -371,13 +378,9 @@ def test_faq_user_data_examples_delivered_key_by_key(live: Live) -> None:
         pytest.skip("spot docs snapshot (shared/binance-spot-api-docs/faqs) not found beside the repository")
     for n, doc in enumerate(events):
         doc = dict(doc, E=1_800_000_000_000 + n)  # unique, to find it among the others
-        kind = doc["e"]
-        want = len(doc["B"]) if kind == "outboundAccountPosition" else 1
-        got = live.push_and_collect(_frame(doc), SINK_OF[kind],
-                                    lambda items: len([e for e in items if e.event_time == doc["E"]]) >= want)
-        mine = [e for e in got if e.event_time == doc["E"]]
+        mine = _deliver(live, _frame(doc))
         check_event(doc, mine)
-        if kind == "executionReport" and doc["x"] == "TRADE":
+        if doc["e"] == "executionReport" and doc["x"] == "TRADE":
             (fill,) = mine[0].fills
             assert (fill.trade_id, fill.price, fill.quantity) == (doc["t"], Decimal(doc["L"]), Decimal(doc["l"]))
 
