@@ -113,6 +113,7 @@ def order_from_rest(
     if when is None:
         when = _opt_int(order.get("updateTime")) or _opt_int(order.get("time")) or _opt_int(order.get("transactTime"))
     cum_quote = _dec(order.get("cummulativeQuoteQty"))
+    trailing_time = _opt_int(order.get("trailingTime"))
     return OrderUpdate(
         exchange=exchange,
         symbol=order["symbol"],
@@ -147,6 +148,19 @@ def order_from_rest(
         self_trade_prevention_mode=_opt_str(order.get("selfTradePreventionMode")),
         expiry_reason=_opt_str(order.get("expiryReason")),
         fills=tuple(fills),
+        # rest-api.md "Conditional fields in Order Responses" (trailingTime -1: not trailing yet)
+        trailing_delta=_opt_int(order.get("trailingDelta")),
+        trailing_time=trailing_time if trailing_time != -1 else None,
+        strategy_id=_opt_int(order.get("strategyId")),
+        strategy_type=_opt_int(order.get("strategyType")),
+        prevented_match_id=_opt_int(order.get("preventedMatchId")),
+        prevented_quantity=_dec(order.get("preventedQuantity")),
+        working_floor=_opt_str(order.get("workingFloor")),
+        used_sor=order.get("usedSor") if isinstance(order.get("usedSor"), bool) else None,
+        peg_price_type=_opt_str(order.get("pegPriceType")),
+        peg_offset_type=_opt_str(order.get("pegOffsetType")),
+        peg_offset_value=_opt_int(order.get("pegOffsetValue")),
+        pegged_price=_dec(order.get("peggedPrice")),
     )
 
 

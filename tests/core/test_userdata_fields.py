@@ -236,3 +236,23 @@ def test_delivery_counts_malformed_and_delivers_the_rest() -> None:
     assert [t for t, _ in disp.published] == [ORDER_TOPIC]
     assert d.malformed == 3 and d.counts()["events_by_type"]["executionReport"] == 1
     assert d.counts()["last_malformed_event"].startswith("externalLockUpdate: ")
+
+
+def test_reconciled_update_carries_the_rest_conditional_fields() -> None:
+    from binance_conn._core.userdata import order_from_rest
+
+    order = {"symbol": "BTCUSDT", "orderId": 7, "clientOrderId": "x", "price": "1.0", "origQty": "2",
+             "executedQty": "0", "status": "EXPIRED", "type": "LIMIT", "side": "BUY", "timeInForce": "GTC",
+             "time": 1, "updateTime": 2, "isWorking": False, "trailingDelta": 10, "trailingTime": -1,
+             "strategyId": 37463720, "strategyType": 1000000, "preventedMatchId": 0, "preventedQuantity": "1.200000",
+             "usedSor": True, "workingFloor": "SOR", "pegPriceType": "PRIMARY_PEG", "pegOffsetType": "PRICE_LEVEL",
+             "pegOffsetValue": 5, "peggedPrice": "87523.83710000", "expiryReason": "INSUFFICIENT_LIQUIDITY"}
+    u = order_from_rest(order, EX)
+    assert (u.trailing_delta, u.trailing_time, u.strategy_id, u.strategy_type) == (10, None, 37463720, 1000000)
+    assert u.prevented_match_id == 0 and u.prevented_quantity == Decimal("1.200000")
+    assert u.used_sor is True and u.working_floor == "SOR" and u.expiry_reason == "INSUFFICIENT_LIQUIDITY"
+    assert (u.peg_price_type, u.peg_offset_type, u.peg_offset_value) == ("PRIMARY_PEG", "PRICE_LEVEL", 5)
+    assert u.pegged_price == Decimal("87523.83710000") and u.is_reconciled
+    assert order_from_rest(dict(order, trailingTime=1668680518494), EX).trailing_time == 1668680518494
+    plain = order_from_rest({k: v for k, v in order.items() if k in ("symbol", "orderId", "status")}, EX)
+    assert plain.trailing_delta is None and plain.pegged_price is None and plain.used_sor is None
