@@ -91,6 +91,9 @@ class UserEventDelivery:
             if type(kind) is not str or kind not in by_type:
                 self.unknown += 1
                 self.last_unknown = str(kind)[:64]
+                if self.unknown & (self.unknown - 1) == 0:  # 1st, 2nd, 4th ...
+                    _log.info("user-data event of unknown type %r not delivered (%d so far)", self.last_unknown,
+                              self.unknown)
                 continue
             try:
                 events = parse_user_event(payload, exchange)
