@@ -134,6 +134,7 @@ MESSAGE_EXPECT: Dict[str, Expect] = {
 }
 
 _FILTER = re.compile(r"^Filter failure: ([A-Z_]+)$")
+_PLAIN: Dict[str, Expect] = {k.replace("`", ""): v for k, v in MESSAGE_EXPECT.items()}  # as Binance sends them
 
 
 def in_context(code: int, meaning: Expect) -> Expect:
@@ -160,8 +161,9 @@ def expect(code: int, message: str) -> Expect:
         m = _FILTER.match(message)
         if m:
             return in_context(code, (e.FilterFailureError, "filter_failure"))
-        if message in MESSAGE_EXPECT:
-            return in_context(code, MESSAGE_EXPECT[message])
+        meaning = MESSAGE_EXPECT.get(message) or _PLAIN.get(message)
+        if meaning is not None:
+            return in_context(code, meaning)
     return CODE_EXPECT[code]
 
 
