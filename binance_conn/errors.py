@@ -646,6 +646,10 @@ class WAFError(APIError):
     def is_retryable(self) -> bool:
         return False
 
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if "WAF" in text else f"blocked by Binance's WAF (HTTP 403): {text}"
+
 
 # --------------------------------------------------------------------------- the code tables, resolved
 

@@ -324,6 +324,7 @@ def test_http_403_is_waf(body: Any) -> None:
 def test_http_403_with_json_and_retry_after() -> None:
     err = rest(-1003, "blocked", status=403, headers={"Retry-After": "30"})
     assert type(err) is e.WAFError and err.binance_code == -1003 and err.message == "blocked"
+    assert str(err) == "blocked by Binance's WAF (HTTP 403): blocked [binance code -1003]"
     assert err.retry_after == 30.0 and err.details["retry_after"] == 30.0
     assert e.error_from_response(403, {}, WAF_PAGE).retry_after is None
 
