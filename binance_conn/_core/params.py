@@ -11,6 +11,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, FrozenSet
 
+from .. import errors as _errors
 from ..errors import ValidationError
 
 __all__ = [
@@ -89,3 +90,7 @@ def check_client_order_id(value: Any, field: str = "client_order_id") -> str:
     if not isinstance(value, str) or not _CLIENT_ID.match(value):
         raise ValidationError(field, value, "must match ^[a-zA-Z0-9-_]{1,36}$")
     return value
+
+
+# errors.CancelReplaceError decimalizes its ``data`` block with this (errors.py cannot import us).
+_errors._set_decimalizer(decimalize)
