@@ -26,8 +26,8 @@ from _account_docs import (
     WsRig,
     call,
     doc_section,
-    examples_for,
     exact_types,
+    examples_for,
     expected_decimals,
     param_table,
 )
