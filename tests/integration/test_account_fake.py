@@ -113,9 +113,12 @@ def test_rest_and_ws_api_agree(fake: FakeBinance, conn: bc.Connector) -> None:
 
 def test_fake_charges_the_documented_weights(fake: FakeBinance, conn: bc.Connector) -> None:
     conn.rest.account()  # clock sync done
-    before = conn.rest.used_weight.get("1M", 0)
-    conn.rest.open_orders()
-    conn.rest.my_trades("BTCUSDT", 1)
-    conn.rest.my_filters("BTCUSDT")
-    after = conn.rest.used_weight.get("1M", 0)
-    assert after - before in (80 + 5 + 40, after)  # unless the minute window rolled in between
+    for _ in range(2):  # a second try when the minute window rolled in between
+        before = conn.rest.used_weight.get("1M", 0)
+        conn.rest.open_orders()
+        conn.rest.my_trades("BTCUSDT", 1)
+        conn.rest.my_filters("BTCUSDT")
+        delta = conn.rest.used_weight.get("1M", 0) - before
+        if delta >= 0:
+            break
+    assert delta == 80 + 5 + 40
