@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator
 import pytest
 from _account_docs import WsRig
 
-from binance_conn._core.wsapi import encode_params, ws_api_payload
+from binance_conn._core.wsapi import WsApiProtocol, encode_params, ws_api_payload
 from binance_conn.enums import OrderSide as Side
 from binance_conn.enums import OrderType, TimeInForce
 from binance_conn.errors import ValidationError
@@ -114,3 +114,13 @@ def test_session_status_and_subscriptions() -> None:
         frames = [f for f in rig.frames if f["method"].startswith("session.")]
         assert [f["method"] for f in frames] == ["session.status", "session.subscriptions"]
         assert all("signature" not in f.get("params", {}) for f in frames)  # not signed
+
+
+def test_protocol_applies_the_rule_itself() -> None:
+    strict = WsApiProtocol(api_key="k", sign=lambda payload: "sig")
+    with pytest.raises(ValidationError) as info:
+        strict.request("order.test", {"price": 0.5}, signed=True, now=0.0)
+    assert info.value.field == "price" and strict.pending_count == 0  # nothing registered, nothing to send
+    lenient = WsApiProtocol(api_key="k", sign=lambda payload: "sig", allow_float=True)
+    _rid, frame = lenient.request("order.test", {"price": 0.5}, signed=True, now=0.0)
+    assert json.loads(frame)["params"]["price"] == "0.5"
