@@ -34,6 +34,7 @@ from _account_docs import (
 
 from binance_conn._core import catalog
 from binance_conn._core.endpoints import USER_DATA, Endpoint
+from binance_conn._core.ratelimit import endpoint_weight
 from binance_conn._rest.limiter import WeightLimiterRegistry
 from binance_conn.config import Config
 from binance_conn.errors import ValidationError
@@ -203,8 +204,6 @@ def test_rest_weight_matches_docs(ep: Endpoint) -> None:
     for params, w in checked:
         assert ep.weight_of(params) == w, (params, w)
         # the REST client's reservation (fallback rules included) agrees
-        from binance_conn._core.ratelimit import endpoint_weight
-
         assert endpoint_weight(ep.http or "", ep.path or "", {k: str(v) for k, v in params.items()}) == w
 
 
