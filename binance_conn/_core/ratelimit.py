@@ -133,14 +133,6 @@ def endpoint_weight(method: str, path: str, params: Optional[Mapping[str, Any]] 
             return 80
         n = str(symbols).count(",") + 1
         return 2 if n <= 20 else 40 if n <= 100 else 80
-    if name == "openOrders":
-        if method.upper() == "GET":
-            return 6 if "symbol" in p else 80
-        return 1
-    if name == "myTrades":
-        return 5 if "orderId" in p else 20
-    if name == "order":
-        return 4 if method.upper() == "GET" else 1
     if name == "order/test":
         return 20 if str(p.get("computeCommissionRates", "")).lower() == "true" else 1
     return _WEIGHTS.get(name, 1)
@@ -156,9 +148,6 @@ _WEIGHTS: Dict[str, int] = {
     "klines": 2,
     "uiKlines": 2,
     "avgPrice": 2,
-    "allOrders": 20,
-    "account": 20,
-    "rateLimit/order": 40,
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from decimal import Decimal
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from .._core.numbers import RoundingMode, SymbolFilters, to_decimal
 from .._core.params import check_client_order_id, decimalize, decimalize_depth
@@ -43,6 +43,9 @@ class RestEndpoints:
     _limiter: HostLimiter
     _lock: threading.Lock
     _allow_float: bool
+    # Typed account methods live in _api.AccountApi (after this mixin in the MRO); declared, not defined,
+    # so they are not shadowed here.
+    get_order: Callable[..., JSON]
 
     def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
                 signed: bool = False, timeout: Any = None) -> Any:  # pragma: no cover - overridden
@@ -113,12 +116,6 @@ class RestEndpoints:
         params.update(extra)
         return decimalize(self.request("POST", "/api/v3/order", params, signed=True, timeout=timeout))
 
-    def get_order(self, symbol: str, order_id: Optional[int] = None,
-                  client_order_id: Optional[str] = None) -> JSON:
-        """``GET /api/v3/order`` by ``order_id`` or ``client_order_id``."""
-        return decimalize(self.request("GET", "/api/v3/order", self._order_ref(symbol, order_id, client_order_id),
-                                       signed=True))
-
     def cancel_order(self, symbol: str, order_id: Optional[int] = None,
                      client_order_id: Optional[str] = None, **extra: Any) -> JSON:
         """``DELETE /api/v3/order``; retried as a safe request.
@@ -136,26 +133,6 @@ class RestEndpoints:
         if order_id is None and client_order_id is None:
             raise ValidationError("order_id", None, "give order_id or client_order_id")
         return {"symbol": symbol.upper(), "orderId": order_id, "origClientOrderId": client_order_id}
-
-    def open_orders(self, symbol: Optional[str] = None) -> List[JSON]:
-        """``GET /api/v3/openOrders`` (weight 6 with a symbol, 80 without)."""
-        params = {"symbol": symbol.upper()} if symbol else None
-        result: List[JSON] = decimalize(self.request("GET", "/api/v3/openOrders", params, signed=True))
-        return result
-
-    def account(self, omit_zero_balances: bool = False) -> JSON:
-        """``GET /api/v3/account`` (weight 20); balances as Decimals."""
-        params = {"omitZeroBalances": True} if omit_zero_balances else None
-        return decimalize(self.request("GET", "/api/v3/account", params, signed=True))
-
-    def my_trades(self, symbol: str, order_id: Optional[int] = None, *, start_time: Optional[int] = None,
-                  end_time: Optional[int] = None, from_id: Optional[int] = None,
-                  limit: Optional[int] = None) -> List[JSON]:
-        """``GET /api/v3/myTrades`` (weight 20; 5 with ``order_id``)."""
-        params = {"symbol": symbol.upper(), "orderId": order_id, "startTime": start_time, "endTime": end_time,
-                  "fromId": from_id, "limit": limit}
-        result: List[JSON] = decimalize(self.request("GET", "/api/v3/myTrades", params, signed=True))
-        return result
 
     def reconcile_order(self, err: UnknownStatusError) -> Optional[JSON]:
         """After :class:`UnknownStatusError` from :meth:`new_order`: the order's real

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 from .._api import AccountApi, MarketDataApi, TradingApi
 from .._core.endpoints import Endpoint
@@ -82,6 +82,22 @@ class WsApiClient(MarketDataApi, TradingApi, AccountApi):
         result = self._link().request("order.cancel", params, signed=True, timeout=timeout,
                                       client_order_id=client_order_id, symbol=sym)
         return decimalize(result)  # type: ignore[no-any-return]
+
+    # WebSocket-API-only session methods (web-socket-api.md "Session Authentication" and
+    # "User Data Stream requests"; no REST twin, so not in the endpoint table).
+
+    def session_status(self, *, timeout: float = 10.0) -> Dict[str, Any]:
+        """``session.status`` (weight 2): this connection's ``apiKey`` and ``authorizedSince``
+        (None unless logged on), ``connectedSince``, ``returnRateLimits``, ``serverTime`` and
+        ``userDataStream`` (a user data subscription is active).  Any thread; blocks for one request."""
+        result: Dict[str, Any] = self._link().request("session.status", None, timeout=timeout)
+        return result
+
+    def session_subscriptions(self, *, timeout: float = 10.0) -> List[Dict[str, Any]]:
+        """``session.subscriptions`` (weight 2): the user data subscriptions active on this
+        connection, ``[{"subscriptionId": 0}, ...]``.  Any thread; blocks for one request."""
+        result: List[Dict[str, Any]] = self._link().request("session.subscriptions", None, timeout=timeout)
+        return result
 
     def __repr__(self) -> str:
         return "WsApiClient()"

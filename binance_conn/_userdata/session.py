@@ -48,7 +48,7 @@ from .._core.lifecycle import DEFAULT_OVERLAP, LinkInput
 from .._core.signing import signer_from_auth
 from .._core.status import SessionStatus
 from .._core.userdata import OrderTracker
-from .._core.wsapi import UserDataSession, WsApiProtocol
+from .._core.wsapi import UserDataSession, WsApiProtocol, encode_params
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.topics import ERROR_TOPIC, publish_connection_events
@@ -337,6 +337,7 @@ class UserDataLink(RolloverExecutor):
             timeout=10.0,
             clock_offset_ms=self._clock_offset(),
             id_prefix=f"u{self._generation}-",
+            allow_float=bool(self.config.rest.allow_float),
         )
 
     def _clock_offset(self) -> float:
@@ -529,6 +530,9 @@ class UserDataLink(RolloverExecutor):
         if timeout is None or timeout <= 0:
             raise ValidationError("timeout", timeout, "must be > 0")
         deadline = _monotonic() + float(timeout)
+        # The REST float rule, checked before waiting for a link: a float is refused (naming the
+        # field) unless the config allows it; the protocol signs and sends exactly this text.
+        params = encode_params(params, allow_float=bool(self.config.rest.allow_float))
         if not self.running or self.stopping:
             raise NotConnectedError("the connector is not running: call start() before WebSocket API requests",
                                     exchange=self.exchange)

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
+from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._market import KLINE_INTERVALS, Market
 from ._util import JSON, BinanceFault, dumps, fmt
@@ -86,6 +87,10 @@ class RestApp:
                                           True),
             ("GET", "/api/v3/rateLimit/order"): (self.order_rate_limits, lambda p: 40, True),
         }
+        # Account queries (_account): the documented shapes and paging; routes defined above stay.
+        for key, route in account_rest_routes(fake).items():
+            if key not in self.routes or key in (("GET", "/api/v3/allOrders"), ("GET", "/api/v3/myTrades")):
+                self.routes[key] = route
         self._order_paths = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
                              ("DELETE", "/api/v3/openOrders")}
 

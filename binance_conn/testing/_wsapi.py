@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from ._account import ACCOUNT_WS_METHODS
+from ._account import ws_handlers as account_ws_handlers
 from ._auth import BAD_SIGNATURE, REJECTED_KEY, check_timestamp, ws_payload
 from ._util import JSON, BinanceFault, dumps
 
@@ -22,6 +24,8 @@ _WEIGHTS: Dict[str, int] = {
     "openOrders.status": 6, "account.status": 20,
 }
 _ORDER_METHODS = ("order.place", "order.cancel")
+# Account queries (_account): weight rules of the parameters (openOrders.status 6/80, myTrades 20/5 ...).
+_WEIGHT_RULES: Dict[str, Callable[[Dict[str, Any]], int]] = {m: w for m, (_h, w) in ACCOUNT_WS_METHODS.items()}
 
 
 def _str_params(params: Dict[str, Any]) -> Dict[str, str]:
@@ -101,7 +105,8 @@ def handle_api(fake: FakeBinance, session: Session, text: str) -> List[str]:
                 session.abort("dropped by test (ws-api fault)")
                 return []
             raise BinanceFault(fault.code, fault.msg, status=fault.status, retry_after=fault.retry_after)
-        weight = _WEIGHTS.get(method)
+        rule = _WEIGHT_RULES.get(method)
+        weight = rule(params) if rule is not None else _WEIGHTS.get(method)
         if weight is None:
             raise BinanceFault(-1020, f"Unsupported method: {method}" if method else "Missing method.")
         fake.weights.charge(weight)
@@ -201,6 +206,8 @@ def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str
         "openOrders.status": lambda p: fake.engine.open_orders(p.get("symbol") or None),
         "account.status": lambda p: fake.engine.account(p.get("omitZeroBalances") == "true"),
     }
+    for name, handler in account_ws_handlers(fake).items():
+        handlers.setdefault(name, handler)
     _authenticate(fake, session, params, need_signature=False)
     sp = _str_params(params)
     for k in ("apiKey", "signature", "timestamp", "recvWindow"):
