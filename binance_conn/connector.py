@@ -182,7 +182,8 @@ class Connector:
     def _transport_factory(config: Config) -> WsTransportFactory:
         """WebSockets trusting what REST trusts and going through the same proxy (config, else the
         environment: ``HTTPS_PROXY``... with ``NO_PROXY``), resolved once here, not per connect."""
-        return WsTransportFactory(config, (config.exchange.ws_url, config.exchange.ws_api_url))
+        # (binance-data has no WebSocket API: its ws_api_url is empty)
+        return WsTransportFactory(config, tuple(u for u in (config.exchange.ws_url, config.exchange.ws_api_url) if u))
 
     def _make_rest(self, config: Config, session: Any) -> RestClient:
         rest = TrackingRestClient(config, session, stop_event=self._rest_stop)
@@ -458,6 +459,7 @@ class Connector:
 
     def _subscribe_user(self, topic: str, name: str, callback: Optional[Callback], options: Dict[str, Any]
                         ) -> Subscription:
+        self._config.exchange.require_account_access(f"{name}() (user data)")  # binance-data: market data only
         if not self._config.auth.has_credentials:
             raise ValidationError(
                 "auth.api_key", None, f"{name}() needs API credentials (an API key with a secret or private key)"
