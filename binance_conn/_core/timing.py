@@ -115,7 +115,7 @@ def recv_window(fieldname: str, value: Any) -> RecvWindow:
     """
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
         raise ValidationError(fieldname, value,
-                              "must be milliseconds as int, Decimal or str (up to 3 decimals), not "
+                              "must be milliseconds (> 0, <= 60000, up to 3 decimals) as int, Decimal or str, not "
                               f"{type(value).__name__}")
     if isinstance(value, int):
         number = Decimal(value)
@@ -127,7 +127,7 @@ def recv_window(fieldname: str, value: Any) -> RecvWindow:
     if not number.is_finite():
         raise ValidationError(fieldname, value, "must be a finite number of milliseconds")
     if number <= 0 or number > RECV_WINDOW_MAX:
-        raise ValidationError(fieldname, value, f"must be > 0 and <= {RECV_WINDOW_MAX} ms (1..60000)")
+        raise ValidationError(fieldname, value, f"must be > 0 and <= {RECV_WINDOW_MAX} ms")
     if number != number.quantize(_MILLI):
         raise ValidationError(fieldname, value, "at most 3 decimal places (microsecond precision)")
     if number == number.to_integral_value():
