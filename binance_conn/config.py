@@ -135,7 +135,8 @@ class ExchangeConfig:
     rest_url: str = EXCHANGES["binance"]["rest_url"]
     ws_url: str = EXCHANGES["binance"]["ws_url"]
     ws_api_url: str = EXCHANGES["binance"]["ws_api_url"]
-    """Empty for a market-data-only preset (``binance-data`` has no WebSocket API)."""
+    """Empty for ``binance-data`` (no WebSocket API; an explicit ``with_ws_api_url`` is kept
+    but never used there: :attr:`market_data_only` refuses every WebSocket API use)."""
     time_unit: str = MILLISECOND
     """``"MILLISECOND"`` (default) or ``"MICROSECOND"``: the unit of every time field Binance sends
     (REST header ``X-MBX-TIME-UNIT``, ``timeUnit=`` on stream and WebSocket API URLs).  Events and
@@ -708,19 +709,14 @@ class ConfigBuilder:
         preset = EXCHANGES[name]
         rest_url = _base_url("exchange.rest_url", v.get("rest_url", preset["rest_url"]), ("http", "https"), "rest")
         ws_url = _base_url("exchange.ws_url", v.get("ws_url", preset["ws_url"]), ("ws", "wss"), "ws")
-        if name in MARKET_DATA_ONLY:
-            if v.get("ws_api_url"):
-                raise ValidationError("exchange.ws_api_url", v["ws_api_url"],
-                                      f"{name} serves public market data only: it has no WebSocket API")
-            ws_api_url = ""
+        if "ws_api_url" in v:
+            ws_api_raw = v["ws_api_url"]
+        elif "ws_url" in v and preset["ws_api_url"]:
+            ws_api_raw = ws_url
         else:
-            if "ws_api_url" in v:
-                ws_api_raw = v["ws_api_url"]
-            elif "ws_url" in v:
-                ws_api_raw = ws_url
-            else:
-                ws_api_raw = preset["ws_api_url"]
-            ws_api_url = _base_url("exchange.ws_api_url", ws_api_raw, ("ws", "wss"), "ws_api")
+            ws_api_raw = preset["ws_api_url"]
+        # binance-data has none (""); an explicit one is kept but never used (MARKET_DATA_ONLY refuses it)
+        ws_api_url = _base_url("exchange.ws_api_url", ws_api_raw, ("ws", "wss"), "ws_api") if ws_api_raw else ""
         exchange = ExchangeConfig(name=name, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url,
                                   time_unit=time_unit("exchange.time_unit", v.get("time_unit", MILLISECOND)))
 

@@ -182,8 +182,8 @@ class Connector:
     def _transport_factory(config: Config) -> WsTransportFactory:
         """WebSockets trusting what REST trusts and going through the same proxy (config, else the
         environment: ``HTTPS_PROXY``... with ``NO_PROXY``), resolved once here, not per connect."""
-        # (binance-data has no WebSocket API: its ws_api_url is empty)
-        return WsTransportFactory(config, tuple(u for u in (config.exchange.ws_url, config.exchange.ws_api_url) if u))
+        ex = config.exchange  # binance-data has no WebSocket API (its ws_api_url is empty or unused)
+        return WsTransportFactory(config, (ex.ws_url,) if ex.market_data_only else (ex.ws_url, ex.ws_api_url))
 
     def _make_rest(self, config: Config, session: Any) -> RestClient:
         rest = TrackingRestClient(config, session, stop_event=self._rest_stop)

@@ -221,7 +221,7 @@ class UserDataLink(RolloverExecutor):
 
     def _launch(self) -> None:
         with self._lock:
-            if not self.running or self.stopping or self.fatal is not None or not self.config.exchange.ws_api_url:
+            if not self.running or self.stopping or self.fatal is not None or self.config.exchange.market_data_only:
                 return  # (no WebSocket API at all on a market-data-only exchange: never a thread)
             if not self._launched:
                 self._launched = True
