@@ -445,7 +445,8 @@ class Connector:
         plus reconciled updates (``is_reconciled=True``) for orders that changed during a gap.
 
         Raises:
-            ValidationError: the config has no API credentials.
+            ValidationError: the config has no API credentials (field ``auth.api_key``), or the
+                exchange serves market data only (``binance-data``; field ``exchange``).
         """
         return self._subscribe_user(ORDER_TOPIC, "on_order", callback, options)
 
