@@ -6,7 +6,7 @@ fields of ``/api/v3/time``, ``exchangeInfo``, ``trades``/``historicalTrades``,
 ``aggTrades``, ``klines``/``uiKlines`` and ``avgPrice`` into epoch microseconds.
 Streams: ``timeUnit=MICROSECOND`` in the connection URL turns ``E``, ``T`` and the kline's
 ``t``/``T`` of every event published as a dict.  WebSocket API: ``timeUnit=MICROSECOND``
-on ``/ws-api/v3`` turns the ``time`` method's ``serverTime``.  Timestamp parameters
+on ``/ws-api/v3`` turns the ``time`` method's ``serverTime`` and the user-data events' times.  Timestamp parameters
 (``startTime``, ``endTime``) are accepted in either unit, as Binance does.
 
 Independent of the library (the fake never imports ``_core``).
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, MutableMapping, Optional, Tuple
 
-__all__ = ["wants_micros", "rest_to_micros", "event_to_micros", "normalize_time_params"]
+__all__ = ["wants_micros", "rest_to_micros", "event_to_micros", "user_event_to_micros", "normalize_time_params"]
 
 _MICROS_ABOVE = 10**14
 
@@ -73,6 +73,15 @@ def event_to_micros(payload: Mapping[str, Any]) -> Dict[str, Any]:
     k = out.get("k")
     if isinstance(k, dict):
         out["k"] = _keys(k, "t", "T")
+    return out
+
+
+def user_event_to_micros(event: Mapping[str, Any]) -> Dict[str, Any]:
+    """A user-data event (user-data-stream.md) with its times in microseconds: ``E``, ``T``,
+    ``O`` (order creation), ``W`` (working time) and an account position's ``u``.  (``t`` is a
+    trade id, not a time.)"""
+    names = ("E", "T", "O", "W", "u") if event.get("e") == "outboundAccountPosition" else ("E", "T", "O", "W")
+    out: Dict[str, Any] = _keys(dict(event), *names)
     return out
 
 

@@ -172,6 +172,7 @@ def test_market_data_and_user_data_together_in_microseconds(fake: FakeBinance) -
         assert placed["transactTime"] > 0
         update = orders.get(timeout=scaled(5))
         assert update.order_id == placed["orderId"]
+        assert _near_now_us(update.event_time)  # /ws-api/v3?timeUnit=MICROSECOND: wire values
     finally:
         assert conn.stop(scaled(5))
 
