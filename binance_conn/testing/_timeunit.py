@@ -3,7 +3,8 @@ web-socket-api.md "General API Information"; CHANGELOG 2024-12-17).
 
 REST: the header ``X-MBX-TIME-UNIT: MICROSECOND`` (or ``microsecond``) turns the time
 fields of ``/api/v3/time``, ``exchangeInfo``, ``trades``/``historicalTrades``,
-``aggTrades``, ``klines``/``uiKlines`` and ``avgPrice`` into epoch microseconds.
+``aggTrades``, ``klines``/``uiKlines``, ``avgPrice``, ``order`` (place, query, cancel),
+``openOrders``, ``allOrders``, ``myTrades`` and ``account`` into epoch microseconds.
 Streams: ``timeUnit=MICROSECOND`` in the connection URL turns ``E``, ``T`` and the kline's
 ``t``/``T`` of every event published as a dict.  WebSocket API: ``timeUnit=MICROSECOND``
 on ``/ws-api/v3`` turns the ``time`` method's ``serverTime`` and the user-data events' times.  Timestamp parameters
@@ -47,6 +48,10 @@ def _kline(row: Any) -> Any:
     return row
 
 
+def _order(order: Any) -> Any:
+    return _keys(order, "time", "updateTime", "workingTime", "transactTime")
+
+
 _REST: Dict[str, Callable[[Any], Any]] = {
     "/api/v3/exchangeInfo": lambda r: _keys(r, "serverTime"),
     "/api/v3/trades": lambda r: _rows(r, lambda t: _keys(t, "time")),
@@ -55,6 +60,12 @@ _REST: Dict[str, Callable[[Any], Any]] = {
     "/api/v3/klines": lambda r: _rows(r, _kline),
     "/api/v3/uiKlines": lambda r: _rows(r, _kline),
     "/api/v3/avgPrice": lambda r: _keys(r, "closeTime"),
+    # orders and account (what the library's reconciliation compares with live events)
+    "/api/v3/order": lambda r: _rows(r, _order),
+    "/api/v3/openOrders": lambda r: _rows(r, _order),
+    "/api/v3/allOrders": lambda r: _rows(r, _order),
+    "/api/v3/myTrades": lambda r: _rows(r, lambda t: _keys(t, "time")),
+    "/api/v3/account": lambda r: _keys(r, "updateTime"),
 }
 
 

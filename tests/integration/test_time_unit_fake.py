@@ -169,7 +169,9 @@ def test_market_data_and_user_data_together_in_microseconds(fake: FakeBinance) -
     try:
         assert conn.wait_ready(scaled(10))
         placed = conn.rest.new_order("BTCUSDT", "BUY", "LIMIT", quantity="1", price="100", time_in_force="GTC")
-        assert placed["transactTime"] > 0
+        assert _near_now_us(placed["transactTime"])
+        queried = conn.rest.get_order("BTCUSDT", order_id=placed["orderId"])
+        assert _near_now_us(queried["time"]) and _near_now_us(queried["updateTime"])
         update = orders.get(timeout=scaled(5))
         assert update.order_id == placed["orderId"]
         assert _near_now_us(update.event_time)  # /ws-api/v3?timeUnit=MICROSECOND: wire values
