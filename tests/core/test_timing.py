@@ -155,3 +155,28 @@ def test_ws_api_configured_recv_window_invalid_at_construction() -> None:
     with pytest.raises(ValidationError) as info:
         _proto("0.0001")
     assert info.value.field == "rest.recv_window"
+
+
+# ------------------------------------------------------------------------------- property
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.integers(min_value=1, max_value=60_000_000), st.integers(min_value=0, max_value=3))
+def test_recv_window_text_round_trips(micros: int, padding: int) -> None:
+    """Any value in (0, 60000] ms with <= 3 decimals: accepted from its text (even with trailing
+    zeros), and sent as the shortest plain text of the same number (no exponent, no trailing zeros)."""
+    value = Decimal(micros) / 1000
+    given_text = format(value.quantize(Decimal(1).scaleb(-3)), "f") + "0" * padding
+    text = format_recv_window(recv_window("recvWindow", given_text))
+    assert Decimal(text) == value
+    assert "E" not in text and "e" not in text
+    assert not ("." in text and text.endswith("0")) and not text.endswith(".")
+
+
+@given(st.integers(min_value=1, max_value=60_000_000))
+def test_recv_window_four_decimals_rejected(micros: int) -> None:
+    text = format(Decimal(micros) / 1000 + Decimal("0.0001"), "f")  # a 4th decimal, never allowed
+    with pytest.raises(ValidationError):
+        recv_window("recvWindow", text)
