@@ -189,7 +189,8 @@ class Connector:
     def _transport_factory(config: Config) -> WsTransportFactory:
         """WebSockets trusting what REST trusts and going through the same proxy (config, else the
         environment: ``HTTPS_PROXY``... with ``NO_PROXY``), resolved once here, not per connect."""
-        return WsTransportFactory(config, (config.exchange.ws_url, config.exchange.ws_api_url))
+        ex = config.exchange  # binance-data has no WebSocket API (its ws_api_url is empty or unused)
+        return WsTransportFactory(config, (ex.ws_url,) if ex.market_data_only else (ex.ws_url, ex.ws_api_url))
 
     def _make_rest(self, config: Config, session: Any) -> RestClient:
         rest = TrackingRestClient(config, session, stop_event=self._rest_stop)
@@ -451,7 +452,8 @@ class Connector:
         plus reconciled updates (``is_reconciled=True``) for orders that changed during a gap.
 
         Raises:
-            ValidationError: the config has no API credentials.
+            ValidationError: the config has no API credentials (field ``auth.api_key``), or the
+                exchange serves market data only (``binance-data``; field ``exchange``).
         """
         return self._subscribe_user(ORDER_TOPIC, "on_order", callback, options)
 
@@ -470,6 +472,7 @@ class Connector:
 
     def _subscribe_user(self, topic: str, name: str, callback: Optional[Callback], options: Dict[str, Any]
                         ) -> Subscription:
+        self._config.exchange.require_account_access(f"{name}() (user data)")  # binance-data: market data only
         if not self._config.auth.has_credentials:
             raise ValidationError(
                 "auth.api_key", None, f"{name}() needs API credentials (an API key with a secret or private key)"

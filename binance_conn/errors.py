@@ -728,6 +728,11 @@ def _header(headers: Optional[Mapping[str, str]], name: str) -> Optional[str]:
     return None
 
 
+def _epoch_ms(value: float) -> float:
+    # An epoch instant in µs (time unit MICROSECOND) is > 1e14; in ms it stays below until year 5138.
+    return value / 1000.0 if value >= 1e14 else value
+
+
 def parse_retry_after(
     headers: Optional[Mapping[str, str]] = None,
     message: Optional[str] = None,
@@ -736,7 +741,10 @@ def parse_retry_after(
     now_ms: Optional[int] = None,
 ) -> Optional[float]:
     """Seconds to wait, from (in order) a ``Retry-After`` header (seconds), a
-    WebSocket API ``retryAfter`` epoch-ms value, or "banned until <ms>" in a -1003 message."""
+    WebSocket API ``retryAfter`` epoch-ms value, or "banned until <ms>" in a -1003 message.
+
+    Either instant may be in epoch microseconds (opt-in time unit ``MICROSECOND``): told
+    apart by magnitude (> 1e14), as ``_core.timing.epoch_ms`` does."""
     raw = _header(headers, "Retry-After")
     if raw is not None:
         try:
@@ -746,13 +754,13 @@ def parse_retry_after(
     now = _now_ms() if now_ms is None else now_ms
     if retry_after_ms is not None:
         try:
-            return max(0.0, (float(retry_after_ms) - now) / 1000.0)
+            return max(0.0, (_epoch_ms(float(retry_after_ms)) - now) / 1000.0)
         except (TypeError, ValueError):
             pass
     if message:
         match = _BANNED_UNTIL.search(message)
         if match:
-            return max(0.0, (int(match.group(1)) - now) / 1000.0)
+            return max(0.0, (_epoch_ms(int(match.group(1))) - now) / 1000.0)
     return None
 
 

@@ -43,6 +43,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 from ..errors import AuthenticationError, BinanceError, ValidationError, error_from_ws_api
 from .backoff import Backoff
 from .numbers import format_param
+from .timing import format_recv_window, recv_window
 
 __all__ = [
     "Signer",
@@ -88,6 +89,14 @@ def _text(value: Any) -> str:
 def ws_api_payload(params: Mapping[str, Any]) -> str:
     """The section 3.2 canonical string: all params but ``signature``, sorted, joined, not encoded."""
     return "&".join(f"{name}={_text(value)}" for name, value in sorted(params.items()) if name != "signature")
+
+
+def recv_window_param(value: Any, fieldname: str = "recvWindow") -> ParamValue:
+    """A ``recvWindow`` as it goes in a frame: validated (> 0, <= 60000, at most 3 decimals,
+    no float), an int when whole, else its exact decimal text (``"6000.346"``), so the JSON
+    value and the signed text agree."""
+    canonical = recv_window(fieldname, value)
+    return canonical if isinstance(canonical, int) else format_recv_window(canonical)
 
 
 def encode_params(params: Optional[Mapping[str, Any]], *, allow_float: bool = False) -> Dict[str, ParamValue]:
@@ -214,7 +223,8 @@ class WsApiProtocol:
         api_key: the API key (required for signed requests unless logged on).
         sign: signer over the canonical string; required for signed requests.
         exchange: exchange name put on errors.
-        recv_window: ``recvWindow`` in ms added to signed requests (None: omit, server default 5000).
+        recv_window: ``recvWindow`` in ms added to signed requests (None: omit, server default 5000);
+            up to 3 decimals (``Decimal("6000.346")``), sent as that exact text.
         timeout: seconds a request may stay unanswered before :meth:`expired` reports it.
         clock_offset_ms: Binance epoch ms minus ``now * 1000`` (from the clock sync).
         id_prefix: prefix of request ids (distinguishes connections in logs).
@@ -228,7 +238,7 @@ class WsApiProtocol:
         api_key: Optional[str] = None,
         sign: Optional[Signer] = None,
         exchange: str = "binance",
-        recv_window: Optional[Union[int, float, Decimal]] = None,
+        recv_window: Optional[Union[int, Decimal, str]] = None,
         timeout: float = 10.0,
         clock_offset_ms: float = 0.0,
         id_prefix: str = "r",
@@ -238,6 +248,8 @@ class WsApiProtocol:
         self.allow_float = allow_float
         self.exchange = exchange
         self.recv_window = recv_window
+        # Validated and formatted once, not per request (ValidationError "rest.recv_window").
+        self._recv_wire = None if recv_window is None else recv_window_param(recv_window, "rest.recv_window")
         self.timeout = float(timeout)
         self.clock_offset_ms = float(clock_offset_ms)
         self._sign = sign
@@ -298,6 +310,8 @@ class WsApiProtocol:
                 param while floats are not allowed (nothing is registered or sent).
         """
         wire = encode_params(params, allow_float=self.allow_float)
+        if params and params.get("recvWindow") is not None:  # per call: validated like the configured one
+            wire["recvWindow"] = recv_window_param(params["recvWindow"])
         if signed:
             self._add_signature(method, wire, now)
         request_id = self.next_id()
@@ -310,9 +324,8 @@ class WsApiProtocol:
 
     def _add_signature(self, method: str, wire: Dict[str, ParamValue], now: float) -> None:
         wire.setdefault("timestamp", self.server_time(now))
-        if self.recv_window is not None and "recvWindow" not in wire:
-            recv = encode_params({"recvWindow": self.recv_window}, allow_float=True)["recvWindow"]
-            wire["recvWindow"] = recv
+        if self._recv_wire is not None and "recvWindow" not in wire:
+            wire["recvWindow"] = self._recv_wire
         if self._logged_on and method != "session.logon" and "apiKey" not in wire:
             # Section 10: after session.logon, SIGNED methods carry timestamp only.
             return

@@ -51,6 +51,7 @@ from .._core.params import check_client_order_id, new_client_order_id
 from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
 from .._core.retry import Decision, FailureKind, classify, needs_client_order_id
 from .._core.signing import rest_query, signer_from_auth
+from .._core.timing import MILLISECOND, format_recv_window, recv_window, time_unit_headers
 from .._io.netenv import resolve_trust
 from .._version import __version__
 from ..errors import (
@@ -169,7 +170,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         self._exchange: str = config.exchange.name
         self._base: str = config.exchange.rest_url.rstrip("/")
         self._timeout: Tuple[float, float] = (float(rc.connect_timeout), float(rc.timeout))
-        self._recv_window = format_param("recvWindow", rc.recv_window)
+        self._recv_window = format_recv_window(recv_window("rest.recv_window", rc.recv_window))
+        self._data_only = bool(getattr(config.exchange, "market_data_only", False))  # binance-data
         self._allow_float = bool(rc.allow_float)
         self._debug = bool(config.debug)
         self._signer = signer_from_auth(config.auth)  # parse keys once, never on the hot path
@@ -198,8 +200,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         self._send_kw: Dict[str, Any] = {"proxies": merged["proxies"], "verify": merged["verify"],
                                          "cert": merged["cert"], "stream": False, "allow_redirects": False}
         headers = dict(session.headers)
-        headers.update({"User-Agent": rc.user_agent or f"binance_conn/{__version__}",
-                        "Accept": "application/json"})
+        headers.update({"User-Agent": rc.user_agent or f"binance_conn/{__version__}", "Accept": "application/json",
+                        **time_unit_headers(getattr(config.exchange, "time_unit", MILLISECOND))})
         self._headers = headers
         api_key = config.auth.api_key
         self._signed_headers = dict(headers, **({"X-MBX-APIKEY": api_key} if api_key else {}))
@@ -310,6 +312,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
               client_order_id: Optional[str] = None, symbol: Optional[str] = None) -> Any:
         """The typed methods' way out (:mod:`binance_conn._api`): one documented endpoint over HTTP."""
         assert endpoint.http is not None and endpoint.path is not None, endpoint.name
+        if self._data_only and endpoint.needs_key:
+            self._config.exchange.require_account_access(f"{endpoint.name} ({endpoint.security})")
         return self._execute(endpoint.http, endpoint.path, params, endpoint.signed, timeout)
 
     def probe(self, timeout: float, path: str = "/api/v3/ping", params: Optional[Mapping[str, Any]] = None) -> Any:
@@ -323,6 +327,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
     def _execute(self, method: str, path: str, params: Optional[Mapping[str, Any]], signed: bool,
                  timeout: Timeout, *, deadline: Optional[float] = None,
                  abort: Optional[threading.Event] = None) -> Any:
+        if signed and self._data_only:  # before anything is counted or sent
+            self._config.exchange.require_account_access(f"the signed request {method} {path}")
         rid = f"{self._id_prefix}-{next(self._ids)}"
         with self._idle:
             self._inflight += 1
@@ -347,8 +353,9 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         if params:
             allow = self._allow_float
             for name, value in params.items():
-                if value is not None:
-                    pairs.append((name, format_param(name, value, allow_float=allow)))
+                if value is not None:  # a per-call recvWindow: validated and sent canonical, as the configured one
+                    pairs.append((name, format_recv_window(recv_window(name, value)) if name == "recvWindow"
+                                  else format_param(name, value, allow_float=allow)))
         if needs_client_order_id(method, path):
             cid = next((v for k, v in pairs if k == "newClientOrderId"), None)
             if cid is None:

@@ -58,7 +58,7 @@ class RestEndpoints:
         self.request("GET", "/api/v3/ping")
 
     def server_time(self) -> int:
-        """``GET /api/v3/time``: the server's time in epoch ms."""
+        """``GET /api/v3/time``: the server's time in epoch ms (epoch µs with the time unit MICROSECOND)."""
         return int(self.request("GET", "/api/v3/time")["serverTime"])
 
     def exchange_info(self, symbol: Optional[str] = None) -> JSON:

@@ -37,6 +37,8 @@ class WsApiClient(MarketDataApi, TradingApi, AccountApi):
         signature (omitted once an Ed25519 session is logged on).
 
         Raises:
+            ValidationError: the exchange has no WebSocket API (``binance-data``; field ``exchange``),
+                raised at once, before any connection is opened.
             NotConnectedError: the connector is not running or the link is not up within ``timeout``.
             UnknownStatusError: no answer within ``timeout`` (the request may have run).
             ConnectionError: the connection was lost with the request in flight.

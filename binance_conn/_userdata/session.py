@@ -47,6 +47,7 @@ from .._core.debounce import Emitted
 from .._core.lifecycle import DEFAULT_OVERLAP, LinkInput
 from .._core.signing import signer_from_auth
 from .._core.status import SessionStatus
+from .._core.timing import MILLISECOND, with_time_unit
 from .._core.userdata import OrderTracker
 from .._core.wsapi import UserDataSession, WsApiProtocol, encode_params
 from .._io.dispatch import Dispatcher
@@ -109,7 +110,9 @@ class UserDataLink(RolloverExecutor):
     ) -> None:
         self.config = config
         self.exchange: str = config.exchange.name
-        self.url = config.exchange.ws_api_url.rstrip("/") + "/ws-api/v3"
+        # /ws-api/v3, plus ?timeUnit=MICROSECOND when opted in (web-socket-api.md "General API Information")
+        self.url = with_time_unit(config.exchange.ws_api_url.rstrip("/") + "/ws-api/v3",
+                                  getattr(config.exchange, "time_unit", MILLISECOND))
         self.ws_config = config.websocket
         self.backoff = config.retry.backoff.policy()
         self.dispatcher = dispatcher
@@ -219,8 +222,8 @@ class UserDataLink(RolloverExecutor):
 
     def _launch(self) -> None:
         with self._lock:
-            if not self.running or self.stopping or self.fatal is not None:
-                return
+            if not self.running or self.stopping or self.fatal is not None or self.config.exchange.market_data_only:
+                return  # (no WebSocket API at all on a market-data-only exchange: never a thread)
             if not self._launched:
                 self._launched = True
                 self.status.start(_monotonic())
@@ -525,6 +528,7 @@ class UserDataLink(RolloverExecutor):
     def request(self, method: str, params: Optional[Mapping[str, Any]] = None, *, signed: bool = False,
                 timeout: float = 10.0, client_order_id: Optional[str] = None, symbol: Optional[str] = None) -> Any:
         """Send one WebSocket API request and wait for its answer (see :meth:`WsApiClient.request`)."""
+        self.config.exchange.require_account_access("the WebSocket API (conn.ws_api)")  # binance-data: at once
         if not isinstance(method, str) or not method:
             raise ValidationError("method", method, "must be a non-empty string")
         if timeout is None or timeout <= 0:

@@ -17,6 +17,7 @@ from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._rest import RestApp, RestServer
 from ._streams import StreamsMixin
+from ._timeunit import user_event_to_micros
 from ._tls import DEFAULT_HOSTS as DEFAULT_TLS_HOSTS
 from ._tls import TlsFiles, make_tls_files
 from ._util import JSON, Clock, Waiter, dumps
@@ -629,7 +630,8 @@ class FakeBinance(StreamsMixin):
         for s in self._open_sessions("api"):
             with s.lock:
                 subs = list(s.user_subs)
+            shown = user_event_to_micros(event) if s.micros else event  # /ws-api/v3?timeUnit=MICROSECOND
             for sid in subs:
-                s.enqueue(dumps({"subscriptionId": sid, "event": event}))
+                s.enqueue(dumps({"subscriptionId": sid, "event": shown}))
             n += len(subs)
         return n

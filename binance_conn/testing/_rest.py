@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._market import KLINE_INTERVALS, Market
+from ._timeunit import normalize_time_params, rest_to_micros, wants_micros
 from ._util import JSON, BinanceFault, dumps, fmt
 
 if TYPE_CHECKING:
@@ -133,7 +134,10 @@ class RestApp:
                 c10, cd = f.orders_counter.add()
                 out_headers["X-MBX-ORDER-COUNT-10S"] = str(c10)
                 out_headers["X-MBX-ORDER-COUNT-1D"] = str(cd)
+            normalize_time_params(params)  # startTime/endTime may come in µs
             result = handler(params)
+            if wants_micros(headers.get("x-mbx-time-unit")):  # X-MBX-TIME-UNIT: MICROSECOND
+                result = rest_to_micros(path, result, f.clock.now_us)
             if is_order:  # successful placement / cancel costs weight 0 since 2026-04-02
                 f.weights.refund(weight)
                 out_headers.update(self._weight_headers(f.weights.used()))

@@ -143,7 +143,7 @@ def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str
     if method == "ping":
         return {}, False, []
     if method == "time":
-        return {"serverTime": now()}, False, []
+        return {"serverTime": fake.clock.now_us() if session.micros else now()}, False, []
     if method == "exchangeInfo":
         return fake._rest_app().exchange_info(_str_params(params)), False, []
     if method == "session.logon":
