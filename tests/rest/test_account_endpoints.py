@@ -123,8 +123,9 @@ def test_bad_arguments_raise_before_sending(name: str, args: Tuple[Any, ...], kw
 def test_float_allowed_with_the_opt_in() -> None:
     add_time(responses.mock)
     responses.add(responses.GET, f"{BASE}/api/v3/myTrades", json=[])
-    make_client(with_float_conversion=True).my_trades("BTCUSDT", recvWindow=5000.5)
-    assert query_of(calls_to(responses.mock, "/api/v3/myTrades")[0])["recvWindow"] == "5000.5"
+    # (recvWindow itself never takes a float: tests/test_config_presets.py)
+    make_client(with_float_conversion=True).my_trades("BTCUSDT", someAmount=0.25)
+    assert query_of(calls_to(responses.mock, "/api/v3/myTrades")[0])["someAmount"] == "0.25"
 
 
 @responses.activate
