@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._market import KLINE_INTERVALS, Market
+from ._rest_market import market_routes
 from ._util import JSON, BinanceFault, dumps, fmt
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class RestApp:
                                           True),
             ("GET", "/api/v3/rateLimit/order"): (self.order_rate_limits, lambda p: 40, True),
         }
+        self.routes.update(market_routes(self))  # the rest of the market-data endpoints (_rest_market.py)
         self._order_paths = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
                              ("DELETE", "/api/v3/openOrders")}
 
