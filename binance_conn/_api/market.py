@@ -158,13 +158,13 @@ class MarketDataApi(ApiBase):
 
     # ---------------------------------------------------------------- general
 
-    def ping(self, *, timeout: Any = None) -> None:
+    def ping(self, *, timeout: Any = None, **extra: Any) -> None:
         """``GET /api/v3/ping`` / ``ping`` (weight 1): raises if the API is unreachable."""
-        self._call(_EP["ping"], None, timeout=timeout)
+        self._call(_EP["ping"], params_of(**extra), timeout=timeout)
 
-    def server_time(self, *, timeout: Any = None) -> int:
+    def server_time(self, *, timeout: Any = None, **extra: Any) -> int:
         """``GET /api/v3/time`` / ``time`` (weight 1): the server's time in epoch ms."""
-        return int(self._call(_EP["server_time"], None, timeout=timeout)["serverTime"])
+        return int(self._call(_EP["server_time"], params_of(**extra), timeout=timeout)["serverTime"])
 
     def exchange_info(self, symbol: Optional[str] = None, *, symbols: Optional[Sequence[str]] = None,
                       permissions: Union[str, Sequence[str], None] = None,
