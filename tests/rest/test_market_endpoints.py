@@ -167,6 +167,12 @@ def test_every_documented_name_is_sent_by_some_call() -> None:
     (lambda c: c.klines("BTCUSDT", "1m", time_zone="UTC"), "time_zone"),
     (lambda c: c.klines("BTCUSDT", "1m", start_time=1.5), "start_time"),
     (lambda c: c.trades("BTCUSDT", limit=1001), "limit"),
+    (lambda c: c.historical_trades("BTCUSDT", limit=1001), "limit"),
+    (lambda c: c.historical_block_trades("BTCUSDT", 1, limit=1001), "limit"),
+    (lambda c: c.agg_trades("BTCUSDT", limit=1001), "limit"),
+    (lambda c: c.klines("BTCUSDT", "1m", time_zone="14:01"), "time_zone"),
+    (lambda c: c.trading_day_ticker("BTCUSDT", time_zone="+15"), "time_zone"),
+    (lambda c: c.klines("BTCUSDT", "1m", time_zone="5:60"), "time_zone"),
     (lambda c: c.depth("BTCUSDT", limit=0), "limit"),
     (lambda c: c.depth("BTCUSDT", symbol_status="OPEN"), "symbol_status"),
     (lambda c: c.historical_trades("BTCUSDT", from_id=-1), "from_id"),
@@ -254,8 +260,11 @@ def test_exchange_info_cache_is_per_parameter_set() -> None:
         client.exchange_info(permissions="SPOT")
         client.exchange_info("btcusdt")
         assert len(rsps.calls) == 3
+        client.exchange_info(symbols=["BNBBTC"])  # other values of the same names: another entry
+        client.exchange_info("ETHUSDT")
+        assert len(rsps.calls) == 5
         client.symbol_filters("BTCUSDT")  # the library's own read shares exchange_info("BTCUSDT")'s entry
-        assert len(rsps.calls) == 3
+        assert len(rsps.calls) == 5
     assert client._limiter.limits == {"1M": 1234}
 
 
@@ -267,3 +276,15 @@ def test_moved_methods_live_in_the_shared_mixin() -> None:
         assert ep.name in vars(MarketDataApi), ep.name
         assert ep.name not in vars(RestEndpoints), f"{ep.name} still shadowed by RestEndpoints"
     assert "ticker_prices" in vars(MarketDataApi)
+
+
+@pytest.mark.parametrize("tz", ["0", "8", "-1", "-1:00", "05:45", "+14:00", "14", "-12:00", "-12", 8, 0, -5])
+def test_time_zones_the_docs_accept(tz: Any) -> None:
+    """"Hours and minutes (e.g. -1:00, 05:45)", "Only hours (e.g. 0, 8, 4)", range [-12:00, +14:00]."""
+    client = make_client()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _serve(rsps)
+        client.klines("BTCUSDT", "1m", time_zone=tz)
+        client.trading_day_ticker("BTCUSDT", time_zone=tz)
+        sent = [dict(parse_qsl(urlsplit(c.request.url).query))["timeZone"] for c in rsps.calls]
+    assert sent == [str(tz), str(tz)]
