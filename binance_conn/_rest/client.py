@@ -116,11 +116,11 @@ class _Call:
     """Per-call state; lives on the calling thread's stack only."""
 
     __slots__ = ("method", "path", "pairs", "names", "query", "signed", "timeout", "rid", "weight",
-                 "client_order_id", "symbol", "attempt", "maybe_executed", "resynced", "deadline", "abort")
+                 "client_order_id", "symbol", "attempt", "maybe_executed", "resynced", "deadline", "abort", "keyed")
 
     def __init__(self, method: str, path: str, pairs: List[Tuple[str, str]], signed: bool,
                  timeout: Tuple[float, float], rid: str, deadline: float,
-                 abort: Optional[threading.Event]) -> None:
+                 abort: Optional[threading.Event], keyed: bool = False) -> None:
         self.method = method
         self.path = path
         self.pairs = pairs
@@ -137,6 +137,7 @@ class _Call:
         self.attempt = 0
         self.maybe_executed = False
         self.resynced = False
+        self.keyed = signed or keyed  # the X-MBX-APIKEY header goes out
 
 
 class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
@@ -225,7 +226,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         self._attempts = max(1, int(config.retry.attempts))
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
-        self._xinfo: Dict[Optional[str], Tuple[float, Any]] = {}
+        self._xinfo: Dict[Any, Tuple[float, Any]] = {}
         self._xinfo_ttl = float(rc.exchange_info_ttl)
 
     # ---------------------------------------------------------------- public state
@@ -314,7 +315,10 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         assert endpoint.http is not None and endpoint.path is not None, endpoint.name
         if self._data_only and endpoint.needs_key:
             self._config.exchange.require_account_access(f"{endpoint.name} ({endpoint.security})")
-        return self._execute(endpoint.http, endpoint.path, params, endpoint.signed, timeout)
+        keyed = endpoint.needs_key and not endpoint.signed  # MARKET_DATA / USER_STREAM: key, no signature
+        if keyed and "X-MBX-APIKEY" not in self._signed_headers:
+            raise ValidationError("api_key", None, f"{endpoint.path} ({endpoint.security}) needs an API key")
+        return self._execute(endpoint.http, endpoint.path, params, endpoint.signed, timeout, keyed=keyed)
 
     def probe(self, timeout: float, path: str = "/api/v3/ping", params: Optional[Mapping[str, Any]] = None) -> Any:
         """``GET path`` for a liveness prober: at most ``timeout`` seconds in total, and cut
@@ -326,7 +330,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
 
     def _execute(self, method: str, path: str, params: Optional[Mapping[str, Any]], signed: bool,
                  timeout: Timeout, *, deadline: Optional[float] = None,
-                 abort: Optional[threading.Event] = None) -> Any:
+                 abort: Optional[threading.Event] = None, keyed: bool = False) -> Any:
         if signed and self._data_only:  # before anything is counted or sent
             self._config.exchange.require_account_access(f"the signed request {method} {path}")
         rid = f"{self._id_prefix}-{next(self._ids)}"
@@ -337,7 +341,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
             end = _monotonic() + limits[1]
             if deadline is not None and deadline < end:  # a nested call (clock sync) shares its caller's
                 end = deadline
-            call = _Call(method, path, self._encode(params, method, path), signed, limits, rid, end, abort)
+            call = _Call(method, path, self._encode(params, method, path), signed, limits, rid, end, abort, keyed)
             try:
                 return self._attempt(call)
             except _Retry as sig:
@@ -353,7 +357,10 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         if params:
             allow = self._allow_float
             for name, value in params.items():
-                if value is not None:  # a per-call recvWindow: validated and sent canonical, as the configured one
+                if isinstance(value, (list, tuple)):  # symbols=["BTCUSDT","BNBUSDT"]: a JSON array's text
+                    pairs.append((name, simplejson.dumps([format_param(name, v, allow_float=allow) for v in value],
+                                                         separators=(",", ":"))))
+                elif value is not None:  # a per-call recvWindow: validated and sent canonical, as the configured one
                     pairs.append((name, format_recv_window(recv_window(name, value)) if name == "recvWindow"
                                   else format_param(name, value, allow_float=allow)))
         if needs_client_order_id(method, path):
@@ -493,7 +500,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         else:
             if call.query:
                 url = f"{url}?{call.query}"
-            headers = self._headers
+            headers = self._signed_headers if call.keyed else self._headers
         reserved_at = 0.0
         if self._limit_enabled:
             max_wait = min(self._max_wait, max(0.0, call.deadline - _monotonic()))

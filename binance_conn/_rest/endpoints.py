@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from .._core.numbers import RoundingMode, SymbolFilters, to_decimal
-from .._core.params import check_client_order_id, decimalize, decimalize_depth
+from .._core.params import check_client_order_id, decimalize
 from ..errors import NotFoundError, UnknownStatusError, ValidationError
 from .limiter import HostLimiter
 
@@ -38,7 +38,7 @@ def _json_copy(value: Any) -> Any:
 class RestEndpoints:
     """Mixin of typed helpers; the concrete client provides ``request``."""
 
-    _xinfo: Dict[Optional[str], Tuple[float, Any]]
+    _xinfo: Dict[Any, Tuple[float, Any]]
     _xinfo_ttl: float
     _limiter: HostLimiter
     _lock: threading.Lock
@@ -51,49 +51,33 @@ class RestEndpoints:
                 signed: bool = False, timeout: Any = None) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    # ---------------------------------------------------------------- market data
+    # ---------------------------------------------------------------- exchangeInfo cache
 
-    def ping(self) -> None:
-        """``GET /api/v3/ping`` (weight 1): raises if the REST API is unreachable."""
-        self.request("GET", "/api/v3/ping")
-
-    def server_time(self) -> int:
-        """``GET /api/v3/time``: the server's time in epoch ms (epoch µs with the time unit MICROSECOND)."""
-        return int(self.request("GET", "/api/v3/time")["serverTime"])
-
-    def exchange_info(self, symbol: Optional[str] = None) -> JSON:
-        """``GET /api/v3/exchangeInfo`` (weight 20), cached for ``rest.exchange_info_ttl`` s.
-
-        Also seeds the shared weight limiter from ``rateLimits`` (unless the config
-        pins ``rate_limit.weight_limit``).  Filter values stay strings, as sent;
-        use :meth:`symbol_filters` for Decimal rules.  Returns the caller's own copy:
-        changing it never changes the cache (or what other callers get).
-        """
-        return _json_copy(self._exchange_info(symbol))
+    def _exchange_info_request(self, params: Dict[str, Any], timeout: Any) -> JSON:
+        """REST side of ``exchange_info`` (the typed method lives in ``_api/market.py``): served
+        from the cache for ``rest.exchange_info_ttl`` s; the caller gets its own copy, so
+        changing it never changes the cache (or what other callers get)."""
+        return _json_copy(self._cached_exchange_info(params, timeout))
 
     def _exchange_info(self, symbol: Optional[str]) -> JSON:
         """The cached document itself: read-only for the library's own use."""
-        key = symbol.upper() if symbol else None
+        return self._cached_exchange_info({"symbol": symbol.upper()} if symbol else {}, None)
+
+    def _cached_exchange_info(self, params: Mapping[str, Any], timeout: Any) -> JSON:
+        """``GET /api/v3/exchangeInfo`` once per TTL and parameter set; seeds the shared weight
+        limiter from ``rateLimits`` (unless the config pins ``rate_limit.weight_limit``)."""
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
         now = time.monotonic()
         with self._lock:
             cached = self._xinfo.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        data = self.request("GET", "/api/v3/exchangeInfo", {"symbol": key} if key else None)
+        data = self.request("GET", "/api/v3/exchangeInfo", params or None, timeout=timeout)
         if isinstance(data, dict) and isinstance(data.get("rateLimits"), list):
             self._limiter.configure_from_exchange_info(data["rateLimits"])
         with self._lock:
             self._xinfo[key] = (now + self._xinfo_ttl, data)
         return data
-
-    def ticker_price(self, symbol: str) -> Decimal:
-        """``GET /api/v3/ticker/price`` (weight 2): the last price as a Decimal."""
-        data = self.request("GET", "/api/v3/ticker/price", {"symbol": symbol.upper()})
-        return Decimal(str(data["price"]))
-
-    def depth(self, symbol: str, limit: int = 100) -> JSON:
-        """``GET /api/v3/depth``: ``{"lastUpdateId", "bids", "asks"}`` with Decimal levels."""
-        return decimalize_depth(self.request("GET", "/api/v3/depth", {"symbol": symbol.upper(), "limit": limit}))
 
     # ---------------------------------------------------------------- trading
 

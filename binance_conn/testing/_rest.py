@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._market import KLINE_INTERVALS, Market
+from ._rest_market import market_routes
 from ._timeunit import normalize_time_params, rest_to_micros, wants_micros
 from ._util import JSON, BinanceFault, dumps, fmt
 
@@ -92,6 +93,7 @@ class RestApp:
         for key, route in account_rest_routes(fake).items():
             if key not in self.routes or key in (("GET", "/api/v3/allOrders"), ("GET", "/api/v3/myTrades")):
                 self.routes[key] = route
+        self.routes.update(market_routes(self))  # the rest of the market-data endpoints (_rest_market.py)
         self._order_paths = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
                              ("DELETE", "/api/v3/openOrders")}
 

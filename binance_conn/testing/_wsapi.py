@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from ._account import ACCOUNT_WS_METHODS
 from ._account import ws_handlers as account_ws_handlers
 from ._auth import BAD_SIGNATURE, REJECTED_KEY, check_timestamp, ws_payload
+from ._rest_market import ws_market_route
 from ._util import JSON, BinanceFault, dumps
 
 if TYPE_CHECKING:
@@ -107,6 +108,9 @@ def handle_api(fake: FakeBinance, session: Session, text: str) -> List[str]:
             raise BinanceFault(fault.code, fault.msg, status=fault.status, retry_after=fault.retry_after)
         rule = _WEIGHT_RULES.get(method)
         weight = rule(params) if rule is not None else _WEIGHTS.get(method)
+        market = ws_market_route(fake, method, params)  # market-data methods: the REST handlers answer
+        if market is not None:
+            weight = market[0]
         if weight is None:
             raise BinanceFault(-1020, f"Unsupported method: {method}" if method else "Missing method.")
         fake.weights.charge(weight)
@@ -140,6 +144,9 @@ def handle_api(fake: FakeBinance, session: Session, text: str) -> List[str]:
 def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str, Any],
               return_limits: bool) -> Tuple[Any, bool, List[str]]:
     now = fake.clock.now_ms
+    market = ws_market_route(fake, method, params)
+    if market is not None:
+        return market[1](), False, []
     if method == "ping":
         return {}, False, []
     if method == "time":
