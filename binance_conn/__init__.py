@@ -109,3 +109,8 @@ __all__ = [
     "BalanceUpdate",
     "OrderListUpdate",
 ]
+
+# Market-stream events of web-socket-streams.md (streams branch).
+from .events import AvgPrice, BlockTrade, ReferencePrice, RollingWindowTicker  # noqa: E402
+
+__all__ += ["AvgPrice", "RollingWindowTicker", "ReferencePrice", "BlockTrade"]

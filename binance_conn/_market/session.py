@@ -120,7 +120,8 @@ class MarketSession:
 
     def stream_url(self, streams: List[str]) -> str:
         if streams:
-            return f"{self.base_url}/stream?streams={'/'.join(streams)}"
+            # "+" of a kline offset ("@+08:00") would read as a space in a query string
+            return f"{self.base_url}/stream?streams={'/'.join(streams).replace('+', '%2B')}"
         return f"{self.base_url}/stream"
 
     def acquire_connection_slot(self) -> None:
