@@ -207,6 +207,7 @@ BAD_BOOLS = ["true", 1, 0, None]
 
 OPTIONAL = {  # typed Optional on the event (positional compatibility, older payloads): None is valid
     "bnbbtc@kline_1m": {"E", "k.f", "k.L", "k.n", "k.q", "k.V", "k.Q"},
+    "bnbbtc@kline_1m@+08:00": {"E", "k.f", "k.L", "k.n", "k.q", "k.V", "k.Q"},
     "bnbbtc@ticker": {"p", "w", "x", "Q", "b", "B", "a", "A", "O", "C", "F", "L", "n"},
     "bnbbtc@depth@100ms": {"E"},
     "bazusd@referencePrice": {"r"},  # documented: null when the symbol has no reference price
@@ -275,6 +276,39 @@ def test_value_failures_are_reported_as_bad_value() -> None:
     assert p.parse(frame("bnbbtc@trade", mutate(TRADE, "p", "abc")))[2] == "bad payload"  # not a number at all
     assert p.parse(json.dumps(mutate(TRADE, "q", "-5"))) == (wire.MALFORMED, None, "bad value")  # raw frame
     assert p.parse(json.dumps([MINI, mutate(MINI, "c", "NaN")])) == (wire.MALFORMED, "!miniTicker@arr", "bad value")
+
+
+UNREAD = {"e", "M", "s", "k.s", "k.B"}  # a combined frame's symbol is its stream name's; "e" and "Ignore" keys
+
+
+def required_keys() -> List[Any]:
+    out = []
+    for stream, data in STREAMS.items():
+        element = data[1] if isinstance(data, list) else data
+        prefix = "1." if isinstance(data, list) else ""
+        keys = [f"k.{k}" for k in element["k"]] + [k for k in element if k != "k"] if "k" in element else list(element)
+        for key in keys:
+            if (key in OPTIONAL.get(stream, ()) and key != "r") or (key in UNREAD and not (prefix and key == "s")):
+                continue
+            out.append(pytest.param(stream, prefix + key, id=f"{stream}-{prefix}{key}"))
+    return out
+
+
+def drop(payload: Any, path: str) -> Any:
+    out = json.loads(json.dumps(payload))
+    node = out
+    parts = [int(p) if p.isdigit() else p for p in path.split(".")]
+    for p in parts[:-1]:
+        node = node[p]
+    del node[parts[-1]]
+    return out
+
+
+@pytest.mark.parametrize("stream,key", required_keys())
+def test_missing_required_key_is_malformed(stream: str, key: str) -> None:
+    """Every documented key the event needs (not Optional on it) must be there, even when null is valid."""
+    tag, name, reason = WireParser("binance").parse(frame(stream, drop(STREAMS[stream], key)))
+    assert (tag, name, reason) == (wire.MALFORMED, stream, "bad payload"), key
 
 
 @pytest.mark.parametrize(

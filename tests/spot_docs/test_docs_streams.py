@@ -317,5 +317,8 @@ def test_doc_example_end_to_end(live: Live, heading: str, stream: str) -> None:
 
 
 def test_kline_offset_stream_subscribed_by_its_exact_name(live: Live) -> None:
-    """``+`` would read as a space in the connect URL: the fake must hold the exact name."""
+    """``+`` would read as a space in the connect URL (a refused handshake, then a fallback to
+    SUBSCRIBE): the URL carries it as ``%2B`` and the first handshake is accepted."""
     assert "bnbbtc@kline_1m@+08:00" in live.fake.subscribed_streams()
+    market = live.conn.stats()["market"]
+    assert market["last_connect_error"] is None and market["connections"][0]["failed_attempts"] == 0, market
