@@ -197,8 +197,19 @@ def _partial_depth(d: _Data, sym: str, ex: str) -> Event:
 
 
 def _mini_ticker(d: _Data, sym: str, ex: str) -> Event:
-    return MiniTicker(ex, sym, _amt(d["c"]), _amt(d["o"]), _amt(d["h"]), _amt(d["l"]), _amt(d["v"]),
-                      _amt(d["q"]), _int(d["E"]))
+    # inline: !miniTicker@arr brings one per symbol every second
+    e = d["E"]
+    c = _D(d["c"])
+    o = _D(d["o"])
+    h = _D(d["h"])
+    low = _D(d["l"])
+    v = _D(d["v"])
+    q = _D(d["q"])
+    if (type(e) is not int or c.is_signed() or o.is_signed() or h.is_signed() or low.is_signed() or v.is_signed()
+            or q.is_signed() or not (c.is_finite() and o.is_finite() and h.is_finite() and low.is_finite()
+                                     and v.is_finite() and q.is_finite())):
+        raise BadValue("miniTicker")
+    return MiniTicker(ex, sym, c, o, h, low, v, q, e)
 
 
 # ---------------------------------------------------------------------------- once-a-second streams (helpers)
