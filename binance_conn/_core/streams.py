@@ -195,9 +195,10 @@ def validate_timezone(timezone: Optional[str]) -> Optional[str]:
 
 
 def _speed(speed: Optional[str]) -> str:
-    value = speed or ""
+    # "1000ms" is the docs' update speed of the plain name ("<symbol>@depth"), not a name suffix
+    value = "" if speed == "1000ms" else speed or ""
     if value not in _SPEEDS:
-        raise ValidationError("speed", speed, "None or '100ms'")
+        raise ValidationError("speed", speed, "None or '1000ms' (the plain name, every second) or '100ms'")
     return value
 
 

@@ -79,6 +79,13 @@ def test_builders() -> None:
     assert s.all_mini_tickers() == "!miniTicker@arr"
     assert s.kline("BNBBTC", "1m", "+08:00") == "bnbbtc@kline_1m@+08:00"
     assert s.kline("BNBBTC", "1m", None) == "bnbbtc@kline_1m"
+    # diff and partial depth every 1000 ms: the plain names (the docs define no "@1000ms" suffix)
+    assert s.depth("BNBBTC", "1000ms") == s.depth("BNBBTC", None) == "bnbbtc@depth"
+    assert s.partial_depth("BNBBTC", 10, "1000ms") == "bnbbtc@depth10"
+    assert s.depth("BNBBTC", "100ms") == "bnbbtc@depth@100ms"
+    with pytest.raises(ValidationError) as ei:
+        s.depth("BNBBTC", "500ms")
+    assert ei.value.field == "speed"
 
 
 def test_info_properties() -> None:
