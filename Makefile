@@ -76,6 +76,7 @@ demo: $(VENV)/.stamp-base
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/rest_bench.py
 	$(PY) benchmarks/ws_bench.py
+	$(PY) benchmarks/parse_bench.py
 
 soak: $(VENV)/.stamp-test
 	$(BIN)/pytest -q -p no:cacheprovider -m soak --timeout=1800 $(PYTEST_ARGS)

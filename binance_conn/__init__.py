@@ -156,3 +156,8 @@ __all__ = [
     "ExternalLockUpdate",
     "EventStreamTerminated",
 ]
+
+# Market-stream events of web-socket-streams.md (streams branch).
+from .events import AvgPrice, BlockTrade, ReferencePrice, RollingWindowTicker  # noqa: E402
+
+__all__ += ["AvgPrice", "RollingWindowTicker", "ReferencePrice", "BlockTrade"]

@@ -438,14 +438,44 @@ class Connector:
         """``<symbol>@aggTrade`` -> :class:`~binance_conn.AggTrade`."""
         return self._subscribe_streams(symbol, stream_names.agg_trade, callback, options)
 
-    def on_kline(self, symbol: Symbols, interval: str, callback: Optional[Callback] = None, **options: Any) -> Any:
-        """``<symbol>@kline_<interval>`` -> :class:`~binance_conn.Kline` (intervals are case-sensitive)."""
+    def on_kline(self, symbol: Symbols, interval: str, callback: Optional[Callback] = None,
+                 timezone: Optional[str] = None, **options: Any) -> Any:
+        """``<symbol>@kline_<interval>[@+08:00]`` -> :class:`~binance_conn.Kline` (intervals are case-sensitive;
+        ``timezone="+08:00"``: klines open and close on UTC+8 boundaries)."""
         stream_names.validate_interval(interval)
-        return self._subscribe_streams(symbol, lambda s: stream_names.kline(s, interval), callback, options)
+        stream_names.validate_timezone(timezone)
+        return self._subscribe_streams(symbol, lambda s: stream_names.kline(s, interval, timezone), callback, options)
 
     def on_depth(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
         """``<symbol>@depth@100ms`` -> :class:`~binance_conn.DepthUpdate`."""
         return self._subscribe_streams(symbol, stream_names.depth, callback, options)
+
+    def on_avg_price(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@avgPrice`` -> :class:`~binance_conn.AvgPrice`."""
+        return self._subscribe_streams(symbol, stream_names.avg_price, callback, options)
+
+    def on_rolling_ticker(self, symbol: Symbols, window: str, callback: Optional[Callback] = None,
+                          **options: Any) -> Any:
+        """``<symbol>@ticker_<1h|4h|1d>`` -> :class:`~binance_conn.RollingWindowTicker`."""
+        stream_names.validate_window(window)
+        return self._subscribe_streams(symbol, lambda s: stream_names.rolling_ticker(s, window), callback, options)
+
+    def on_all_mini_tickers(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """``!miniTicker@arr`` -> one :class:`~binance_conn.MiniTicker` per changed symbol, every second."""
+        return self._subscribe_topic(stream_names.all_mini_tickers(), callback, options)
+
+    def on_all_rolling_tickers(self, window: str, callback: Optional[Callback] = None, **options: Any
+                               ) -> Subscription:
+        """``!ticker_<1h|4h|1d>@arr`` -> one :class:`~binance_conn.RollingWindowTicker` per changed symbol."""
+        return self._subscribe_topic(stream_names.all_rolling_tickers(window), callback, options)
+
+    def on_reference_price(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@referencePrice`` -> :class:`~binance_conn.ReferencePrice`."""
+        return self._subscribe_streams(symbol, stream_names.reference_price, callback, options)
+
+    def on_block_trade(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
+        """``<symbol>@blockTrade`` -> :class:`~binance_conn.BlockTrade`."""
+        return self._subscribe_streams(symbol, stream_names.block_trade, callback, options)
 
     def on_order(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
         """User data: :class:`~binance_conn.OrderUpdate` per ``executionReport`` (WebSocket API session),
@@ -480,7 +510,7 @@ class Connector:
         return self._subscribe_topic(topic, callback, options)
 
     def on_stream(self, stream: str, callback: Optional[Callback] = None, **options: Any) -> Subscription:
-        """Any stream by its Binance name (e.g. ``"btcusdt@depth5@100ms"``)."""
+        """Any stream of the docs by its Binance name (e.g. ``"btcusdt@depth5@100ms"``, ``"!ticker_1h@arr"``)."""
         stream_names.parse(stream)
         return self._subscribe_topic(stream, callback, options)
 

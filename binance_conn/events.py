@@ -44,6 +44,10 @@ __all__ = [
     "ListOrder",
     "ExternalLockUpdate",
     "EventStreamTerminated",
+    "AvgPrice",
+    "RollingWindowTicker",
+    "ReferencePrice",
+    "BlockTrade",
 ]
 
 PriceLevel = Tuple[Decimal, Decimal]
@@ -163,6 +167,12 @@ class Ticker(Event):
         "ask_qty",
         "trade_count",
         "event_time",
+        "prev_close_price",
+        "last_qty",
+        "open_time",
+        "close_time",
+        "first_trade_id",
+        "last_trade_id",
     )
     exchange: str
     symbol: str
@@ -181,6 +191,12 @@ class Ticker(Event):
     ask_qty: Optional[Decimal]
     trade_count: Optional[int]
     event_time: int
+    prev_close_price: Optional[Decimal]
+    last_qty: Optional[Decimal]
+    open_time: Optional[int]
+    close_time: Optional[int]
+    first_trade_id: Optional[int]
+    last_trade_id: Optional[int]
 
     def __init__(
         self,
@@ -201,6 +217,12 @@ class Ticker(Event):
         ask_price: Optional[Decimal] = None,
         ask_qty: Optional[Decimal] = None,
         trade_count: Optional[int] = None,
+        prev_close_price: Optional[Decimal] = None,
+        last_qty: Optional[Decimal] = None,
+        open_time: Optional[int] = None,
+        close_time: Optional[int] = None,
+        first_trade_id: Optional[int] = None,
+        last_trade_id: Optional[int] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -219,6 +241,12 @@ class Ticker(Event):
         _set(self, "ask_qty", ask_qty)
         _set(self, "trade_count", trade_count)
         _set(self, "event_time", event_time)
+        _set(self, "prev_close_price", prev_close_price)
+        _set(self, "last_qty", last_qty)
+        _set(self, "open_time", open_time)
+        _set(self, "close_time", close_time)
+        _set(self, "first_trade_id", first_trade_id)
+        _set(self, "last_trade_id", last_trade_id)
 
 
 class MiniTicker(Event):
@@ -411,6 +439,11 @@ class Kline(Event):
         "quote_volume",
         "trade_count",
         "event_time",
+        "first_trade_id",
+        "last_trade_id",
+        "taker_buy_base_volume",
+        "taker_buy_quote_volume",
+        "timezone",
     )
     exchange: str
     symbol: str
@@ -426,6 +459,11 @@ class Kline(Event):
     quote_volume: Optional[Decimal]
     trade_count: Optional[int]
     event_time: Optional[int]
+    first_trade_id: Optional[int]
+    last_trade_id: Optional[int]
+    taker_buy_base_volume: Optional[Decimal]
+    taker_buy_quote_volume: Optional[Decimal]
+    timezone: Optional[str]
 
     def __init__(
         self,
@@ -443,6 +481,11 @@ class Kline(Event):
         quote_volume: Optional[Decimal] = None,
         trade_count: Optional[int] = None,
         event_time: Optional[int] = None,
+        first_trade_id: Optional[int] = None,
+        last_trade_id: Optional[int] = None,
+        taker_buy_base_volume: Optional[Decimal] = None,
+        taker_buy_quote_volume: Optional[Decimal] = None,
+        timezone: Optional[str] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -458,6 +501,11 @@ class Kline(Event):
         _set(self, "quote_volume", quote_volume)
         _set(self, "trade_count", trade_count)
         _set(self, "event_time", event_time)
+        _set(self, "first_trade_id", first_trade_id)
+        _set(self, "last_trade_id", last_trade_id)
+        _set(self, "taker_buy_base_volume", taker_buy_base_volume)
+        _set(self, "taker_buy_quote_volume", taker_buy_quote_volume)
+        _set(self, "timezone", timezone)
 
 
 class DepthUpdate(Event):
@@ -922,4 +970,183 @@ class EventStreamTerminated(Event):
 
     def __init__(self, exchange: str, event_time: int) -> None:
         _set(self, "exchange", exchange)
+        _set(self, "event_time", event_time)
+
+
+class AvgPrice(Event):
+    """The current average price of one symbol over ``interval`` (``<symbol>@avgPrice``)."""
+
+    __slots__ = ("exchange", "symbol", "interval", "price", "last_trade_time", "event_time")
+    exchange: str
+    symbol: str
+    interval: str
+    price: Decimal
+    last_trade_time: int
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        interval: str,
+        price: Decimal,
+        last_trade_time: int,
+        event_time: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "interval", interval)
+        _set(self, "price", price)
+        _set(self, "last_trade_time", last_trade_time)
+        _set(self, "event_time", event_time)
+
+
+class RollingWindowTicker(Event):
+    """Rolling-window statistics of one symbol over ``window`` (``1h``, ``4h`` or ``1d``).
+
+    From ``<symbol>@ticker_<window>`` and, one event per symbol, ``!ticker_<window>@arr``.
+    Not a :class:`Ticker`: the window's open time starts on a minute and its close time is
+    the time of the update, and there is no best bid/ask nor last quantity.
+    """
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "window",
+        "price_change",
+        "price_change_percent",
+        "open_price",
+        "high_price",
+        "low_price",
+        "last_price",
+        "weighted_avg_price",
+        "volume",
+        "quote_volume",
+        "open_time",
+        "close_time",
+        "first_trade_id",
+        "last_trade_id",
+        "trade_count",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    window: str
+    price_change: Decimal
+    price_change_percent: Decimal
+    open_price: Decimal
+    high_price: Decimal
+    low_price: Decimal
+    last_price: Decimal
+    weighted_avg_price: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    open_time: int
+    close_time: int
+    first_trade_id: int
+    last_trade_id: int
+    trade_count: int
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        window: str,
+        price_change: Decimal,
+        price_change_percent: Decimal,
+        open_price: Decimal,
+        high_price: Decimal,
+        low_price: Decimal,
+        last_price: Decimal,
+        weighted_avg_price: Decimal,
+        volume: Decimal,
+        quote_volume: Decimal,
+        open_time: int,
+        close_time: int,
+        first_trade_id: int,
+        last_trade_id: int,
+        trade_count: int,
+        event_time: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "window", window)
+        _set(self, "price_change", price_change)
+        _set(self, "price_change_percent", price_change_percent)
+        _set(self, "open_price", open_price)
+        _set(self, "high_price", high_price)
+        _set(self, "low_price", low_price)
+        _set(self, "last_price", last_price)
+        _set(self, "weighted_avg_price", weighted_avg_price)
+        _set(self, "volume", volume)
+        _set(self, "quote_volume", quote_volume)
+        _set(self, "open_time", open_time)
+        _set(self, "close_time", close_time)
+        _set(self, "first_trade_id", first_trade_id)
+        _set(self, "last_trade_id", last_trade_id)
+        _set(self, "trade_count", trade_count)
+        _set(self, "event_time", event_time)
+
+
+class ReferencePrice(Event):
+    """The reference price of one symbol (``<symbol>@referencePrice``).
+
+    ``price`` is None while the symbol has no reference price; ``timestamp`` is the engine
+    time at which the price was valid (the payload carries no event time).
+    """
+
+    __slots__ = ("exchange", "symbol", "price", "timestamp")
+    exchange: str
+    symbol: str
+    price: Optional[Decimal]
+    timestamp: int
+
+    def __init__(self, exchange: str, symbol: str, price: Optional[Decimal], timestamp: int) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "price", price)
+        _set(self, "timestamp", timestamp)
+
+
+class BlockTrade(Event):
+    """One block trade (``<symbol>@blockTrade``); ``trade_id`` is the block trade id."""
+
+    __slots__ = (
+        "exchange",
+        "symbol",
+        "trade_id",
+        "price",
+        "quantity",
+        "trade_time",
+        "is_buyer_maker",
+        "event_time",
+    )
+    exchange: str
+    symbol: str
+    trade_id: int
+    price: Decimal
+    quantity: Decimal
+    trade_time: int
+    is_buyer_maker: bool
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        trade_id: int,
+        price: Decimal,
+        quantity: Decimal,
+        trade_time: int,
+        is_buyer_maker: bool,
+        event_time: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "trade_id", trade_id)
+        _set(self, "price", price)
+        _set(self, "quantity", quantity)
+        _set(self, "trade_time", trade_time)
+        _set(self, "is_buyer_maker", is_buyer_maker)
         _set(self, "event_time", event_time)

@@ -125,6 +125,17 @@ FACTORIES: Dict[str, Callable[[], ev.Event]] = {
     "EventStreamTerminated": lambda: ev.EventStreamTerminated("binance", T0),
 }
 
+# Market streams of web-socket-streams.md (streams branch).
+FACTORIES.update({
+    "AvgPrice": lambda: ev.AvgPrice("binance", "BTCUSDT", "5m", D("25776.86000000"), T0 - 1, T0),
+    "RollingWindowTicker": lambda: ev.RollingWindowTicker(
+        "binance", "BNBBTC", "1h", D("0.0015"), D("250.00"), D("0.0010"), D("0.0025"), D("0.0010"), D("0.0025"),
+        D("0.0018"), D("10000"), D("18"), T0 - 3_600_000, T0, 0, 18150, 18151, T0,
+    ),
+    "ReferencePrice": lambda: ev.ReferencePrice("binance", "BAZUSD", D("1.00"), T0),
+    "BlockTrade": lambda: ev.BlockTrade("binance", "BNBBTC", 582, D("0.052"), D("5838"), T0 - 1, True, T0),
+})
+
 
 def _event_classes() -> list:
     return [

@@ -15,7 +15,11 @@ DepthUpdate     ``final_update_id`` (``u``; ``lastUpdateId`` for partial books)
 BookTicker      ``update_id`` (``u``)
 Kline           ``(open_time, event_time)``
 Ticker          ``event_time`` (``E``)
-MiniTicker      ``event_time`` (``E``)
+MiniTicker      ``(symbol, event_time)`` (``!miniTicker@arr`` elements share ``E``)
+RollingWindow.. ``(symbol, event_time)``
+AvgPrice        ``event_time`` (``E``)
+ReferencePrice  ``(timestamp, price)`` (``t``, ``r``)
+BlockTrade      ``trade_id`` (``t``)
 ==============  =================================
 
 A set (not a high-water mark) is used so that when the new connection runs
@@ -30,7 +34,20 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable, Deque, Dict, Hashable, Optional, Set, Tuple
 
-from ..events import AggTrade, BookTicker, DepthUpdate, Event, Kline, MiniTicker, Ticker, Trade
+from ..events import (
+    AggTrade,
+    AvgPrice,
+    BlockTrade,
+    BookTicker,
+    DepthUpdate,
+    Event,
+    Kline,
+    MiniTicker,
+    ReferencePrice,
+    RollingWindowTicker,
+    Ticker,
+    Trade,
+)
 
 __all__ = ["Deduplicator", "natural_key", "KEY_FUNCTIONS"]
 
@@ -41,7 +58,11 @@ KEY_FUNCTIONS: Dict[type, Callable[[Event], Hashable]] = {
     BookTicker: lambda e: e.update_id,  # type: ignore[attr-defined]
     Kline: lambda e: (e.open_time, e.event_time),  # type: ignore[attr-defined]
     Ticker: lambda e: e.event_time,  # type: ignore[attr-defined]
-    MiniTicker: lambda e: e.event_time,  # type: ignore[attr-defined]
+    MiniTicker: lambda e: (e.symbol, e.event_time),  # type: ignore[attr-defined]
+    RollingWindowTicker: lambda e: (e.symbol, e.event_time),  # type: ignore[attr-defined]
+    AvgPrice: lambda e: e.event_time,  # type: ignore[attr-defined]
+    ReferencePrice: lambda e: (e.timestamp, e.price),  # type: ignore[attr-defined]
+    BlockTrade: lambda e: e.trade_id,  # type: ignore[attr-defined]
 }
 """Event class -> natural key function."""
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 from typing import Any, Iterable, List, Optional, Tuple
 
 from ..errors import APIError
-from ..events import DepthUpdate, Event, Kline
+from ..events import DepthUpdate, Event, Kline, RollingWindowTicker
 from .health import (
     DEFAULT_PING_INTERVAL,
     DEFAULT_PONG_TIMEOUT,
@@ -47,7 +47,7 @@ from .health import (
 )
 from .pacing import TokenBucket
 from .subscriptions import MAX_PARAMS_PER_MESSAGE, SessionSubscriptions
-from .wire import ERROR, EVENT, EVENT_TYPE_KINDS, MALFORMED, RESULT, SHUTDOWN, WireParser, encode_request
+from .wire import ERROR, EVENT, EVENT_TYPE_KINDS, EVENTS, MALFORMED, RESULT, SHUTDOWN, WireParser, encode_request
 
 __all__ = ["StreamProtocol", "DEFAULT_MAX_LIFETIME"]
 
@@ -166,6 +166,14 @@ class StreamProtocol:
             if stream is None:
                 stream = self._raw_stream_name(value)
             return [(stream, value)]
+        if tag is EVENTS:  # one frame of an all-market array: one event per element
+            h = self.health
+            h.last_rx = now
+            h.last_data = now
+            h.data_count += 1
+            self.events += len(value)
+            name = stream or ""  # always named: a combined envelope, or the array's stream
+            return [(name, ev) for ev in value]
         self.health.on_frame(now)
         if tag is RESULT:
             self.control += 1
@@ -203,7 +211,11 @@ class StreamProtocol:
         kind = EVENT_TYPE_KINDS.get(type(event), "")
         sym = str(getattr(event, "symbol", "")).lower()
         if isinstance(event, Kline):
-            return sym + "@kline_" + event.interval
+            name = sym + "@kline_" + event.interval
+            offset = name + "@+08:00"  # the payload does not say: the subscribed one
+            return offset if name not in self.subscriptions.desired and offset in self.subscriptions.desired else name
+        if isinstance(event, RollingWindowTicker):
+            return sym + "@ticker_" + event.window
         if isinstance(event, DepthUpdate):
             for name in (sym + "@depth@100ms", sym + "@depth"):
                 if name in self.subscriptions.desired:

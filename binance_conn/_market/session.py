@@ -123,7 +123,9 @@ class MarketSession:
     def stream_url(self, streams: List[str]) -> str:
         """``/stream?streams=a/b`` (plus ``&timeUnit=MICROSECOND`` when opted in, web-socket-streams.md)."""
         if streams:
-            return with_time_unit(f"{self.base_url}/stream?streams={'/'.join(streams)}", self.time_unit)
+            # "+" of a kline offset ("@+08:00") would read as a space in a query string
+            joined = '/'.join(streams).replace('+', '%2B')
+            return with_time_unit(f"{self.base_url}/stream?streams={joined}", self.time_unit)
         return with_time_unit(f"{self.base_url}/stream", self.time_unit)
 
     def acquire_connection_slot(self) -> None:

@@ -347,6 +347,15 @@ class Market:
                 "b": [[fmt(p), fmt(q)] for p, q in changes["b"]], "a": [[fmt(p), fmt(q)] for p, q in changes["a"]]}
 
     @staticmethod
+    def rolling_ticker_payload(st: SymbolState, window: str, now: int) -> JSON:
+        """``<symbol>@ticker_<window>`` (the 24 h figures of the simulation; the window opens on a minute)."""
+        t = Market.ticker_payload(st, now)
+        size = int(window[:-1]) * _UNIT_MS[window[-1]]
+        return {"e": f"{window}Ticker", "E": now, "s": st.spec.symbol, "p": t["p"], "P": t["P"], "o": t["o"],
+                "h": t["h"], "l": t["l"], "c": t["c"], "w": t["w"], "v": t["v"], "q": t["q"],
+                "O": (now - size) // 60_000 * 60_000, "C": now, "F": t["F"], "L": t["L"], "n": t["n"]}
+
+    @staticmethod
     def avg_price_payload(st: SymbolState, now: int) -> JSON:
         return {"e": "avgPrice", "E": now, "s": st.spec.symbol, "i": "5m", "w": fmt(st.last), "T": now}
 

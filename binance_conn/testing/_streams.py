@@ -23,6 +23,7 @@ __all__ = ["StreamsMixin"]
 Num = Union[str, int, Decimal]
 Levels = Sequence[Tuple[Num, Num]]
 _PARTIAL = ("depth5", "depth10", "depth20")
+_WINDOWS = ("1h", "4h", "1d")  # rolling-window tickers
 
 
 class StreamsMixin:
@@ -211,10 +212,12 @@ class StreamsMixin:
         self.engine.cross_resting(symbol)
 
     def publish_periodic(self) -> None:
-        """The 1-second streams for every symbol: @ticker, @miniTicker, !miniTicker@arr, @avgPrice."""
+        """The 1-second streams for every symbol: @ticker, @miniTicker, !miniTicker@arr, @avgPrice,
+        the rolling windows @ticker_<1h|4h|1d> and !ticker_<1h|4h|1d>@arr."""
         now = self.clock.now_ms()
         subs = self._subscribed()
         minis = []
+        rolling: dict[str, List[JSON]] = {w: [] for w in _WINDOWS}
         for symbol in list(self.market.state):
             sym = symbol.lower()
             with self.market.lock:
@@ -224,10 +227,19 @@ class StreamsMixin:
                 mini = Market.mini_ticker_payload(st, now)
                 if f"{sym}@avgPrice" in subs:
                     self.publish(f"{sym}@avgPrice", Market.avg_price_payload(st, now))
+                for w, rows in rolling.items():
+                    if f"{sym}@ticker_{w}" in subs or f"!ticker_{w}@arr" in subs:
+                        row = Market.rolling_ticker_payload(st, w, now)
+                        rows.append(row)
+                        if f"{sym}@ticker_{w}" in subs:
+                            self.publish(f"{sym}@ticker_{w}", row)
             if f"{sym}@miniTicker" in subs:
                 self.publish(f"{sym}@miniTicker", mini)
             minis.append(mini)
         self._publish_lazy(subs, "!miniTicker@arr", lambda: json.loads(dumps(minis)))
+        for w, rows in rolling.items():
+            if rows and f"!ticker_{w}@arr" in subs:
+                self.publish(f"!ticker_{w}@arr", rows)
 
     def _market_loop(self) -> None:
         symbols = list(self.market.state)

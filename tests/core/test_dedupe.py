@@ -30,7 +30,7 @@ def test_natural_keys() -> None:
     assert natural_key(BookTicker("b", "X", 400900217, D, D, D, D)) == 400900217
     assert natural_key(Kline("b", "X", "1m", 60000, 119999, D, D, D, D, D, False, event_time=61000)) == (60000, 61000)
     assert natural_key(Ticker("b", "X", D, D, D, D, D, D, D, 5000)) == 5000
-    assert natural_key(MiniTicker("b", "X", D, D, D, D, D, D, 6000)) == 6000
+    assert natural_key(MiniTicker("b", "X", D, D, D, D, D, D, 6000)) == ("X", 6000)  # arrays share E
     assert natural_key(ConnectionEvent("b", "market", "CONNECTED", "", 1)) is None
 
 

@@ -64,9 +64,9 @@ def test_raw_payload_gets_a_stream_name() -> None:
 def test_unknown_and_malformed_counted_not_raised() -> None:
     p = connected([])
     assert p.receive_text("garbage", 1.0) == []
-    assert p.receive_text(combined("btcusdt@avgPrice", "avgPrice.json"), 1.0) == []
+    assert p.receive_text(combined("btcusdt@markPrice", "avgPrice.json"), 1.0) == []  # avgPrice: parsed now
     assert (p.malformed, p.unknown) == (1, 1)
-    assert p.last_bad_frame is not None and "avgPrice" in p.last_bad_frame[1]
+    assert p.last_bad_frame is not None and "markPrice" in p.last_bad_frame[1]
     assert p.counters()["frames"] == 2
 
 

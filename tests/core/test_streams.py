@@ -72,7 +72,7 @@ def test_parse(name: str, expected: s.StreamInfo) -> None:
 @pytest.mark.parametrize(
     "name",
     ["BTCUSDT@trade", "btcusdt", "btcusdt@", "@trade", "btcusdt@kline_1H", "btcusdt@depth7",
-     "btcusdt@depth@250ms", "btcusdt@depth@", "btcusdt@foo", "btc-usdt@trade", "!miniTicker@arr"],
+     "btcusdt@depth@250ms", "btcusdt@depth@", "btcusdt@foo", "btc-usdt@trade", "!ticker@arr"],
 )
 def test_parse_rejects(name: str) -> None:
     assert s.try_parse(name) is None

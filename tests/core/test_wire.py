@@ -142,10 +142,11 @@ def test_malformed_payload(p: WireParser) -> None:
 
 
 def test_unknown(p: WireParser) -> None:
-    assert p.parse(combined("btcusdt@avgPrice", "avgPrice.json"))[0] == wire.UNKNOWN
-    assert p.parse(raw("avgPrice.json"))[0] == wire.UNKNOWN
+    # avgPrice and !miniTicker@arr are parsed since the streams branch (tests/core/test_streams_all.py)
+    assert p.parse(combined("btcusdt@markPrice", "avgPrice.json"))[0] == wire.UNKNOWN
+    assert p.parse(raw("avgPrice.json").replace('"avgPrice"', '"markPriceUpdate"'))[0] == wire.UNKNOWN
     assert p.parse("[1,2]")[0] == wire.UNKNOWN
-    assert p.parse('{"stream":"!miniTicker@arr","data":[]}') == (wire.UNKNOWN, "!miniTicker@arr", "unsupported")
+    assert p.parse('{"stream":"!ticker@arr","data":[]}') == (wire.UNKNOWN, "!ticker@arr", "unknown stream")
     assert p.parse('{"stream":5,"data":{}}')[0] == wire.MALFORMED
     assert p.parse('{"hello":"world"}')[0] == wire.UNKNOWN
     assert p.parse(raw("depth_partial.json"))[0] == wire.UNKNOWN  # no symbol without a stream name
