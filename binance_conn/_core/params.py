@@ -34,6 +34,8 @@ DECIMAL_KEYS: FrozenSet[str] = frozenset(
         "lastPrice", "openPrice", "highPrice", "lowPrice", "volume", "quoteVolume", "priceChange",
         "priceChangePercent", "weightedAvgPrice", "prevClosePrice", "lastQty", "bidPrice", "bidQty",
         "askPrice", "askQty",
+        # trading: amend keepPriority's amendedOrder, test orders' commission rates
+        "preventedQty", "cumulativeQuoteQty", "discount",
     }
 )
 """Keys whose string values are prices, quantities or amounts (reference section 11)."""
@@ -58,10 +60,10 @@ def decimalize(obj: Any) -> Any:
     """
     if isinstance(obj, dict):
         for key, value in obj.items():
-            if key in DECIMAL_KEYS:
-                obj[key] = _to_decimal(value)
-            elif isinstance(value, (dict, list)):
+            if isinstance(value, (dict, list)):  # e.g. test orders' "discount": {..., "discount": "0.25"}
                 decimalize(value)
+            elif key in DECIMAL_KEYS:
+                obj[key] = _to_decimal(value)
     elif isinstance(obj, list):
         for item in obj:
             if isinstance(item, (dict, list)):
