@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._market import KLINE_INTERVALS, Market
+from ._orderlists import ORDER_PATHS as TRADING_ORDER_PATHS
+from ._orderlists import rest_routes as trading_routes
 from ._util import JSON, BinanceFault, dumps, fmt
 
 if TYPE_CHECKING:
@@ -88,6 +90,8 @@ class RestApp:
         }
         self._order_paths = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
                              ("DELETE", "/api/v3/openOrders")}
+        self.routes.update(trading_routes(fake.trading))
+        self._order_paths |= TRADING_ORDER_PATHS
 
     # -- request pipeline ---------------------------------------------------------------------
     def handle(self, method: str, path: str, raw_query: str, raw_body: str, headers: Mapping[str, str]) -> Reply:

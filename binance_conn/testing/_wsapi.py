@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ._auth import BAD_SIGNATURE, REJECTED_KEY, check_timestamp, ws_payload
+from ._orderlists import WS_ORDER_METHODS, WS_WEIGHTS, ws_handlers
 from ._util import JSON, BinanceFault, dumps
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ _WEIGHTS: Dict[str, int] = {
     "userDataStream.unsubscribe": 2, "order.place": 1, "order.test": 1, "order.cancel": 1, "order.status": 4,
     "openOrders.status": 6, "account.status": 20,
 }
-_ORDER_METHODS = ("order.place", "order.cancel")
+_ORDER_METHODS = ("order.place", "order.cancel") + WS_ORDER_METHODS
+_WEIGHTS.update(WS_WEIGHTS)
 
 
 def _str_params(params: Dict[str, Any]) -> Dict[str, str]:
@@ -201,8 +203,9 @@ def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str
         "openOrders.status": lambda p: fake.engine.open_orders(p.get("symbol") or None),
         "account.status": lambda p: fake.engine.account(p.get("omitZeroBalances") == "true"),
     }
+    handlers.update(ws_handlers(fake.trading))
     _authenticate(fake, session, params, need_signature=False)
     sp = _str_params(params)
     for k in ("apiKey", "signature", "timestamp", "recvWindow"):
         sp.pop(k, None)
-    return handlers[method](sp), method in ("order.place", "order.cancel", "order.test"), []
+    return handlers[method](sp), method in _ORDER_METHODS or method == "order.test", []
