@@ -348,8 +348,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
                     self._idle.notify_all()
 
     def _encode(self, params: Optional[Mapping[str, Any]], id_param: Optional[str]) -> List[Tuple[str, str]]:
-        """Parameter text; ``id_param``: the client id an order placement always carries (the
-        endpoint table's ``order_id_param``), generated when the caller sent none."""
+        """Parameter text, plus a generated ``id_param`` (the table's order_id_param) when missing."""
         pairs: List[Tuple[str, str]] = []
         if params:
             allow = self._allow_float
