@@ -213,3 +213,32 @@ def test_ws_api_trading(fake: FakeBinance, no_conn_threads: None) -> None:
         assert info.value.binance_code == -2022
         stats = conn.stats()["user_data"]
         assert stats["malformed"] == 0 and stats["internal_errors"] == 0  # listStatus events are taken in stride
+
+
+def test_ws_api_order_list_unknown_outcome_then_reconciled(fake: FakeBinance, no_conn_threads: None) -> None:
+    conn = bc.Connector(fast_builder(fake).build())
+    with conn:
+        assert conn.ws_api.request("time")  # the WebSocket API link is up
+        fake.freeze(path_prefix="/ws-api")
+        with pytest.raises(bc.UnknownStatusError) as info:
+            sell_oco(conn.ws_api, fake, timeout=0.5)
+        err = info.value
+        lid = err.details["list_client_order_id"]
+        assert lid == err.client_order_id and lid.startswith("bc-") and err.symbol == "BTCUSDT"
+        fake.resume()
+        found = conn.rest.reconcile_order(err)
+        if found is not None:  # the frozen link may or may not have delivered the request
+            assert found["listClientOrderId"] == lid and found["contingencyType"] == "OCO"
+        else:
+            assert all(o["orderListId"] == -1 for o in fake.orders("BTCUSDT"))
+
+
+def test_rest_order_list_unknown_outcome_is_reconciled(fake: FakeBinance, rest: RestClient) -> None:
+    fake.delay_responses(1.0, path="/api/v3/orderList/oco")
+    with pytest.raises(bc.UnknownStatusError) as info:
+        sell_oco(rest, fake, timeout=0.3)
+    err = info.value
+    assert err.details["list_client_order_id"] == err.client_order_id
+    assert wait_until(lambda: len(open_orders(fake)) == 2)
+    found = rest.reconcile_order(err)
+    assert found is not None and found["listClientOrderId"] == err.client_order_id

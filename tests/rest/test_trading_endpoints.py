@@ -321,3 +321,20 @@ def test_ws_api_order_methods_unknown_on_connection_loss() -> None:
                    "orderList.cancel", "openOrders.cancelAll", "order.amend.keepPriority", "sor.order.place"):
         assert method in _ORDER_METHODS
     assert "order.test" not in _ORDER_METHODS and "sor.order.test" not in _ORDER_METHODS
+
+
+def test_ws_api_cancel_replace_failure_with_a_placed_order_tracks_it() -> None:
+    class PartialFailure(bc.APIError):  # the shape of errors.CancelReplaceError (errors branch)
+        new_order_response = {"symbol": "BTCUSDT", "orderId": 11, "clientOrderId": "x"}
+
+    link = StubLink(error=PartialFailure("Order cancel-replace partially failed.", binance_code=-2021))
+    with pytest.raises(PartialFailure):
+        WsApiClient(lambda: link).cancel_replace("BTCUSDT", "BUY", "MARKET", "ALLOW_FAILURE", cancel_order_id=1,
+                                                 quantity="1")
+    assert link.tracked == [PartialFailure.new_order_response]
+    link.error = bc.APIError("Order cancel-replace failed.", binance_code=-2022)  # nothing placed
+    link.tracked = []
+    with pytest.raises(bc.APIError):
+        WsApiClient(lambda: link).cancel_replace("BTCUSDT", "BUY", "MARKET", "ALLOW_FAILURE", cancel_order_id=1,
+                                                 quantity="1")
+    assert link.tracked == []
