@@ -137,8 +137,6 @@ class Trading:
             o = e.orders[resp["orderId"]]
         else:
             now = self.fake.clock.now_ms()
-            st = e.market.state[lst.symbol]
-            e._check_filters(st, leg.price, leg.qty if leg.qty else None)
             o = Order(lst.symbol, e.next_order_id, leg.cid or self._auto_cid(), leg.side, leg.type, leg.tif or "GTC",
                       leg.price or Decimal(0), leg.qty or Decimal(0), Decimal(0), now, status=status,
                       update_time=now, order_list_id=lst.list_id, stop_price=leg.stop or Decimal(0))
@@ -216,10 +214,13 @@ class Trading:
             lo = below.price if below.type == "LIMIT_MAKER" else below.stop
             if hi is not None and lo is not None and not (hi > st.last > lo):
                 raise BinanceFault(-2010, "The relationship of the prices for the orders is not correct.")
+            for leg in (above, below):  # everything that can fail is checked before anything is placed
+                e._check_filters(st, leg.price, leg.qty)
             lst = self._new_list(p, st.spec.symbol, "OCO")
-            legs = sorted((above, below), key=lambda leg: leg.type in STOP_TYPES, reverse=True)  # stop leg first
-            for leg in legs:
+            for leg in sorted((above, below), key=lambda leg: leg.type in STOP_TYPES):  # engine legs first
                 self._place_leg(lst, leg)
+            stops = [i for i in lst.orders if e.orders[i].type in STOP_TYPES]
+            lst.orders = stops + [i for i in lst.orders if i not in stops]  # answers list the stop leg first
             self.lists[lst.list_id] = lst
             self._emit_status(lst)
             return self._list_response(lst, p.get("newOrderRespType"))
@@ -251,6 +252,8 @@ class Trading:
                 pending = [self._leg_of(p, "pendingAbove", pside, pqty, _ABOVE_TYPES)]
                 if p.get("pendingBelowType"):
                     pending.append(self._leg_of(p, "pendingBelow", pside, pqty, _BELOW_TYPES))
+            for leg in pending:
+                e._check_filters(st, leg.price, leg.qty)
             lst = self._new_list(p, st.spec.symbol, kind)
             w = self._place_leg(lst, working)
             lst.working = w.order_id

@@ -94,3 +94,22 @@ def test_errors_and_weights(fake: FakeBinance) -> None:
     r = signed(fake, "POST", "/api/v3/sor/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "STOP_LOSS"),
                                                   ("quantity", "0.001")])
     assert r.status_code == 400 and r.json()["code"] == -1116
+
+
+def test_a_rejected_list_leaves_no_orphan_leg(fake: FakeBinance) -> None:
+    bid, ask = fake.best_prices("BTCUSDT")
+    low = (bid * Decimal("0.9")).quantize(Decimal("0.01"), ROUND_DOWN)
+    # the LIMIT_MAKER leg would take liquidity at once: the whole OCO is rejected
+    p = [("symbol", "BTCUSDT"), ("side", "BUY"), ("quantity", "0.01"), ("aboveType", "STOP_LOSS"),
+         ("aboveStopPrice", str((ask * Decimal("1.2")).quantize(Decimal("0.01")))), ("belowType", "LIMIT_MAKER"),
+         ("belowPrice", str(low))]
+    fake.set_balance("USDT", "1")  # not enough for the LIMIT_MAKER leg
+    r = signed(fake, "POST", "/api/v3/orderList/oco", p)
+    assert r.status_code == 400 and r.json()["code"] == -2010
+    fake.set_balance("USDT", "100000")
+    r = signed(fake, "POST", "/api/v3/orderList/oto", [
+        ("symbol", "BTCUSDT"), ("workingType", "LIMIT"), ("workingSide", "BUY"), ("workingPrice", str(low)),
+        ("workingQuantity", "0.01"), ("workingTimeInForce", "GTC"), ("pendingType", "LIMIT_MAKER"),
+        ("pendingSide", "SELL"), ("pendingQuantity", "0.000001"), ("pendingPrice", str(low * 2))])
+    assert r.status_code == 400 and r.json()["code"] == -1013  # the pending leg's LOT_SIZE
+    assert fake.orders("BTCUSDT") == []
