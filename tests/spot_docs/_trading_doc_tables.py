@@ -4,15 +4,26 @@ A small reader for the two table styles the docs use (markdown pipes and HTML ``
 ``doc_endpoints(doc)`` maps a route (``"POST /api/v3/order"``) or WebSocket API method
 (``"order.place"``) to its section: documented parameter names, the mandatory ones, and the
 weight text.  Only sections whose heading says ``(TRADE)`` are read.
+
+The docs snapshot is not part of the repository: the tables are extracted to
+``tests/fixtures/spot_docs/trading_params.json`` (``load()`` reads it); regenerate with
+``python tests/spot_docs/_trading_doc_tables.py [DOCS_DIR]``.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-DOCS = Path("/work/shared/binance-spot-api-docs")
+_ROOT = Path(__file__).resolve().parents[2]
+# The snapshot beside the checkout (as tests/fixtures/spot_docs/extract.py expects it), or beside a worktree's parent.
+DOCS = next((d for d in (_ROOT.parent / "shared" / "binance-spot-api-docs",
+                         _ROOT.parent.parent / "shared" / "binance-spot-api-docs") if d.is_dir()),
+            _ROOT.parent / "shared" / "binance-spot-api-docs")
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spot_docs" / "trading_params.json"
 _NAME = re.compile(r"^[a-z][A-Za-z0-9]*$")
 _ROUTE = re.compile(r"```\s*\n(GET|POST|PUT|DELETE) (\S+)\s*\n```")
 _WS_METHOD = re.compile(r'"method":\s*"([^"]+)"')
@@ -72,10 +83,10 @@ def _first_table(body: str) -> List[Tuple[str, str]]:
     return [(n, mand) for n, mand in rows if _NAME.match(n)]
 
 
-def doc_endpoints(doc: str) -> Dict[str, DocSection]:
-    """Every ``(TRADE)`` section of ``doc`` by route or WebSocket API method."""
+def doc_endpoints(doc: str, docs_dir: Path = DOCS) -> Dict[str, DocSection]:
+    """Every ``(TRADE)`` section of ``doc`` by route or WebSocket API method (read from the docs)."""
     out: Dict[str, DocSection] = {}
-    for heading, body in _sections((DOCS / doc).read_text()):
+    for heading, body in _sections((docs_dir / doc).read_text()):
         if "(TRADE)" not in heading:
             continue
         m = _ROUTE.search(body)
@@ -92,3 +103,27 @@ def doc_endpoints(doc: str) -> Dict[str, DocSection]:
                               tuple(n for n, mand in rows if mand.upper().startswith("YES")),
                               wm.group(1).strip() if wm else "", ext.group(1) if ext else None)
     return out
+
+
+DOC_NAMES = ("rest-api.md", "web-socket-api.md")
+
+
+def extract(docs_dir: Path = DOCS) -> Dict[str, Dict[str, DocSection]]:
+    return {doc: doc_endpoints(doc, docs_dir) for doc in DOC_NAMES}
+
+
+def load() -> Dict[str, Dict[str, DocSection]]:
+    """The extracted tables (the fixture), as ``{doc: {route or method: DocSection}}``."""
+    raw = json.loads(FIXTURE.read_text())
+    return {doc: {key: DocSection(sec["heading"], tuple(sec["params"]), tuple(sec["mandatory"]), sec["weight_text"],
+                                  sec["extends"]) for key, sec in secs.items()} for doc, secs in raw.items()}
+
+
+def dump(tables: Dict[str, Dict[str, DocSection]]) -> str:
+    return json.dumps({doc: {key: sec._asdict() for key, sec in secs.items()} for doc, secs in tables.items()},
+                      indent=1) + "\n"
+
+
+if __name__ == "__main__":
+    FIXTURE.write_text(dump(extract(Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS)))
+    print(f"wrote {FIXTURE}")

@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 import pytest
 import responses
 from _trading_calls import CALLS, ROUTES, WS_METHODS, ScriptedLink, assert_decimals
-from _trading_doc_tables import DocSection, doc_endpoints
+from _trading_doc_tables import DOCS, DocSection, extract, load
 
 import binance_conn as bc
 from binance_conn._core import catalog, spec_trading
@@ -28,8 +28,9 @@ from binance_conn.rest import RestClient
 BASE = "https://api.test.invalid"
 EXAMPLES: List[Dict[str, Any]] = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "spot_docs" / "examples.json").read_text())
-REST_DOCS = doc_endpoints("rest-api.md")
-WS_DOCS = doc_endpoints("web-socket-api.md")
+TABLES = load()  # tests/fixtures/spot_docs/trading_params.json, extracted from the docs' parameter tables
+REST_DOCS = TABLES["rest-api.md"]
+WS_DOCS = TABLES["web-socket-api.md"]
 ADDED_REST = {"timestamp"}
 ADDED_WS = {"timestamp", "apiKey", "signature"}
 HAS_CANCEL_REPLACE_ERROR = hasattr(bc, "CancelReplaceError")
@@ -57,6 +58,11 @@ def _doc_params(docs: Dict[str, DocSection], key: str, added: set) -> set:
 
 
 # ---------------------------------------------------------------- the table against the docs
+
+
+@pytest.mark.skipif(not DOCS.is_dir(), reason="the spot docs snapshot is not beside the checkout")
+def test_extracted_tables_are_up_to_date() -> None:
+    assert extract(DOCS) == TABLES, "run: python tests/spot_docs/_trading_doc_tables.py DOCS_DIR"
 
 
 def test_every_trade_section_of_the_docs_is_in_the_table() -> None:
