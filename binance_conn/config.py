@@ -20,7 +20,7 @@ import importlib.util
 import os
 import ssl
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple, cast
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple, cast
 from urllib.parse import urlsplit
 
 from ._core.backoff import Backoff
@@ -32,6 +32,7 @@ from ._core.health import (
     liveness_timings,
 )
 from ._core.signing import Signer, build_signer
+from ._core.timing import MILLISECOND, RecvWindow, recv_window, time_unit
 from ._version import __version__
 from .enums import OverflowPolicy
 from .errors import ValidationError
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigBuilder",
     "new_config",
     "EXCHANGES",
+    "MARKET_DATA_ONLY",
 ]
 
 _MASK = "***"
@@ -90,7 +92,13 @@ class Secret:
         return (Secret, (self._value,))
 
 
-# Exchange presets (reference section 1). Bases only: the library appends paths.
+# Exchange presets (reference section 1). Bases only: the library appends paths
+# (``/api/v3/...``, ``/stream?streams=...``, ``/ws-api/v3``).
+#   binance-testnet: testnet/general-info.md (Spot Test Network);
+#   binance-demo: demo-mode/general-info.md (Demo Mode: realistic market data, demo balances);
+#   binance-data: rest-api.md / web-socket-streams.md "General API Information" and
+#     faqs/market_data_only.md: public market data only, no WebSocket API, no account
+#     (``ws_api_url`` is empty; see :data:`MARKET_DATA_ONLY`).
 EXCHANGES: Mapping[str, Mapping[str, str]] = {
     "binance": {
         "rest_url": "https://api.binance.com",
@@ -102,17 +110,53 @@ EXCHANGES: Mapping[str, Mapping[str, str]] = {
         "ws_url": "wss://stream.testnet.binance.vision",
         "ws_api_url": "wss://ws-api.testnet.binance.vision",
     },
+    "binance-demo": {
+        "rest_url": "https://demo-api.binance.com",
+        "ws_url": "wss://demo-stream.binance.com:9443",
+        "ws_api_url": "wss://demo-ws-api.binance.com",
+    },
+    "binance-data": {
+        "rest_url": "https://data-api.binance.vision",
+        "ws_url": "wss://data-stream.binance.vision:443",
+        "ws_api_url": "",
+    },
 }
+
+MARKET_DATA_ONLY: FrozenSet[str] = frozenset({"binance-data"})
+"""Presets that serve public market data only: user data, ``conn.ws_api`` and signed (or
+API-key) REST calls raise :class:`ValidationError` (field ``exchange``) before anything is sent."""
 
 
 @dataclass(frozen=True)
 class ExchangeConfig:
-    """Which exchange and where: base URLs (``scheme://host[:port]``, no path)."""
+    """Which exchange and where: base URLs (``scheme://host[:port]``, no path), and the time unit."""
 
     name: str = "binance"
     rest_url: str = EXCHANGES["binance"]["rest_url"]
     ws_url: str = EXCHANGES["binance"]["ws_url"]
     ws_api_url: str = EXCHANGES["binance"]["ws_api_url"]
+    """Empty for ``binance-data`` (no WebSocket API; an explicit ``with_ws_api_url`` is kept
+    but never used there: :attr:`market_data_only` refuses every WebSocket API use)."""
+    time_unit: str = MILLISECOND
+    """``"MILLISECOND"`` (default) or ``"MICROSECOND"``: the unit of every time field Binance sends
+    (REST header ``X-MBX-TIME-UNIT``, ``timeUnit=`` on stream and WebSocket API URLs).  Events and
+    REST answers carry the wire values, so with MICROSECOND ``event_time``, ``trade_time``,
+    ``open_time`` ... are epoch microseconds."""
+
+    @property
+    def market_data_only(self) -> bool:
+        """True for ``binance-data``: no user data, no WebSocket API, no signed/API-key REST."""
+        return self.name in MARKET_DATA_ONLY
+
+    def require_account_access(self, what: str) -> None:
+        """Raise ValidationError (field ``exchange``) when this exchange serves market data only.
+
+        Called before anything is sent or started (no thread, no socket)."""
+        if self.name in MARKET_DATA_ONLY:
+            raise ValidationError(
+                "exchange", self.name,
+                f"{self.name} serves public market data only: {what} needs an exchange with accounts "
+                f"(binance, binance-testnet or binance-demo)")
 
 
 @dataclass(frozen=True)
@@ -174,8 +218,10 @@ class RestConfig:
     answers is cut at the deadline).  Binance's backend itself times out after 10 s."""
     connect_timeout: float = 5.0
     """Per connection attempt (never more than what is left of ``timeout``)."""
-    recv_window: int = 5000
-    """Milliseconds, 1..60000 (reference section 3.3)."""
+    recv_window: RecvWindow = 5000
+    """Milliseconds, > 0 and <= 60000, up to 3 decimals (microseconds, rest-api.md "Timing
+    security"): an ``int``, or a ``Decimal`` such as ``Decimal("5000.5")`` (canonical: no
+    trailing zeros); sent and signed exactly as ``str``/``format(.., "f")`` prints it."""
     proxy: Optional[str] = field(default=None, repr=False)  # may hold user:password
     pool_size: int = 16
     time_sync_interval: float = 300.0
@@ -463,8 +509,20 @@ class ConfigBuilder:
 
     # -- exchange and endpoints
     def with_exchange(self, name: str) -> "ConfigBuilder":
-        """``"binance"`` (spot, default) or ``"binance-testnet"``."""
+        """A preset of :data:`EXCHANGES`: ``"binance"`` (spot, default), ``"binance-testnet"``
+        (Spot Test Network), ``"binance-demo"`` (Demo Mode) or ``"binance-data"`` (public market
+        data only: ``data-api.binance.vision`` / ``data-stream.binance.vision``; no user data,
+        no ``conn.ws_api``, no signed REST).  Unknown names fail at :meth:`build` (field
+        ``exchange.name``, listing the known ones).  URL overrides win over the preset."""
         return self._set("exchange", name)
+
+    def with_time_unit(self, unit: str) -> "ConfigBuilder":
+        """``"MILLISECOND"`` (default) or ``"MICROSECOND"`` (any case): the unit of the time fields
+        Binance sends.  MICROSECOND adds the header ``X-MBX-TIME-UNIT: MICROSECOND`` to every REST
+        request and ``timeUnit=MICROSECOND`` to stream and WebSocket API URLs; events and REST
+        answers then carry epoch microseconds (wire values), while the library's own clock
+        handling (server offset, liveness) converts.  Field ``exchange.time_unit``."""
+        return self._set("time_unit", unit)
 
     def with_rest_url(self, url: str) -> "ConfigBuilder":
         """REST base ``http(s)://host[:port]``; ``/api/v3`` is appended by the library."""
@@ -545,8 +603,11 @@ class ConfigBuilder:
             self._set("connect_timeout", connect_timeout)
         return self
 
-    def with_recv_window(self, ms: int) -> "ConfigBuilder":
-        """recvWindow in ms, 1..60000 (default 5000)."""
+    def with_recv_window(self, ms: Any) -> "ConfigBuilder":
+        """recvWindow in ms, > 0 and <= 60000 (default 5000), with up to 3 decimals for
+        microsecond precision: ``5000``, ``Decimal("5000.5")`` or ``"6000.346"`` (a float is
+        refused).  Sent exactly (``6000.346``, ``5000.5``; no exponent, no trailing zeros)
+        with every signed REST and WebSocket API request.  Field ``rest.recv_window``."""
         return self._set("recv_window", ms)
 
     def with_time_sync(self, interval: float) -> "ConfigBuilder":
@@ -650,12 +711,14 @@ class ConfigBuilder:
         ws_url = _base_url("exchange.ws_url", v.get("ws_url", preset["ws_url"]), ("ws", "wss"), "ws")
         if "ws_api_url" in v:
             ws_api_raw = v["ws_api_url"]
-        elif "ws_url" in v:
+        elif "ws_url" in v and preset["ws_api_url"]:
             ws_api_raw = ws_url
         else:
             ws_api_raw = preset["ws_api_url"]
-        ws_api_url = _base_url("exchange.ws_api_url", ws_api_raw, ("ws", "wss"), "ws_api")
-        exchange = ExchangeConfig(name=name, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
+        # binance-data has none (""); an explicit one is kept but never used (MARKET_DATA_ONLY refuses it)
+        ws_api_url = _base_url("exchange.ws_api_url", ws_api_raw, ("ws", "wss"), "ws_api") if ws_api_raw else ""
+        exchange = ExchangeConfig(name=name, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url,
+                                  time_unit=time_unit("exchange.time_unit", v.get("time_unit", MILLISECOND)))
 
         auth = self._build_auth(v, env)
 
@@ -664,7 +727,7 @@ class ConfigBuilder:
         rest = RestConfig(
             timeout=_positive("rest.timeout", v.get("timeout", RestConfig.timeout)),
             connect_timeout=_positive("rest.connect_timeout", v.get("connect_timeout", connect_default)),
-            recv_window=_int_range("rest.recv_window", v.get("recv_window", RestConfig.recv_window), 1, 60000),
+            recv_window=recv_window("rest.recv_window", v.get("recv_window", RestConfig.recv_window)),
             proxy=proxy,
             pool_size=_int_range("rest.pool_size", v.get("pool_size", RestConfig.pool_size), 1, 1000),
             time_sync_interval=_positive(

@@ -61,7 +61,14 @@ from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC
 from ._market.session import MarketSession
 from ._rest.tracking import TrackingRestClient
 from ._userdata.client import WsApiClient
-from ._userdata.session import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserDataLink
+from ._userdata.session import (
+    BALANCE_TOPIC,
+    EXTERNAL_LOCK_TOPIC,
+    ORDER_LIST_TOPIC,
+    ORDER_TOPIC,
+    USER_TOPICS,
+    UserDataLink,
+)
 from .config import Config
 from .enums import ConnectionState, OverflowPolicy
 from .errors import BinanceError, ValidationError
@@ -182,7 +189,8 @@ class Connector:
     def _transport_factory(config: Config) -> WsTransportFactory:
         """WebSockets trusting what REST trusts and going through the same proxy (config, else the
         environment: ``HTTPS_PROXY``... with ``NO_PROXY``), resolved once here, not per connect."""
-        return WsTransportFactory(config, (config.exchange.ws_url, config.exchange.ws_api_url))
+        ex = config.exchange  # binance-data has no WebSocket API (its ws_api_url is empty or unused)
+        return WsTransportFactory(config, (ex.ws_url,) if ex.market_data_only else (ex.ws_url, ex.ws_api_url))
 
     def _make_rest(self, config: Config, session: Any) -> RestClient:
         rest = TrackingRestClient(config, session, stop_event=self._rest_stop)
@@ -444,7 +452,8 @@ class Connector:
         plus reconciled updates (``is_reconciled=True``) for orders that changed during a gap.
 
         Raises:
-            ValidationError: the config has no API credentials.
+            ValidationError: the config has no API credentials (field ``auth.api_key``), or the
+                exchange serves market data only (``binance-data``; field ``exchange``).
         """
         return self._subscribe_user(ORDER_TOPIC, "on_order", callback, options)
 
@@ -456,8 +465,14 @@ class Connector:
         """User data: :class:`~binance_conn.OrderListUpdate` per ``listStatus`` (OCO, OTO ...)."""
         return self._subscribe_user(ORDER_LIST_TOPIC, "on_order_list", callback, options)
 
+    def on_external_lock(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """User data: :class:`~binance_conn.ExternalLockUpdate` per ``externalLockUpdate`` (part of a
+        spot balance locked or unlocked by an external system, e.g. as margin collateral)."""
+        return self._subscribe_user(EXTERNAL_LOCK_TOPIC, "on_external_lock", callback, options)
+
     def _subscribe_user(self, topic: str, name: str, callback: Optional[Callback], options: Dict[str, Any]
                         ) -> Subscription:
+        self._config.exchange.require_account_access(f"{name}() (user data)")  # binance-data: market data only
         if not self._config.auth.has_credentials:
             raise ValidationError(
                 "auth.api_key", None, f"{name}() needs API credentials (an API key with a secret or private key)"

@@ -104,7 +104,8 @@ class _Screen:
 
     # -- callbacks (each runs on its subscriber's worker thread) ------------------------------------
     def on_trade(self, ev: Trade) -> None:
-        lat = time.time() * 1000.0 - ev.event_time
+        sent = ev.event_time / 1000.0 if ev.event_time >= 1e14 else ev.event_time  # µs (time unit MICROSECOND)
+        lat = time.time() * 1000.0 - sent
         with self.lock:
             self.summary.counts["trade"] += 1
             self.last_price[ev.symbol] = ev.price

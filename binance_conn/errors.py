@@ -13,12 +13,37 @@
         ├── InternalError                 an unexpected exception in a library thread (a bug); recovered
         ├── UnknownStatusError            5xx, read timeout, -1000/-1006/-1007: may have executed
         └── APIError                      Binance answered with an error code
-            ├── RateLimitError            429, -1003, -1015, -1034; .retry_after (seconds)
+            ├── RateLimitError            429, -1003, -1015, -1034, -1181; .retry_after (seconds)
             │   └── IPBannedError         418
             ├── AuthenticationError       -1002, -1022, -2014, -2015, HTTP 401
             ├── TimestampError            -1021
-            ├── NotFoundError             -2013, -2011 "Unknown order", -2026, -1121 unknown symbol
-            └── OrderRejectedError        -2010, -1013 filter failures, other new-order rejections
+            ├── NotFoundError             -2013, -2011 "Unknown order", -1121 unknown symbol, -1125, -2016, -2043
+            │   └── OrderArchivedError    -2026
+            ├── OrderRejectedError        -2010, -1013, -1010: the new order was rejected
+            │   ├── InsufficientBalanceError      "Account has insufficient balance ..."
+            │   ├── FilterFailureError            "Filter failure: <FILTER>"; .filter
+            │   ├── WouldTriggerImmediatelyError  "Order would trigger immediately."
+            │   ├── WouldMatchImmediatelyError    "Order would immediately match and take." (LIMIT_MAKER)
+            │   ├── DuplicateOrderError           "Duplicate order sent."
+            │   ├── MarketClosedError             "Market is closed."
+            │   ├── UnsupportedOrderError         -1014, "... orders are not supported for this symbol."
+            │   ├── InvalidOrderError             "Price * QTY is zero or less." ...
+            │   ├── TradingDisabledError          account / symbol / API not allowed to trade
+            │   ├── InsufficientLiquidityError    -1112, "Order book liquidity is ..."
+            │   └── AmendRejectedError            -2038
+            ├── CancelRejectedError       -2011 other than "Unknown order sent."
+            ├── CancelReplaceError        -2021 (409), -2022: .data .cancel_response .new_order_response
+            ├── ParameterError            11xx request issues (server-side; ValidationError is pre-send)
+            ├── UnsupportedOperationError -1020, SBE not available
+            ├── ServiceUnavailableError   -1001, -1008, -1016: not processed, retry later
+            ├── SessionError              FIX session rules
+            ├── SubscriptionError         -2035, -2036, -2042, -1190, -1191
+            └── WAFError                  HTTP 403: a WAF rule blocked the request
+
+The table behind the mapping (every code and message of ``errors.md``) is
+``_core/error_codes.py``; ``.code`` is the row's normalized string (e.g.
+``"server_busy"``, ``"cancel_restricted"``) or the class's ``default_code``, and
+``details["binance_name"]`` is Binance's symbolic name of the code.
 
 ``BinanceError.code`` is this library's stable normalized string (``"rate_limited"``,
 ``"ip_banned"``, ``"unknown_status"`` ...); ``binance_code`` is Binance's own integer
@@ -32,12 +57,15 @@ section 4.3); otherwise the Binance code decides (section 5), then the status.
 from __future__ import annotations
 
 import builtins
+import copy
 import re
 import time
 import traceback
-from typing import Any, Dict, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, Union
 
 import simplejson
+
+from ._core import error_codes as _codes
 
 __all__ = [
     "BinanceError",
@@ -55,6 +83,26 @@ __all__ = [
     "TimestampError",
     "NotFoundError",
     "OrderRejectedError",
+    "OrderArchivedError",
+    "InsufficientBalanceError",
+    "FilterFailureError",
+    "WouldTriggerImmediatelyError",
+    "WouldMatchImmediatelyError",
+    "DuplicateOrderError",
+    "MarketClosedError",
+    "UnsupportedOrderError",
+    "InvalidOrderError",
+    "TradingDisabledError",
+    "InsufficientLiquidityError",
+    "AmendRejectedError",
+    "CancelRejectedError",
+    "CancelReplaceError",
+    "ParameterError",
+    "UnsupportedOperationError",
+    "ServiceUnavailableError",
+    "SessionError",
+    "SubscriptionError",
+    "WAFError",
     "error_from_response",
     "error_from_ws_api",
     "error_for_code",
@@ -338,39 +386,333 @@ class OrderRejectedError(APIError):
         return False
 
 
-# Binance code -> class (reference section 5). Codes not listed give APIError.
-_CODE_CLASSES: Dict[int, Type[BinanceError]] = {
-    -1000: UnknownStatusError,
-    -1006: UnknownStatusError,
-    -1007: UnknownStatusError,
-    -1002: AuthenticationError,
-    -1022: AuthenticationError,
-    -2014: AuthenticationError,
-    -2015: AuthenticationError,
-    -1003: RateLimitError,
-    -1015: RateLimitError,
-    -1034: RateLimitError,
-    -1021: TimestampError,
-    -2013: NotFoundError,
-    -2026: NotFoundError,
-    -1121: NotFoundError,
-    -2010: OrderRejectedError,
-    -1014: OrderRejectedError,
-    -2038: OrderRejectedError,
+# --------------------------------------------------------------------------- finer classes (errors.md)
+
+
+class OrderArchivedError(NotFoundError):
+    """-2026: the order was canceled or expired with nothing executed over 90 days ago and is archived."""
+
+    default_code = "order_archived"
+
+
+class InsufficientBalanceError(OrderRejectedError):
+    """"Account has insufficient balance for requested action." (-2010 and friends)."""
+
+    default_code = "insufficient_balance"
+
+
+class FilterFailureError(OrderRejectedError):
+    """"Filter failure: <FILTER>" (-1013): the order breaks a symbol or exchange filter.
+
+    ``filter`` (also ``details["filter"]``) is the filter's name as Binance sends it,
+    e.g. ``"PRICE_FILTER"``, ``"LOT_SIZE"``, ``"NOTIONAL"``, ``"MAX_NUM_ORDERS"``.
+    """
+
+    default_code = "filter_failure"
+
+    def __init__(self, message: str, *, filter: Optional[str] = None, **kw: Any) -> None:  # noqa: A002
+        super().__init__(message, **kw)
+        self.filter = filter
+        if filter is not None:
+            self.details["filter"] = filter
+
+
+class WouldTriggerImmediatelyError(OrderRejectedError):
+    """"Order would trigger immediately.": the stop price is already crossed by the last price."""
+
+    default_code = "would_trigger_immediately"
+
+
+class WouldMatchImmediatelyError(OrderRejectedError):
+    """"Order would immediately match and take.": a ``LIMIT_MAKER`` (post-only) order would take."""
+
+    default_code = "would_match_immediately"
+
+
+class DuplicateOrderError(OrderRejectedError):
+    """"Duplicate order sent.": the client order id is already in use."""
+
+    default_code = "duplicate_order"
+
+
+class MarketClosedError(OrderRejectedError):
+    """"Market is closed.": the symbol is not trading now."""
+
+    default_code = "market_closed"
+
+
+class UnsupportedOrderError(OrderRejectedError):
+    """The symbol does not allow this kind of order (market, iceberg, stop, OCO, OPO, pegged,
+    trailing, quote-quantity, cancel-replace ...) or the combination of type, time in force,
+    stop price and iceberg quantity (-1014, "Unsupported order combination")."""
+
+    default_code = "unsupported_order"
+
+
+class InvalidOrderError(OrderRejectedError):
+    """The matching engine found the order's own numbers inconsistent ("Price * QTY is zero or
+    less.", "IcebergQty exceeds QTY.", OCO price relationship)."""
+
+    default_code = "invalid_order"
+
+
+class TradingDisabledError(OrderRejectedError):
+    """Trading is not allowed here: the account is disabled (``.code`` ``"account_disabled"``), the
+    symbol is not permitted for the account (``"symbol_not_permitted"``) or the server does not
+    allow trading over this API (``"api_trading_disabled"``).  Not an :class:`AuthenticationError`:
+    the key was accepted.  A human has to act."""
+
+    default_code = "trading_disabled"
+
+
+class InsufficientLiquidityError(OrderRejectedError):
+    """The order book is too thin for the order (-1112 "No orders on book", "Order book liquidity
+    is less than ..." for quote-quantity market orders, pegged orders with nothing to peg to)."""
+
+    default_code = "insufficient_liquidity"
+
+
+class AmendRejectedError(OrderRejectedError):
+    """-2038: an order amend (keep priority) was rejected; ``.code`` ``"amend_not_supported"``,
+    ``"no_change"``, ``"not_found"`` ... says why."""
+
+    default_code = "amend_rejected"
+
+
+class CancelRejectedError(APIError):
+    """-2011 (other than "Unknown order sent.", which is :class:`NotFoundError`): the cancel was
+    refused; ``.code`` ``"cancel_restricted"`` (``cancelRestrictions`` did not match the order's
+    status), ``"invalid_cancel"`` (neither order id sent), or ``"cancel_rejected"``."""
+
+    default_code = "cancel_rejected"
+
+    def is_retryable(self) -> bool:
+        return False
+
+
+class CancelReplaceError(APIError):
+    """-2021 (HTTP 409, partially failed) or -2022 (400, both failed) of a cancel-replace.
+
+    ``data`` is Binance's ``data`` block with prices and quantities as ``Decimal``;
+    ``cancel_response`` and ``new_order_response`` are its two halves (an order dict, an
+    ``{"code", "msg"}`` error dict, or ``None``); ``new_order_placed`` is True when the new
+    order exists (it must then be tracked), ``cancel_succeeded`` when the old one was canceled.
+    ``cancel_error`` / ``new_order_error`` map an error half to its :class:`BinanceError`.
+    """
+
+    default_code = "cancel_replace_failed"
+
+    def __init__(self, message: str, *, data: Optional[Mapping[str, Any]] = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.data: Optional[Dict[str, Any]] = dict(data) if isinstance(data, Mapping) else None
+
+    def _half(self, key: str) -> Optional[Dict[str, Any]]:
+        value = self.data.get(key) if self.data is not None else None
+        return value if isinstance(value, dict) else None
+
+    @property
+    def cancel_response(self) -> Optional[Dict[str, Any]]:
+        """The ``cancelResponse`` block: the canceled order, or the cancel's error object."""
+        return self._half("cancelResponse")
+
+    @property
+    def new_order_response(self) -> Optional[Dict[str, Any]]:
+        """The ``newOrderResponse`` block: the new order, its error object, or ``None`` (not attempted)."""
+        return self._half("newOrderResponse")
+
+    @property
+    def new_order_placed(self) -> bool:
+        """True when the new-order half succeeded (``newOrderResult`` is ``SUCCESS``)."""
+        return self.data is not None and self.data.get("newOrderResult") == "SUCCESS"
+
+    @property
+    def cancel_succeeded(self) -> bool:
+        """True when the cancel half succeeded (``cancelResult`` is ``SUCCESS``)."""
+        return self.data is not None and self.data.get("cancelResult") == "SUCCESS"
+
+    @property
+    def cancel_error(self) -> Optional[BinanceError]:
+        """The cancel half's error (e.g. :class:`NotFoundError`), or ``None`` when it succeeded."""
+        return _half_error(self, self.cancel_response, "cancel")
+
+    @property
+    def new_order_error(self) -> Optional[BinanceError]:
+        """The new-order half's error (e.g. :class:`WouldMatchImmediatelyError`), or ``None``."""
+        return _half_error(self, self.new_order_response, "new order")
+
+    def is_retryable(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.data is None:
+            return text
+        parts = []
+        for label, result, half in (("cancel", "cancelResult", self.cancel_response),
+                                    ("new order", "newOrderResult", self.new_order_response)):
+            part = f"{label} {self.data.get(result)}"
+            if half is not None and isinstance(half.get("msg"), str):
+                part += f" ({half['msg']})"
+            parts.append(part)
+        return f"{text}: " + ", ".join(parts)
+
+
+def _half_error(parent: CancelReplaceError, half: Optional[Dict[str, Any]], label: str) -> Optional[BinanceError]:
+    if half is None:
+        return None
+    code = half.get("code")
+    msg = half.get("msg")
+    if not isinstance(code, int) or isinstance(code, bool) or not isinstance(msg, str):
+        return None
+    cls, slug, extra = _classify(code, msg)
+    return _build(cls, msg, binance_code=code, http_status=None, retry_after=None, exchange=parent.exchange,
+                  request_id=parent.request_id, details={"cancel_replace_half": label}, debug=False,
+                  code=slug, extra=extra)
+
+
+class ParameterError(APIError):
+    """Binance refused the request's parameters (the 11xx "request issues": illegal characters,
+    missing, unknown, empty or malformed parameters, bad combinations, bad precision ...).
+
+    Unlike :class:`ValidationError` (checked before sending), this came back from the server:
+    the request must be fixed, re-sending it as it is cannot help.  ``details["binance_name"]``
+    names the exact rule (``"ILLEGAL_CHARS"``, ``"MANDATORY_PARAM_EMPTY_OR_MALFORMED"`` ...).
+    """
+
+    default_code = "bad_parameter"
+
+    def is_retryable(self) -> bool:
+        return False
+
+
+class UnsupportedOperationError(APIError):
+    """-1020 "This operation is not supported.", and SBE requests the server cannot serve
+    (-1153, -1155, -1161: ``.code`` ``"sbe_unsupported"``)."""
+
+    default_code = "unsupported_operation"
+
+    def is_retryable(self) -> bool:
+        return False
+
+
+class ServiceUnavailableError(APIError):
+    """Binance did not process the request and says to try again later: -1001 DISCONNECTED
+    (``.code`` ``"service_unavailable"``), -1008 SERVER_BUSY (``"server_busy"``), -1016
+    SERVICE_SHUTTING_DOWN (``"service_shutting_down"``: reconnect, this server is going away).
+    Retryable, with backoff."""
+
+    default_code = "service_unavailable"
+    retryable = True
+
+    def is_retryable(self) -> bool:
+        return True
+
+
+class SessionError(APIError):
+    """A FIX session rule was broken (comp id in use, logged out, sequence numbers, logon
+    order, drop-copy vs order-entry session kinds)."""
+
+    default_code = "session_error"
+
+    def is_retryable(self) -> bool:
+        return False
+
+
+class SubscriptionError(APIError):
+    """A subscription request was refused: ``.code`` ``"subscription_active"`` (-2035),
+    ``"subscription_inactive"`` (-2036), ``"too_many_subscriptions"`` (-2042, -1191),
+    ``"subscription_id_invalid"`` (-1190)."""
+
+    default_code = "subscription_error"
+
+    def is_retryable(self) -> bool:
+        return False
+
+
+class WAFError(APIError):
+    """HTTP 403: a Binance WAF (Web Application Firewall) rule blocked the request: a rate
+    limit violation or a security rule (e.g. SQL keywords in parameters).  The body is often
+    an HTML page (``details["raw"]``, truncated).  Not retried automatically: slow down and
+    check the request's content.  ``retry_after`` is the ``Retry-After`` header, if sent."""
+
+    default_code = "waf_blocked"
+
+    def __init__(self, message: str, *, retry_after: Optional[float] = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.details["retry_after"] = retry_after
+
+    def is_retryable(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if "WAF" in text else f"blocked by Binance's WAF (HTTP 403): {text}"
+
+
+# --------------------------------------------------------------------------- the code tables, resolved
+
+_CLASSES: Dict[str, Type[BinanceError]] = {
+    cls.__name__: cls
+    for cls in (
+        APIError, UnknownStatusError, RateLimitError, AuthenticationError, TimestampError, NotFoundError,
+        OrderRejectedError, OrderArchivedError, InsufficientBalanceError, FilterFailureError,
+        WouldTriggerImmediatelyError, WouldMatchImmediatelyError, DuplicateOrderError, MarketClosedError,
+        UnsupportedOrderError, InvalidOrderError, TradingDisabledError, InsufficientLiquidityError,
+        AmendRejectedError, CancelRejectedError, CancelReplaceError, ParameterError,
+        UnsupportedOperationError, ServiceUnavailableError, SessionError, SubscriptionError,
+    )
 }
+
+# Binance code -> (class, normalized code or None, Binance's symbolic name). KeyError here = typo in the table.
+_CODE_TABLE: Dict[int, Tuple[Type[BinanceError], Optional[str], str]] = {
+    spec.code: (_CLASSES[spec.kind], spec.slug, spec.name) for spec in _codes.CODES
+}
+_OVERLOADS: Dict[int, Tuple[Tuple[Type[BinanceError], ...], Type[BinanceError], Optional[str]]] = {
+    code: (tuple(_CLASSES[name] for name in row.allowed), _CLASSES[row.fallback], row.slug)
+    for code, row in _codes.OVERLOADED.items()
+}
+for _row in _codes.MESSAGES:
+    _CLASSES[_row.kind]  # noqa: B018 - fail at import on a typo
+del _row
+
+
+def _classify(binance_code: Optional[int], message: str) -> Tuple[Type[BinanceError], Optional[str], Dict[str, Any]]:
+    """(class, normalized code or None for the class default, extra details) for a Binance code + message."""
+    if binance_code is None:
+        return APIError, None, {}
+    entry = _CODE_TABLE.get(binance_code)
+    if entry is None:
+        return APIError, None, {}
+    cls, slug, name = entry
+    extra: Dict[str, Any] = {"binance_name": name}
+    if binance_code == -1003 and "banned until" in message:
+        return IPBannedError, None, extra
+    overload = _OVERLOADS.get(binance_code)
+    if overload is None:
+        return cls, slug, extra
+    allowed, fallback, fallback_slug = overload
+    found: Optional[Type[BinanceError]] = None
+    found_slug: Optional[str] = None
+    filt = _codes.filter_name(message)
+    if filt is not None:
+        found, found_slug = FilterFailureError, None
+        extra["filter"] = filt
+    else:
+        row = _codes.match_message(message)
+        if row is not None:
+            found, found_slug = _CLASSES[row.kind], row.slug
+    if found is None:
+        return fallback, fallback_slug, extra
+    if found is not OrderRejectedError and issubclass(found, allowed):
+        return found, found_slug, extra
+    return fallback, found_slug or found.default_code, extra
 
 
 def error_for_code(binance_code: Optional[int], message: str = "") -> Type[BinanceError]:
     """The error class for a Binance code (and message, for the codes whose meaning depends on it)."""
-    if binance_code is None:
-        return APIError
-    if binance_code == -2011:
-        return NotFoundError if "unknown order" in message.lower() else APIError
-    if binance_code == -1013:
-        return OrderRejectedError if message.startswith("Filter failure") else APIError
-    if binance_code == -1003 and "banned until" in message:
-        return IPBannedError
-    return _CODE_CLASSES.get(binance_code, APIError)
+    return _classify(binance_code, message)[0]
 
 
 def _header(headers: Optional[Mapping[str, str]], name: str) -> Optional[str]:
@@ -386,6 +728,11 @@ def _header(headers: Optional[Mapping[str, str]], name: str) -> Optional[str]:
     return None
 
 
+def _epoch_ms(value: float) -> float:
+    # An epoch instant in µs (time unit MICROSECOND) is > 1e14; in ms it stays below until year 5138.
+    return value / 1000.0 if value >= 1e14 else value
+
+
 def parse_retry_after(
     headers: Optional[Mapping[str, str]] = None,
     message: Optional[str] = None,
@@ -394,7 +741,10 @@ def parse_retry_after(
     now_ms: Optional[int] = None,
 ) -> Optional[float]:
     """Seconds to wait, from (in order) a ``Retry-After`` header (seconds), a
-    WebSocket API ``retryAfter`` epoch-ms value, or "banned until <ms>" in a -1003 message."""
+    WebSocket API ``retryAfter`` epoch-ms value, or "banned until <ms>" in a -1003 message.
+
+    Either instant may be in epoch microseconds (opt-in time unit ``MICROSECOND``): told
+    apart by magnitude (> 1e14), as ``_core.timing.epoch_ms`` does."""
     raw = _header(headers, "Retry-After")
     if raw is not None:
         try:
@@ -404,13 +754,13 @@ def parse_retry_after(
     now = _now_ms() if now_ms is None else now_ms
     if retry_after_ms is not None:
         try:
-            return max(0.0, (float(retry_after_ms) - now) / 1000.0)
+            return max(0.0, (_epoch_ms(float(retry_after_ms)) - now) / 1000.0)
         except (TypeError, ValueError):
             pass
     if message:
         match = _BANNED_UNTIL.search(message)
         if match:
-            return max(0.0, (int(match.group(1)) - now) / 1000.0)
+            return max(0.0, (_epoch_ms(int(match.group(1))) - now) / 1000.0)
     return None
 
 
@@ -444,8 +794,14 @@ def _build(
     request_id: Optional[str],
     details: Optional[Dict[str, Any]],
     debug: bool,
+    code: Optional[str] = None,
+    extra: Optional[Dict[str, Any]] = None,
+    data: Any = None,
 ) -> BinanceError:
+    if extra:
+        details = {**extra, **(details or {})}
     kw: Dict[str, Any] = {
+        "code": code,
         "binance_code": binance_code,
         "http_status": http_status,
         "exchange": exchange,
@@ -453,11 +809,46 @@ def _build(
         "details": details,
         "debug": debug,
     }
-    if issubclass(cls, RateLimitError):
+    if issubclass(cls, (RateLimitError, WAFError)):
         return cls(message, retry_after=retry_after, **kw)
+    if issubclass(cls, FilterFailureError):
+        return cls(message, filter=(extra or {}).get("filter"), **kw)
+    if issubclass(cls, CancelReplaceError):
+        return cls(message, data=_decimalized(data), **kw)
     if issubclass(cls, ValidationError):  # pragma: no cover - never mapped from a response
         return cls("response", None, message)
     return cls(message, **kw)
+
+
+def _decimalized(data: Any) -> Optional[Dict[str, Any]]:
+    """A deep copy of a cancel-replace ``data`` block with prices and quantities as Decimal."""
+    if not isinstance(data, Mapping):
+        return None
+    result: Dict[str, Any] = _decimalize(copy.deepcopy(dict(data)))
+    return result
+
+
+def _identity(obj: Any) -> Any:
+    return obj
+
+
+# ``_core.params.decimalize``, handed over by ``_core/params.py`` when it loads (it imports this
+# module, so importing it from here would be a cycle; the package __init__ always loads it).
+_decimalize: Callable[[Any], Any] = _identity
+
+
+def _set_decimalizer(fn: Callable[[Any], Any]) -> None:
+    global _decimalize
+    _decimalize = fn
+
+
+def _from_code(binance_code: int, message: str, data: Any, common: Dict[str, Any]) -> BinanceError:
+    cls, slug, extra = _classify(binance_code, message)
+    return _build(cls, message, code=slug, extra=extra, data=data, **common)
+
+
+_WAF_MESSAGE = ("HTTP 403: request blocked by Binance's WAF (Web Application Firewall): "
+                "a rate limit violation or a security rule (avoid SQL keywords in parameters)")
 
 
 def error_from_response(
@@ -473,9 +864,11 @@ def error_from_response(
     """Turn a failed (or unparseable) HTTP response into the right :class:`BinanceError`.
 
     The body is parsed once.  418 -> :class:`IPBannedError`, 429 ->
-    :class:`RateLimitError`, 5xx -> :class:`UnknownStatusError`; otherwise the
-    Binance code picks the class, then the HTTP status.  A body that is not a
-    Binance error object gives a plain :class:`BinanceError` (code
+    :class:`RateLimitError`, 5xx -> :class:`UnknownStatusError`, 403 ->
+    :class:`WAFError` (whatever the body, often an HTML page); otherwise the
+    Binance code (and, for the overloaded codes, the message) picks the class
+    from ``_core/error_codes.py``, then the HTTP status.  Another body that is not
+    a Binance error object gives a plain :class:`BinanceError` (code
     ``"malformed_response"``) carrying the raw text, truncated.
     """
     data, raw = _parse_body(body)
@@ -501,6 +894,8 @@ def error_from_response(
         "details": details,
         "debug": debug,
     }
+    if http_status == 403:
+        return _build(WAFError, message or _WAF_MESSAGE, **common)
     if not message:
         message = f"HTTP {http_status}" + (f": {_truncate(raw)}" if raw else "")
     if http_status == 418:
@@ -510,7 +905,7 @@ def error_from_response(
     if http_status >= 500:
         return _build(UnknownStatusError, message, **common)
     if binance_code is not None:
-        return _build(error_for_code(binance_code, message), message, **common)
+        return _from_code(binance_code, message, data.get("data") if data is not None else None, common)
     if http_status == 401:
         return _build(AuthenticationError, message, **common)
     if data is None:
@@ -562,8 +957,10 @@ def error_from_ws_api(
         return _build(RateLimitError, message, **common)
     if status is not None and status >= 500:
         return _build(UnknownStatusError, message, **common)
+    if status == 403:
+        return _build(WAFError, message if isinstance(msg_value, str) else _WAF_MESSAGE, **common)
     if binance_code is not None:
-        return _build(error_for_code(binance_code, message), message, **common)
+        return _from_code(binance_code, message, data, common)
     if status == 401:
         return _build(AuthenticationError, message, **common)
     return _build(APIError, message, **common)

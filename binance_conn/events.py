@@ -15,7 +15,7 @@ them; ``side``/``order_type``/``status``/``state`` are ``str`` enums, or plain
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Type, TypeVar, Union
 
 from .enums import (
     ConnectionState,
@@ -41,10 +41,21 @@ __all__ = [
     "BalanceUpdate",
     "OrderListUpdate",
     "PriceLevel",
+    "ListOrder",
+    "ExternalLockUpdate",
+    "EventStreamTerminated",
 ]
 
 PriceLevel = Tuple[Decimal, Decimal]
 """One order-book level: ``(price, quantity)``."""
+
+
+class ListOrder(NamedTuple):
+    """One member of an order list (``listStatus`` ``O`` item): a plain tuple with names."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
 
 _set = object.__setattr__
 
@@ -525,6 +536,20 @@ class OrderUpdate(Event):
     ``is_reconciled`` is True when the connector built this event from REST
     queries after a user-data gap instead of receiving it live; ``fills`` then
     holds the executions missed during the gap.
+
+    The fields after ``fills`` are the conditional fields of ``executionReport``
+    (user-data-stream.md); each is None unless Binance sent it: trailing stops
+    ``trailing_delta`` (``d``, BIPS) and ``trailing_time`` (``D``); ``strategy_id``
+    (``j``) and ``strategy_type`` (``J``) when given at placement; orders expired by
+    self-trade prevention ``prevented_match_id`` (``v``), ``prevented_quantity``
+    (``A``), ``last_prevented_quantity`` (``B``), ``trade_group_id`` (``u``),
+    ``counter_order_id`` (``U``), ``counter_symbol`` (``Cs``),
+    ``prevented_execution_quantity``/``_price``/``_quote_quantity`` (``pl``/``pL``/``pY``:
+    what ``l``/``L``/``Y`` would have been without STP); allocations ``match_type``
+    (``b``), ``allocation_id`` (``a``), ``working_floor`` (``k``, e.g. ``"SOR"``);
+    ``used_sor`` (``uS``); pegged orders ``peg_price_type`` (``gP``), ``peg_offset_type``
+    (``gOT``), ``peg_offset_value`` (``gOV``) and ``pegged_price`` (``gp``).
+    ``working_time`` (``W``) and ``expiry_reason`` (``eR``) are conditional too.
     """
 
     __slots__ = (
@@ -564,6 +589,27 @@ class OrderUpdate(Event):
         "self_trade_prevention_mode",
         "expiry_reason",
         "fills",
+        "trailing_delta",
+        "trailing_time",
+        "strategy_id",
+        "strategy_type",
+        "prevented_match_id",
+        "prevented_quantity",
+        "last_prevented_quantity",
+        "trade_group_id",
+        "counter_order_id",
+        "counter_symbol",
+        "prevented_execution_quantity",
+        "prevented_execution_price",
+        "prevented_execution_quote_quantity",
+        "match_type",
+        "allocation_id",
+        "working_floor",
+        "used_sor",
+        "peg_price_type",
+        "peg_offset_type",
+        "peg_offset_value",
+        "pegged_price",
     )
     exchange: str
     symbol: str
@@ -601,6 +647,27 @@ class OrderUpdate(Event):
     self_trade_prevention_mode: Optional[str]
     expiry_reason: Optional[str]
     fills: Tuple[Fill, ...]
+    trailing_delta: Optional[int]
+    trailing_time: Optional[int]
+    strategy_id: Optional[int]
+    strategy_type: Optional[int]
+    prevented_match_id: Optional[int]
+    prevented_quantity: Optional[Decimal]
+    last_prevented_quantity: Optional[Decimal]
+    trade_group_id: Optional[int]
+    counter_order_id: Optional[int]
+    counter_symbol: Optional[str]
+    prevented_execution_quantity: Optional[Decimal]
+    prevented_execution_price: Optional[Decimal]
+    prevented_execution_quote_quantity: Optional[Decimal]
+    match_type: Optional[str]
+    allocation_id: Optional[int]
+    working_floor: Optional[str]
+    used_sor: Optional[bool]
+    peg_price_type: Optional[str]
+    peg_offset_type: Optional[str]
+    peg_offset_value: Optional[int]
+    pegged_price: Optional[Decimal]
 
     def __init__(
         self,
@@ -640,6 +707,27 @@ class OrderUpdate(Event):
         self_trade_prevention_mode: Optional[str] = None,
         expiry_reason: Optional[str] = None,
         fills: Tuple[Fill, ...] = (),
+        trailing_delta: Optional[int] = None,
+        trailing_time: Optional[int] = None,
+        strategy_id: Optional[int] = None,
+        strategy_type: Optional[int] = None,
+        prevented_match_id: Optional[int] = None,
+        prevented_quantity: Optional[Decimal] = None,
+        last_prevented_quantity: Optional[Decimal] = None,
+        trade_group_id: Optional[int] = None,
+        counter_order_id: Optional[int] = None,
+        counter_symbol: Optional[str] = None,
+        prevented_execution_quantity: Optional[Decimal] = None,
+        prevented_execution_price: Optional[Decimal] = None,
+        prevented_execution_quote_quantity: Optional[Decimal] = None,
+        match_type: Optional[str] = None,
+        allocation_id: Optional[int] = None,
+        working_floor: Optional[str] = None,
+        used_sor: Optional[bool] = None,
+        peg_price_type: Optional[str] = None,
+        peg_offset_type: Optional[str] = None,
+        peg_offset_value: Optional[int] = None,
+        pegged_price: Optional[Decimal] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -677,6 +765,27 @@ class OrderUpdate(Event):
         _set(self, "self_trade_prevention_mode", self_trade_prevention_mode)
         _set(self, "expiry_reason", expiry_reason)
         _set(self, "fills", tuple(fills))
+        _set(self, "trailing_delta", trailing_delta)
+        _set(self, "trailing_time", trailing_time)
+        _set(self, "strategy_id", strategy_id)
+        _set(self, "strategy_type", strategy_type)
+        _set(self, "prevented_match_id", prevented_match_id)
+        _set(self, "prevented_quantity", prevented_quantity)
+        _set(self, "last_prevented_quantity", last_prevented_quantity)
+        _set(self, "trade_group_id", trade_group_id)
+        _set(self, "counter_order_id", counter_order_id)
+        _set(self, "counter_symbol", counter_symbol)
+        _set(self, "prevented_execution_quantity", prevented_execution_quantity)
+        _set(self, "prevented_execution_price", prevented_execution_price)
+        _set(self, "prevented_execution_quote_quantity", prevented_execution_quote_quantity)
+        _set(self, "match_type", match_type)
+        _set(self, "allocation_id", allocation_id)
+        _set(self, "working_floor", working_floor)
+        _set(self, "used_sor", used_sor)
+        _set(self, "peg_price_type", peg_price_type)
+        _set(self, "peg_offset_type", peg_offset_type)
+        _set(self, "peg_offset_value", peg_offset_value)
+        _set(self, "pegged_price", pegged_price)
 
 
 class BalanceUpdate(Event):
@@ -722,7 +831,10 @@ class BalanceUpdate(Event):
 class OrderListUpdate(Event):
     """An order list's (OCO/OTO/...) status change (user data ``listStatus``).
 
-    ``orders`` holds ``(symbol, order_id, client_order_id)`` for each member.
+    ``orders`` holds one :class:`ListOrder` ``(symbol, order_id, client_order_id)`` per
+    member (``O``); ``contingency_type`` is ``c``, ``list_status_type`` ``l``,
+    ``list_order_status`` ``L``, ``reject_reason`` ``r``, ``list_client_order_id`` ``C``,
+    ``transaction_time`` ``T``.
     """
 
     __slots__ = (
@@ -747,7 +859,7 @@ class OrderListUpdate(Event):
     reject_reason: str
     list_client_order_id: str
     transaction_time: int
-    orders: Tuple[Tuple[str, int, str], ...]
+    orders: Tuple[ListOrder, ...]
     event_time: int
 
     def __init__(
@@ -773,5 +885,41 @@ class OrderListUpdate(Event):
         _set(self, "reject_reason", reject_reason)
         _set(self, "list_client_order_id", list_client_order_id)
         _set(self, "transaction_time", transaction_time)
-        _set(self, "orders", tuple(orders))
+        _set(self, "orders", tuple(o if type(o) is ListOrder else ListOrder(*o) for o in orders))
+        _set(self, "event_time", event_time)
+
+
+class ExternalLockUpdate(Event):
+    """Part of a spot balance locked (positive ``delta``) or unlocked by an external system,
+    e.g. as margin collateral (user data ``externalLockUpdate``: ``a``, ``d``, ``T``, ``E``)."""
+
+    __slots__ = ("exchange", "asset", "delta", "transaction_time", "event_time")
+    exchange: str
+    asset: str
+    delta: Decimal
+    transaction_time: int
+    event_time: int
+
+    def __init__(self, exchange: str, asset: str, delta: Decimal, transaction_time: int, event_time: int) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "asset", asset)
+        _set(self, "delta", delta)
+        _set(self, "transaction_time", transaction_time)
+        _set(self, "event_time", event_time)
+
+
+class EventStreamTerminated(Event):
+    """The user-data subscription ended (``eventStreamTerminated``: logout, unsubscribe, token expiry).
+
+    The connector reacts itself (it subscribes again and reconciles the orders of the gap), so
+    this event is counted in ``stats()["user_data"]["stream_terminations"]``, not delivered to a
+    callback.
+    """
+
+    __slots__ = ("exchange", "event_time")
+    exchange: str
+    event_time: int
+
+    def __init__(self, exchange: str, event_time: int) -> None:
+        _set(self, "exchange", exchange)
         _set(self, "event_time", event_time)

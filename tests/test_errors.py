@@ -13,18 +13,33 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from binance_conn.errors import (
+    AmendRejectedError,
     APIError,
     AuthenticationError,
     BinanceError,
+    CancelRejectedError,
+    CancelReplaceError,
     ConnectionError,
+    DuplicateOrderError,
+    FilterFailureError,
+    InsufficientBalanceError,
+    InsufficientLiquidityError,
     IPBannedError,
     NotConnectedError,
     NotFoundError,
+    OrderArchivedError,
     OrderRejectedError,
+    ParameterError,
     RateLimitError,
+    ServiceUnavailableError,
+    SessionError,
+    SubscriptionError,
     TimestampError,
     UnknownStatusError,
+    UnsupportedOperationError,
+    UnsupportedOrderError,
     ValidationError,
+    WAFError,
     error_for_code,
     error_from_response,
     error_from_ws_api,
@@ -100,6 +115,15 @@ ELEVEN_XX = [
     -1210, -1211, -1220, -1221, -1222, -1223, -1224, -1225,
 ]  # fmt: skip
 
+# 11xx codes that are not ParameterError (issue 11: every errors.md code has its class)
+_ELEVEN_XX_CLASS: Dict[int, Type[BinanceError]] = {
+    -1112: InsufficientLiquidityError, -1153: UnsupportedOperationError, -1155: UnsupportedOperationError,
+    -1161: UnsupportedOperationError, -1125: NotFoundError, -1181: RateLimitError, -1190: SubscriptionError,
+    -1191: SubscriptionError,
+}  # fmt: skip
+for _c in (-1175, -1176, -1178, -1179, -1180, -1183, -1184, -1185, -1186, -1187):
+    _ELEVEN_XX_CLASS[_c] = SessionError
+
 CODE_CASES = [
     (-1000, "An unknown error occurred while processing the request.", UnknownStatusError),
     (-1006, "An unexpected response was received from the message bus.", UnknownStatusError),
@@ -116,36 +140,36 @@ CODE_CASES = [
     (
         -2026,
         "Order was canceled or expired with no executed qty over 90 days ago and has been archived.",
-        NotFoundError,
+        OrderArchivedError,  # a NotFoundError (issue 11: errors.md classes)
     ),
     (-2011, "Unknown order sent.", NotFoundError),
-    (-2011, "Order was not canceled due to cancel restrictions.", APIError),
-    (-2010, "Account has insufficient balance for requested action.", OrderRejectedError),
-    (-2010, "Duplicate order sent.", OrderRejectedError),
-    (-1013, "Filter failure: LOT_SIZE", OrderRejectedError),
-    (-1013, "Filter failure: MIN_NOTIONAL", OrderRejectedError),
-    (-1013, "Invalid quantity.", APIError),
-    (-1014, "Unsupported order combination.", OrderRejectedError),
-    (-2038, "Order amend (quantity increase) rejected.", OrderRejectedError),
+    (-2011, "Order was not canceled due to cancel restrictions.", CancelRejectedError),
+    (-2010, "Account has insufficient balance for requested action.", InsufficientBalanceError),
+    (-2010, "Duplicate order sent.", DuplicateOrderError),
+    (-1013, "Filter failure: LOT_SIZE", FilterFailureError),
+    (-1013, "Filter failure: MIN_NOTIONAL", FilterFailureError),
+    (-1013, "Invalid quantity.", OrderRejectedError),
+    (-1014, "Unsupported order combination.", UnsupportedOrderError),
+    (-2038, "Order amend (quantity increase) rejected.", AmendRejectedError),
     (-1121, "Invalid symbol.", NotFoundError),  # API.md: NotFoundError covers "unknown symbol"
-    (-1001, "Internal error; unable to process your request. Please try again.", APIError),
-    (-1008, "Server is currently overloaded with other requests.", APIError),
-    (-1010, "ERROR_MSG_RECEIVED", APIError),
-    (-1016, "This service is no longer available.", APIError),
-    (-1020, "This operation is not supported.", APIError),
-    (-1033, "SenderCompId(49) is currently in use.", APIError),
-    (-1035, "Please send Logout<5> message to close the session.", APIError),
-    (-2016, "No trading window could be found for the symbol.", APIError),
-    (-2021, "Order cancel-replace partially failed.", APIError),
-    (-2022, "Order cancel-replace failed.", APIError),
-    (-2035, "User Data Stream subscription already active.", APIError),
-    (-2036, "User Data Stream subscription not active.", APIError),
-    (-2039, "Client order ID is not correct for this order ID.", APIError),
-    (-2042, "Maximum subscription ID reached for this connection.", APIError),
-    (-2043, "Symbol does not have a reference price.", APIError),
+    (-1001, "Internal error; unable to process your request. Please try again.", ServiceUnavailableError),
+    (-1008, "Server is currently overloaded with other requests.", ServiceUnavailableError),
+    (-1010, "ERROR_MSG_RECEIVED", OrderRejectedError),
+    (-1016, "This service is no longer available.", ServiceUnavailableError),
+    (-1020, "This operation is not supported.", UnsupportedOperationError),
+    (-1033, "SenderCompId(49) is currently in use.", SessionError),
+    (-1035, "Please send Logout<5> message to close the session.", SessionError),
+    (-2016, "No trading window could be found for the symbol.", NotFoundError),
+    (-2021, "Order cancel-replace partially failed.", CancelReplaceError),
+    (-2022, "Order cancel-replace failed.", CancelReplaceError),
+    (-2035, "User Data Stream subscription already active.", SubscriptionError),
+    (-2036, "User Data Stream subscription not active.", SubscriptionError),
+    (-2039, "Client order ID is not correct for this order ID.", ParameterError),
+    (-2042, "Maximum subscription ID reached for this connection.", SubscriptionError),
+    (-2043, "Symbol does not have a reference price.", NotFoundError),
     (-9999, "A code Binance invents next year.", APIError),
     (12345, "Positive, even.", APIError),
-] + [(code, "some request problem", APIError) for code in ELEVEN_XX]
+] + [(code, "some request problem", _ELEVEN_XX_CLASS.get(code, ParameterError)) for code in ELEVEN_XX]
 
 
 def _exact(cls: Type[BaseException], err: BaseException) -> None:
@@ -184,7 +208,7 @@ def test_banned_until_message_with_status_400_is_ip_banned() -> None:
 def test_no_code_uses_status() -> None:
     _exact(AuthenticationError, _resp(401, None, "unauthorized"))
     _exact(APIError, _resp(400, None, "bad"))
-    _exact(APIError, _resp(403, None, "waf"))
+    _exact(WAFError, _resp(403, None, "waf"))  # 403 is the WAF (rest-api.md "HTTP Return Codes")
 
 
 # --------------------------------------------------------------------------- HTTP status precedence
@@ -456,7 +480,7 @@ def test_ws_retry_after_property(delta_ms: int) -> None:
     ],
 )
 def test_malformed_body_gives_binance_error_with_raw(body: Any) -> None:
-    err = error_from_response(403, {}, body, exchange="binance", request_id="r")
+    err = error_from_response(404, {}, body, exchange="binance", request_id="r")  # 403 is WAFError
     _exact(BinanceError, err)
     assert err.code == "malformed_response"
     assert not isinstance(err, json.JSONDecodeError) and not isinstance(err, ValueError)
@@ -464,7 +488,7 @@ def test_malformed_body_gives_binance_error_with_raw(body: Any) -> None:
     assert isinstance(raw, str) and raw
     expected = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     assert raw == expected
-    assert err.details["http_status"] == 403
+    assert err.details["http_status"] == 404
     assert err.details["exchange"] == "binance"
 
 

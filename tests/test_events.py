@@ -121,6 +121,8 @@ FACTORIES: Dict[str, Callable[[], ev.Event]] = {
         (("ETHBTC", 17, "AJYsMjErWJesZvqlJCTUgL"), ("ETHBTC", 18, "bfYPSQdLoqAAAAAAAAAAAA")),
         T0 + 1,
     ),
+    "ExternalLockUpdate": lambda: ev.ExternalLockUpdate("binance", "NEO", D("10.00000000"), T0, T0 + 1),
+    "EventStreamTerminated": lambda: ev.EventStreamTerminated("binance", T0),
 }
 
 

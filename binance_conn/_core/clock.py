@@ -10,11 +10,18 @@ invalidated at once on ``-1021``.
 All instants are local epoch milliseconds passed in by the caller (the I/O layer
 reads ``time.time()``); this module never reads a clock.  A local clock that
 jumps backwards past the last sync also forces a resync.
+
+The ``serverTime`` may be in milliseconds or, with the opt-in time unit
+(``X-MBX-TIME-UNIT: MICROSECOND``), in microseconds: :meth:`ServerClock.update`
+tells them apart by magnitude (:func:`._core.timing.epoch_ms`), so the offset is
+always in milliseconds, and right even if a server ignored the header.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
+
+from .timing import epoch_ms
 
 __all__ = ["ServerClock"]
 
@@ -44,18 +51,19 @@ class ServerClock:
         """True once a measurement was taken and not invalidated since."""
         return self._valid
 
-    def update(self, sent_ms: int, server_time_ms: int, received_ms: int) -> int:
+    def update(self, sent_ms: int, server_time_ms: Union[int, str], received_ms: int) -> int:
         """Record one round trip and return the new offset (ms).
 
         Args:
             sent_ms: local epoch ms just before the request was sent.
-            server_time_ms: the ``serverTime`` the server answered.
+            server_time_ms: the ``serverTime`` the server answered: epoch ms, or epoch µs
+                when microseconds were asked for (told apart by magnitude).
             received_ms: local epoch ms just after the answer arrived.
         """
         if received_ms < sent_ms:  # the local clock stepped back mid-flight: use the end
             sent_ms = received_ms
         midpoint = (sent_ms + received_ms) // 2
-        self.offset_ms = int(server_time_ms) - midpoint
+        self.offset_ms = round(epoch_ms(server_time_ms)) - midpoint
         self.rtt_ms = received_ms - sent_ms
         self.synced_at = received_ms
         self._valid = True

@@ -11,12 +11,15 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, FrozenSet
 
+from .. import errors as _errors
 from ..errors import ValidationError
 
 __all__ = [
     "DECIMAL_KEYS",
     "decimalize",
     "decimalize_depth",
+    "FILTER_DECIMAL_KEYS",
+    "decimalize_filters",
     "new_client_order_id",
     "check_client_order_id",
 ]
@@ -34,8 +37,10 @@ DECIMAL_KEYS: FrozenSet[str] = frozenset(
         "lastPrice", "openPrice", "highPrice", "lowPrice", "volume", "quoteVolume", "priceChange",
         "priceChangePercent", "weightedAvgPrice", "prevClosePrice", "lastQty", "bidPrice", "bidQty",
         "askPrice", "askQty",
-        # trading: amend keepPriority's amendedOrder, test orders' commission rates
-        "preventedQty", "cumulativeQuoteQty", "discount",
+        # account endpoints: commission discount, prevented matches (STP), order amendments
+        "discount", "makerPreventedQuantity", "takerPreventedQuantity", "newQty",
+        # trading: amend keepPriority's amendedOrder
+        "preventedQty", "cumulativeQuoteQty",
     }
 )
 """Keys whose string values are prices, quantities or amounts (reference section 11)."""
@@ -60,14 +65,47 @@ def decimalize(obj: Any) -> Any:
     """
     if isinstance(obj, dict):
         for key, value in obj.items():
-            if isinstance(value, (dict, list)):  # e.g. test orders' "discount": {..., "discount": "0.25"}
-                decimalize(value)
-            elif key in DECIMAL_KEYS:
-                obj[key] = _to_decimal(value)
+            if isinstance(value, str):
+                if key in DECIMAL_KEYS:
+                    obj[key] = _to_decimal(value)
+            elif isinstance(value, (dict, list)):
+                decimalize(value)  # also under a decimal key: "discount" is both a key and a block
     elif isinstance(obj, list):
         for item in obj:
             if isinstance(item, (dict, list)):
                 decimalize(item)
+    return obj
+
+
+FILTER_DECIMAL_KEYS: FrozenSet[str] = frozenset(
+    {
+        # filters.md: the string-valued bounds of symbol, exchange and asset filters
+        "minPrice", "maxPrice", "tickSize", "minQty", "maxQty", "stepSize", "minNotional", "maxNotional",
+        "multiplierUp", "multiplierDown", "bidMultiplierUp", "bidMultiplierDown", "askMultiplierUp",
+        "askMultiplierDown", "maxPosition", "limit",
+    }
+)
+"""Keys of filter objects (filters.md) whose string values are prices, quantities or amounts."""
+
+
+def decimalize_filters(obj: Any) -> Any:
+    """The string bounds of filter objects (``{"filterType": ...}``) -> Decimals, in place.
+
+    Walks dicts and lists; only dicts carrying ``filterType`` are touched, so a
+    numeric ``limit`` elsewhere (rate limits) is left alone.  Returns ``obj``.
+    """
+    if isinstance(obj, dict):
+        is_filter = "filterType" in obj
+        for key, value in obj.items():
+            if isinstance(value, str):
+                if is_filter and key in FILTER_DECIMAL_KEYS:
+                    obj[key] = _to_decimal(value)
+            elif isinstance(value, (dict, list)):
+                decimalize_filters(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            if isinstance(item, (dict, list)):
+                decimalize_filters(item)
     return obj
 
 
@@ -91,3 +129,7 @@ def check_client_order_id(value: Any, field: str = "client_order_id") -> str:
     if not isinstance(value, str) or not _CLIENT_ID.match(value):
         raise ValidationError(field, value, "must match ^[a-zA-Z0-9-_]{1,36}$")
     return value
+
+
+# errors.CancelReplaceError decimalizes its ``data`` block with this (errors.py cannot import us).
+_errors._set_decimalizer(decimalize)

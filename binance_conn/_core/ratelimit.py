@@ -111,54 +111,12 @@ def endpoint_weight(method: str, path: str, params: Optional[Mapping[str, Any]] 
         name = path[8:]
     else:
         return 1
-    if name == "depth":
-        try:
-            limit = int(p.get("limit", 100))
-        except (TypeError, ValueError):
-            limit = 100
-        if limit <= 100:
-            return 5
-        if limit <= 500:
-            return 25
-        if limit <= 1000:
-            return 50
-        return 250
-    if name in ("ticker/price", "ticker/bookTicker"):
-        return 2 if "symbol" in p else 4
-    if name == "ticker/24hr":
-        if "symbol" in p:
-            return 2
-        symbols = p.get("symbols")
-        if symbols is None:
-            return 80
-        n = str(symbols).count(",") + 1
-        return 2 if n <= 20 else 40 if n <= 100 else 80
-    if name == "openOrders":
-        if method.upper() == "GET":
-            return 6 if "symbol" in p else 80
-        return 1
-    if name == "myTrades":
-        return 5 if "orderId" in p else 20
-    if name == "order":
-        return 4 if method.upper() == "GET" else 1
     if name == "order/test":
         return 20 if str(p.get("computeCommissionRates", "")).lower() == "true" else 1
     return _WEIGHTS.get(name, 1)
 
 
 _WEIGHTS: Dict[str, int] = {
-    "ping": 1,
-    "time": 1,
-    "exchangeInfo": 20,
-    "trades": 25,
-    "historicalTrades": 25,
-    "aggTrades": 4,
-    "klines": 2,
-    "uiKlines": 2,
-    "avgPrice": 2,
-    "allOrders": 20,
-    "account": 20,
-    "rateLimit/order": 40,
 }
 
 

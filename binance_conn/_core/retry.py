@@ -10,7 +10,7 @@ Rules (reference sections 4.3 and 5):
 * Only **safe** requests are retried: ``GET``, and ``DELETE`` of a *known*
   order (``orderId`` or ``origClientOrderId`` given: cancelling twice cannot
   cancel anything else).  Retried on: a connection that could not be made, a
-  read timeout, a dropped connection, any 5xx, ``-1001`` and ``-1008``.
+  read timeout, a dropped connection, any 5xx, ``-1001``, ``-1008`` and ``-1016`` (service shutting down).
 * An order placement (``POST /api/v3/order`` and friends) is **never** re-sent:
   when nothing went out (refused connection, connect timeout) the failure is a
   plain connection error; when it may have executed (read timeout, dropped
@@ -68,7 +68,7 @@ class Decision(str, Enum):
     """Raise the error as it is."""
 
 
-RETRYABLE_CODES: FrozenSet[int] = frozenset({-1001, -1008})
+RETRYABLE_CODES: FrozenSet[int] = frozenset({-1001, -1008, -1016})
 """Binance codes that mean "not processed, try again" (DISCONNECTED, SERVER_BUSY)."""
 
 UNKNOWN_CODES: FrozenSet[int] = frozenset({-1000, -1006, -1007})

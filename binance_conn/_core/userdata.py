@@ -1,11 +1,10 @@
 """User-data events and order reconciliation after a gap (sans-I/O).
 
-Parsers turn the unwrapped payloads of section 8.3 into typed events:
-``executionReport`` -> :class:`~binance_conn.events.OrderUpdate` (every field of the
-table, Decimals for prices and quantities, case-sensitive keys: ``c``/``C``, ``l``/``L``,
-``q``/``Q``, ``z``/``Z`` differ), ``outboundAccountPosition`` -> one
-:class:`~binance_conn.events.BalanceUpdate` per asset, ``balanceUpdate`` -> one
-``BalanceUpdate`` with ``delta``, ``listStatus`` -> :class:`~binance_conn.events.OrderListUpdate`.
+The parsers (``executionReport`` -> :class:`~binance_conn.events.OrderUpdate` with every
+field, conditional ones included; ``outboundAccountPosition``/``balanceUpdate`` ->
+:class:`~binance_conn.events.BalanceUpdate`; ``listStatus`` ->
+:class:`~binance_conn.events.OrderListUpdate`; ``externalLockUpdate``;
+``eventStreamTerminated``) live in :mod:`._core.userevents` and are re-exported here.
 
 :class:`OrderTracker` remembers the orders this process saw open or placed, so a
 user-data gap (reconnect, ``eventStreamTerminated``) never leaves the caller with a
@@ -28,13 +27,31 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 from .. import enums
 from ..enums import ExecutionType, OrderSide, OrderStatus, OrderType, TimeInForce
 from ..errors import NotFoundError
-from ..events import BalanceUpdate, Event, Fill, OrderListUpdate, OrderUpdate
+from ..events import Fill, OrderUpdate
+from .userevents import (
+    USER_EVENT_TYPES,
+    _dec,
+    _list_id,
+    _opt_int,
+    _opt_str,
+    parse_account_position,
+    parse_balance_update,
+    parse_execution_report,
+    parse_external_lock,
+    parse_list_status,
+    parse_stream_terminated,
+    parse_user_event,
+    user_event_key,
+)
 
 __all__ = [
+    "USER_EVENT_TYPES",
     "parse_execution_report",
     "parse_account_position",
     "parse_balance_update",
     "parse_list_status",
+    "parse_external_lock",
+    "parse_stream_terminated",
     "parse_user_event",
     "user_event_key",
     "order_from_rest",
@@ -61,158 +78,6 @@ _ZERO = Decimal(0)
 def is_final_status(status: Union[str, OrderStatus]) -> bool:
     """True for FILLED, CANCELED, REJECTED, EXPIRED, EXPIRED_IN_MATCH (section 7)."""
     return str(status) in _FINAL
-
-
-def _dec(value: Any) -> Optional[Decimal]:
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _opt_int(value: Any) -> Optional[int]:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _list_id(value: Any) -> int:
-    got = _opt_int(value)
-    return -1 if got is None else got
-
-
-def _opt_str(value: Any) -> Optional[str]:
-    return value if isinstance(value, str) and value != "" else None
-
-
-def parse_execution_report(ev: Mapping[str, Any], exchange: str) -> OrderUpdate:
-    """``executionReport`` -> ``OrderUpdate``; a TRADE carries its execution as one ``Fill``.
-
-    ``C`` (original client order id of a canceled order) becomes ``orig_client_order_id``
-    when non-empty; ``t == -1`` (no trade) becomes ``trade_id=None``.
-    """
-    execution_type = enums.coerce(ExecutionType, ev["x"])
-    last_price = Decimal(ev["L"])
-    last_qty = Decimal(ev["l"])
-    trade_id = _opt_int(ev.get("t"))
-    if trade_id == -1:
-        trade_id = None
-    commission = _dec(ev.get("n"))
-    commission_asset = _opt_str(ev.get("N"))
-    transaction_time = _opt_int(ev.get("T"))
-    is_maker = ev.get("m")
-    is_maker = is_maker if isinstance(is_maker, bool) else None
-    fills: Tuple[Fill, ...] = ()
-    if execution_type == ExecutionType.TRADE and trade_id is not None:
-        fills = (Fill(trade_id, last_price, last_qty, commission, commission_asset, transaction_time, is_maker),)
-    on_book = ev.get("w")
-    working_time = _opt_int(ev.get("W"))
-    return OrderUpdate(
-        exchange=exchange,
-        symbol=ev["s"],
-        order_id=ev["i"],
-        client_order_id=ev["c"],
-        side=enums.coerce(OrderSide, ev["S"]),
-        order_type=enums.coerce(OrderType, ev["o"]),
-        status=enums.coerce(OrderStatus, ev["X"]),
-        price=Decimal(ev["p"]),
-        quantity=Decimal(ev["q"]),
-        filled_quantity=Decimal(ev["z"]),
-        last_fill_price=last_price,
-        last_fill_quantity=last_qty,
-        event_time=ev["E"],
-        is_reconciled=False,
-        execution_type=execution_type,
-        time_in_force=enums.coerce(TimeInForce, ev["f"]) if isinstance(ev.get("f"), str) else None,
-        stop_price=_dec(ev.get("P")),
-        iceberg_quantity=_dec(ev.get("F")),
-        order_list_id=_list_id(ev.get("g")),
-        orig_client_order_id=_opt_str(ev.get("C")),
-        reject_reason=_opt_str(ev.get("r")),
-        commission=commission,
-        commission_asset=commission_asset,
-        transaction_time=transaction_time,
-        trade_id=trade_id,
-        execution_id=_opt_int(ev.get("I")),
-        is_on_book=on_book if isinstance(on_book, bool) else None,
-        is_maker=is_maker,
-        creation_time=_opt_int(ev.get("O")),
-        cumulative_quote_quantity=_dec(ev.get("Z")),
-        last_quote_quantity=_dec(ev.get("Y")),
-        quote_order_quantity=_dec(ev.get("Q")),
-        working_time=working_time,
-        self_trade_prevention_mode=_opt_str(ev.get("V")),
-        expiry_reason=_opt_str(ev.get("eR")),
-        fills=fills,
-    )
-
-
-def parse_account_position(ev: Mapping[str, Any], exchange: str) -> Tuple[BalanceUpdate, ...]:
-    """``outboundAccountPosition`` -> one ``BalanceUpdate`` per asset (free/locked, update_time=u)."""
-    event_time = ev["E"]
-    update_time = _opt_int(ev.get("u"))
-    return tuple(
-        BalanceUpdate(
-            exchange,
-            b["a"],
-            event_time,
-            free=Decimal(b["f"]),
-            locked=Decimal(b["l"]),
-            kind="outboundAccountPosition",
-            update_time=update_time,
-        )
-        for b in ev.get("B") or ()
-    )
-
-
-def parse_balance_update(ev: Mapping[str, Any], exchange: str) -> BalanceUpdate:
-    """``balanceUpdate`` (deposit, withdrawal, transfer) -> ``BalanceUpdate(delta=d, update_time=T)``."""
-    return BalanceUpdate(
-        exchange, ev["a"], ev["E"], delta=Decimal(ev["d"]), kind="balanceUpdate", update_time=_opt_int(ev.get("T"))
-    )
-
-
-def parse_list_status(ev: Mapping[str, Any], exchange: str) -> OrderListUpdate:
-    """``listStatus`` -> ``OrderListUpdate``; ``orders`` = ``(symbol, orderId, clientOrderId)`` per member."""
-    return OrderListUpdate(
-        exchange=exchange,
-        symbol=ev["s"],
-        order_list_id=ev["g"],
-        contingency_type=ev["c"],
-        list_status_type=ev["l"],
-        list_order_status=ev["L"],
-        reject_reason=ev.get("r") or "NONE",
-        list_client_order_id=ev["C"],
-        transaction_time=ev["T"],
-        orders=tuple((o["s"], o["i"], o["c"]) for o in ev.get("O") or ()),
-        event_time=ev["E"],
-    )
-
-
-def parse_user_event(ev: Mapping[str, Any], exchange: str) -> Tuple[Event, ...]:
-    """Any user-data payload -> its events; control or unknown types (``eventStreamTerminated``,
-    ``externalLockUpdate``, ...) give ``()``.  Raises ``KeyError``/``ValueError`` on a malformed one."""
-    kind = ev.get("e")
-    if kind == "executionReport":
-        return (parse_execution_report(ev, exchange),)
-    if kind == "outboundAccountPosition":
-        return parse_account_position(ev, exchange)
-    if kind == "balanceUpdate":
-        return (parse_balance_update(ev, exchange),)
-    if kind == "listStatus":
-        return (parse_list_status(ev, exchange),)
-    return ()
-
-
-def user_event_key(payload: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
-    """The natural key of a raw user-data event (duplicates during a rollover overlap), or None."""
-    kind = payload.get("e")
-    if kind == "executionReport":
-        return (kind, payload.get("i"), payload.get("I"), payload.get("x"), payload.get("z"), payload.get("E"))
-    if kind == "outboundAccountPosition":
-        return (kind, payload.get("u"), payload.get("E"))
-    if kind == "balanceUpdate":
-        return (kind, payload.get("a"), payload.get("d"), payload.get("T"), payload.get("E"))
-    if kind == "listStatus":
-        return (kind, payload.get("g"), payload.get("T"), payload.get("L"), payload.get("l"))
-    return None
 
 
 def fill_from_rest(trade: Mapping[str, Any]) -> Fill:
@@ -248,6 +113,7 @@ def order_from_rest(
     if when is None:
         when = _opt_int(order.get("updateTime")) or _opt_int(order.get("time")) or _opt_int(order.get("transactTime"))
     cum_quote = _dec(order.get("cummulativeQuoteQty"))
+    trailing_time = _opt_int(order.get("trailingTime"))
     return OrderUpdate(
         exchange=exchange,
         symbol=order["symbol"],
@@ -282,6 +148,19 @@ def order_from_rest(
         self_trade_prevention_mode=_opt_str(order.get("selfTradePreventionMode")),
         expiry_reason=_opt_str(order.get("expiryReason")),
         fills=tuple(fills),
+        # rest-api.md "Conditional fields in Order Responses" (trailingTime -1: not trailing yet)
+        trailing_delta=_opt_int(order.get("trailingDelta")),
+        trailing_time=trailing_time if trailing_time != -1 else None,
+        strategy_id=_opt_int(order.get("strategyId")),
+        strategy_type=_opt_int(order.get("strategyType")),
+        prevented_match_id=_opt_int(order.get("preventedMatchId")),
+        prevented_quantity=_dec(order.get("preventedQuantity")),
+        working_floor=_opt_str(order.get("workingFloor")),
+        used_sor=order.get("usedSor") if isinstance(order.get("usedSor"), bool) else None,
+        peg_price_type=_opt_str(order.get("pegPriceType")),
+        peg_offset_type=_opt_str(order.get("pegOffsetType")),
+        peg_offset_value=_opt_int(order.get("pegOffsetValue")),
+        pegged_price=_dec(order.get("peggedPrice")),
     )
 
 

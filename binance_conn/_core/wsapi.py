@@ -42,6 +42,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import AuthenticationError, BinanceError, ValidationError, error_from_ws_api
 from .backoff import Backoff
+from .numbers import format_param
+from .timing import format_recv_window, recv_window
 
 __all__ = [
     "Signer",
@@ -89,11 +91,24 @@ def ws_api_payload(params: Mapping[str, Any]) -> str:
     return "&".join(f"{name}={_text(value)}" for name, value in sorted(params.items()) if name != "signature")
 
 
-def encode_params(params: Optional[Mapping[str, Any]]) -> Dict[str, ParamValue]:
-    """Params as they go on the wire: Decimals/floats as plain decimal strings, ``None`` dropped.
+def recv_window_param(value: Any, fieldname: str = "recvWindow") -> ParamValue:
+    """A ``recvWindow`` as it goes in a frame: validated (> 0, <= 60000, at most 3 decimals,
+    no float), an int when whole, else its exact decimal text (``"6000.346"``), so the JSON
+    value and the signed text agree."""
+    canonical = recv_window(fieldname, value)
+    return canonical if isinstance(canonical, int) else format_recv_window(canonical)
 
-    The same encoded values feed both the JSON frame and the signature, so the
-    server verifies exactly the text it receives.
+
+def encode_params(params: Optional[Mapping[str, Any]], *, allow_float: bool = False) -> Dict[str, ParamValue]:
+    """Params as they go on the wire, ``None`` dropped: the REST rule of :func:`.numbers.format_param`.
+
+    ``Decimal`` becomes plain decimal text without exponent (``Decimal("1E-7")`` ->
+    ``"0.0000001"``); ``str`` (enums included) is sent as written, ``int``/``bool``
+    and lists/objects as JSON values.  A ``float`` raises :class:`ValidationError`
+    naming the parameter unless ``allow_float`` (config ``rest.allow_float``), in which
+    case its shortest ``repr`` is used.  The same encoded values feed both the JSON
+    frame and the signature, so the server verifies exactly the text it receives;
+    encoding an already encoded dict returns it unchanged.
     """
     out: Dict[str, ParamValue] = {}
     if not params:
@@ -101,11 +116,14 @@ def encode_params(params: Optional[Mapping[str, Any]]) -> Dict[str, ParamValue]:
     for name, value in params.items():
         if value is None:
             continue
-        if isinstance(value, Decimal):
-            out[name] = format(value, "f")
-        elif isinstance(value, float):
-            out[name] = format(Decimal(repr(value)), "f")
-        elif isinstance(value, (str, int, list, dict)):
+        tp = type(value)
+        if tp is str or tp is int or tp is bool or tp is list or tp is dict:
+            out[name] = value
+        elif isinstance(value, (Decimal, float, str)):  # str subclasses: enums (their value, never "Side.BUY")
+            out[name] = format_param(name, value, allow_float=allow_float)
+        elif isinstance(value, tuple):
+            out[name] = list(value)
+        elif isinstance(value, (int, list, dict)):
             out[name] = value
         else:
             out[name] = str(value)
@@ -205,10 +223,13 @@ class WsApiProtocol:
         api_key: the API key (required for signed requests unless logged on).
         sign: signer over the canonical string; required for signed requests.
         exchange: exchange name put on errors.
-        recv_window: ``recvWindow`` in ms added to signed requests (None: omit, server default 5000).
+        recv_window: ``recvWindow`` in ms added to signed requests (None: omit, server default 5000);
+            up to 3 decimals (``Decimal("6000.346")``), sent as that exact text.
         timeout: seconds a request may stay unanswered before :meth:`expired` reports it.
         clock_offset_ms: Binance epoch ms minus ``now * 1000`` (from the clock sync).
         id_prefix: prefix of request ids (distinguishes connections in logs).
+        allow_float: send ``float`` params via ``repr`` instead of raising ``ValidationError``
+            (config ``rest.allow_float``, the REST rule).
     """
 
     def __init__(
@@ -217,14 +238,18 @@ class WsApiProtocol:
         api_key: Optional[str] = None,
         sign: Optional[Signer] = None,
         exchange: str = "binance",
-        recv_window: Optional[Union[int, float, Decimal]] = None,
+        recv_window: Optional[Union[int, Decimal, str]] = None,
         timeout: float = 10.0,
         clock_offset_ms: float = 0.0,
         id_prefix: str = "r",
+        allow_float: bool = False,
     ) -> None:
         self.api_key = api_key
+        self.allow_float = allow_float
         self.exchange = exchange
         self.recv_window = recv_window
+        # Validated and formatted once, not per request (ValidationError "rest.recv_window").
+        self._recv_wire = None if recv_window is None else recv_window_param(recv_window, "rest.recv_window")
         self.timeout = float(timeout)
         self.clock_offset_ms = float(clock_offset_ms)
         self._sign = sign
@@ -281,9 +306,12 @@ class WsApiProtocol:
         ``timestamp``, ``recvWindow`` (if configured and not given) and ``signature``.
 
         Raises:
-            ValidationError: a signed request without the needed key or signer.
+            ValidationError: a signed request without the needed key or signer; a ``float``
+                param while floats are not allowed (nothing is registered or sent).
         """
-        wire = encode_params(params)
+        wire = encode_params(params, allow_float=self.allow_float)
+        if params and params.get("recvWindow") is not None:  # per call: validated like the configured one
+            wire["recvWindow"] = recv_window_param(params["recvWindow"])
         if signed:
             self._add_signature(method, wire, now)
         request_id = self.next_id()
@@ -296,9 +324,8 @@ class WsApiProtocol:
 
     def _add_signature(self, method: str, wire: Dict[str, ParamValue], now: float) -> None:
         wire.setdefault("timestamp", self.server_time(now))
-        if self.recv_window is not None and "recvWindow" not in wire:
-            recv = encode_params({"recvWindow": self.recv_window})["recvWindow"]
-            wire["recvWindow"] = recv
+        if self._recv_wire is not None and "recvWindow" not in wire:
+            wire["recvWindow"] = self._recv_wire
         if self._logged_on and method != "session.logon" and "apiKey" not in wire:
             # Section 10: after session.logon, SIGNED methods carry timestamp only.
             return

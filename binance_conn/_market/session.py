@@ -33,6 +33,7 @@ from .._core.debounce import Emitted
 from .._core.pacing import ConnectionBudget
 from .._core.status import SessionStatus
 from .._core.subscriptions import StreamRegistry
+from .._core.timing import MILLISECOND, epoch_ms, with_time_unit
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.topics import ERROR_TOPIC, publish_connection_events
@@ -70,6 +71,7 @@ class MarketSession:
         self.ws_config = config.websocket
         self.proxy: Optional[str] = config.websocket.proxy
         self.base_url: str = config.exchange.ws_url
+        self.time_unit: str = getattr(config.exchange, "time_unit", MILLISECOND)  # timeUnit= on every stream URL
         self.host = urlsplit(self.base_url).netloc
         self.backoff: Backoff = config.retry.backoff.policy()
         self.dispatcher = dispatcher
@@ -119,9 +121,10 @@ class MarketSession:
         setattr(self, what, getattr(self, what) + 1)
 
     def stream_url(self, streams: List[str]) -> str:
+        """``/stream?streams=a/b`` (plus ``&timeUnit=MICROSECOND`` when opted in, web-socket-streams.md)."""
         if streams:
-            return f"{self.base_url}/stream?streams={'/'.join(streams)}"
-        return f"{self.base_url}/stream"
+            return with_time_unit(f"{self.base_url}/stream?streams={'/'.join(streams)}", self.time_unit)
+        return with_time_unit(f"{self.base_url}/stream", self.time_unit)
 
     def acquire_connection_slot(self) -> None:
         """Wait (interruptibly) until the per-host connection budget allows an attempt."""
@@ -360,7 +363,7 @@ class MarketSession:
         rows = get("/api/v3/aggTrades", {"symbol": symbol, "limit": 1}, timeout)
         if not rows:
             return None
-        rest_ms = int(rows[-1]["T"])
+        rest_ms = epoch_ms(rows[-1]["T"])  # µs with X-MBX-TIME-UNIT: MICROSECOND
         seen_ms = time.time() * 1000.0 - (_monotonic() - last_mono) * 1000.0
         if rest_ms > seen_ms + _ACTIVITY_SLACK_MS:
             return f"REST shows {symbol} trades {(rest_ms - seen_ms) / 1000.0:.1f} s newer than the last on {stream}"

@@ -47,11 +47,10 @@ from .._api import AccountApi, MarketDataApi, TradingApi
 from .._core import catalog
 from .._core.clock import ServerClock
 from .._core.endpoints import Endpoint
-from .._core.numbers import format_param
-from .._core.params import check_client_order_id, new_client_order_id
 from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
 from .._core.retry import Decision, FailureKind, classify
 from .._core.signing import rest_query, signer_from_auth
+from .._core.timing import MILLISECOND, format_recv_window, recv_window, time_unit_headers
 from .._io.netenv import resolve_trust
 from .._version import __version__
 from ..errors import (
@@ -65,6 +64,7 @@ from ..errors import (
     error_from_response,
 )
 from .deadline import CallLimit, DeadlineAdapter, limit_calls
+from .encode import encode_params
 from .endpoints import RestEndpoints
 from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
 from .tls import TrustAdapter, connect_failure
@@ -117,11 +117,11 @@ class _Call:
 
     __slots__ = ("method", "path", "pairs", "names", "query", "signed", "timeout", "rid", "weight",
                  "client_order_id", "id_param", "symbol", "attempt", "maybe_executed", "resynced", "deadline",
-                 "abort")
+                 "abort", "keyed")
 
     def __init__(self, method: str, path: str, pairs: List[Tuple[str, str]], signed: bool,
                  timeout: Tuple[float, float], rid: str, deadline: float,
-                 abort: Optional[threading.Event], id_param: Optional[str] = None) -> None:
+                 abort: Optional[threading.Event], keyed: bool = False, id_param: Optional[str] = None) -> None:
         self.method = method
         self.path = path
         self.pairs = pairs
@@ -139,6 +139,7 @@ class _Call:
         self.attempt = 0
         self.maybe_executed = False
         self.resynced = False
+        self.keyed = signed or keyed  # the X-MBX-APIKEY header goes out
 
 
 class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
@@ -172,7 +173,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         self._exchange: str = config.exchange.name
         self._base: str = config.exchange.rest_url.rstrip("/")
         self._timeout: Tuple[float, float] = (float(rc.connect_timeout), float(rc.timeout))
-        self._recv_window = format_param("recvWindow", rc.recv_window)
+        self._recv_window = format_recv_window(recv_window("rest.recv_window", rc.recv_window))
+        self._data_only = bool(getattr(config.exchange, "market_data_only", False))  # binance-data
         self._allow_float = bool(rc.allow_float)
         self._debug = bool(config.debug)
         self._signer = signer_from_auth(config.auth)  # parse keys once, never on the hot path
@@ -201,8 +203,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         self._send_kw: Dict[str, Any] = {"proxies": merged["proxies"], "verify": merged["verify"],
                                          "cert": merged["cert"], "stream": False, "allow_redirects": False}
         headers = dict(session.headers)
-        headers.update({"User-Agent": rc.user_agent or f"binance_conn/{__version__}",
-                        "Accept": "application/json"})
+        headers.update({"User-Agent": rc.user_agent or f"binance_conn/{__version__}", "Accept": "application/json",
+                        **time_unit_headers(getattr(config.exchange, "time_unit", MILLISECOND))})
         self._headers = headers
         api_key = config.auth.api_key
         self._signed_headers = dict(headers, **({"X-MBX-APIKEY": api_key} if api_key else {}))
@@ -226,7 +228,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         self._attempts = max(1, int(config.retry.attempts))
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
-        self._xinfo: Dict[Optional[str], Tuple[float, Any]] = {}
+        self._xinfo: Dict[Any, Tuple[float, Any]] = {}
         self._xinfo_ttl = float(rc.exchange_info_ttl)
 
     # ---------------------------------------------------------------- public state
@@ -313,7 +315,12 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
               client_order_id: Optional[str] = None, symbol: Optional[str] = None) -> Any:
         """The typed methods' way out (:mod:`binance_conn._api`): one documented endpoint over HTTP."""
         assert endpoint.http is not None and endpoint.path is not None, endpoint.name
-        return self._execute(endpoint.http, endpoint.path, params, endpoint.signed, timeout)
+        if self._data_only and endpoint.needs_key:
+            self._config.exchange.require_account_access(f"{endpoint.name} ({endpoint.security})")
+        keyed = endpoint.needs_key and not endpoint.signed  # MARKET_DATA / USER_STREAM: key, no signature
+        if keyed and "X-MBX-APIKEY" not in self._signed_headers:
+            raise ValidationError("api_key", None, f"{endpoint.path} ({endpoint.security}) needs an API key")
+        return self._execute(endpoint.http, endpoint.path, params, endpoint.signed, timeout, keyed=keyed)
 
     def probe(self, timeout: float, path: str = "/api/v3/ping", params: Optional[Mapping[str, Any]] = None) -> Any:
         """``GET path`` for a liveness prober: at most ``timeout`` seconds in total, and cut
@@ -325,7 +332,9 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
 
     def _execute(self, method: str, path: str, params: Optional[Mapping[str, Any]], signed: bool,
                  timeout: Timeout, *, deadline: Optional[float] = None,
-                 abort: Optional[threading.Event] = None) -> Any:
+                 abort: Optional[threading.Event] = None, keyed: bool = False) -> Any:
+        if signed and self._data_only:  # before anything is counted or sent
+            self._config.exchange.require_account_access(f"the signed request {method} {path}")
         rid = f"{self._id_prefix}-{next(self._ids)}"
         with self._idle:
             self._inflight += 1
@@ -336,7 +345,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
                 end = deadline
             ep = catalog.lookup(method, path)
             id_param = ep.order_id_param if ep is not None and ep.places_order else None
-            call = _Call(method, path, self._encode(params, id_param), signed, limits, rid, end, abort, id_param)
+            pairs = encode_params(params, id_param, self._allow_float)
+            call = _Call(method, path, pairs, signed, limits, rid, end, abort, keyed, id_param)
             try:
                 return self._attempt(call)
             except _Retry as sig:
@@ -346,22 +356,6 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
                 self._inflight -= 1
                 if not self._inflight:
                     self._idle.notify_all()
-
-    def _encode(self, params: Optional[Mapping[str, Any]], id_param: Optional[str]) -> List[Tuple[str, str]]:
-        """Parameter text, plus a generated ``id_param`` (the table's order_id_param) when missing."""
-        pairs: List[Tuple[str, str]] = []
-        if params:
-            allow = self._allow_float
-            for name, value in params.items():
-                if value is not None:
-                    pairs.append((name, format_param(name, value, allow_float=allow)))
-        if id_param is not None:
-            cid = next((v for k, v in pairs if k == id_param), None)
-            if cid is None:
-                pairs.append((id_param, new_client_order_id()))
-            else:
-                check_client_order_id(cid, id_param)
-        return pairs
 
     def _call_timeout(self, timeout: Timeout) -> Tuple[float, float]:
         if timeout is None:
@@ -494,7 +488,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         else:
             if call.query:
                 url = f"{url}?{call.query}"
-            headers = self._headers
+            headers = self._signed_headers if call.keyed else self._headers
         reserved_at = 0.0
         if self._limit_enabled:
             max_wait = min(self._max_wait, max(0.0, call.deadline - _monotonic()))

@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from decimal import Decimal
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from .._core.numbers import RoundingMode, SymbolFilters, to_decimal
-from .._core.params import decimalize, decimalize_depth
+from .._core.params import decimalize
 from ..errors import NotFoundError, UnknownStatusError, ValidationError
 from .limiter import HostLimiter
 
@@ -38,93 +38,48 @@ def _json_copy(value: Any) -> Any:
 class RestEndpoints:
     """Mixin of typed helpers; the concrete client provides ``request``."""
 
-    _xinfo: Dict[Optional[str], Tuple[float, Any]]
+    _xinfo: Dict[Any, Tuple[float, Any]]
     _xinfo_ttl: float
     _limiter: HostLimiter
     _lock: threading.Lock
     _allow_float: bool
+    # Typed account methods live in _api.AccountApi (after this mixin in the MRO); declared, not defined,
+    # so they are not shadowed here.
+    get_order: Callable[..., JSON]
 
     def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
                 signed: bool = False, timeout: Any = None) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    # ---------------------------------------------------------------- market data
+    # ---------------------------------------------------------------- exchangeInfo cache
 
-    def ping(self) -> None:
-        """``GET /api/v3/ping`` (weight 1): raises if the REST API is unreachable."""
-        self.request("GET", "/api/v3/ping")
-
-    def server_time(self) -> int:
-        """``GET /api/v3/time``: the server's time in epoch ms."""
-        return int(self.request("GET", "/api/v3/time")["serverTime"])
-
-    def exchange_info(self, symbol: Optional[str] = None) -> JSON:
-        """``GET /api/v3/exchangeInfo`` (weight 20), cached for ``rest.exchange_info_ttl`` s.
-
-        Also seeds the shared weight limiter from ``rateLimits`` (unless the config
-        pins ``rate_limit.weight_limit``).  Filter values stay strings, as sent;
-        use :meth:`symbol_filters` for Decimal rules.  Returns the caller's own copy:
-        changing it never changes the cache (or what other callers get).
-        """
-        return _json_copy(self._exchange_info(symbol))
+    def _exchange_info_request(self, params: Dict[str, Any], timeout: Any) -> JSON:
+        """REST side of ``exchange_info`` (the typed method lives in ``_api/market.py``): served
+        from the cache for ``rest.exchange_info_ttl`` s; the caller gets its own copy, so
+        changing it never changes the cache (or what other callers get)."""
+        return _json_copy(self._cached_exchange_info(params, timeout))
 
     def _exchange_info(self, symbol: Optional[str]) -> JSON:
         """The cached document itself: read-only for the library's own use."""
-        key = symbol.upper() if symbol else None
+        return self._cached_exchange_info({"symbol": symbol.upper()} if symbol else {}, None)
+
+    def _cached_exchange_info(self, params: Mapping[str, Any], timeout: Any) -> JSON:
+        """``GET /api/v3/exchangeInfo`` once per TTL and parameter set; seeds the shared weight
+        limiter from ``rateLimits`` (unless the config pins ``rate_limit.weight_limit``)."""
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
         now = time.monotonic()
         with self._lock:
             cached = self._xinfo.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        data = self.request("GET", "/api/v3/exchangeInfo", {"symbol": key} if key else None)
+        data = self.request("GET", "/api/v3/exchangeInfo", params or None, timeout=timeout)
         if isinstance(data, dict) and isinstance(data.get("rateLimits"), list):
             self._limiter.configure_from_exchange_info(data["rateLimits"])
         with self._lock:
             self._xinfo[key] = (now + self._xinfo_ttl, data)
         return data
 
-    def ticker_price(self, symbol: str) -> Decimal:
-        """``GET /api/v3/ticker/price`` (weight 2): the last price as a Decimal."""
-        data = self.request("GET", "/api/v3/ticker/price", {"symbol": symbol.upper()})
-        return Decimal(str(data["price"]))
-
-    def depth(self, symbol: str, limit: int = 100) -> JSON:
-        """``GET /api/v3/depth``: ``{"lastUpdateId", "bids", "asks"}`` with Decimal levels."""
-        return decimalize_depth(self.request("GET", "/api/v3/depth", {"symbol": symbol.upper(), "limit": limit}))
-
     # ---------------------------------------------------------------- trading
-
-    def get_order(self, symbol: str, order_id: Optional[int] = None,
-                  client_order_id: Optional[str] = None) -> JSON:
-        """``GET /api/v3/order`` by ``order_id`` or ``client_order_id``."""
-        return decimalize(self.request("GET", "/api/v3/order", self._order_ref(symbol, order_id, client_order_id),
-                                       signed=True))
-
-    @staticmethod
-    def _order_ref(symbol: str, order_id: Optional[int], client_order_id: Optional[str]) -> Dict[str, Any]:
-        if order_id is None and client_order_id is None:
-            raise ValidationError("order_id", None, "give order_id or client_order_id")
-        return {"symbol": symbol.upper(), "orderId": order_id, "origClientOrderId": client_order_id}
-
-    def open_orders(self, symbol: Optional[str] = None) -> List[JSON]:
-        """``GET /api/v3/openOrders`` (weight 6 with a symbol, 80 without)."""
-        params = {"symbol": symbol.upper()} if symbol else None
-        result: List[JSON] = decimalize(self.request("GET", "/api/v3/openOrders", params, signed=True))
-        return result
-
-    def account(self, omit_zero_balances: bool = False) -> JSON:
-        """``GET /api/v3/account`` (weight 20); balances as Decimals."""
-        params = {"omitZeroBalances": True} if omit_zero_balances else None
-        return decimalize(self.request("GET", "/api/v3/account", params, signed=True))
-
-    def my_trades(self, symbol: str, order_id: Optional[int] = None, *, start_time: Optional[int] = None,
-                  end_time: Optional[int] = None, from_id: Optional[int] = None,
-                  limit: Optional[int] = None) -> List[JSON]:
-        """``GET /api/v3/myTrades`` (weight 20; 5 with ``order_id``)."""
-        params = {"symbol": symbol.upper(), "orderId": order_id, "startTime": start_time, "endTime": end_time,
-                  "fromId": from_id, "limit": limit}
-        result: List[JSON] = decimalize(self.request("GET", "/api/v3/myTrades", params, signed=True))
-        return result
 
     def reconcile_order(self, err: UnknownStatusError) -> Optional[JSON]:
         """After :class:`UnknownStatusError` from :meth:`new_order` (or another placement): the

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 from .._api import AccountApi, MarketDataApi, TradingApi
 from .._api.base import placed_orders
@@ -37,6 +37,8 @@ class WsApiClient(MarketDataApi, TradingApi, AccountApi):
         signature (omitted once an Ed25519 session is logged on).
 
         Raises:
+            ValidationError: the exchange has no WebSocket API (``binance-data``; field ``exchange``),
+                raised at once, before any connection is opened.
             NotConnectedError: the connector is not running or the link is not up within ``timeout``.
             UnknownStatusError: no answer within ``timeout`` (the request may have run).
             ConnectionError: the connection was lost with the request in flight.
@@ -63,6 +65,22 @@ class WsApiClient(MarketDataApi, TradingApi, AccountApi):
         link = self._link()
         for order in placed_orders(result):
             link.track_placed(order)
+
+    # WebSocket-API-only session methods (web-socket-api.md "Session Authentication" and
+    # "User Data Stream requests"; no REST twin, so not in the endpoint table).
+
+    def session_status(self, *, timeout: float = 10.0) -> Dict[str, Any]:
+        """``session.status`` (weight 2): this connection's ``apiKey`` and ``authorizedSince``
+        (None unless logged on), ``connectedSince``, ``returnRateLimits``, ``serverTime`` and
+        ``userDataStream`` (a user data subscription is active).  Any thread; blocks for one request."""
+        result: Dict[str, Any] = self._link().request("session.status", None, timeout=timeout)
+        return result
+
+    def session_subscriptions(self, *, timeout: float = 10.0) -> List[Dict[str, Any]]:
+        """``session.subscriptions`` (weight 2): the user data subscriptions active on this
+        connection, ``[{"subscriptionId": 0}, ...]``.  Any thread; blocks for one request."""
+        result: List[Dict[str, Any]] = self._link().request("session.subscriptions", None, timeout=timeout)
+        return result
 
     def __repr__(self) -> str:
         return "WsApiClient()"

@@ -1,8 +1,12 @@
 """User-data event delivery: raw payloads -> parsed events on the user topics, across rollovers.
 
 :meth:`UserEventDelivery.publish` runs on the reader threads, outside the session lock: it
-parses each payload (``_core/userdata.py``), lets the order tracker see every ``OrderUpdate``
-and publishes on :data:`ORDER_TOPIC` / :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC`.
+parses each payload (``_core/userevents.py``), lets the order tracker see every ``OrderUpdate``
+and publishes on :data:`ORDER_TOPIC` / :data:`BALANCE_TOPIC` / :data:`ORDER_LIST_TOPIC` /
+:data:`EXTERNAL_LOCK_TOPIC`.  Every payload is counted: per known type (``by_type``), unknown
+types (``unknown``, never delivered), malformed ones (a missing key, a non-finite price or
+quantity, a non-int id: ``malformed``, never delivered), ``eventStreamTerminated``
+(``terminations``; the subscription plan reacts, see ``conn.py``).
 
 The make-before-break overlap (decided by ``_core/lifecycle.LinkSet``, carried out by
 ``rollover.py``): during a rollover both WebSocket API connections deliver: the old one until its
@@ -16,19 +20,23 @@ dropped.  Outside an overlap the filter costs one flag test per event (:attr:`de
 
 from __future__ import annotations
 
+import logging
 import threading
-from typing import Any, Dict, List, Mapping, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
 
-from .._core.userdata import OrderTracker, parse_user_event, user_event_key
+from .._core.userdata import USER_EVENT_TYPES, OrderTracker, parse_user_event, user_event_key
 from .._io.dispatch import Dispatcher
-from ..events import BalanceUpdate, OrderListUpdate, OrderUpdate
+from ..events import BalanceUpdate, EventStreamTerminated, ExternalLockUpdate, OrderListUpdate, OrderUpdate
 
-__all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "USER_TOPICS", "HoldingLink", "UserEventDelivery"]
+__all__ = ["ORDER_TOPIC", "BALANCE_TOPIC", "ORDER_LIST_TOPIC", "EXTERNAL_LOCK_TOPIC", "USER_TOPICS", "HoldingLink",
+           "UserEventDelivery"]
 
 ORDER_TOPIC = "__order__"
 BALANCE_TOPIC = "__balance__"
 ORDER_LIST_TOPIC = "__order_list__"
-USER_TOPICS = (ORDER_TOPIC, BALANCE_TOPIC, ORDER_LIST_TOPIC)
+EXTERNAL_LOCK_TOPIC = "__external_lock__"
+USER_TOPICS = (ORDER_TOPIC, BALANCE_TOPIC, ORDER_LIST_TOPIC, EXTERNAL_LOCK_TOPIC)
+_log = logging.getLogger("binance_conn.user_data")
 _CAPACITY = 8192  # keys remembered, oldest forgotten first
 
 
@@ -64,30 +72,70 @@ class UserEventDelivery:
         self.duplicates = 0
         self.events = 0
         self.malformed = 0  # payloads that did not parse (the reader counts bad frames)
+        self.last_malformed: Optional[str] = None  # "<type>: <reason>" of the last one
+        self.by_type: Dict[str, int] = dict.fromkeys(USER_EVENT_TYPES, 0)  # parsed payloads per known type
+        self.unknown = 0  # payloads of a type user-data-stream.md does not list (counted, not delivered)
+        self.last_unknown: Optional[str] = None
+        self.terminations = 0  # eventStreamTerminated (the subscription plan resubscribes)
 
     def publish(self, payloads: List[Dict[str, Any]]) -> None:
         """Parse and publish (duplicates of an overlap dropped); a reader thread, may block on BLOCK subscribers."""
         publish = self._dispatcher.publish
         stop = self._stop_event
         exchange = self._exchange
+        by_type = self.by_type
         for payload in payloads:
             if self.deduping and self.is_duplicate(payload):
                 continue
+            kind = payload.get("e")
+            if type(kind) is not str or kind not in by_type:
+                self.unknown += 1
+                self.last_unknown = str(kind)[:64]
+                if self.unknown & (self.unknown - 1) == 0:  # 1st, 2nd, 4th ...
+                    _log.info("user-data event of unknown type %r not delivered (%d so far)", self.last_unknown,
+                              self.unknown)
+                continue
             try:
                 events = parse_user_event(payload, exchange)
-            except (KeyError, ValueError, TypeError, ArithmeticError):
-                self.malformed += 1
+            except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+                self._malformed(kind, exc)
                 continue
+            by_type[kind] += 1
             for ev in events:
-                self.events += 1
                 if isinstance(ev, OrderUpdate):
                     with self._tracker_lock:
                         self._tracker.observe(ev)
-                    publish(ORDER_TOPIC, ev, stop)
+                    topic = ORDER_TOPIC
                 elif isinstance(ev, BalanceUpdate):
-                    publish(BALANCE_TOPIC, ev, stop)
+                    topic = BALANCE_TOPIC
                 elif isinstance(ev, OrderListUpdate):
-                    publish(ORDER_LIST_TOPIC, ev, stop)
+                    topic = ORDER_LIST_TOPIC
+                elif isinstance(ev, ExternalLockUpdate):
+                    topic = EXTERNAL_LOCK_TOPIC
+                else:
+                    if isinstance(ev, EventStreamTerminated):
+                        self.terminations += 1
+                    continue
+                self.events += 1
+                publish(topic, ev, stop)
+
+    def _malformed(self, kind: str, exc: BaseException) -> None:
+        self.malformed += 1
+        reason = f"{type(exc).__name__}: {exc}"[:120]
+        self.last_malformed = f"{kind}: {reason}"
+        if self.malformed & (self.malformed - 1) == 0:  # 1st, 2nd, 4th, 8th ...: never a log storm
+            _log.warning("malformed %s user-data event dropped (%d so far): %s", kind, self.malformed, reason,
+                         extra={"malformed": self.malformed})
+
+    def counts(self) -> Dict[str, Any]:
+        """Per-type counters for ``stats()`` (plain reads: approximate while the reader runs)."""
+        return {
+            "events_by_type": dict(self.by_type),
+            "unknown_events": self.unknown,
+            "last_unknown_event": self.last_unknown,
+            "stream_terminations": self.terminations,
+            "last_malformed_event": self.last_malformed,
+        }
 
     def begin_overlap(self) -> None:
         """A rollover starts: record what the old link delivers from now on."""

@@ -47,8 +47,9 @@ from .._core.debounce import Emitted
 from .._core.lifecycle import DEFAULT_OVERLAP, LinkInput
 from .._core.signing import signer_from_auth
 from .._core.status import SessionStatus
+from .._core.timing import MILLISECOND, with_time_unit
 from .._core.userdata import OrderTracker
-from .._core.wsapi import UserDataSession, WsApiProtocol
+from .._core.wsapi import UserDataSession, WsApiProtocol, encode_params
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.topics import ERROR_TOPIC, publish_connection_events
@@ -57,7 +58,7 @@ from ..enums import ConnectionState
 from ..errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
 from . import RestApi
 from .conn import Waiter, WsApiConn
-from .delivery import BALANCE_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
+from .delivery import BALANCE_TOPIC, EXTERNAL_LOCK_TOPIC, ORDER_LIST_TOPIC, ORDER_TOPIC, USER_TOPICS, UserEventDelivery
 from .reconcile import GapReconciler
 from .rollover import RolloverExecutor, new_link_set
 
@@ -65,6 +66,7 @@ __all__ = [
     "ORDER_TOPIC",
     "BALANCE_TOPIC",
     "ORDER_LIST_TOPIC",
+    "EXTERNAL_LOCK_TOPIC",
     "USER_TOPICS",
     "UserDataLink",
 ]
@@ -108,7 +110,9 @@ class UserDataLink(RolloverExecutor):
     ) -> None:
         self.config = config
         self.exchange: str = config.exchange.name
-        self.url = config.exchange.ws_api_url.rstrip("/") + "/ws-api/v3"
+        # /ws-api/v3, plus ?timeUnit=MICROSECOND when opted in (web-socket-api.md "General API Information")
+        self.url = with_time_unit(config.exchange.ws_api_url.rstrip("/") + "/ws-api/v3",
+                                  getattr(config.exchange, "time_unit", MILLISECOND))
         self.ws_config = config.websocket
         self.backoff = config.retry.backoff.policy()
         self.dispatcher = dispatcher
@@ -218,8 +222,8 @@ class UserDataLink(RolloverExecutor):
 
     def _launch(self) -> None:
         with self._lock:
-            if not self.running or self.stopping or self.fatal is not None:
-                return
+            if not self.running or self.stopping or self.fatal is not None or self.config.exchange.market_data_only:
+                return  # (no WebSocket API at all on a market-data-only exchange: never a thread)
             if not self._launched:
                 self._launched = True
                 self.status.start(_monotonic())
@@ -336,6 +340,7 @@ class UserDataLink(RolloverExecutor):
             timeout=10.0,
             clock_offset_ms=self._clock_offset(),
             id_prefix=f"u{self._generation}-",
+            allow_float=bool(self.config.rest.allow_float),
         )
 
     def _clock_offset(self) -> float:
@@ -523,11 +528,15 @@ class UserDataLink(RolloverExecutor):
     def request(self, method: str, params: Optional[Mapping[str, Any]] = None, *, signed: bool = False,
                 timeout: float = 10.0, client_order_id: Optional[str] = None, symbol: Optional[str] = None) -> Any:
         """Send one WebSocket API request and wait for its answer (see :meth:`WsApiClient.request`)."""
+        self.config.exchange.require_account_access("the WebSocket API (conn.ws_api)")  # binance-data: at once
         if not isinstance(method, str) or not method:
             raise ValidationError("method", method, "must be a non-empty string")
         if timeout is None or timeout <= 0:
             raise ValidationError("timeout", timeout, "must be > 0")
         deadline = _monotonic() + float(timeout)
+        # The REST float rule, checked before waiting for a link: a float is refused (naming the
+        # field) unless the config allows it; the protocol signs and sends exactly this text.
+        params = encode_params(params, allow_float=bool(self.config.rest.allow_float))
         if not self.running or self.stopping:
             raise NotConnectedError("the connector is not running: call start() before WebSocket API requests",
                                     exchange=self.exchange)
@@ -570,6 +579,7 @@ class UserDataLink(RolloverExecutor):
             "wanted": bool(self._topics),
             "connected": self._open.is_set(),
             "subscribed": bool(plan is not None and plan.is_ready),
+            "subscription_id": plan.subscription_id if plan is not None else None,
             "ready": self.ready.is_set(),
             "connected_for": (now - opened) if opened is not None else None,
             "credentials_rejected": self.fatal is not None,
@@ -584,6 +594,7 @@ class UserDataLink(RolloverExecutor):
             "subscribes": self.subscribes,
             "events": self.delivery.events,
             "malformed": self.malformed + self.delivery.malformed,
+            **self.delivery.counts(),
             "last_bad_frame": self.bad_frame_sample,
             "reconciliations": self.reconciler.reconciliations,
             "reconciled_updates": self.reconciler.reconciled,

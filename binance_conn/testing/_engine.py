@@ -76,7 +76,7 @@ class Engine:
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_auto_cid = 1
-        self.emit_user: Callable[[JSON], None] = lambda ev: None
+        self.emit_user: Callable[[JSON], object] = lambda ev: None
         self.emit_trade: Callable[[str, TradeRec], None] = lambda sym, rec: None
         self.on_fill: Callable[[Order], None] = lambda o: None  # order lists react to their legs' fills
 

@@ -18,6 +18,7 @@ from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._orderlists import Trading
 from ._rest import RestApp, RestServer
 from ._streams import StreamsMixin
+from ._timeunit import user_event_to_micros
 from ._tls import DEFAULT_HOSTS as DEFAULT_TLS_HOSTS
 from ._tls import TlsFiles, make_tls_files
 from ._util import JSON, Clock, Waiter, dumps
@@ -505,6 +506,11 @@ class FakeBinance(StreamsMixin):
         self._waiter.notify()
         return n
 
+    def push_user_event(self, event: JSON) -> int:
+        """Send a raw user-data event (or a docs frame ``{"subscriptionId": 0, "event": {...}}``: its ``event``)
+        to every user-data subscription, each under its own subscription id. Returns how many got it."""
+        return self._emit_user(event["event"] if "event" in event and "e" not in event else event)
+
     # -- logs and waits -----------------------------------------------------------------------------------
     @property
     def request_log(self) -> List[JSON]:
@@ -621,9 +627,13 @@ class FakeBinance(StreamsMixin):
     def _ws_api(self, s: Session, text: str) -> List[str]:
         return handle_api(self, s, text)
 
-    def _emit_user(self, event: JSON) -> None:
+    def _emit_user(self, event: JSON) -> int:
+        n = 0
         for s in self._open_sessions("api"):
             with s.lock:
                 subs = list(s.user_subs)
+            shown = user_event_to_micros(event) if s.micros else event  # /ws-api/v3?timeUnit=MICROSECOND
             for sid in subs:
-                s.enqueue(dumps({"subscriptionId": sid, "event": event}))
+                s.enqueue(dumps({"subscriptionId": sid, "event": shown}))
+            n += len(subs)
+        return n

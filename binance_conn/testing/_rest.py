@@ -13,10 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
+from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._market import KLINE_INTERVALS, Market
 from ._orderlists import ORDER_PATHS as TRADING_ORDER_PATHS
 from ._orderlists import rest_routes as trading_routes
+from ._rest_market import market_routes
+from ._timeunit import normalize_time_params, rest_to_micros, wants_micros
 from ._util import JSON, BinanceFault, dumps, fmt
 
 if TYPE_CHECKING:
@@ -88,6 +91,11 @@ class RestApp:
                                           True),
             ("GET", "/api/v3/rateLimit/order"): (self.order_rate_limits, lambda p: 40, True),
         }
+        # Account queries (_account): the documented shapes and paging; routes defined above stay.
+        for key, route in account_rest_routes(fake).items():
+            if key not in self.routes or key in (("GET", "/api/v3/allOrders"), ("GET", "/api/v3/myTrades")):
+                self.routes[key] = route
+        self.routes.update(market_routes(self))  # the rest of the market-data endpoints (_rest_market.py)
         self._order_paths = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
                              ("DELETE", "/api/v3/openOrders")}
         self.routes.update(trading_routes(fake.trading))
@@ -132,7 +140,10 @@ class RestApp:
                 c10, cd = f.orders_counter.add()
                 out_headers["X-MBX-ORDER-COUNT-10S"] = str(c10)
                 out_headers["X-MBX-ORDER-COUNT-1D"] = str(cd)
+            normalize_time_params(params)  # startTime/endTime may come in µs
             result = handler(params)
+            if wants_micros(headers.get("x-mbx-time-unit")):  # X-MBX-TIME-UNIT: MICROSECOND
+                result = rest_to_micros(path, result, f.clock.now_us)
             if is_order:  # successful placement / cancel costs weight 0 since 2026-04-02
                 f.weights.refund(weight)
                 out_headers.update(self._weight_headers(f.weights.used()))

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
 
 from ._market import Market, SymbolState, TradeRec
+from ._timeunit import event_to_micros
 from ._util import JSON, dumps
 
 if TYPE_CHECKING:
@@ -41,12 +42,18 @@ class StreamsMixin:
         """Send ``payload`` on ``stream`` to every connection subscribed to it (wrapped as
         ``{"stream","data"}`` on combined connections). A str payload is sent verbatim. Returns receivers."""
         text = payload if isinstance(payload, str) else dumps(payload)
+        micro_text: Optional[str] = None  # the timeUnit=MICROSECOND version, made once when needed
         n = 0
         for s in self._open_sessions("stream"):
             with s.lock:
                 hit = stream in s.streams
             if hit:
-                s.enqueue(s.wrap(stream, text))
+                if s.micros and isinstance(payload, dict):
+                    if micro_text is None:
+                        micro_text = dumps(event_to_micros(payload))
+                    s.enqueue(s.wrap(stream, micro_text))
+                else:
+                    s.enqueue(s.wrap(stream, text))
                 n += 1
         return n
 

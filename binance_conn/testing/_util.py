@@ -52,6 +52,13 @@ class Clock:
                 return self._pinned
             return int(time.time() * 1000) + self._skew_ms
 
+    def now_us(self) -> int:
+        """The server time in epoch microseconds (a pinned instant: its ms * 1000)."""
+        with self._lock:
+            if self._pinned is not None:
+                return self._pinned * 1000
+            return int(time.time() * 1_000_000) + self._skew_ms * 1000
+
     def skew(self, ms: int) -> None:
         with self._lock:
             self._skew_ms = int(ms)

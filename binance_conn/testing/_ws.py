@@ -26,6 +26,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from ._market import parse_stream
+from ._timeunit import wants_micros
 from ._util import JSON, dumps
 
 _SHUTDOWN_TAKES_CLOSE_CONNECTIONS = "close_connections" in inspect.signature(Server.shutdown).parameters
@@ -95,6 +96,7 @@ class Session:
         self.user_subs: Dict[int, str] = {}
         self.logon_subs: Set[int] = set()
         self.next_sub_id = 0
+        self.micros = False  # timeUnit=MICROSECOND in the connection URL
 
     # -- called from other threads ------------------------------------------------------------
     def on_frame(self) -> None:
@@ -301,6 +303,7 @@ class WsServer:
         if len(set(streams)) > f.max_streams:
             return connection.respond(400, f"Too many streams: at most {f.max_streams} per connection\n")
         session = Session(f, f._next_conn_id(), request.path, kind, streams, combined)
+        session.micros = wants_micros(parse_qs(parts.query).get("timeUnit", [None])[0])
         assert isinstance(connection, _FakeConnection)
         connection.fake_session = session
         # Registered before the 101 response goes out (as Binance has the URL's streams live by

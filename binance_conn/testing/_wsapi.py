@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from ._account import ACCOUNT_WS_METHODS
+from ._account import ws_handlers as account_ws_handlers
 from ._auth import BAD_SIGNATURE, REJECTED_KEY, check_timestamp, ws_payload
 from ._orderlists import WS_ORDER_METHODS, WS_WEIGHTS, ws_handlers
+from ._rest_market import ws_market_route
 from ._util import JSON, BinanceFault, dumps
 
 if TYPE_CHECKING:
@@ -24,6 +27,8 @@ _WEIGHTS: Dict[str, int] = {
 }
 _ORDER_METHODS = ("order.place", "order.cancel") + WS_ORDER_METHODS
 _WEIGHTS.update(WS_WEIGHTS)
+# Account queries (_account): weight rules of the parameters (openOrders.status 6/80, myTrades 20/5 ...).
+_WEIGHT_RULES: Dict[str, Callable[[Dict[str, Any]], int]] = {m: w for m, (_h, w) in ACCOUNT_WS_METHODS.items()}
 
 
 def _str_params(params: Dict[str, Any]) -> Dict[str, str]:
@@ -103,7 +108,11 @@ def handle_api(fake: FakeBinance, session: Session, text: str) -> List[str]:
                 session.abort("dropped by test (ws-api fault)")
                 return []
             raise BinanceFault(fault.code, fault.msg, status=fault.status, retry_after=fault.retry_after)
-        weight = _WEIGHTS.get(method)
+        rule = _WEIGHT_RULES.get(method)
+        weight = rule(params) if rule is not None else _WEIGHTS.get(method)
+        market = ws_market_route(fake, method, params)  # market-data methods: the REST handlers answer
+        if market is not None:
+            weight = market[0]
         if weight is None:
             raise BinanceFault(-1020, f"Unsupported method: {method}" if method else "Missing method.")
         fake.weights.charge(weight)
@@ -137,10 +146,13 @@ def handle_api(fake: FakeBinance, session: Session, text: str) -> List[str]:
 def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str, Any],
               return_limits: bool) -> Tuple[Any, bool, List[str]]:
     now = fake.clock.now_ms
+    market = ws_market_route(fake, method, params)
+    if market is not None:
+        return market[1](), False, []
     if method == "ping":
         return {}, False, []
     if method == "time":
-        return {"serverTime": now()}, False, []
+        return {"serverTime": fake.clock.now_us() if session.micros else now()}, False, []
     if method == "exchangeInfo":
         return fake._rest_app().exchange_info(_str_params(params)), False, []
     if method == "session.logon":
@@ -203,6 +215,8 @@ def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str
         "openOrders.status": lambda p: fake.engine.open_orders(p.get("symbol") or None),
         "account.status": lambda p: fake.engine.account(p.get("omitZeroBalances") == "true"),
     }
+    for name, handler in account_ws_handlers(fake).items():
+        handlers.setdefault(name, handler)
     handlers.update(ws_handlers(fake.trading))
     _authenticate(fake, session, params, need_signature=False)
     sp = _str_params(params)

@@ -39,7 +39,7 @@ def test_placements() -> None:
 @pytest.mark.parametrize(
     "kind, status, code",
     [(K.CONNECT, None, None), (K.READ_TIMEOUT, None, None), (K.CONNECTION_LOST, None, None),
-     (K.HTTP, 503, None), (K.HTTP, 500, -1000), (K.HTTP, 400, -1001), (K.HTTP, 400, -1008),
+     (K.HTTP, 503, None), (K.HTTP, 500, -1000), (K.HTTP, 400, -1001), (K.HTTP, 400, -1008), (K.HTTP, 400, -1016),
      (K.MALFORMED, 200, None)],
 )
 def test_get_retried(kind: FailureKind, status: int, code: int) -> None:

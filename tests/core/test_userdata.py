@@ -22,7 +22,14 @@ from binance_conn._core.userdata import (
 )
 from binance_conn._core.wsapi import UserDataEvent, WsApiProtocol
 from binance_conn.enums import ExecutionType, OrderSide, OrderStatus, OrderType, TimeInForce
-from binance_conn.events import BalanceUpdate, Fill, OrderListUpdate, OrderUpdate
+from binance_conn.events import (
+    BalanceUpdate,
+    EventStreamTerminated,
+    ExternalLockUpdate,
+    Fill,
+    OrderListUpdate,
+    OrderUpdate,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "user_data"
 EX = "binance"
@@ -115,9 +122,15 @@ def test_list_status() -> None:
     assert lst.event_time == 1564035303637 and lst.exchange == EX
 
 
-@pytest.mark.parametrize("name", ["event_stream_terminated", "external_lock_update"])
-def test_control_and_unknown_events_give_nothing(name: str) -> None:
-    assert parse_user_event(payload(name), EX) == ()
+def test_control_and_lock_events_are_typed() -> None:
+    (term,) = parse_user_event(payload("event_stream_terminated"), EX)
+    assert isinstance(term, EventStreamTerminated) and term.exchange == EX
+    (lock,) = parse_user_event(payload("external_lock_update"), EX)
+    assert isinstance(lock, ExternalLockUpdate) and type(lock.delta) is Decimal
+
+
+def test_unknown_event_type_gives_nothing() -> None:
+    assert parse_user_event({"e": "somethingNew", "E": 1}, EX) == ()
 
 
 def test_dispatch_execution_report() -> None:

@@ -17,7 +17,6 @@ from binance_conn.rest import RestClient
 __all__ = ["no_conn_threads"]
 
 TICK = Decimal("0.01")
-HAS_CANCEL_REPLACE_ERROR = hasattr(bc, "CancelReplaceError")
 
 
 @pytest.fixture
@@ -151,11 +150,10 @@ def test_cancel_replace_modes(fake: FakeBinance, rest: RestClient) -> None:
                             quantity="0.03", price=low, time_in_force="GTC", client_order_id="replaced-1")
     assert info.value.binance_code == -2021 and info.value.http_status == 409
     assert any(o["clientOrderId"] == "replaced-1" for o in open_orders(fake))
-    if HAS_CANCEL_REPLACE_ERROR:
-        err: Any = info.value
-        assert isinstance(err, bc.CancelReplaceError)  # type: ignore[attr-defined]
-        assert err.data["cancelResult"] == "FAILURE" and err.new_order_response["clientOrderId"] == "replaced-1"
-        assert err.new_order_response["origQty"] == Decimal("0.03")
+    err = info.value
+    assert isinstance(err, bc.CancelReplaceError)
+    assert err.data["cancelResult"] == "FAILURE" and err.new_order_response["clientOrderId"] == "replaced-1"
+    assert err.new_order_response["origQty"] == Decimal("0.03")
 
 
 def test_amend_keep_priority_reduces_quantity(fake: FakeBinance, rest: RestClient) -> None:
