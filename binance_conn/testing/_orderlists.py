@@ -1,6 +1,7 @@
 """The fake's trading beyond single orders (rest-api.md "Trading endpoints"): order lists (OCO, the
 deprecated OCO, OTO, OTOCO, OPO, OPOCO), cancel-replace, amend keepPriority, cancel of all open
-orders (order lists included), SOR orders, and the ``listStatus`` / ``executionReport`` user-data
+orders (order lists included), SOR orders, the order-list and amendment queries of
+``_account.py`` (engine hooks), and the ``listStatus`` / ``executionReport`` user-data
 events they cause.  Works on :class:`._engine.Engine`'s orders under its lock.
 
 Simplifications (documented for users of the fake): stop legs (``STOP_LOSS*``, ``TAKE_PROFIT*``)
@@ -79,7 +80,14 @@ class Trading:
         self.engine = fake.engine
         self.lists: Dict[int, OrderList] = {}
         self.next_list_id = 1
+        self.amended: Dict[int, List[JSON]] = {}  # orderId -> GET /api/v3/order/amendments rows
         self.engine.on_fill = self.on_fill
+        # The hooks testing/_account.py looks for on the engine (order-list and amendment queries).
+        hooks: Dict[str, Callable[..., Any]] = {
+            "order_list_status": self.query_list, "all_order_lists": self.all_lists,
+            "open_order_lists": self.open_lists, "amendments": lambda o: list(self.amended.get(o.order_id, ()))}
+        for name, hook in hooks.items():
+            setattr(self.engine, name, hook)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _auto_cid(self, prefix: str = "fake") -> str:
@@ -363,6 +371,16 @@ class Trading:
             return self._status(self.find_list(p, cid_key="origClientOrderId", code=-2013,
                                                msg="Order list does not exist."))
 
+    def all_lists(self, p: Params) -> List[JSON]:
+        with self.engine.lock:
+            start = int(p.get("fromId") or 0)
+            rows = [self._status(lst) for lid, lst in sorted(self.lists.items()) if lid >= start]
+            return rows[: int(p.get("limit") or 500)]
+
+    def open_lists(self) -> List[JSON]:
+        with self.engine.lock:
+            return [self._status(lst) for _, lst in sorted(self.lists.items()) if lst.order_status != "ALL_DONE"]
+
     # -- single orders ------------------------------------------------------------------------------
     def cancel_order(self, p: Params) -> JSON:
         """DELETE /api/v3/order: a leg of an order list cancels the whole list (list status answer)."""
@@ -441,11 +459,14 @@ class Trading:
                 b[0] += o.locked - keep
                 b[1] -= o.locked - keep
                 o.locked = keep
-            orig = o.client_order_id
+            orig, orig_qty = o.client_order_id, o.orig_qty
             o.orig_qty, o.update_time = new_qty, now
             o.client_order_id = p.get("newClientOrderId") or self._auto_cid()
             execution_id = e.next_exec_id
             e._report(o, "REPLACED", now, orig_cid=orig)
+            self.amended.setdefault(o.order_id, []).append({
+                "symbol": o.symbol, "orderId": o.order_id, "executionId": execution_id, "origClientOrderId": orig,
+                "newClientOrderId": o.client_order_id, "origQty": fmt(orig_qty), "newQty": fmt(new_qty), "time": now})
             amended = {"symbol": o.symbol, "orderId": o.order_id, "orderListId": o.order_list_id,
                        "origClientOrderId": orig, "clientOrderId": o.client_order_id, "price": fmt(o.price),
                        "qty": fmt(o.orig_qty), "executedQty": fmt(o.executed_qty), "preventedQty": fmt(Decimal(0)),
@@ -495,7 +516,7 @@ WS_ORDER_METHODS = ("orderList.place", "orderList.place.oco", "orderList.place.o
                     "orderList.place.opo", "orderList.place.opoco", "orderList.cancel", "order.cancelReplace",
                     "openOrders.cancelAll", "sor.order.place")
 WS_WEIGHTS: Dict[str, int] = {m: 1 for m in WS_ORDER_METHODS}
-WS_WEIGHTS.update({"order.amend.keepPriority": 4, "sor.order.test": 1, "orderList.status": 4})
+WS_WEIGHTS.update({"order.amend.keepPriority": 4, "sor.order.test": 1})
 
 
 def _commission_weight(p: Params) -> int:
@@ -516,7 +537,6 @@ def rest_routes(t: Trading) -> Dict[Tuple[str, str], Tuple[Callable[[Params], An
         ("POST", "/api/v3/orderList/opo"): (lambda p: t.oto(p, "OPO"), one, True),
         ("POST", "/api/v3/orderList/opoco"): (lambda p: t.oto(p, "OPOCO"), one, True),
         ("DELETE", "/api/v3/orderList"): (t.cancel_list, one, True),
-        ("GET", "/api/v3/orderList"): (t.query_list, lambda p: 4, True),
         ("POST", "/api/v3/sor/order"): (t.sor_order, one, True),
         ("POST", "/api/v3/sor/order/test"): (t.sor_test, _commission_weight, True),
     }
@@ -535,7 +555,6 @@ def ws_handlers(t: Trading) -> Dict[str, Callable[[Params], Any]]:
         "orderList.place.opo": lambda p: t.oto(p, "OPO"),
         "orderList.place.opoco": lambda p: t.oto(p, "OPOCO"),
         "orderList.cancel": t.cancel_list,
-        "orderList.status": t.query_list,
         "sor.order.place": lambda p: [t.sor_order(p)],  # the WebSocket API answers SOR with a list
         "sor.order.test": t.sor_test,
     }

@@ -113,3 +113,21 @@ def test_a_rejected_list_leaves_no_orphan_leg(fake: FakeBinance) -> None:
         ("pendingSide", "SELL"), ("pendingQuantity", "0.000001"), ("pendingPrice", str(low * 2))])
     assert r.status_code == 400 and r.json()["code"] == -1013  # the pending leg's LOT_SIZE
     assert fake.orders("BTCUSDT") == []
+
+
+def test_order_list_and_amendment_queries(fake: FakeBinance) -> None:
+    body = signed(fake, "POST", "/api/v3/orderList/oco", oco_params(fake)).json()
+    lid = body["orderListId"]
+    r = signed(fake, "GET", "/api/v3/orderList", [("origClientOrderId", "L-1")])
+    assert r.status_code == 200 and r.json()["orderListId"] == lid and "orderReports" not in r.json()
+    assert [x["orderListId"] for x in signed(fake, "GET", "/api/v3/openOrderList").json()] == [lid]
+    assert [x["orderListId"] for x in signed(fake, "GET", "/api/v3/allOrderList").json()] == [lid]
+    maker = body["orderReports"][1]
+    r = signed(fake, "PUT", "/api/v3/order/amend/keepPriority", [("symbol", "BTCUSDT"), ("orderId", maker["orderId"]),
+                                                                ("newQty", "0.005"), ("newClientOrderId", "am-1")])
+    assert r.status_code == 200 and r.json()["listStatus"]["orderListId"] == lid
+    rows = signed(fake, "GET", "/api/v3/order/amendments",
+                  [("symbol", "BTCUSDT"), ("orderId", maker["orderId"])]).json()
+    assert [(x["origQty"], x["newQty"], x["newClientOrderId"]) for x in rows] == [("0.01000000", "0.00500000", "am-1")]
+    signed(fake, "DELETE", "/api/v3/orderList", [("symbol", "BTCUSDT"), ("orderListId", lid)])
+    assert signed(fake, "GET", "/api/v3/openOrderList").json() == []
