@@ -39,6 +39,8 @@ DECIMAL_KEYS: FrozenSet[str] = frozenset(
         "askPrice", "askQty",
         # account endpoints: commission discount, prevented matches (STP), order amendments
         "discount", "makerPreventedQuantity", "takerPreventedQuantity", "newQty",
+        # trading: amend keepPriority's amendedOrder
+        "preventedQty", "cumulativeQuoteQty",
     }
 )
 """Keys whose string values are prices, quantities or amounts (reference section 11)."""

@@ -44,12 +44,11 @@ from requests.structures import CaseInsensitiveDict
 from tenacity import Retrying, retry_if_exception_type
 
 from .._api import AccountApi, MarketDataApi, TradingApi
+from .._core import catalog
 from .._core.clock import ServerClock
 from .._core.endpoints import Endpoint
-from .._core.numbers import format_param
-from .._core.params import check_client_order_id, new_client_order_id
 from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
-from .._core.retry import Decision, FailureKind, classify, needs_client_order_id
+from .._core.retry import Decision, FailureKind, classify
 from .._core.signing import rest_query, signer_from_auth
 from .._core.timing import MILLISECOND, format_recv_window, recv_window, time_unit_headers
 from .._io.netenv import resolve_trust
@@ -65,6 +64,7 @@ from ..errors import (
     error_from_response,
 )
 from .deadline import CallLimit, DeadlineAdapter, limit_calls
+from .encode import encode_params
 from .endpoints import RestEndpoints
 from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
 from .tls import TrustAdapter, connect_failure
@@ -116,11 +116,12 @@ class _Call:
     """Per-call state; lives on the calling thread's stack only."""
 
     __slots__ = ("method", "path", "pairs", "names", "query", "signed", "timeout", "rid", "weight",
-                 "client_order_id", "symbol", "attempt", "maybe_executed", "resynced", "deadline", "abort", "keyed")
+                 "client_order_id", "id_param", "symbol", "attempt", "maybe_executed", "resynced", "deadline",
+                 "abort", "keyed")
 
     def __init__(self, method: str, path: str, pairs: List[Tuple[str, str]], signed: bool,
                  timeout: Tuple[float, float], rid: str, deadline: float,
-                 abort: Optional[threading.Event], keyed: bool = False) -> None:
+                 abort: Optional[threading.Event], keyed: bool = False, id_param: Optional[str] = None) -> None:
         self.method = method
         self.path = path
         self.pairs = pairs
@@ -132,7 +133,8 @@ class _Call:
         self.abort = abort  # set: cut the call now (the connector's prober during stop())
         self.rid = rid
         self.weight = endpoint_weight(method, path, self.names)
-        self.client_order_id = self.names.get("newClientOrderId")
+        self.id_param = id_param or "newClientOrderId"  # listClientOrderId for an order list
+        self.client_order_id = self.names.get(self.id_param)
         self.symbol = self.names.get("symbol")
         self.attempt = 0
         self.maybe_executed = False
@@ -341,7 +343,10 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
             end = _monotonic() + limits[1]
             if deadline is not None and deadline < end:  # a nested call (clock sync) shares its caller's
                 end = deadline
-            call = _Call(method, path, self._encode(params, method, path), signed, limits, rid, end, abort, keyed)
+            ep = catalog.lookup(method, path)
+            id_param = ep.order_id_param if ep is not None and ep.places_order else None
+            pairs = encode_params(params, id_param, self._allow_float)
+            call = _Call(method, path, pairs, signed, limits, rid, end, abort, keyed, id_param)
             try:
                 return self._attempt(call)
             except _Retry as sig:
@@ -351,25 +356,6 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
                 self._inflight -= 1
                 if not self._inflight:
                     self._idle.notify_all()
-
-    def _encode(self, params: Optional[Mapping[str, Any]], method: str, path: str) -> List[Tuple[str, str]]:
-        pairs: List[Tuple[str, str]] = []
-        if params:
-            allow = self._allow_float
-            for name, value in params.items():
-                if isinstance(value, (list, tuple)):  # symbols=["BTCUSDT","BNBUSDT"]: a JSON array's text
-                    pairs.append((name, simplejson.dumps([format_param(name, v, allow_float=allow) for v in value],
-                                                         separators=(",", ":"))))
-                elif value is not None:  # a per-call recvWindow: validated and sent canonical, as the configured one
-                    pairs.append((name, format_recv_window(recv_window(name, value)) if name == "recvWindow"
-                                  else format_param(name, value, allow_float=allow)))
-        if needs_client_order_id(method, path):
-            cid = next((v for k, v in pairs if k == "newClientOrderId"), None)
-            if cid is None:
-                pairs.append(("newClientOrderId", new_client_order_id()))
-            else:
-                check_client_order_id(cid, "newClientOrderId")
-        return pairs
 
     def _call_timeout(self, timeout: Timeout) -> Tuple[float, float]:
         if timeout is None:
@@ -416,7 +402,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         except (_Retry, _Stopped):
             raise last[0] from last[0].__cause__
         except NotFoundError as error:
-            if error.binance_code == -2011 and call.maybe_executed:
+            if error.binance_code == -2011 and call.maybe_executed and call.path == "/api/v3/order":
                 return self._cancel_outcome(call, error)
             raise
 
@@ -467,6 +453,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
                 error.path = call.path
                 if call.client_order_id is not None:
                     error.details["client_order_id"] = call.client_order_id
+                    if call.id_param == "listClientOrderId":
+                        error.details["list_client_order_id"] = call.client_order_id
                 if _log.isEnabledFor(logging.WARNING):
                     _log.warning("%s %s outcome unknown", call.method, call.path,
                                  extra={"request_id": call.rid, "exchange": self._exchange,

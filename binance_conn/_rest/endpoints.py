@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from .._core.numbers import RoundingMode, SymbolFilters, to_decimal
-from .._core.params import check_client_order_id, decimalize
+from .._core.params import decimalize
 from ..errors import NotFoundError, UnknownStatusError, ValidationError
 from .limiter import HostLimiter
 
@@ -81,46 +81,11 @@ class RestEndpoints:
 
     # ---------------------------------------------------------------- trading
 
-    def new_order(self, symbol: str, side: str, type: str, *, quantity: Optional[Number] = None,  # noqa: A002
-                  price: Optional[Number] = None, time_in_force: Optional[str] = None,
-                  client_order_id: Optional[str] = None, timeout: Any = None, **extra: Any) -> JSON:
-        """``POST /api/v3/order``; never re-sent blindly.
-
-        A ``newClientOrderId`` is always sent (``client_order_id`` or a generated
-        one).  When the outcome is unknown (read timeout, 5xx, -1000/-1006/-1007)
-        :class:`UnknownStatusError` carries it; pass the error to
-        :meth:`reconcile_order`.  ``extra`` holds any other Binance parameter by
-        its Binance name (``stopPrice``, ``quoteOrderQty``, ``newOrderRespType`` ...);
-        ``timeout`` is this call's read timeout (s) or ``(connect, read)``.
-        """
-        params: Dict[str, Any] = {"symbol": symbol.upper(), "side": side, "type": type,
-                                  "timeInForce": time_in_force, "quantity": quantity, "price": price}
-        if client_order_id is not None:
-            params["newClientOrderId"] = check_client_order_id(client_order_id)
-        params.update(extra)
-        return decimalize(self.request("POST", "/api/v3/order", params, signed=True, timeout=timeout))
-
-    def cancel_order(self, symbol: str, order_id: Optional[int] = None,
-                     client_order_id: Optional[str] = None, **extra: Any) -> JSON:
-        """``DELETE /api/v3/order``; retried as a safe request.
-
-        If a retried cancel is answered "Unknown order" after an attempt that may
-        have gone through, the order's real state is returned instead of
-        :class:`NotFoundError`.
-        """
-        params = self._order_ref(symbol, order_id, client_order_id)
-        params.update(extra)
-        return decimalize(self.request("DELETE", "/api/v3/order", params, signed=True))
-
-    @staticmethod
-    def _order_ref(symbol: str, order_id: Optional[int], client_order_id: Optional[str]) -> Dict[str, Any]:
-        if order_id is None and client_order_id is None:
-            raise ValidationError("order_id", None, "give order_id or client_order_id")
-        return {"symbol": symbol.upper(), "orderId": order_id, "origClientOrderId": client_order_id}
-
     def reconcile_order(self, err: UnknownStatusError) -> Optional[JSON]:
-        """After :class:`UnknownStatusError` from :meth:`new_order`: the order's real
-        state (it was placed), or None (it does not exist).
+        """After :class:`UnknownStatusError` from :meth:`new_order` (or another placement): the
+        order's real state (it was placed), or None (it does not exist).  For an order list
+        (the error's ``details["list_client_order_id"]``) the list's status
+        (``GET /api/v3/orderList``), or None.
 
         Raises:
             ValidationError: ``err`` carries no client order id / symbol.
@@ -131,6 +96,8 @@ class RestEndpoints:
         if not cid or not symbol:
             raise ValidationError("err", err, "an UnknownStatusError from new_order (with client_order_id)")
         try:
+            if err.details.get("list_client_order_id") == cid:
+                return decimalize(self.request("GET", "/api/v3/orderList", {"origClientOrderId": cid}, signed=True))
             return self.get_order(symbol, client_order_id=cid)
         except NotFoundError:
             return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Mapping, Optional
 
+from .._api.base import placed_orders
 from .client import RestClient
 
 __all__ = ["TrackingRestClient"]
@@ -14,8 +15,9 @@ _log = logging.getLogger("binance_conn.rest")
 
 
 class TrackingRestClient(RestClient):
-    """A :class:`RestClient` that tells an observer about every order it placed
-    (``POST /api/v3/order`` answers), so a user-data gap also covers REST placements."""
+    """A :class:`RestClient` that tells an observer about every order it placed (typed
+    placements: single orders, order lists, cancel-replace, SOR; and raw ``POST /api/v3/order``
+    answers), so a user-data gap also covers REST placements."""
 
     order_observer: Optional[Callable[[Any], None]] = None
 
@@ -29,3 +31,13 @@ class TrackingRestClient(RestClient):
             except Exception:  # pragma: no cover - tracking must never break a placement
                 _log.exception("order tracking failed")
         return result
+
+    def _placed(self, result: Any) -> None:
+        observer = self.order_observer
+        if observer is None:
+            return
+        for order in placed_orders(result):
+            try:
+                observer(order)
+            except Exception:  # pragma: no cover - tracking must never break a placement
+                _log.exception("order tracking failed")

@@ -7,8 +7,8 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 from .._api import AccountApi, MarketDataApi, TradingApi
+from .._api.base import placed_orders
 from .._core.endpoints import Endpoint
-from .._core.params import check_client_order_id, decimalize, new_client_order_id
 from ..errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,34 +56,15 @@ class WsApiClient(MarketDataApi, TradingApi, AccountApi):
                                     timeout=10.0 if timeout is None else float(timeout),
                                     client_order_id=client_order_id, symbol=symbol)
 
-    def place_order(self, symbol: str, side: str, type: str, *, quantity: Any = None,  # noqa: A002
-                    price: Any = None, time_in_force: Optional[str] = None, client_order_id: Optional[str] = None,
-                    timeout: float = 10.0, **extra: Any) -> Dict[str, Any]:
-        """``order.place``; never re-sent.  A ``newClientOrderId`` is always sent; a timeout or a
-        connection lost with the request in flight raises :class:`UnknownStatusError` carrying it
-        (``conn.rest.reconcile_order(err)`` finds out what happened)."""
-        cid = new_client_order_id() if client_order_id is None else check_client_order_id(client_order_id)
-        sym = symbol.upper()
-        params: Dict[str, Any] = {"symbol": sym, "side": side, "type": type, "timeInForce": time_in_force,
-                                  "quantity": quantity, "price": price, "newClientOrderId": cid}
-        params.update(extra)
-        link = self._link()
-        result = link.request("order.place", params, signed=True, timeout=timeout, client_order_id=cid, symbol=sym)
-        result = decimalize(result)
-        link.track_placed(result)
-        return result  # type: ignore[no-any-return]
+    place_order = TradingApi.new_order
+    """``order.place``: :meth:`new_order` under its historical WebSocket API name."""
 
-    def cancel_order(self, symbol: str, order_id: Optional[int] = None, client_order_id: Optional[str] = None, *,
-                     timeout: float = 10.0, **extra: Any) -> Dict[str, Any]:
-        """``order.cancel`` by ``order_id`` or ``client_order_id``; not re-sent on an unknown outcome."""
-        if order_id is None and client_order_id is None:
-            raise ValidationError("order_id", None, "give order_id or client_order_id")
-        sym = symbol.upper()
-        params: Dict[str, Any] = {"symbol": sym, "orderId": order_id, "origClientOrderId": client_order_id}
-        params.update(extra)
-        result = self._link().request("order.cancel", params, signed=True, timeout=timeout,
-                                      client_order_id=client_order_id, symbol=sym)
-        return decimalize(result)  # type: ignore[no-any-return]
+    def _placed(self, result: Any) -> None:
+        """Track the placed orders (single, order-list reports, cancel-replace's new order, SOR
+        entries) for reconciliation of the user-data stream."""
+        link = self._link()
+        for order in placed_orders(result):
+            link.track_placed(order)
 
     # WebSocket-API-only session methods (web-socket-api.md "Session Authentication" and
     # "User Data Stream requests"; no REST twin, so not in the endpoint table).

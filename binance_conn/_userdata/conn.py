@@ -33,7 +33,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 
+from .._core import catalog
 from .._core.backoff import Backoff
+from .._core.endpoints import TRADE
 from .._core.health import HealthMonitor
 from .._core.lifecycle import LinkInput, LinkLife, LinkState
 from .._core.wsapi import (
@@ -58,7 +60,10 @@ __all__ = ["LinkHost", "WsApiConn", "Waiter"]
 
 _log = logging.getLogger("binance_conn.user_data")
 _monotonic = time.monotonic
-_ORDER_METHODS = frozenset({"order.place", "order.cancel", "order.cancelReplace", "orderList.place"})
+# Requests whose outcome is unknown when the connection drops with them in flight: every TRADE
+# method of the endpoint table (placements, cancels, amends) but the test orders.
+_ORDER_METHODS = frozenset({"order.place", "order.cancel", "order.cancelReplace", "orderList.place"}) | frozenset(
+    ep.ws_method for ep in catalog.ALL if ep.ws_method and ep.security == TRADE and not ep.name.startswith("test_"))
 
 
 

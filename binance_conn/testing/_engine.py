@@ -44,17 +44,19 @@ class Order:
     working_time: int = -1
     locked: Decimal = Decimal(0)
     fills: List[JSON] = field(default_factory=list)
+    order_list_id: int = -1  # >= 0: a leg of an order list (testing/_orderlists.py)
+    stop_price: Decimal = Decimal(0)
 
     @property
     def is_open(self) -> bool:
         return self.status not in _FINAL
 
     def as_query(self) -> JSON:
-        return {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
+        return {"symbol": self.symbol, "orderId": self.order_id, "orderListId": self.order_list_id,
                 "clientOrderId": self.client_order_id, "price": fmt(self.price), "origQty": fmt(self.orig_qty),
                 "executedQty": fmt(self.executed_qty), "cummulativeQuoteQty": fmt(self.cum_quote),
                 "status": self.status, "timeInForce": self.time_in_force, "type": self.type, "side": self.side,
-                "stopPrice": fmt(Decimal(0)), "icebergQty": fmt(Decimal(0)), "time": self.time,
+                "stopPrice": fmt(self.stop_price), "icebergQty": fmt(Decimal(0)), "time": self.time,
                 "updateTime": self.update_time, "isWorking": True,
                 "workingTime": self.working_time if self.working_time >= 0 else self.time,
                 "origQuoteOrderQty": fmt(self.orig_quote_qty), "selfTradePreventionMode": "NONE"}
@@ -76,6 +78,7 @@ class Engine:
         self.next_auto_cid = 1
         self.emit_user: Callable[[JSON], object] = lambda ev: None
         self.emit_trade: Callable[[str, TradeRec], None] = lambda sym, rec: None
+        self.on_fill: Callable[[Order], None] = lambda o: None  # order lists react to their legs' fills
 
     # -- parameters ---------------------------------------------------------------------------
     @staticmethod
@@ -128,8 +131,8 @@ class Engine:
                 orig_cid: str = "", cid: Optional[str] = None, expiry: Optional[str] = None,
                 maker: bool = False) -> None:
         ev: JSON = {"e": "executionReport", "E": now, "s": o.symbol, "c": cid or o.client_order_id, "S": o.side,
-                    "o": o.type, "f": o.time_in_force, "q": fmt(o.orig_qty), "p": fmt(o.price), "P": fmt(Decimal(0)),
-                    "F": fmt(Decimal(0)), "g": -1, "C": orig_cid, "x": x, "X": o.status, "r": "NONE",
+                    "o": o.type, "f": o.time_in_force, "q": fmt(o.orig_qty), "p": fmt(o.price), "P": fmt(o.stop_price),
+                    "F": fmt(Decimal(0)), "g": o.order_list_id, "C": orig_cid, "x": x, "X": o.status, "r": "NONE",
                     "i": o.order_id, "l": fmt(last_qty), "z": fmt(o.executed_qty), "L": fmt(last_px),
                     "n": fmt(commission), "N": comm_asset, "T": now, "t": trade_id, "I": self.next_exec_id,
                     "w": o.is_open and o.working_time >= 0, "m": maker,
@@ -215,9 +218,10 @@ class Engine:
             quote[0] += o.locked
             quote[1] -= o.locked
             o.locked = Decimal(0)
+        self.on_fill(o)
 
     # -- public operations ----------------------------------------------------------------------
-    def place(self, params: Mapping[str, str], test: bool = False) -> Tuple[JSON, bool]:
+    def place(self, params: Mapping[str, str], test: bool = False, order_list_id: int = -1) -> Tuple[JSON, bool]:
         """Validate and execute a new order. Returns (response, got_filled). Raises BinanceFault."""
         with self.lock:
             st = self._symbol(params)
@@ -298,6 +302,7 @@ class Engine:
             o = Order(spec.symbol, self.next_order_id, cid, side, otype, tif, price or Decimal(0),
                       qty if qty is not None else Decimal(0), quote_qty or Decimal(0), now, update_time=now)
             self.next_order_id += 1
+            o.order_list_id = order_list_id
             self.orders[o.order_id] = o
             if rests:
                 o.working_time = now
@@ -332,14 +337,18 @@ class Engine:
     def _response(self, o: Order, resp_type: Optional[str]) -> JSON:
         if resp_type is None:
             resp_type = "FULL" if o.type in ("LIMIT", "MARKET") else "ACK"
-        out: JSON = {"symbol": o.symbol, "orderId": o.order_id, "orderListId": -1, "clientOrderId": o.client_order_id,
-                     "transactTime": o.time}
+        out: JSON = {"symbol": o.symbol, "orderId": o.order_id, "orderListId": o.order_list_id,
+                     "clientOrderId": o.client_order_id, "transactTime": o.time}
         if resp_type in ("RESULT", "FULL"):
             out.update({"price": fmt(o.price), "origQty": fmt(o.orig_qty), "executedQty": fmt(o.executed_qty),
                         "origQuoteOrderQty": fmt(o.orig_quote_qty), "cummulativeQuoteQty": fmt(o.cum_quote),
                         "status": o.status, "timeInForce": o.time_in_force, "type": o.type, "side": o.side,
                         "workingTime": o.working_time if o.working_time >= 0 else o.time,
                         "selfTradePreventionMode": "NONE"})
+            if o.stop_price:
+                out["stopPrice"] = fmt(o.stop_price)
+            if o.order_list_id >= 0 and o.working_time < 0:
+                out["workingTime"] = -1
         if resp_type == "FULL":
             out["fills"] = list(o.fills)
         return out
@@ -390,7 +399,7 @@ class Engine:
         o.locked = Decimal(0)
         self._report(o, "CANCELED", now, cid=cancel_id, orig_cid=orig)
         self._position([asset], now)
-        out = {"symbol": o.symbol, "origClientOrderId": orig, "orderId": o.order_id, "orderListId": -1,
+        out = {"symbol": o.symbol, "origClientOrderId": orig, "orderId": o.order_id, "orderListId": o.order_list_id,
                "clientOrderId": cancel_id, "transactTime": now}
         q = o.as_query()
         for k in ("price", "origQty", "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty", "status",

@@ -15,6 +15,7 @@ from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._engine import Engine
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
+from ._orderlists import Trading
 from ._rest import RestApp, RestServer
 from ._streams import StreamsMixin
 from ._timeunit import user_event_to_micros
@@ -135,6 +136,7 @@ class FakeBinance(StreamsMixin):
         self.engine = Engine(self.market, self.clock, bal)
         self.engine.emit_user = self._emit_user
         self.engine.emit_trade = self._emit_trade_rec
+        self.trading = Trading(self)  # order lists, cancel-replace, amend, cancel-all, SOR (_orderlists.py)
         self.weights = WeightLimiter(weight_limit, ban_seconds, ban_after)
         self.orders_counter = OrderCounter(order_limit_10s, order_limit_1d)
         self.attempts = AttemptLimiter(connection_attempts_limit, connection_window)

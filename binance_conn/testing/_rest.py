@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._market import KLINE_INTERVALS, Market
+from ._orderlists import ORDER_PATHS as TRADING_ORDER_PATHS
+from ._orderlists import rest_routes as trading_routes
 from ._rest_market import market_routes
 from ._timeunit import normalize_time_params, rest_to_micros, wants_micros
 from ._util import JSON, BinanceFault, dumps, fmt
@@ -96,6 +98,8 @@ class RestApp:
         self.routes.update(market_routes(self))  # the rest of the market-data endpoints (_rest_market.py)
         self._order_paths = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
                              ("DELETE", "/api/v3/openOrders")}
+        self.routes.update(trading_routes(fake.trading))
+        self._order_paths |= TRADING_ORDER_PATHS
 
     # -- request pipeline ---------------------------------------------------------------------
     def handle(self, method: str, path: str, raw_query: str, raw_body: str, headers: Mapping[str, str]) -> Reply:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from ._account import ACCOUNT_WS_METHODS
 from ._account import ws_handlers as account_ws_handlers
 from ._auth import BAD_SIGNATURE, REJECTED_KEY, check_timestamp, ws_payload
+from ._orderlists import WS_ORDER_METHODS, WS_WEIGHTS, ws_handlers
 from ._rest_market import ws_market_route
 from ._util import JSON, BinanceFault, dumps
 
@@ -24,7 +25,8 @@ _WEIGHTS: Dict[str, int] = {
     "userDataStream.unsubscribe": 2, "order.place": 1, "order.test": 1, "order.cancel": 1, "order.status": 4,
     "openOrders.status": 6, "account.status": 20,
 }
-_ORDER_METHODS = ("order.place", "order.cancel")
+_ORDER_METHODS = ("order.place", "order.cancel") + WS_ORDER_METHODS
+_WEIGHTS.update(WS_WEIGHTS)
 # Account queries (_account): weight rules of the parameters (openOrders.status 6/80, myTrades 20/5 ...).
 _WEIGHT_RULES: Dict[str, Callable[[Dict[str, Any]], int]] = {m: w for m, (_h, w) in ACCOUNT_WS_METHODS.items()}
 
@@ -215,8 +217,9 @@ def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str
     }
     for name, handler in account_ws_handlers(fake).items():
         handlers.setdefault(name, handler)
+    handlers.update(ws_handlers(fake.trading))
     _authenticate(fake, session, params, need_signature=False)
     sp = _str_params(params)
     for k in ("apiKey", "signature", "timestamp", "recvWindow"):
         sp.pop(k, None)
-    return handlers[method](sp), method in ("order.place", "order.cancel", "order.test"), []
+    return handlers[method](sp), method in _ORDER_METHODS or method == "order.test", []
