@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import threading
 import time
@@ -30,7 +29,8 @@ __all__ = ["DOCS", "EXAMPLES", "ACCOUNT", "CALLS", "examples_for", "expected_dec
            "param_table", "WsRig"]
 
 # The docs snapshot the examples were extracted from (tests reading its Markdown skip without it).
-DOCS = Path(os.environ.get("BINANCE_SPOT_DOCS", "/work/shared/binance-spot-api-docs"))
+from _spot_docs import DOCS  # noqa: E402
+
 EXAMPLES: List[Dict[str, Any]] = json.loads(
     (Path(__file__).parent / "fixtures" / "spot_docs" / "examples.json").read_text(encoding="utf-8"))
 ACCOUNT: Tuple[Endpoint, ...] = spec_account.ENDPOINTS

@@ -8,16 +8,14 @@ testnet/general-info.md, demo-mode/general-info.md, rest-api.md and web-socket-s
 
 from __future__ import annotations
 
-import pathlib
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from _spot_docs import DOCS  # noqa: E402
 
 from binance_conn import ValidationError
 from binance_conn.config import EXCHANGES, MARKET_DATA_ONLY, Config, ExchangeConfig
-
-DOCS = pathlib.Path("/work/shared/binance-spot-api-docs")
 
 
 def _fails(builder: Any) -> ValidationError:

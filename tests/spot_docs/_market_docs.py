@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 __all__ = ["DOCS", "DocEndpoint", "rest_endpoints", "ws_endpoints", "examples", "FIXTURE"]
 
-DOCS = Path(os.environ.get("BINANCE_SPOT_DOCS", "/work/shared/binance-spot-api-docs"))
+from _spot_docs import DOCS  # noqa: E402
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spot_docs" / "examples.json"
 
 

@@ -16,13 +16,15 @@ import json
 import re
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for _spot_docs
 from typing import Dict, List, NamedTuple, Optional, Tuple
+
+import _spot_docs  # noqa: E402
 
 _ROOT = Path(__file__).resolve().parents[2]
 # The snapshot beside the checkout (as tests/fixtures/spot_docs/extract.py expects it), or beside a worktree's parent.
-DOCS = next((d for d in (_ROOT.parent / "shared" / "binance-spot-api-docs",
-                         _ROOT.parent.parent / "shared" / "binance-spot-api-docs") if d.is_dir()),
-            _ROOT.parent / "shared" / "binance-spot-api-docs")
+DOCS = _spot_docs.DOCS  # the snapshot, wherever it is (tests/_spot_docs.py)
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spot_docs" / "trading_params.json"
 _NAME = re.compile(r"^[a-z][A-Za-z0-9]*$")
 _ROUTE = re.compile(r"```\s*\n(GET|POST|PUT|DELETE) (\S+)\s*\n```")

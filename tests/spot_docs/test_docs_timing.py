@@ -18,7 +18,8 @@ from binance_conn._core.timing import epoch_ms, format_recv_window, recv_window
 from binance_conn._core.wsapi import WsApiProtocol
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "spot_docs" / "examples.json"
-DOCS = pathlib.Path("/work/shared/binance-spot-api-docs")
+from _spot_docs import DOCS  # noqa: E402
+
 DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"  # the docs' example secret
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 from _helpers import scaled, wait_until
+from _spot_docs import find_docs
 
 import binance_conn as bc
 from binance_conn.testing import FakeBinance
@@ -386,11 +387,7 @@ def test_faq_user_data_examples_delivered_key_by_key(live: Live) -> None:
 
 
 def _find_docs() -> Optional[Path]:
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "binance-spot-api-docs"
-        if (candidate / "user-data-stream.md").is_file():
-            return candidate
-    return None
+    return find_docs()
 
 
 # -- counted, not delivered -------------------------------------------------------------------------
