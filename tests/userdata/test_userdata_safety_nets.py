@@ -51,7 +51,11 @@ def _recovered(h: Harness, component: str, caplog: pytest.LogCaptureFixture, fir
     assert down.session == "user_data"
     # the normal path: a new connection, subscribed, delivering
     t = h.net.wait_for_connection(scaled(10))
-    h.conn_event(lambda e: e.state is S.CONNECTED and h._seen_conn.index(e) > h._seen_conn.index(down))
+    # by identity: events are values, and two CONNECTED events within one millisecond compare equal
+    def position(ev: object) -> int:
+        return next(i for i, seen in enumerate(h._seen_conn) if seen is ev)
+
+    h.conn_event(lambda e: e.state is S.CONNECTED and position(e) > position(down))
     assert h.link.ready.wait(scaled(10))
     assert h.link.stats()["subscribed"] and h.link.stats()["internal_errors"] >= 1
     t.feed_text(balance_event(7, h.api.sub_id(t)))
