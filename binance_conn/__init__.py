@@ -17,8 +17,10 @@ from ._io.dispatch import Subscription  # noqa: E402
 from .config import Config, ConfigBuilder, Secret, new_config  # noqa: E402
 from .connector import Connector, SubscriptionGroup  # noqa: E402
 from .enums import (  # noqa: E402
+    BookState,
     ConnectionState,
     ExecutionType,
+    GapState,
     KlineInterval,
     OrderSide,
     OrderStatus,
@@ -72,9 +74,11 @@ from .events import (  # noqa: E402
     EventStreamTerminated,
     ExternalLockUpdate,
     Fill,
+    GapEvent,
     Kline,
     ListOrder,
     MiniTicker,
+    OrderBook,
     OrderListUpdate,
     OrderUpdate,
     Ticker,
@@ -94,6 +98,8 @@ __all__ = [
     "Secret",
     "new_config",
     # enums
+    "GapState",
+    "BookState",
     "ConnectionState",
     "OverflowPolicy",
     "OrderSide",
@@ -141,6 +147,8 @@ __all__ = [
     "WAFError",
     # events
     "ConnectionEvent",
+    "GapEvent",
+    "OrderBook",
     "Ticker",
     "MiniTicker",
     "BookTicker",

@@ -57,7 +57,7 @@ from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
 from ._io.dispatch import Dispatcher, Subscription
 from ._io.netenv import WsTransportFactory
-from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC
+from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC, GAP_TOPIC
 from ._market.session import MarketSession
 from ._rest.tracking import TrackingRestClient
 from ._userdata.client import WsApiClient
@@ -417,6 +417,10 @@ class Connector:
     def on_error(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
         """Subscribe to asynchronous failures (rejected subscription, auth, callback errors)."""
         return self._subscribe_topic(ERROR_TOPIC, callback, options)
+
+    def on_gap(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
+        """Subscribe to :class:`~binance_conn.GapEvent`s: every hole in a stream, as each subscriber saw it."""
+        return self._subscribe_topic(GAP_TOPIC, callback, options)
 
     def on_ticker(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
         """``<symbol>@ticker`` -> :class:`~binance_conn.Ticker`."""

@@ -13,6 +13,8 @@ from enum import Enum
 from typing import Dict, Type, TypeVar, Union
 
 __all__ = [
+    "GapState",
+    "BookState",
     "ConnectionState",
     "OverflowPolicy",
     "OrderSide",
@@ -52,6 +54,28 @@ class OverflowPolicy(_StrEnum):
     """Discard the oldest queued event (counted in ``.dropped``) and keep the newest."""
     BLOCK = "BLOCK"
     """Make the stream reader wait until the subscriber catches up."""
+
+
+class GapState(_StrEnum):
+    """Where a reported hole in a stream stands (:class:`~binance_conn.GapEvent`)."""
+
+    OPEN = "OPEN"
+    """Detected; being filled (``backfill=True``) or reported only."""
+    FILLED = "FILLED"
+    """Every missing event was fetched over REST and delivered, marked ``is_backfilled``."""
+    UNFILLED = "UNFILLED"
+    """The hole stays: no backfill asked, history gone, REST down or the weight budget exhausted."""
+
+
+class BookState(_StrEnum):
+    """Synchronisation state of a local order book (:class:`~binance_conn.OrderBook`)."""
+
+    SYNCING = "SYNCING"
+    """Buffering diffs and waiting for / applying the REST snapshot."""
+    SYNCED = "SYNCED"
+    """Continuous since the snapshot: the book equals Binance's down to the snapshot depth."""
+    OUT_OF_SYNC = "OUT_OF_SYNC"
+    """Continuity broke (gap, reconnect, rollover, REST failure); a resync follows."""
 
 
 class OrderSide(_StrEnum):

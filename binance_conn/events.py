@@ -18,8 +18,10 @@ from decimal import Decimal
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Type, TypeVar, Union
 
 from .enums import (
+    BookState,
     ConnectionState,
     ExecutionType,
+    GapState,
     OrderSide,
     OrderStatus,
     OrderType,
@@ -27,6 +29,8 @@ from .enums import (
 )
 
 __all__ = [
+    "GapEvent",
+    "OrderBook",
     "Event",
     "ConnectionEvent",
     "Ticker",
@@ -339,6 +343,7 @@ class Trade(Event):
         "trade_time",
         "is_buyer_maker",
         "event_time",
+        "is_backfilled",
     )
     exchange: str
     symbol: str
@@ -349,6 +354,7 @@ class Trade(Event):
     is_buyer_maker: bool
     event_time: int
 
+    is_backfilled: bool
     def __init__(
         self,
         exchange: str,
@@ -359,6 +365,7 @@ class Trade(Event):
         trade_time: int,
         is_buyer_maker: bool,
         event_time: int,
+        is_backfilled: bool = False,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -368,6 +375,7 @@ class Trade(Event):
         _set(self, "trade_time", trade_time)
         _set(self, "is_buyer_maker", is_buyer_maker)
         _set(self, "event_time", event_time)
+        _set(self, "is_backfilled", is_backfilled)
 
 
 class AggTrade(Event):
@@ -384,6 +392,7 @@ class AggTrade(Event):
         "trade_time",
         "is_buyer_maker",
         "event_time",
+        "is_backfilled",
     )
     exchange: str
     symbol: str
@@ -396,6 +405,7 @@ class AggTrade(Event):
     is_buyer_maker: bool
     event_time: int
 
+    is_backfilled: bool
     def __init__(
         self,
         exchange: str,
@@ -408,6 +418,7 @@ class AggTrade(Event):
         trade_time: int,
         is_buyer_maker: bool,
         event_time: int,
+        is_backfilled: bool = False,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -419,6 +430,7 @@ class AggTrade(Event):
         _set(self, "trade_time", trade_time)
         _set(self, "is_buyer_maker", is_buyer_maker)
         _set(self, "event_time", event_time)
+        _set(self, "is_backfilled", is_backfilled)
 
 
 class Kline(Event):
@@ -444,6 +456,7 @@ class Kline(Event):
         "taker_buy_base_volume",
         "taker_buy_quote_volume",
         "timezone",
+        "is_backfilled",
     )
     exchange: str
     symbol: str
@@ -465,6 +478,7 @@ class Kline(Event):
     taker_buy_quote_volume: Optional[Decimal]
     timezone: Optional[str]
 
+    is_backfilled: bool
     def __init__(
         self,
         exchange: str,
@@ -486,6 +500,7 @@ class Kline(Event):
         taker_buy_base_volume: Optional[Decimal] = None,
         taker_buy_quote_volume: Optional[Decimal] = None,
         timezone: Optional[str] = None,
+        is_backfilled: bool = False,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -506,6 +521,7 @@ class Kline(Event):
         _set(self, "taker_buy_base_volume", taker_buy_base_volume)
         _set(self, "taker_buy_quote_volume", taker_buy_quote_volume)
         _set(self, "timezone", timezone)
+        _set(self, "is_backfilled", is_backfilled)
 
 
 class DepthUpdate(Event):
@@ -1150,3 +1166,118 @@ class BlockTrade(Event):
         _set(self, "trade_time", trade_time)
         _set(self, "is_buyer_maker", is_buyer_maker)
         _set(self, "event_time", event_time)
+
+
+class GapEvent(Event):
+    """A hole in a stream, as one subscriber sees it (API.md "Market data that is never silently incomplete").
+
+    ``kind`` is ``"trade"``, ``"agg_trade"``, ``"kline"``, ``"depth"`` or ``"user_data"``;
+    ``first_missing``/``last_missing`` are ids (trade, aggregate trade, depth update ids) or
+    open times (klines), inclusive, or None where unknown (user data).  ``cause`` says why
+    (``"reconnect"``, ``"zombie"``, ``"rollover"``, ``"overflow"``, ``"server_skip"`` ...).
+    One gap is reported ``OPEN`` when detected, then once more with the same ``gap_id`` as
+    ``FILLED`` (every missing event delivered, ``is_backfilled``) or ``UNFILLED``; ``filled``
+    counts the events backfilled.  ``event_time`` is the local epoch ms of the report.
+    """
+
+    __slots__ = ("exchange", "stream", "symbol", "kind", "gap_id", "first_missing", "last_missing", "cause",
+                 "state", "event_time", "filled", "reason")
+    exchange: str
+    stream: str
+    symbol: str
+    kind: str
+    gap_id: int
+    first_missing: Optional[int]
+    last_missing: Optional[int]
+    cause: str
+    state: Union[GapState, str]
+    event_time: int
+    filled: int
+    reason: Optional[str]
+
+    def __init__(
+        self,
+        exchange: str,
+        stream: str,
+        symbol: str,
+        kind: str,
+        gap_id: int,
+        first_missing: Optional[int],
+        last_missing: Optional[int],
+        cause: str,
+        state: Union[GapState, str],
+        event_time: int,
+        filled: int = 0,
+        reason: Optional[str] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "stream", stream)
+        _set(self, "symbol", symbol)
+        _set(self, "kind", kind)
+        _set(self, "gap_id", gap_id)
+        _set(self, "first_missing", first_missing)
+        _set(self, "last_missing", last_missing)
+        _set(self, "cause", cause)
+        _set(self, "state", state)
+        _set(self, "event_time", event_time)
+        _set(self, "filled", filled)
+        _set(self, "reason", reason)
+
+    @property
+    def missing(self) -> Optional[int]:
+        """How many ids are missing (``last - first + 1``), or None when not counted in ids (klines, user data)."""
+        if self.first_missing is None or self.last_missing is None or self.kind in ("kline", "user_data"):
+            return None
+        return self.last_missing - self.first_missing + 1
+
+
+class OrderBook(Event):
+    """A local order book's view (API.md "Order books"): ``bids`` best (highest) first, ``asks`` best
+    (lowest) first, each level ``(price, quantity)`` Decimals, cut to the subscriber's ``depth``.
+
+    ``state`` is ``SYNCING``, ``SYNCED`` or ``OUT_OF_SYNC``; the levels of a book that is not
+    ``SYNCED`` must not be trusted (they may be empty).  ``last_update_id`` is the last applied
+    diff's ``u`` (or the snapshot's ``lastUpdateId``).
+    """
+
+    __slots__ = ("exchange", "symbol", "state", "last_update_id", "event_time", "bids", "asks")
+    exchange: str
+    symbol: str
+    state: Union[BookState, str]
+    last_update_id: int
+    event_time: Optional[int]
+    bids: Tuple[PriceLevel, ...]
+    asks: Tuple[PriceLevel, ...]
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        state: Union[BookState, str],
+        last_update_id: int,
+        event_time: Optional[int],
+        bids: Tuple[PriceLevel, ...] = (),
+        asks: Tuple[PriceLevel, ...] = (),
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "state", state)
+        _set(self, "last_update_id", last_update_id)
+        _set(self, "event_time", event_time)
+        _set(self, "bids", tuple(bids))
+        _set(self, "asks", tuple(asks))
+
+    @property
+    def best_bid(self) -> Optional[PriceLevel]:
+        """The highest bid ``(price, quantity)``, or None."""
+        return self.bids[0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Optional[PriceLevel]:
+        """The lowest ask ``(price, quantity)``, or None."""
+        return self.asks[0] if self.asks else None
+
+    @property
+    def is_synced(self) -> bool:
+        """True when ``state`` is ``SYNCED``."""
+        return self.state == BookState.SYNCED

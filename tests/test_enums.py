@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 
 from binance_conn import enums
 from binance_conn.enums import (
+    BookState,
     ConnectionState,
     ExecutionType,
+    GapState,
     KlineInterval,
     OrderSide,
     OrderStatus,
@@ -33,6 +35,8 @@ ALL_ENUMS = [
     TimeInForce,
     ExecutionType,
     KlineInterval,
+    GapState,
+    BookState,
 ]
 
 

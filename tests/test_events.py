@@ -134,7 +134,19 @@ FACTORIES.update({
     ),
     "ReferencePrice": lambda: ev.ReferencePrice("binance", "BAZUSD", D("1.00"), T0),
     "BlockTrade": lambda: ev.BlockTrade("binance", "BNBBTC", 582, D("0.052"), D("5838"), T0 - 1, True, T0),
+    "GapEvent": lambda: ev.GapEvent("binance", "btcusdt@trade", "BTCUSDT", "trade", 1, 100, 149, "reconnect",
+                                    "OPEN", T0),
+    "OrderBook": lambda: ev.OrderBook("binance", "BTCUSDT", "SYNCED", 160, T0, ((D("0.0024"), D("10")),),
+                                      ((D("0.0026"), D("100")),)),
 })
+
+
+def test_gap_event_counts_missing_ids_and_order_book_exposes_its_top() -> None:
+    gap = FACTORIES["GapEvent"]()
+    assert gap.missing == 50 and gap.replace(kind="kline").missing is None
+    book = FACTORIES["OrderBook"]()
+    assert book.best_bid == (D("0.0024"), D("10")) and book.best_ask == (D("0.0026"), D("100")) and book.is_synced
+    assert ev.OrderBook("binance", "BTCUSDT", "SYNCING", 0, None).best_bid is None
 
 
 def _event_classes() -> list:

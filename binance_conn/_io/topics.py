@@ -16,11 +16,13 @@ from ..enums import ConnectionState
 from ..events import ConnectionEvent
 from .dispatch import Dispatcher
 
-__all__ = ["CONNECTION_TOPIC", "ERROR_TOPIC", "publish_connection_events"]
+__all__ = ["CONNECTION_TOPIC", "ERROR_TOPIC", "GAP_TOPIC", "publish_connection_events"]
 
 S = ConnectionState
 CONNECTION_TOPIC = "__connection__"
 ERROR_TOPIC = "__error__"
+GAP_TOPIC = "__gap__"
+"""Where :class:`~binance_conn.GapEvent`s are published (``conn.on_gap``)."""
 _PUBLISHED = (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING)
 
 
