@@ -58,6 +58,7 @@ from ._core.pacing import ConnectionBudget
 from ._io.dispatch import Dispatcher, Subscription
 from ._io.netenv import WsTransportFactory
 from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC, GAP_TOPIC
+from ._market.gaps import GapMonitor
 from ._market.session import MarketSession
 from ._rest.tracking import TrackingRestClient
 from ._userdata.client import WsApiClient
@@ -158,6 +159,8 @@ class Connector:
         self._market = self._make_market(config)
         self._user = self._make_user(config)
         self.ws_api = WsApiClient(lambda: self._user)
+        self._gaps = GapMonitor(self._dispatcher, config.exchange.name, lambda: self.rest,
+                                lambda: self._rest_stop.is_set(), lambda s: self._market.stream_epoch(s))
         _ALL.add(self)
 
     def _make_dispatcher(self, config: Config) -> Dispatcher:
@@ -529,19 +532,27 @@ class Connector:
         return SubscriptionGroup([self._subscribe_topic(t, callback, options) for t in topics])
 
     def _subscribe_topic(self, topic: str, callback: Optional[Callback], options: Dict[str, Any]) -> Subscription:
-        unknown = set(options) - {"buffer", "overflow", "queue"}
+        unknown = set(options) - {"buffer", "overflow", "queue", "backfill"}
         if unknown:
             raise ValidationError("options", sorted(unknown), "unknown keyword(s); use buffer=, overflow=, queue=")
         q = options.get("queue")
         if q is not None and not isinstance(q, queue_mod.Queue):
             raise ValidationError("queue", q, "must be a queue.Queue")
+        backfill = bool(options.get("backfill", False))
+        if backfill and q is not None:
+            raise ValidationError("backfill", True, "needs a callback (queue= subscribers have no worker to wait in)")
+        guard = self._gaps.wrap(topic, callback, backfill) if callback is not None else None
         overflow = options.get("overflow")
         if overflow is not None:
             try:
                 overflow = OverflowPolicy(overflow)
             except ValueError:
                 raise ValidationError("overflow", overflow, "must be DROP_OLDEST or BLOCK") from None
-        return self._dispatcher.subscribe(topic, callback, queue=q, buffer=options.get("buffer"), overflow=overflow)
+        if guard is None:
+            return self._dispatcher.subscribe(topic, callback, queue=q, buffer=options.get("buffer"), overflow=overflow)
+        sub = self._dispatcher.subscribe(topic, guard.deliver, buffer=options.get("buffer"), overflow=overflow)
+        self._gaps.attach(guard, sub)
+        return sub
 
     def _on_topics_changed(self, topic: str, added: bool) -> None:
         """Dispatcher hook (the (un)subscribing thread): a topic got its first subscriber or lost its last."""
@@ -574,6 +585,7 @@ class Connector:
             "dropped_at_stop": self._stop_dropped,
             "rest": {"used_weight": self.rest.used_weight, "inflight": self.rest.inflight},
             "user_data": user,
+            "gaps": self._gaps.stats(),  # gaps, missing, backfilled, unfilled, duplicates; per stream/subscriber
             # why the last failed connect attempt failed (market first), e.g. "certificate: ..."
             "last_connect_error": market.get("last_connect_error") or user.get("last_connect_error"),
         }

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._core.backoff import Backoff
@@ -370,6 +370,16 @@ class MarketSession:
         if rest_ms > seen_ms + _ACTIVITY_SLACK_MS:
             return f"REST shows {symbol} trades {(rest_ms - seen_ms) / 1000.0:.1f} s newer than the last on {stream}"
         return None
+
+    def stream_epoch(self, stream: str) -> Tuple[int, int, Optional[str]]:
+        """``(reconnects of the shard carrying stream, rollovers, that shard's last loss reason)``:
+        a gap detector compares two of these to name a gap's cause (any thread, never blocks)."""
+        with self._lock:
+            index = self.registry.shard_of(stream)
+            link = self.links.get(index) if index is not None else None
+        if link is None:
+            return (0, self.rollovers, None)
+        return (link.reconnects, self.rollovers, link.last_loss_reason)
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> Dict[str, Any]:
