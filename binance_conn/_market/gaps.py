@@ -282,7 +282,7 @@ class GapGuard:
 
     def _count_klines(self, first: int, last: int) -> int:
         n, t = 1, first
-        step = self.tracker.step
+        step: Optional[int] = self.tracker.step
         if step:
             return (last - first) // step + 1
         while t < last:
