@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
-
 from _market_helpers import wait_until
 
 import binance_conn as bc
