@@ -159,7 +159,7 @@ class Connector:
         self._market = self._make_market(config)
         self._user = self._make_user(config)
         self.ws_api = WsApiClient(lambda: self._user)
-        self._gaps = GapMonitor(self._dispatcher, config.exchange.name, lambda: self.rest,
+        self._gaps = GapMonitor(self._dispatcher, config.exchange.name, lambda p, q, t: self.rest.probe(t, p, q),
                                 lambda: self._rest_stop.is_set(), lambda s: self._market.stream_epoch(s))
         _ALL.add(self)
 

@@ -28,6 +28,9 @@ the per-gap time bound (:data:`BACKFILL_TIMEOUT`) or ``stop()``; whatever was fe
 delivered.  ``stop()`` sets the REST stop event, which cuts weight waits and backoff sleeps; the
 guard checks it between pages, so the worker ends promptly.
 
+The GET is the connector's ``rest.probe(timeout, path, params)``: through the limiter and cut at
+once by ``stop()`` (an in-flight request too), so stopping never waits for a slow page.
+
 ``queue=`` subscribers have no worker of their own (the producer thread fills the caller's
 queue): they are not tracked here and ``backfill=True`` with ``queue=`` is refused.
 """
@@ -38,7 +41,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._core import continuity as cont
 from .._core import history
@@ -49,31 +52,23 @@ from ..enums import GapState
 from ..errors import BinanceError, ValidationError
 from ..events import GapEvent
 
-__all__ = ["HistoryApi", "GapGuard", "GapMonitor", "BACKFILL_TIMEOUT", "tracked_kind"]
+__all__ = ["HistoryGet", "GapGuard", "GapMonitor", "BACKFILL_TIMEOUT", "tracked_kind"]
 
 _log = logging.getLogger("binance_conn.gaps")
 _monotonic = time.monotonic
 
 BACKFILL_TIMEOUT = 30.0
 """Seconds one gap's backfill may take before it ends UNFILLED."""
+PAGE_TIMEOUT = 10.0
+"""Seconds one page request may take (retries included)."""
 
 Callback = Callable[[Any], Any]
 Epoch = Tuple[int, int, Optional[str]]  # (shard reconnects, rollovers, last loss reason)
 
 
-class HistoryApi(Protocol):
-    """The REST methods backfill needs (the connector's client; ``_market`` never imports ``_rest``)."""
-
-    def historical_trades(self, symbol: str, *, from_id: Optional[int] = None, limit: Optional[int] = None,
-                          timeout: Any = None, **extra: Any) -> List[Any]: ...
-
-    def agg_trades(self, symbol: str, *, from_id: Optional[int] = None, start_time: Optional[int] = None,
-                   end_time: Optional[int] = None, limit: Optional[int] = None, timeout: Any = None,
-                   **extra: Any) -> List[Any]: ...
-
-    def klines(self, symbol: str, interval: str, *, start_time: Optional[int] = None,
-               end_time: Optional[int] = None, time_zone: Any = None, limit: Optional[int] = None,
-               timeout: Any = None, **extra: Any) -> List[Any]: ...
+HistoryGet = Callable[[str, Dict[str, Any], float], Any]
+"""``(path, params, timeout) -> parsed JSON``: a GET through the connector's REST client, inside its
+weight budget and cut at once by ``stop()`` (``_market`` never imports ``_rest``)."""
 
 
 _KINDS = {"trade": "trade", "aggTrade": "agg_trade", "kline": "kline", "depth": "depth"}
@@ -94,11 +89,11 @@ def tracked_kind(topic: str) -> Optional[str]:
 class GapMonitor:
     """The connector's gap bookkeeping: builds guards, numbers gaps, publishes, counts."""
 
-    def __init__(self, dispatcher: Dispatcher, exchange: str, rest: Callable[[], HistoryApi],
+    def __init__(self, dispatcher: Dispatcher, exchange: str, get: HistoryGet,
                  stopping: Callable[[], bool], epoch: Callable[[str], Epoch]) -> None:
         self.dispatcher = dispatcher
         self.exchange = exchange
-        self.rest = rest
+        self.get = get
         self.stopping = stopping
         self.epoch = epoch
         self.timeout = BACKFILL_TIMEOUT
@@ -333,18 +328,22 @@ class GapGuard:
 
     def _page(self, first: int, last: int, timeout: float) -> List[Any]:
         """One REST page from ``first``, trimmed to ``first..last`` and converted."""
-        rest = self.monitor.rest()
+        get = self.monitor.get
         ex, sym, limit = self.monitor.exchange, self.symbol, history.PAGE_LIMIT
-        t = min(timeout, 10.0)
+        t = min(timeout, PAGE_TIMEOUT)
         if self.kind == "trade":
-            rows = rest.historical_trades(sym, from_id=first, limit=min(limit, last - first + 1), timeout=t)
+            rows = get("/api/v3/historicalTrades", {"symbol": sym, "fromId": first,
+                                                    "limit": min(limit, last - first + 1)}, t)
             kept = history.trim(rows, lambda r: int(r["id"]), first, last)
             return [history.trade_from_rest(ex, sym, r) for r in kept]
         if self.kind == "agg_trade":
-            rows = rest.agg_trades(sym, from_id=first, limit=min(limit, last - first + 1), timeout=t)
+            rows = get("/api/v3/aggTrades", {"symbol": sym, "fromId": first, "limit": min(limit, last - first + 1)}, t)
             kept = history.trim(rows, lambda r: int(r["a"]), first, last)
             return [history.agg_trade_from_rest(ex, sym, r) for r in kept]
-        rows = rest.klines(sym, self.interval, start_time=first, end_time=last, time_zone=self.timezone,
-                           limit=limit, timeout=t)
+        params: Dict[str, Any] = {"symbol": sym, "interval": self.interval, "startTime": first, "endTime": last,
+                                  "limit": limit}
+        if self.timezone is not None:
+            params["timeZone"] = self.timezone
+        rows = get("/api/v3/klines", params, t)
         kept = history.trim(rows, lambda r: int(r[0]), first, last)
         return [history.kline_from_rest(ex, sym, self.interval, self.timezone, r) for r in kept]

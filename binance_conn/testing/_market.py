@@ -153,6 +153,10 @@ class TradeRec:
     agg_id: int
 
 
+TRADE_HISTORY = 200_000
+"""Trades per symbol the fake keeps for ``historicalTrades``/``aggTrades`` (oldest forgotten first)."""
+
+
 class SymbolState:
     """Everything the fake knows about one symbol's market. Guarded by the Market lock."""
 
@@ -165,7 +169,8 @@ class SymbolState:
         self.update_id = 1000
         self.next_trade_id = 1
         self.next_agg_id = 1
-        self.trades: Deque[TradeRec] = deque(maxlen=1000)
+        # the history historicalTrades/aggTrades serve: enough for a backfill of a long outage
+        self.trades: Deque[TradeRec] = deque(maxlen=TRADE_HISTORY)
         self.candles: Dict[str, Candle] = {}
         self.open_price = spec.price
         self.high = spec.price

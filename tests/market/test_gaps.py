@@ -49,6 +49,17 @@ class FakeHistory:
         self.block: Optional[threading.Event] = None
         self.holes: set = set()
 
+    def __call__(self, path: str, params: Dict[str, Any], timeout: float) -> Any:
+        """The GET the monitor uses: Binance's parameter names, raw JSON answers."""
+        p = dict(params)
+        if path == "/api/v3/historicalTrades":
+            return self.historical_trades(p["symbol"], from_id=p["fromId"], limit=p["limit"])
+        if path == "/api/v3/aggTrades":
+            return self.agg_trades(p["symbol"], from_id=p["fromId"], limit=p["limit"])
+        assert path == "/api/v3/klines"
+        return self.klines(p["symbol"], p["interval"], start_time=p["startTime"], end_time=p["endTime"],
+                           limit=p["limit"])
+
     def _maybe_fail(self) -> None:
         if self.block is not None:
             self.block.wait(5)
@@ -97,7 +108,7 @@ class Rig:
         self.history = FakeHistory()
         self.stop = threading.Event()
         self.epoch: Tuple[int, int, Optional[str]] = (0, 0, None)
-        self.monitor = GapMonitor(self.dispatcher, "binance", lambda: self.history, self.stop.is_set,
+        self.monitor = GapMonitor(self.dispatcher, "binance", self.history, self.stop.is_set,
                                   lambda s: self.epoch)
         self.got: List[Any] = []
         guard = self.monitor.wrap(stream, self.got.append, backfill)
