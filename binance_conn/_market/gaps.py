@@ -37,7 +37,6 @@ queue): they are not tracked here and ``backfill=True`` with ``queue=`` is refus
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
@@ -47,7 +46,7 @@ from .._core import continuity as cont
 from .._core import history
 from .._core import streams as stream_names
 from .._io.dispatch import Dispatcher, Subscription
-from .._io.topics import GAP_TOPIC
+from .._io.topics import GAP_TOPIC, next_gap_id
 from ..enums import GapState
 from ..errors import BinanceError, ValidationError
 from ..events import GapEvent
@@ -97,7 +96,6 @@ class GapMonitor:
         self.stopping = stopping
         self.epoch = epoch
         self.timeout = BACKFILL_TIMEOUT
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._guards: List[GapGuard] = []
 
@@ -122,7 +120,7 @@ class GapMonitor:
             self._guards = [g for g in self._guards if g.sub is None or g.sub.active] + [guard]
 
     def next_id(self) -> int:
-        return next(self._ids)
+        return next_gap_id()
 
     def publish(self, event: GapEvent) -> None:
         self.dispatcher.publish(GAP_TOPIC, event)
