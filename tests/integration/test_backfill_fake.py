@@ -143,3 +143,28 @@ def test_stop_during_a_backfill_leaves_no_thread(conn: bc.Connector, fake: FakeB
     t0 = time.monotonic()
     assert conn.stop(5.0)
     assert time.monotonic() - t0 < 1.5  # the 3 s page is cut at once, not waited for
+
+
+def test_backfill_stays_inside_the_weight_budget(fake: FakeBinance, no_conn_threads: None) -> None:
+    # a 60-weight budget: pings and two 25-weight pages fit; the next page would wait past max_wait
+    conn = bc.Connector(fast_builder(fake).with_rate_limit(max_wait=0.2, weight_limit=60).build())
+    rec, gaps = Recorder(), Recorder()
+    conn.on_gap(gaps)
+    conn.on_trade(SYM, rec, backfill=True)
+    try:
+        _start(conn, fake, "btcusdt@trade")
+        _publish(fake, 2)
+        assert rec.wait_count(2)
+        missed = _outage(fake, 3500)
+        assert fake.wait_until(lambda: fake.open_connections("stream") == 1, 5.0)
+        assert fake.wait_for_subscriptions(["btcusdt@trade"], 5.0)
+        _publish(fake, 1)
+        assert gaps.wait_count(2, 10.0)
+        ended = gaps.snapshot()[1]
+        assert ended.state == bc.GapState.UNFILLED and "RateLimitError" in (ended.reason or "")
+        assert 0 < ended.filled < len(missed)
+        ids = [e.trade_id for e in rec.snapshot()]
+        assert ids == sorted(set(ids))  # in order, never twice, whatever was fetched
+        assert not [r for r in fake.request_log if r["status"] == 429]  # the client held back, not the server
+    finally:
+        assert conn.stop(5.0)
