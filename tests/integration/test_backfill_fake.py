@@ -168,3 +168,36 @@ def test_backfill_stays_inside_the_weight_budget(fake: FakeBinance, no_conn_thre
         assert not [r for r in fake.request_log if r["status"] == 429]  # the client held back, not the server
     finally:
         assert conn.stop(5.0)
+
+
+def test_kline_backfill_after_reconnect(conn: bc.Connector, fake: FakeBinance) -> None:
+    minute = 60_000
+    t0 = (fake.now_ms() // minute - 100) * minute
+    rec, gaps = Recorder(), Recorder()
+    conn.on_gap(gaps)
+    conn.on_kline(SYM, "1m", rec, backfill=True)
+    _start(conn, fake, "btcusdt@kline_1m")
+
+    def trade_in(m: int) -> None:
+        fake.set_clock(t0 + m * minute + 1000)
+        fake.publish_trade(SYM, "100.0", "0.5", trade_time=t0 + m * minute + 1000)
+
+    trade_in(0)
+    trade_in(1)  # closes minute 0
+    assert rec.wait_for(lambda items: any(k.is_closed for k in items))
+    fake.refuse_handshakes(0.4)
+    fake.drop_connections()
+    assert fake.wait_until(lambda: fake.open_connections("stream") == 0, 5.0)
+    for m in (2, 3, 4):  # close minutes 1, 2, 3 while down
+        trade_in(m)
+    assert fake.wait_until(lambda: fake.open_connections("stream") == 1, 5.0)
+    assert fake.wait_for_subscriptions(["btcusdt@kline_1m"], 5.0)
+    trade_in(5)  # closes minute 4: reveals the gap
+    assert rec.wait_for(lambda items: sum(k.is_closed for k in items) >= 5, 10.0)
+    closed = [k for k in rec.snapshot() if k.is_closed]
+    assert [(k.open_time - t0) // minute for k in closed] == [0, 1, 2, 3, 4]
+    assert [k.is_backfilled for k in closed] == [False, True, True, True, False]
+    assert gaps.wait_count(2)
+    opened, ended = gaps.snapshot()[:2]
+    assert (opened.first_missing, opened.last_missing) == (t0 + minute, t0 + 3 * minute)
+    assert ended.state == bc.GapState.FILLED and ended.filled == 3
