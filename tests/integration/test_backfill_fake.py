@@ -201,3 +201,23 @@ def test_kline_backfill_after_reconnect(conn: bc.Connector, fake: FakeBinance) -
     opened, ended = gaps.snapshot()[:2]
     assert (opened.first_missing, opened.last_missing) == (t0 + minute, t0 + 3 * minute)
     assert ended.state == bc.GapState.FILLED and ended.filled == 3
+
+
+def test_zombie_replacement_gap_is_named_and_filled(conn: bc.Connector, fake: FakeBinance) -> None:
+    rec, gaps = Recorder(), Recorder()
+    conn.on_gap(gaps)
+    conn.on_trade(SYM, rec, backfill=True)
+    _start(conn, fake, "btcusdt@trade")
+    before = _publish(fake, 3)
+    assert rec.wait_count(3)
+    fake.freeze()  # the link stays open and carries nothing: replaced after the zombie verdict
+    missed = _publish(fake, 30)
+    assert wait_until(lambda: conn.stats()["market"]["zombies_replaced"] >= 1, 10.0)
+    assert fake.wait_until(lambda: fake.open_connections("stream") == 1, 5.0)  # the frozen one closed
+    assert conn.wait_ready(5.0)
+    assert fake.wait_for_subscriptions(["btcusdt@trade"], 5.0)
+    after = _publish(fake, 2)
+    assert rec.wait_count(35, 10.0)
+    assert [e.trade_id for e in rec.snapshot()] == before + missed + after
+    assert gaps.wait_count(2)
+    assert gaps.snapshot()[0].cause == "zombie" and gaps.snapshot()[1].state == bc.GapState.FILLED
