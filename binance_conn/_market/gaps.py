@@ -164,16 +164,16 @@ class GapGuard:
         self.timezone: Optional[str] = info.timezone
         self.sub: Optional[Subscription] = None
         self._dropped_seen = 0
-        self._epoch: Epoch = (0, 0, None)
+        self._epoch: Epoch = monitor.epoch(stream)
         self.gaps = self.missing = self.backfilled = self.unfilled = self.duplicates = 0
         self.tracker: Any
         self.deliver: Callback
         if kind == "trade":
             self.tracker = cont.IdTracker()
-            self.deliver = self._on_trade
+            self.deliver = self._id_deliver(False)
         elif kind == "agg_trade":
             self.tracker = cont.IdTracker()
-            self.deliver = self._on_agg_trade
+            self.deliver = self._id_deliver(True)
         elif kind == "kline":
             self.tracker = cont.KlineTracker(self.interval, self.timezone)
             self.deliver = self._on_kline
@@ -191,25 +191,30 @@ class GapGuard:
                 "unfilled": self.unfilled, "duplicates": self.duplicates}
 
     # ------------------------------------------------------------------ per event (hot path)
-    def _on_trade(self, event: Any) -> None:
-        tracker = self.tracker
-        value = event.trade_id
-        last = tracker.last
-        if last is not None and value == last + 1:
-            tracker.last = value
-            self.callback(event)
-            return
-        self._slow(tracker.check(value), event)
+    def _id_deliver(self, agg: bool) -> Callback:
+        """The in-order path as a closure (free variables, not attribute loads): one compare and
+        one store per event, then the user's callback."""
+        tracker, callback, slow = self.tracker, self.callback, self._slow
 
-    def _on_agg_trade(self, event: Any) -> None:
-        tracker = self.tracker
-        value = event.agg_trade_id
-        last = tracker.last
-        if last is not None and value == last + 1:
-            tracker.last = value
-            self.callback(event)
-            return
-        self._slow(tracker.check(value), event)
+        if agg:
+            def deliver(event: Any) -> None:
+                value = event.agg_trade_id
+                last = tracker.last
+                if last is not None and value == last + 1:
+                    tracker.last = value
+                    callback(event)
+                    return
+                slow(tracker.check(value), event)
+        else:
+            def deliver(event: Any) -> None:
+                value = event.trade_id
+                last = tracker.last
+                if last is not None and value == last + 1:
+                    tracker.last = value
+                    callback(event)
+                    return
+                slow(tracker.check(value), event)
+        return deliver
 
     def _on_kline(self, event: Any) -> None:
         if not event.is_closed:

@@ -100,7 +100,7 @@ class FakeHistory:
 
 
 class Rig:
-    def __init__(self, stream: str = "btcusdt@trade", backfill: bool = True) -> None:
+    def __init__(self, stream: str = "btcusdt@trade", backfill: bool = True, callback: Any = None) -> None:
         self.dispatcher = Dispatcher(exchange="binance")
         self.dispatcher.start()
         self.gaps: "queue.Queue[bc.GapEvent]" = queue.Queue()
@@ -111,7 +111,7 @@ class Rig:
         self.monitor = GapMonitor(self.dispatcher, "binance", self.history, self.stop.is_set,
                                   lambda s: self.epoch)
         self.got: List[Any] = []
-        guard = self.monitor.wrap(stream, self.got.append, backfill)
+        guard = self.monitor.wrap(stream, callback or self.got.append, backfill)
         assert guard is not None
         self.guard: GapGuard = guard
         self.sub = Subscription(stream, 1, self.dispatcher)
@@ -259,7 +259,6 @@ def test_backfill_bounded_in_time() -> None:
 
 
 def test_callback_error_in_backfill_is_reported_and_delivery_goes_on() -> None:
-    r = Rig()
     seen: List[int] = []
 
     def cb(e: Any) -> None:
@@ -267,7 +266,7 @@ def test_callback_error_in_backfill_is_reported_and_delivery_goes_on() -> None:
         if e.trade_id == 3:
             raise RuntimeError("boom")
 
-    r.guard.callback = cb
+    r = Rig(callback=cb)
     errors: List[Any] = []
     r.dispatcher._on_error = errors.append
     r.feed(trade(1), trade(5))
