@@ -438,17 +438,17 @@ class Connector:
         return self._subscribe_streams(symbol, stream_names.book_ticker, callback, options)
 
     def on_trade(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
-        """``<symbol>@trade`` -> :class:`~binance_conn.Trade`."""
+        """``<symbol>@trade`` -> :class:`~binance_conn.Trade`; ``backfill=True``: missed trades fetched over REST."""
         return self._subscribe_streams(symbol, stream_names.trade, callback, options)
 
     def on_agg_trade(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
-        """``<symbol>@aggTrade`` -> :class:`~binance_conn.AggTrade`."""
+        """``<symbol>@aggTrade`` -> :class:`~binance_conn.AggTrade`; ``backfill=True`` as for :meth:`on_trade`."""
         return self._subscribe_streams(symbol, stream_names.agg_trade, callback, options)
 
     def on_kline(self, symbol: Symbols, interval: str, callback: Optional[Callback] = None,
                  timezone: Optional[str] = None, **options: Any) -> Any:
         """``<symbol>@kline_<interval>[@+08:00]`` -> :class:`~binance_conn.Kline` (intervals are case-sensitive;
-        ``timezone="+08:00"``: klines open and close on UTC+8 boundaries)."""
+        ``timezone="+08:00"``: klines open and close on UTC+8 boundaries; ``backfill=True``: missed closed klines)."""
         stream_names.validate_interval(interval)
         stream_names.validate_timezone(timezone)
         return self._subscribe_streams(symbol, lambda s: stream_names.kline(s, interval, timezone), callback, options)
@@ -534,25 +534,22 @@ class Connector:
     def _subscribe_topic(self, topic: str, callback: Optional[Callback], options: Dict[str, Any]) -> Subscription:
         unknown = set(options) - {"buffer", "overflow", "queue", "backfill"}
         if unknown:
-            raise ValidationError("options", sorted(unknown), "unknown keyword(s); use buffer=, overflow=, queue=")
+            raise ValidationError("options", sorted(unknown),
+                                  "unknown keyword(s); use buffer=, overflow=, queue=, backfill=")
         q = options.get("queue")
         if q is not None and not isinstance(q, queue_mod.Queue):
             raise ValidationError("queue", q, "must be a queue.Queue")
-        backfill = bool(options.get("backfill", False))
-        if backfill and q is not None:
-            raise ValidationError("backfill", True, "needs a callback (queue= subscribers have no worker to wait in)")
-        guard = self._gaps.wrap(topic, callback, backfill) if callback is not None else None
         overflow = options.get("overflow")
         if overflow is not None:
             try:
                 overflow = OverflowPolicy(overflow)
             except ValueError:
                 raise ValidationError("overflow", overflow, "must be DROP_OLDEST or BLOCK") from None
-        if guard is None:
-            return self._dispatcher.subscribe(topic, callback, queue=q, buffer=options.get("buffer"), overflow=overflow)
-        sub = self._dispatcher.subscribe(topic, guard.deliver, buffer=options.get("buffer"), overflow=overflow)
-        self._gaps.attach(guard, sub)
-        return sub
+        guarded = self._gaps.subscribe(topic, callback, q, bool(options.get("backfill")), options.get("buffer"),
+                                       overflow)  # a tracked stream (trades, klines, depth): its GapGuard
+        if guarded is not None:
+            return guarded
+        return self._dispatcher.subscribe(topic, callback, queue=q, buffer=options.get("buffer"), overflow=overflow)
 
     def _on_topics_changed(self, topic: str, added: bool) -> None:
         """Dispatcher hook (the (un)subscribing thread): a topic got its first subscriber or lost its last."""

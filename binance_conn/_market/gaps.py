@@ -114,6 +114,26 @@ class GapMonitor:
             return None
         return GapGuard(self, topic, kind, callback, backfill)
 
+    def subscribe(self, topic: str, callback: Optional[Callback], q: Any, backfill: bool, buffer: Optional[int],
+                  overflow: Any) -> Optional[Subscription]:
+        """Subscribe ``callback`` through a guard when ``topic`` is tracked; None otherwise (the caller
+        subscribes it plainly).
+
+        Raises:
+            ValidationError: ``backfill`` with ``queue=`` (no worker to wait in), or on a stream that
+                cannot be backfilled.
+        """
+        if backfill and q is not None:
+            raise ValidationError("backfill", True, "needs a callback (queue= subscribers have no worker to wait in)")
+        if callback is None:
+            return None
+        guard = self.wrap(topic, callback, backfill)
+        if guard is None:
+            return None
+        sub = self.dispatcher.subscribe(topic, guard.deliver, buffer=buffer, overflow=overflow)
+        self.attach(guard, sub)
+        return sub
+
     def attach(self, guard: "GapGuard", sub: Subscription) -> None:
         guard.attach(sub)
         with self._lock:
