@@ -221,3 +221,39 @@ def test_zombie_replacement_gap_is_named_and_filled(conn: bc.Connector, fake: Fa
     assert [e.trade_id for e in rec.snapshot()] == before + missed + after
     assert gaps.wait_count(2)
     assert gaps.snapshot()[0].cause == "zombie" and gaps.snapshot()[1].state == bc.GapState.FILLED
+
+
+def test_overflow_with_backfill_gives_the_slow_subscriber_everything(conn: bc.Connector, fake: FakeBinance) -> None:
+    gate = threading.Event()
+    slow = Recorder(lambda e: gate.wait(5))
+    gaps = Recorder()
+    conn.on_gap(gaps)
+    sub = conn.on_trade(SYM, slow, buffer=2, overflow="DROP_OLDEST", backfill=True)
+    _start(conn, fake, "btcusdt@trade")
+    ids = _publish(fake, 1)
+    assert slow.wait_count(1)
+    ids += _publish(fake, 30)
+    assert wait_until(lambda: sub.dropped > 0, 5.0)
+    gate.set()
+    assert slow.wait_count(31)
+    assert [e.trade_id for e in slow.snapshot()] == ids
+    assert gaps.wait_count(2)
+    assert gaps.snapshot()[0].cause == "overflow" and gaps.snapshot()[1].state == bc.GapState.FILLED
+
+
+def test_server_shutdown_rollover_makes_no_gap(conn: bc.Connector, fake: FakeBinance) -> None:
+    rec, gaps = Recorder(), Recorder()
+    conn.on_gap(gaps)
+    conn.on_trade(SYM, rec)
+    _start(conn, fake, "btcusdt@trade")
+    ids = _publish(fake, 5)
+    assert rec.wait_count(5)
+    fake.send_server_shutdown()
+    for _ in range(40):  # trades published across the make-before-break switch
+        ids += _publish(fake, 1)
+    assert wait_until(lambda: conn.stats()["market"]["rollovers"] >= 1, 5.0)
+    assert fake.wait_until(lambda: fake.open_connections("stream") == 1, 5.0)
+    ids += _publish(fake, 3)
+    assert rec.wait_count(len(ids))
+    assert [e.trade_id for e in rec.snapshot()] == ids
+    assert gaps.snapshot() == [] and conn.stats()["gaps"]["gaps"] == 0
