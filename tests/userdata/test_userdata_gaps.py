@@ -58,3 +58,13 @@ def test_failed_reconciliation_leaves_the_gap_unfilled(h: Harness, monkeypatch: 
     assert closed.state == bc.GapState.UNFILLED and closed.gap_id == opened.gap_id
     assert "injected reconcile" in (closed.reason or "")
     assert h.link.stats()["unfilled_gaps"] == 1
+
+
+def test_a_pass_cut_by_stop_leaves_the_gap_unfilled(h: Harness) -> None:
+    seen: List[bc.GapEvent] = []
+    rec = h.link.reconciler
+    rec.publish_gap = seen.append
+    rec._is_stopping = lambda: True
+    rec._once()
+    assert [g.state for g in seen] == [bc.GapState.OPEN, bc.GapState.UNFILLED]
+    assert seen[1].reason == "stopped" and rec.unfilled == 1
