@@ -365,8 +365,8 @@ class GapGuard:
             return [history.agg_trade_from_rest(ex, sym, r) for r in kept]
         params: Dict[str, Any] = {"symbol": sym, "interval": self.interval, "startTime": first, "endTime": last,
                                   "limit": limit}
-        if self.timezone is not None:
-            params["timeZone"] = self.timezone
+        if self.timezone is not None:  # the docs' forms: "05:45", "-1:00" (a "+" would need escaping)
+            params["timeZone"] = self.timezone.lstrip("+")
         rows = get("/api/v3/klines", params, t)
         kept = history.trim(rows, lambda r: int(r[0]), first, last)
         return [history.kline_from_rest(ex, sym, self.interval, self.timezone, r) for r in kept]

@@ -48,10 +48,12 @@ class FakeHistory:
         self.extra_rows = 0  # rows past the asked limit (a page overlapping live events)
         self.block: Optional[threading.Event] = None
         self.holes: set = set()
+        self.raw: List[Dict[str, Any]] = []
 
     def __call__(self, path: str, params: Dict[str, Any], timeout: float) -> Any:
         """The GET the monitor uses: Binance's parameter names, raw JSON answers."""
         p = dict(params)
+        self.raw.append(p)
         if path == "/api/v3/historicalTrades":
             return self.historical_trades(p["symbol"], from_id=p["fromId"], limit=p["limit"])
         if path == "/api/v3/aggTrades":
@@ -333,3 +335,12 @@ def test_depth_report_only() -> None:
     ev = r.gap_events()
     assert (ev[0].kind, ev[0].first_missing, ev[0].last_missing) == ("depth", 21, 30)
     assert ev[1].state == bc.GapState.UNFILLED
+
+
+def test_kline_backfill_sends_the_timezone() -> None:
+    r = Rig("btcusdt@kline_1h@+08:00")
+    base = 1_700_002_800_000 - 3_600_000 * 8  # any hour boundary
+    r.feed(kline(base), kline(base + 3 * 3_600_000))
+    assert r.history.raw[0]["timeZone"] == "08:00" and r.history.raw[0]["interval"] == "1h"
+    assert r.history.raw[0]["startTime"] == base + 3_600_000
+    assert r.got[1].timezone == "+08:00" and r.got[1].interval == "1h"
