@@ -24,7 +24,7 @@ Backfill (``backfill=True``; trades, aggregate trades, klines): pages of at most
 delivered live never delivers them twice), converted (``_core/history.py``) with
 ``is_backfilled=True``, and delivered in order before the live event.  The gap ends ``UNFILLED``
 (with ``reason``) on a REST error, an exhausted weight budget, history that is gone or has a hole,
-the per-gap time bound (:data:`BACKFILL_TIMEOUT`) or ``stop()``; whatever was fetched before is
+the per-gap bounds (:data:`BACKFILL_TIMEOUT`, :data:`MAX_PAGES`) or ``stop()``; whatever was fetched before is
 delivered.  ``stop()`` sets the REST stop event, which cuts weight waits and backoff sleeps; the
 guard checks it between pages, so the worker ends promptly.
 
@@ -51,13 +51,17 @@ from ..enums import GapState
 from ..errors import BinanceError, ValidationError
 from ..events import GapEvent
 
-__all__ = ["HistoryGet", "GapGuard", "GapMonitor", "BACKFILL_TIMEOUT", "tracked_kind"]
+__all__ = ["HistoryGet", "GapGuard", "GapMonitor", "BACKFILL_TIMEOUT", "MAX_PAGES", "tracked_kind"]
 
 _log = logging.getLogger("binance_conn.gaps")
 _monotonic = time.monotonic
 
 BACKFILL_TIMEOUT = 30.0
 """Seconds one gap's backfill may take before it ends UNFILLED."""
+MAX_PAGES = 100
+"""REST pages one gap may use (100,000 trades: weight 2,500 for trades, 400 for aggregate trades, 200
+for klines): a hole larger than that (e.g. across a long ``stop()``) ends UNFILLED rather than
+spending the whole weight budget that the program's own REST calls share."""
 PAGE_TIMEOUT = 10.0
 """Seconds one page request may take (retries included)."""
 
@@ -96,6 +100,7 @@ class GapMonitor:
         self.stopping = stopping
         self.epoch = epoch
         self.timeout = BACKFILL_TIMEOUT
+        self.max_pages = MAX_PAGES
         self._lock = threading.Lock()
         self._guards: List[GapGuard] = []
 
@@ -314,10 +319,13 @@ class GapGuard:
         monitor = self.monitor
         deadline = _monotonic() + monitor.timeout
         expected = first
-        filled = 0
+        filled = pages = 0
         while expected <= last:
             if monitor.stopping():
                 return filled, "stopped"
+            if pages >= monitor.max_pages:
+                return filled, f"more than {monitor.max_pages} pages of history"
+            pages += 1
             remaining = deadline - _monotonic()
             if remaining <= 0:
                 return filled, f"backfill took longer than {monitor.timeout:g} s"

@@ -344,3 +344,12 @@ def test_kline_backfill_sends_the_timezone() -> None:
     assert r.history.raw[0]["timeZone"] == "08:00" and r.history.raw[0]["interval"] == "1h"
     assert r.history.raw[0]["startTime"] == base + 3_600_000
     assert r.got[1].timezone == "+08:00" and r.got[1].interval == "1h"
+
+
+def test_backfill_bounded_in_pages() -> None:
+    r = Rig()
+    r.monitor.max_pages = 2
+    r.feed(trade(1), trade(3000))
+    assert r.ids() == list(range(1, 2002)) + [3000]
+    ev = r.gap_events()[-1]
+    assert ev.state == bc.GapState.UNFILLED and "more than 2 pages" in (ev.reason or "") and ev.filled == 2000
