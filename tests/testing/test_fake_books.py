@@ -107,7 +107,8 @@ def test_diff_stream_replayed_onto_snapshot_is_the_true_book(batching: bool) -> 
             fake.flush_depth()
             true = fake.book("BTCUSDT")
             for stream in streams:
-                assert wait_until(lambda: bool(col.get(stream)) and col.get(stream)[-1]["u"] == true["lastUpdateId"])
+                want = true["lastUpdateId"]
+                assert wait_until(lambda s=stream: bool(col.get(s)) and col.get(s)[-1]["u"] == want)
                 diffs = col.get(stream)
                 last, bids, asks = replay(snap, diffs)
                 assert last == true["lastUpdateId"]
