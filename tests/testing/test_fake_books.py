@@ -106,8 +106,8 @@ def test_diff_stream_replayed_onto_snapshot_is_the_true_book(batching: bool) -> 
             worker.join()
             fake.flush_depth()
             true = fake.book("BTCUSDT")
+            want = true["lastUpdateId"]
             for stream in streams:
-                want = true["lastUpdateId"]
                 assert wait_until(lambda s=stream: bool(col.get(s)) and col.get(s)[-1]["u"] == want)
                 diffs = col.get(stream)
                 last, bids, asks = replay(snap, diffs)
