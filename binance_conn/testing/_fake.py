@@ -126,6 +126,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
         self.engine = Engine(self.market, self.clock, bal)
         self.engine.emit_user = self._emit_user
         self.engine.emit_trade = self._emit_trade_rec
+        self.engine.emit_book = lambda sym, b, a: self._book_update(sym, b, a, 0, max(1, len(b) + len(a)))
         self.trading = Trading(self)  # order lists, cancel-replace, amend, cancel-all, SOR (_orderlists.py)
         self.weights = WeightLimiter(weight_limit, ban_seconds, ban_after)
         self.orders_counter = OrderCounter(order_limit_10s, order_limit_1d)

@@ -13,7 +13,7 @@ import pytest
 import requests
 from _helpers import wait_until
 from fakecollect import Collector, as_side, replay
-from fakehelpers import scaled
+from fakehelpers import scaled, signed
 
 from binance_conn.testing import FakeBinance
 
@@ -241,3 +241,33 @@ def test_generators_stop_with_the_fake() -> None:
 def test_unknown_symbol_is_refused(fake: FakeBinance) -> None:
     with pytest.raises(ValueError):
         fake.book("NOPEUSDT")
+
+
+def test_engine_orders_change_the_book_through_the_diff_stream(fake: FakeBinance) -> None:
+    col = Collector(fake, ["btcusdt@depth"])
+    try:
+        snap = snapshot(fake)
+        bid, ask = fake.best_prices("BTCUSDT")
+        price = bid - Decimal("0.05")
+        before = dict(fake.book("BTCUSDT")["bids"]).get(price, Decimal(0))
+        r = signed(fake, "POST", "/api/v3/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"),
+                                                   ("timeInForce", "GTC"), ("quantity", "0.5"), ("price", str(price))])
+        assert r.status_code == 200, r.text
+        assert dict(fake.book("BTCUSDT")["bids"])[price] == before + Decimal("0.5")  # the resting order shows
+        fake.fill_order("BTCUSDT", r.json()["orderId"], qty="0.2")
+        assert dict(fake.book("BTCUSDT")["bids"])[price] == before + Decimal("0.3")
+        r2 = signed(fake, "DELETE", "/api/v3/order", [("symbol", "BTCUSDT"), ("orderId", r.json()["orderId"])])
+        assert r2.status_code == 200, r2.text
+        assert dict(fake.book("BTCUSDT")["bids"]).get(price, Decimal(0)) == before
+        ask_qty = dict(fake.book("BTCUSDT")["asks"])[ask]
+        r3 = signed(fake, "POST", "/api/v3/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET"),
+                                                    ("quantity", str(ask_qty))])
+        assert r3.status_code == 200, r3.text
+        assert ask not in dict(fake.book("BTCUSDT")["asks"])  # the taker consumed the level
+        true = fake.book("BTCUSDT")
+        assert wait_until(lambda: bool(col.get("btcusdt@depth"))
+                          and col.get("btcusdt@depth")[-1]["u"] == true["lastUpdateId"])
+        last, bids, asks = replay(snap, col.get("btcusdt@depth"))
+        assert (last, bids, asks) == (true["lastUpdateId"], as_side(true["bids"]), as_side(true["asks"]))
+    finally:
+        col.close()
