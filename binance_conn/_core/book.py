@@ -255,7 +255,10 @@ class BookSync:
         """The fetch failed (REST error): a SYNCING book goes OUT_OF_SYNC (restart, then retry)."""
         self.requested = False
         if self.state is BookState.SYNCING:
-            return self._break("snapshot failed")
+            kept = list(self.buffer)  # still valid: the next snapshot is checked against them
+            code = self._break("snapshot failed")
+            self.buffer.extend(kept)
+            return code
         if self.state is BookState.SYNCED:
             self._end_recording()
         return IGNORED

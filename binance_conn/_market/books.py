@@ -67,11 +67,11 @@ def parse_book_topic(topic: str) -> Tuple[str, Optional[int]]:
     return symbol, None if depth == "all" else int(depth)
 
 
-def snapshot_delay(used: int, limit: int, weight: int, share: float, now: float) -> float:
-    """Seconds to wait before a snapshot of ``weight`` may start (0: now): the 1-minute window
-    (aligned on whole minutes, rest-api.md) must keep ``used + weight <= share * limit``."""
+def snapshot_delay(used: int, limit: int, weight: int, share: float, reset_in: float) -> float:
+    """Seconds to wait before a snapshot of ``weight`` may start (0: now): the current weight
+    window (``reset_in`` seconds left) must keep ``used + weight <= share * limit``."""
     cap = share * limit if weight <= share * limit else limit  # a snapshot bigger than the share may use it all
-    return 0.0 if used + weight <= cap else 60.0 - now % 60.0 + 0.05
+    return 0.0 if used + weight <= cap else max(0.0, reset_in) + 0.05
 
 
 class SnapshotSource(Protocol):
@@ -80,7 +80,7 @@ class SnapshotSource(Protocol):
     def depth(self, symbol: str, limit: int) -> Mapping[str, Any]: ...
 
     def weight_room(self) -> Tuple[int, int, float]:
-        """``(used, limit, server_now)`` of the 1-minute request-weight window."""
+        """``(used, limit, seconds until it resets)`` of the 1-minute request-weight window."""
         ...
 
 
@@ -97,7 +97,8 @@ class RestSnapshots:
         rest = self._get_rest()
         used = int(rest.used_weight.get("1M", 0))
         limits = rest._limiter.limits  # the limiter's own budget: no second counter
-        return used, int(limits.get("1M", 6000)), time.time() + rest.clock_offset_ms / 1000.0
+        # windows are aligned on whole minutes of the server's clock (rest-api.md, "LIMITS")
+        return used, int(limits.get("1M", 6000)), 60.0 - (time.time() + rest.clock_offset_ms / 1000.0) % 60.0
 
 
 class _Book:
@@ -460,8 +461,8 @@ class BookManager:
         weight = snapshot_weight(limit)
         while True:
             try:
-                used, cap, now = self._source.weight_room()
-                delay = snapshot_delay(used, cap, weight, float(cfg.weight_share), now)
+                used, cap, reset_in = self._source.weight_room()
+                delay = snapshot_delay(used, cap, weight, float(cfg.weight_share), reset_in)
             except Exception as exc:  # noqa: BLE001 - no budget figures: go ahead, the limiter still guards
                 _log.debug("weight figures unavailable: %s", exc)
                 delay = 0.0
