@@ -217,6 +217,14 @@ class BookManager:
         if any(t.is_alive() for t in self._threads):
             return
         self._stop.clear()
+        with self._lock:
+            books = list(self._books.values())
+        for book in books:  # after a stop: every book resyncs
+            book.in_flight = False
+            self._control.append(("lost", book.symbol, "restarted"))
+        with self._fetch_cond:
+            self._fetch_urgent.clear()
+            self._fetch_later.clear()
         n = int(self._config().fetchers)
         self._threads = [threading.Thread(target=self._run_worker, name="binance_conn-books", daemon=True)]
         self._threads += [threading.Thread(target=self._run_fetcher, name=f"binance_conn-book-snapshots-{i}",
@@ -334,7 +342,7 @@ class BookManager:
             return
         if kind == "lost":
             with book.lock:
-                book.lost = False
+                book.lost = self._stop.is_set()  # stopped: stays OUT_OF_SYNC until a new start
                 code = book.sync.reset("zombie" if str(value).startswith("zombie") else "reconnect")
             if code is CHANGED:
                 self._changed(book)
