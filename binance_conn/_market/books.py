@@ -186,7 +186,9 @@ class BookManager:
         deepest = max(finite, default=0)
         wanted = 500 if None in book.depths else deepest
         book.limit = cfg.snapshot_limit or snapshot_limit_for(max(wanted, 1))
-        book.sync.refresh_below = min(deepest, book.limit) if None not in book.depths else 0
+        # refresh while a truncated side still holds the deepest view plus a quarter of the spare levels
+        spare = max(0, book.limit - deepest)
+        book.sync.refresh_below = deepest + spare // 4 if deepest and None not in book.depths else 0
 
     def book(self, symbol: str, depth: Optional[int] = None) -> Optional[OrderBook]:
         """The latest view of ``symbol``'s book cut to ``depth`` (None: every level), or None
@@ -221,7 +223,8 @@ class BookManager:
             books = list(self._books.values())
         for book in books:  # after a stop: every book resyncs
             book.in_flight = False
-            self._control.append(("lost", book.symbol, "restarted"))
+            if book.lost:
+                self._control.append(("lost", book.symbol, "restarted"))
         with self._fetch_cond:
             self._fetch_urgent.clear()
             self._fetch_later.clear()
@@ -342,11 +345,12 @@ class BookManager:
             return
         if kind == "lost":
             with book.lock:
+                was = book.lost
                 book.lost = self._stop.is_set()  # stopped: stays OUT_OF_SYNC until a new start
                 code = book.sync.reset("zombie" if str(value).startswith("zombie") else "reconnect")
             if code is CHANGED:
                 self._changed(book)
-            else:
+            elif was and not book.lost:
                 self._publish(book)  # the OUT_OF_SYNC mark is lifted: show the real state
         elif kind == "snapshot":
             book.in_flight = False

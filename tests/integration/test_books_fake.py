@@ -72,7 +72,7 @@ def test_skipped_ids_report_a_depth_gap_and_resync(fake: FakeBinance, no_conn_th
         fake.publish_depth("BTCUSDT", bids=[("2", "2")])
         assert wait_until(lambda: _same_as_fake(conn, fake) or bool(fake.publish_depth("BTCUSDT") and False), 10)
         assert wait_until(lambda: any(g.gap_id == gap.gap_id and g.state == "UNFILLED" for g in gaps), 5)
-        assert S.OUT_OF_SYNC in states and states[-1] is S.SYNCED
+        assert wait_until(lambda: S.OUT_OF_SYNC in states and states[-1] is S.SYNCED, 5)  # delivered on a worker
         assert conn.stats()["books"]["resyncs"] == 1
     finally:
         assert conn.stop()
