@@ -122,3 +122,32 @@ def test_many_books_start_without_a_429(fake: FakeBinance, no_conn_threads: None
         assert st["synced"] == len(symbols) and st["weight_used"] == 5 * st["snapshots"]
     finally:
         assert conn.stop()
+
+
+def test_audit_compares_with_rest_and_counts_no_mismatch(fake: FakeBinance, no_conn_threads: None) -> None:
+    conn = _conn(fake, audit_interval=0.2, audit_depth=5)
+    conn.on_book("BTCUSDT", lambda b: None)
+    conn.start()
+    try:
+        assert wait_until(lambda: conn.stats()["books"]["books"]["BTCUSDT"]["audits"] >= 2
+                          or bool(fake.publish_depth("BTCUSDT") and False), 15)
+        st = conn.stats()["books"]
+        assert st["audit_mismatches"] == 0 and st["books"]["BTCUSDT"]["state"] == "SYNCED"
+    finally:
+        assert conn.stop()
+
+
+def test_stop_then_start_resyncs(fake: FakeBinance, no_conn_threads: None) -> None:
+    conn = _conn(fake)
+    conn.on_book("BTCUSDT", lambda b: None)
+    conn.start()
+    try:
+        assert wait_until(lambda: conn.book("BTCUSDT").is_synced or bool(fake.publish_depth("BTCUSDT") and False),
+                          10)  # type: ignore[union-attr]
+        assert conn.stop()
+        assert conn.book("BTCUSDT").state is S.OUT_OF_SYNC  # type: ignore[union-attr]
+        fake.publish_depth("BTCUSDT", bids=[("4", "1")])  # missed while stopped
+        conn.start()
+        assert wait_until(lambda: _same_as_fake(conn, fake) or bool(fake.publish_depth("BTCUSDT") and False), 10)
+    finally:
+        assert conn.stop()
