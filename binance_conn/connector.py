@@ -424,17 +424,19 @@ class Connector:
         """``<symbol>@depth@100ms`` -> :class:`~binance_conn.DepthUpdate`."""
         return self._subscribe_streams(symbol, stream_names.depth, callback, options)
 
-    def on_book(self, symbol: str, callback: Optional[Callback] = None, depth: Optional[int] = 20,
-                **options: Any) -> Subscription:
-        """A local order book of ``symbol`` (one per symbol, however many subscribers):
-        ``callback(bc.OrderBook)`` cut to ``depth`` levels (None: every level) after each applied
-        update and each state change (``SYNCING``/``SYNCED``/``OUT_OF_SYNC``)."""
-        if not isinstance(symbol, str) or not symbol:
-            raise ValidationError("symbol", symbol, "must be a symbol string")
+    def on_book(self, symbol: Symbols, callback: Optional[Callback] = None, depth: Optional[int] = 20,
+                **options: Any) -> Any:
+        """A local order book of ``symbol`` (or each of a list; one book per symbol, however many
+        subscribers): ``callback(bc.OrderBook)`` cut to ``depth`` levels (None: every level) after
+        each applied update and each state change (``SYNCING``/``SYNCED``/``OUT_OF_SYNC``)."""
         if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 5000):
             raise ValidationError("depth", depth, "must be an int in 1..5000 or None (every level)")
-        stream_names.depth(symbol)  # validates the symbol
-        return self._subscribe_topic(book_topic(symbol, depth), callback, options)
+
+        def topic(s: str) -> str:
+            stream_names.depth(s)  # validates the symbol
+            return book_topic(s, depth)
+
+        return self._subscribe_streams(symbol, topic, callback, options)
 
     def book(self, symbol: str, depth: Optional[int] = None) -> Any:
         """The latest :class:`~binance_conn.OrderBook` of ``symbol`` cut to ``depth`` (None: every

@@ -151,3 +151,22 @@ def test_stop_then_start_resyncs(fake: FakeBinance, no_conn_threads: None) -> No
         assert wait_until(lambda: _same_as_fake(conn, fake) or bool(fake.publish_depth("BTCUSDT") and False), 10)
     finally:
         assert conn.stop()
+
+
+def test_on_book_takes_a_list_and_shares_one_book(fake: FakeBinance, no_conn_threads: None) -> None:
+    conn = _conn(fake)
+    group = conn.on_book(["BTCUSDT", "ETHUSDT"], lambda b: None, depth=3)
+    extra = conn.on_book("BTCUSDT", lambda b: None, depth=7)
+    assert len(group.members) == 2
+    conn.start()
+    try:
+        assert wait_until(lambda: all(conn.book(s).is_synced for s in ("BTCUSDT", "ETHUSDT"))  # type: ignore
+                          or bool([fake.publish_depth(s) for s in ("BTCUSDT", "ETHUSDT")] and False), 10)
+        st = conn.stats()["books"]["books"]
+        assert st["BTCUSDT"]["depths"] == [3, 7] and st["BTCUSDT"]["snapshots"] == 1
+        assert len(conn.book("BTCUSDT", 3).bids) <= 3  # type: ignore[union-attr]
+    finally:
+        group()
+        extra()
+        assert conn.book("BTCUSDT") is None
+        assert conn.stop()
