@@ -214,7 +214,8 @@ class BookSync:
         self.auditing = False
         self.event_time: Optional[int] = None
         self.break_cause: Optional[str] = None
-        self.gap: Optional[Tuple[int, int]] = None  # (first_missing, last_missing) of the last break
+        # (first_missing, last_missing or None: not known yet) of the last break
+        self.gap: Optional[Tuple[int, Optional[int]]] = None
         self.recent: Deque[Tuple[int, int]] = deque(maxlen=64)  # (U, u) applied lately: duplicates
         # counters
         self.applied = 0
@@ -325,10 +326,11 @@ class BookSync:
         if self.state is BookState.SYNCING and not self.buffer and self.snapshot is None:
             return IGNORED
         self.buffer.clear()
-        return self._break(cause)
+        last = self.last_update_id
+        return self._break(cause, gap=(last + 1, None) if last else None)
 
     # ------------------------------------------------------------------ internals
-    def _break(self, cause: str, keep: Optional[Diff] = None, gap: Optional[Tuple[int, int]] = None) -> int:
+    def _break(self, cause: str, keep: Optional[Diff] = None, gap: Optional[Tuple[int, Optional[int]]] = None) -> int:
         self.state = BookState.OUT_OF_SYNC
         self.break_cause = cause
         self.gap = gap

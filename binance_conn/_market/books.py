@@ -96,7 +96,7 @@ class RestSnapshots:
     def weight_room(self) -> Tuple[int, int, float]:
         rest = self._get_rest()
         used = int(rest.used_weight.get("1M", 0))
-        limits = rest._limiter.limits  # the limiter's own budget: no second counter
+        limits = rest.weight_limits  # the REST limiter's own budget: no second counter
         # windows are aligned on whole minutes of the server's clock (rest-api.md, "LIMITS")
         return used, int(limits.get("1M", 6000)), 60.0 - (time.time() + rest.clock_offset_ms / 1000.0) % 60.0
 

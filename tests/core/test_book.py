@@ -181,6 +181,7 @@ def test_gap_inside_the_buffer_refetches() -> None:
 def test_reset_and_snapshot_failure() -> None:
     s = synced()
     assert s.reset("reconnect") is CHANGED and s.state is S.OUT_OF_SYNC and not s.buffer
+    assert s.gap == (13, None) and s.break_cause == "reconnect"  # first id missed; the last is not known
     s.restart()
     assert s.reset("reconnect") is IGNORED  # nothing to drop yet
     s.on_diff(40, 41, (), ())

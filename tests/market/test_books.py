@@ -213,6 +213,8 @@ def test_link_loss_is_out_of_sync_at_once_and_never_stale(h: Harness, source: So
     assert wait_until(lambda: h.state() is S.OUT_OF_SYNC)
     assert h.books.book("BTCUSDT", 5).bids == ()  # type: ignore[union-attr]
     hold.set()
+    gap = h.gaps.get(timeout=scaled(5))
+    assert (gap.cause, gap.first_missing, gap.last_missing, gap.state) == ("reconnect", 12, None, GapState.OPEN)
     fresh = h.net.wait_for_connection(scaled(5))
     source.script("BTCUSDT", snap(30))
     fresh.feed_text(diff(25, 31))
