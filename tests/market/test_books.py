@@ -318,11 +318,21 @@ def test_many_books_start_inside_the_weight_budget() -> None:
         for s in symbols:
             link.feed_text(diff(11, 11, symbol=s))
         assert wait_until(lambda: all(h.state(s) is S.SYNCED for s in symbols), 15)
+        # a reconnect: every book resyncs, paced by the same budget (no storm)
+        for s in symbols:
+            source.script(s, snap(20))
+        link.drop()
+        assert wait_until(lambda: all(h.state(s) is not S.SYNCED for s in symbols), 5)
+        fresh = h.net.wait_for_connection(scaled(5))
+        for s in symbols:
+            fresh.feed_text(diff(21, 21, symbol=s))
+        assert wait_until(lambda: all(h.state(s) is S.SYNCED for s in symbols), 15)
+        assert len(source.calls) == 16
         per_window: Dict[int, int] = {}
         for _, _, at in source.calls:
             idx = int((at - source.t0) // source.window)
             per_window[idx] = per_window.get(idx, 0) + 5
         assert max(per_window.values()) <= 10, per_window
-        assert h.books.stats()["weight_used"] == 40 and h.books.stats()["rate_limited"] > 0
+        assert h.books.stats()["weight_used"] == 80 and h.books.stats()["rate_limited"] > 0
     finally:
         assert h.stop()
