@@ -535,6 +535,7 @@ class ShardLink:
         host = self.host
         now = _monotonic()
         warn = False
+        lost: List[str] = []
         with self.lock:
             proto = conn.proto
             if proto is not None and proto.is_open:
@@ -555,7 +556,11 @@ class ShardLink:
                 self.reconnects += 1
                 self.last_loss_reason = reason
                 warn = True
+                lost = list(self.desired)
         if warn:
+            hook = getattr(host, "on_streams_lost", None)
+            if hook is not None:
+                hook(lost, reason)
             _log.warning("stream connection lost (shard %d): %s", self.index, reason,
                          extra={"shard": self.index, "reason": reason})
         host.wake()

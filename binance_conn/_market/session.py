@@ -105,6 +105,8 @@ class MarketSession:
         self.extra_ready: Callable[[], bool] = lambda: True  # e.g. the user-data session (connector)
         # GET path, params, timeout -> JSON (the connector's REST client): market-activity probe
         self.rest_get: Optional[Callable[[str, Dict[str, Any], float], Any]] = None
+        # (streams, reason) when a link carrying them went down (reader thread): local books go OUT_OF_SYNC
+        self.on_streams_lost: Optional[Callable[[List[str], str], None]] = None
 
     # ------------------------------------------------------------------ helpers for links (MarketHost)
     def wake(self) -> None:
