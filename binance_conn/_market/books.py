@@ -30,7 +30,6 @@ so :meth:`BookManager.book` never serves a stale book as SYNCED.
 from __future__ import annotations
 
 import collections
-import itertools
 import logging
 import queue as queue_mod
 import threading
@@ -41,7 +40,7 @@ from .._core import streams as stream_names
 from .._core.book import APPLIED, CHANGED, BookSync, snapshot_limit_for, snapshot_weight
 from .._io.dispatch import Dispatcher, Subscription
 from .._io.guard import ThreadGuard, run_guarded
-from .._io.topics import ERROR_TOPIC, GAP_TOPIC
+from .._io.topics import ERROR_TOPIC, GAP_TOPIC, next_gap_id
 from ..enums import BookState, GapState
 from ..errors import BinanceError, RateLimitError
 from ..events import DepthUpdate, GapEvent, OrderBook
@@ -149,7 +148,6 @@ class BookManager:
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self._guard = ThreadGuard(_log, exchange(), self._report)
-        self._gap_ids = itertools.count(1)
         self.weight_used = 0
         self.rate_limited = 0
         self.audits = 0
@@ -395,7 +393,7 @@ class BookManager:
             cause = sync.break_cause or "gap"
             self._publish(book)
             if book.gap_id is None:
-                book.gap_id = next(self._gap_ids)
+                book.gap_id = next_gap_id()  # one id space with the stream gaps (_io/topics)
                 first, last = sync.gap if sync.gap is not None else (None, None)
                 kind = {"gap": "server_skip"}.get(cause, cause)
                 if cause == "gap" and book.feed is not None and book.feed.dropped:
