@@ -377,6 +377,7 @@ class MarketSession:
         now = _monotonic()
         streams: Dict[str, Dict[str, Any]] = {}
         connections: List[Dict[str, Any]] = []
+        per_link: List[Dict[str, Any]] = []
         with self._lock:
             links = list(self.links.values())
         bad = {"malformed": 0, "unknown": 0, "binary": 0}
@@ -406,6 +407,9 @@ class MarketSession:
                     "failed_attempts": link.failures,
                     "rollover_in_progress": link.links.replacement is not None,
                     "duplicates_dropped": link.dedupe.dropped,
+                    "held_for_order": link.dedupe.held_total,
+                    "redundancy": link.redundancy,
+                    "links_up": link.links_up,
                     "last_loss_reason": link.last_loss_reason,
                     "last_connect_error": link.last_connect_error,
                 }
@@ -415,6 +419,7 @@ class MarketSession:
                 info.update(counts)  # bad frames: totals over every connection of this shard
                 info["last_bad_frame"] = sample
                 connections.append(info)
+                per_link.extend(link.link_stats(now))
             for key, value in counts.items():
                 bad[key] += value
             last_bad = sample or last_bad
@@ -434,4 +439,6 @@ class MarketSession:
             "last_bad_frame": last_bad,
             "streams": streams,
             "connections": connections,
+            "redundancy": int(getattr(self.ws_config, "redundancy", 1)),
+            "links": per_link,
         }
