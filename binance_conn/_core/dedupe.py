@@ -140,7 +140,7 @@ class Deduplicator:
         capacity: keys remembered per stream (>= 1).
     """
 
-    __slots__ = ("capacity", "hold", "active", "dropped", "held_total", "_streams")
+    __slots__ = ("capacity", "hold", "active", "dropped", "held_total", "_streams", "_holding")
 
     def __init__(self, capacity: int = 8192, hold: float = DEFAULT_HOLD) -> None:
         if capacity < 1:
@@ -151,16 +151,19 @@ class Deduplicator:
         self.dropped = 0
         self.held_total = 0  # events that waited for another link to fill a hole
         self._streams: Dict[str, _Window] = {}
+        self._holding: Set[str] = set()  # streams whose window holds events (admit threads only)
 
     def begin(self) -> None:
         """An overlap starts (the replacement connection is being opened)."""
         self.active = True
         self._streams.clear()
+        self._holding.clear()
 
     def end(self) -> None:
         """The old connection is closed: stop filtering and forget every key."""
         self.active = False
         self._streams.clear()
+        self._holding.clear()
 
     def accept(self, stream: str, event: Event) -> bool:
         """True to deliver ``event``; False for a duplicate (counted in :attr:`dropped`).
@@ -215,11 +218,13 @@ class Deduplicator:
             self._flush(w, out, now)
             return out
         held.append((lo, hi, event, source, now))
-        if source is w.last_src or not others_live or len(held) > self.capacity or now - min(h[4] for h in held) >= self.hold:
+        if (source is w.last_src or not others_live or len(held) > self.capacity
+                or now - min(h[4] for h in held) >= self.hold):
             out = []
             self._release(w, out)  # the hole is real
             return out
         self.held_total += 1
+        self._holding.add(stream)
         return []
 
     def _flush(self, w: _Window, out: List[Event], now: float) -> None:
@@ -243,7 +248,7 @@ class Deduplicator:
     def _release(self, w: _Window, out: List[Event]) -> None:
         held = w.held
         held.sort(key=lambda h: h[0])
-        for lo, hi, event, source, _ in held:
+        for _lo, hi, event, source, _ in held:
             if w.last is not None and hi <= w.last:
                 self.dropped += 1
                 continue
@@ -251,15 +256,32 @@ class Deduplicator:
             w.last, w.last_src = hi, source
         held.clear()
 
+    def next_due(self) -> Optional[float]:
+        """When (``now`` clock) the oldest held event has waited ``hold`` seconds; None: nothing held."""
+        if not self._holding:
+            return None
+        times = [h[4] for s in list(self._holding) for h in self._held_of(s)]
+        return min(times) + self.hold if times else None
+
+    def _held_of(self, stream: str) -> List[Tuple[int, int, Event, Any, float]]:
+        w = self._streams.get(stream)
+        return list(w.held) if w is not None else []
+
     def due(self, now: float) -> bool:
         """Some stream holds an event longer than ``hold`` (release it with :meth:`release_due`)."""
-        return any(w.held and now - min(h[4] for h in w.held) >= self.hold for w in list(self._streams.values()))
+        at = self.next_due()
+        return at is not None and now >= at
 
     def release_due(self, now: float) -> List[Tuple[str, Event]]:
-        """Release, in order, every stream's held events that waited ``hold`` seconds."""
+        """Release, in order, every stream's held events that waited ``hold`` seconds (a quiet
+        stream has no next event to release them)."""
         out: List[Tuple[str, Event]] = []
-        for stream, w in list(self._streams.items()):
-            if w.held and now - min(h[4] for h in w.held) >= self.hold:
+        for stream in list(self._holding):
+            w = self._streams.get(stream)
+            if w is None or not w.held:
+                self._holding.discard(stream)
+            elif now - min(h[4] for h in w.held) >= self.hold:
+                self._holding.discard(stream)
                 events: List[Event] = []
                 self._release(w, events)
                 out.extend((stream, e) for e in events)
@@ -268,6 +290,7 @@ class Deduplicator:
     def forget(self, stream: str) -> None:
         """A stream is no longer wanted: free its window."""
         self._streams.pop(stream, None)
+        self._holding.discard(stream)
 
     def size(self) -> Tuple[int, int]:
         """``(streams, keys)`` currently remembered (held events count as keys)."""

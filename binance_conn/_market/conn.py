@@ -290,7 +290,7 @@ class StreamConn:
                     if waited > _WAIT_SLACK:
                         blocked += waited  # waited on the other reader's (BLOCK) delivery: not silence
                     for stream, event in batch:
-                        for ev in admit(stream, event, self, others, now):
+                        for ev in admit(stream, event, proto, others, now):  # source: this connection, not its slot
                             entry = counts.get(stream)
                             if entry is None:
                                 entry = counts[stream] = [0, now]

@@ -48,6 +48,7 @@ __all__ = ["MarketHost", "ShardLink", "StreamConn"]
 _log = logging.getLogger("binance_conn.stream")
 _monotonic = time.monotonic
 _PING_YIELD = 1.0  # seconds after a ping during which control messages have send priority
+_HELD_RETRY = 0.05  # s until the supervisor retries releasing held events while a reader delivers
 _I = LinkInput
 
 class ShardLink:
@@ -277,6 +278,12 @@ class ShardLink:
         elif degraded is False:
             _log.info("market shard %d runs on all %d connections again", self.index, self.redundancy,
                       extra={"shard": self.index, "redundancy": self.redundancy})
+        due = self.dedupe.next_due()
+        if due is not None:
+            if now >= due and not self._release_held(now):
+                due = now + _HELD_RETRY
+            if now < due and (wake_at is None or due < wake_at):
+                wake_at = due
         for conn, transport, reason in peer_rolls:
             if conn.kill(f"rollover: {reason}", transport):
                 host.count("rollovers")
@@ -304,6 +311,25 @@ class ShardLink:
                       extra={"shard": self.index, "reason": rollover})
             started.start()
         return wake_at
+
+    def _release_held(self, now: float) -> bool:
+        """Deliver events held for a hole that no other link filled in time, on a stream that went
+        quiet (no next event to release them).  False if a reader is delivering (try again soon)."""
+        if not self.deliver_lock.acquire(blocking=False):
+            return False
+        try:
+            counts = self.stream_counts
+            publish = self.host.dispatcher.publish
+            for stream, event in self.dedupe.release_due(now):
+                entry = counts.get(stream)
+                if entry is None:
+                    entry = counts[stream] = [0, now]
+                entry[0] += 1
+                entry[1] = now
+                publish(stream, event, self.host.stop_event)
+        finally:
+            self.deliver_lock.release()
+        return True
 
     def _tick_conn(self, conn: StreamConn, proto: StreamProtocol, now: float,
                    sends: List[Tuple[StreamConn, List[str], bool]], errors: List[BinanceError]) -> None:
