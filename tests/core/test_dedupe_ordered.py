@@ -49,6 +49,18 @@ def test_rejoining_link_ahead_is_held_until_the_other_fills_the_hole() -> None:
     assert ids(out) == list(range(1, 16))
 
 
+def test_holds_from_two_rejoining_links_are_released_in_id_order() -> None:
+    """Primary, rollover replacement and a peer: two links hold events ahead of the mark."""
+    c = object()
+    d = Deduplicator()
+    d.admit(S, trade(10), B, True, 0.0)
+    assert d.admit(S, trade(16), A, True, 0.0) == [] and d.admit(S, trade(17), A, True, 0.0) == []
+    assert d.admit(S, trade(13), c, True, 0.0) == []
+    assert ids(d.admit(S, trade(11), B, True, 0.0)) == [11]
+    assert ids(d.admit(S, trade(12), B, True, 0.0)) == [12, 13]  # 13 at once, 16.. still wait for 14, 15
+    assert ids(d.admit(S, trade(14), c, True, 0.0) + d.admit(S, trade(15), c, True, 0.0)) == [14, 15, 16, 17]
+
+
 def test_real_hole_is_not_held() -> None:
     d = Deduplicator()
     d.admit(S, trade(1), A, True, 0.0)

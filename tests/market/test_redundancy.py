@@ -191,11 +191,11 @@ def test_both_links_down_reconnect_normally(red: Market) -> None:
 def test_rejoining_link_ahead_is_ordered(red: Market) -> None:
     """The reconnected link reads newer trades before the slower one has caught up."""
     a, b = red.first  # type: ignore[attr-defined]
-    for i in range(1, 11):
-        a.feed_text(trade(i))
-        b.feed_text(trade(i))
+    a.feed_text(*(trade(i) for i in range(1, 11)))  # a delivers first: the high-water mark is a's
     assert received(red, 10) == list(range(1, 11))
-    a.drop()
+    b.feed_text(*(trade(i) for i in range(1, 11)))
+    assert wait_until(lambda: red.session.stats()["connections"][0]["duplicates_dropped"] == 10)
+    a.drop()  # a's slot reconnects: a new connection, not the one that delivered the mark
     new = red.link()
     assert wait_until(lambda: red.session.stats()["connections"][0]["links_up"] == 2)
     new.feed_text(*(trade(i) for i in range(14, 21)))  # ahead: 11..13 not yet read on b
