@@ -10,6 +10,14 @@ says ``"zombie: ..."``), make-before-break rollovers (open, overlap, switch, dra
 close, grace).  Then it folds every shard into one state (``_core/status.py``), the
 level-triggered ``ready`` event and debounced connection events.
 
+Redundancy (``ConfigBuilder.with_redundancy(2)``): every shard keeps ``n`` live connections (the
+primary plus ``n - 1`` peers), each subscribed to the same streams and reconnecting on its own;
+the rollover's duplicate filter then stays on for good (the shard is permanently "in overlap"), so
+each event is delivered once, the first arrival winning.  A shard is up (``ready``) while at least
+one of its connections is ready; running on fewer than ``n`` is logged as a WARNING and shown in
+``stats()["market"]["links"]`` and the shard's ``links_up``.  Every connection counts against the
+per-IP connection budget and has its own control-message pacing.
+
 A second small thread, the prober, calls ``GET /api/v3/ping`` at the health-check
 interval (and at once when a silent stream asks), so "network dead" can be told from
 "market quiet" and ready can mean "REST reachable".

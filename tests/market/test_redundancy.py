@@ -106,6 +106,18 @@ def test_two_links_ready_and_stats(red: Market) -> None:
     assert all(x["state"] == "ready" and x["shard"] == 0 for x in st["links"])
     conn = st["connections"][0]
     assert conn["redundancy"] == 2 and conn["links_up"] == 2
+    assert red.net.attempts == 2  # two connections (and two budget slots) for one shard
+
+
+def test_memory_stays_bounded(red: Market) -> None:
+    a, b = red.first  # type: ignore[attr-defined]
+    frames = [trade(i) for i in range(1, 20_001)]
+    a.feed_text(*frames)
+    b.feed_text(*frames)
+    assert received(red, 20_000, timeout=30)[-1] >= 20_000
+    assert wait_until(lambda: red.session.stats()["connections"][0]["duplicates_dropped"] == 20_000, 10)
+    shard = red.session.links[0]
+    assert shard.dedupe.size() == (1, 0)  # a trade stream keeps one high-water mark, no key set
 
 
 def test_duplicates_from_both_links_never_delivered_twice(red: Market) -> None:
