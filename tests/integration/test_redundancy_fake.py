@@ -18,15 +18,17 @@ pytestmark = pytest.mark.usefixtures("no_conn_threads")
 class Publisher:
     """Publishes BTCUSDT trades back to back on a thread (~500/s)."""
 
-    def __init__(self, fake: FakeBinance) -> None:
+    def __init__(self, fake: FakeBinance, per_tick: int = 1) -> None:
         self.fake = fake
+        self.per_tick = per_tick
         self.ids: List[int] = []
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="test-publisher")
 
     def _run(self) -> None:
         while not self.stop_event.wait(0.002):
-            self.ids.append(self.fake.publish_trade("BTCUSDT", "100", "1"))
+            for _ in range(self.per_tick):
+                self.ids.append(self.fake.publish_trade("BTCUSDT", "100", "1"))
 
     def __enter__(self) -> "Publisher":
         self.thread.start()
@@ -143,3 +145,38 @@ def test_both_links_down_reconnect_normally(fake: FakeBinance, started: List[bc.
     assert trades.wait_for(lambda items: bool(items) and items[-1].trade_id == ids[-1])
     got = [e.trade_id for e in trades.snapshot()]
     assert got[-len(ids):] == ids and len(set(got)) == len(got)  # both links deliver again, each trade once
+
+
+def test_repeated_faults_alternating_links_at_2000_per_s(fake: FakeBinance, started: List[bc.Connector]) -> None:
+    """Drop, close and freeze, one link at a time, again and again, at ~2,000 trades/s."""
+    c = bc.Connector(fast_builder(fake).with_redundancy(2).build())
+    started.append(c)
+    trades = Recorder()
+    c.on_trade("BTCUSDT", trades, buffer=200_000)
+    c.start()
+    wait_live(c, fake)
+    assert wait_until(lambda: len(open_stream_conns(fake)) == 2 and _both_up(c), 5)
+    faults: List[Callable[[Any], None]] = [
+        lambda s: s.abort("dropped by test"),
+        lambda s: s.request_close(1001, "going away", reason="closed by test"),
+        lambda s: s.frozen.set(),
+    ]
+    with Publisher(fake, per_tick=4) as pub:
+        for k in range(6):
+            assert wait_until(lambda: len(open_stream_conns(fake)) == 2 and _both_up(c), 15), c.stats()["market"]
+            sessions = sorted(fake._open_sessions(kind="stream"), key=lambda s: s.id)
+            n = len(pub.ids)
+            zombies = c.stats()["market"]["zombies_replaced"]
+            faults[k % 3](sessions[k % 2])
+            assert wait_until(lambda: len(pub.ids) >= n + 400, 5)
+            if k % 3 == 2:  # a frozen link looks up until it is judged: wait, or the next fault is a double one
+                assert wait_until(lambda: c.stats()["market"]["zombies_replaced"] > zombies, 15)
+        assert wait_until(lambda: _both_up(c), 15)
+    last = pub.ids[-1]
+    assert trades.wait_for(lambda items: bool(items) and items[-1].trade_id == last, 10), (len(trades), len(pub.ids))
+    got = [e.trade_id for e in trades.snapshot()]
+    assert got == pub.ids, (f"lost {len(set(pub.ids) - set(got))}, doubled {len(got) - len(set(got))}, "
+                            f"out of order {sum(1 for a, b in zip(got, got[1:]) if b <= a)}")
+    m = c.stats()["market"]
+    assert m["reconnects"] == 0 and sum(x["reconnects"] for x in m["links"]) >= 6, m
+    assert fake.rate_violations == 0
