@@ -168,9 +168,9 @@ def test_repeated_faults_alternating_links_at_2000_per_s(fake: FakeBinance, star
             n = len(pub.ids)
             zombies = c.stats()["market"]["zombies_replaced"]
             faults[k % 3](sessions[k % 2])
-            assert wait_until(lambda: len(pub.ids) >= n + 400, 5)
+            assert wait_until(lambda n=n: len(pub.ids) >= n + 400, 5)
             if k % 3 == 2:  # a frozen link looks up until it is judged: wait, or the next fault is a double one
-                assert wait_until(lambda: c.stats()["market"]["zombies_replaced"] > zombies, 15)
+                assert wait_until(lambda z=zombies: c.stats()["market"]["zombies_replaced"] > z, 15)
         assert wait_until(lambda: _both_up(c), 15)
     last = pub.ids[-1]
     assert trades.wait_for(lambda items: bool(items) and items[-1].trade_id == last, 10), (len(trades), len(pub.ids))
