@@ -34,8 +34,8 @@ __all__ = ["MarketHost", "ShardLike", "StreamConn"]
 _log = logging.getLogger("binance_conn.stream")
 _monotonic = time.monotonic
 _URL_BUDGET = 3500  # characters of stream names put in the connect URL; the rest via SUBSCRIBE
-_WAIT_SLACK = 0.001  # s of waiting for the per-shard delivery lock counted as a blocked reader
 _I = LinkInput
+
 
 class MarketHost(Protocol):
     """What a shard link needs from its session (the market session implements it)."""
@@ -107,6 +107,7 @@ class StreamConn:
         # connect backs off even while the primary is ready (a shared one was reset every tick).
         self.retry = 0
         self.reconnects = 0  # losses of this connection slot (stats()["market"]["links"])
+        self.waiting_since: Optional[float] = None  # the reader waits for the shard's delivery lock since
         role = role or ("replacement" if replacement else "reader")
         self.role = role
         self.thread = threading.Thread(
@@ -284,11 +285,14 @@ class StreamConn:
                 # Several links (redundancy, rollover overlap): pick the first arrival of each
                 # event and publish it under one per-shard lock, so the links' readers cannot
                 # interleave their deliveries out of order.
-                started = _monotonic()
-                with deliver_lock:
-                    waited = _monotonic() - started
-                    if waited > _WAIT_SLACK:
-                        blocked += waited  # waited on the other reader's (BLOCK) delivery: not silence
+                if not deliver_lock.acquire(False):
+                    # The other reader delivers (maybe blocked on a full BLOCK subscriber): this
+                    # wait is not silence either (the supervisor pauses the health timers meanwhile).
+                    self.waiting_since = started = _monotonic()
+                    deliver_lock.acquire()
+                    self.waiting_since = None
+                    blocked += _monotonic() - started
+                try:
                     for stream, event in batch:
                         for ev in admit(stream, event, proto, others, now):  # source: this connection, not its slot
                             entry = counts.get(stream)
@@ -297,6 +301,8 @@ class StreamConn:
                             entry[0] += 1
                             entry[1] = now
                             blocked += publish(stream, ev, stop_event)
+                finally:
+                    deliver_lock.release()
             else:
                 for stream, event in batch:
                     entry = counts.get(stream)

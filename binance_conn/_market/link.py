@@ -188,12 +188,6 @@ class ShardLink:
             links = self.links
             peers = self.peers
             rolling = links.state is not Rollover.STEADY and links.state is not Rollover.GRACE
-            shard_blocked: Optional[float] = None
-            if self.dedupe.active:
-                # Readers deliver under one lock: one blocked on a BLOCK subscriber stalls the others.
-                idents = [c.thread.ident for c in self.live_conns()]
-                times = [host.dispatcher.blocked_since(i) for i in idents if i is not None]
-                shard_blocked = min((t for t in times if t is not None), default=None)
             for conn in (links.primary, links.replacement, *peers):
                 proto = conn.proto if conn is not None else None
                 if conn is None or proto is None or not proto.is_open or conn.retired:
@@ -204,7 +198,8 @@ class ShardLink:
                     life.handle(_I.SUBSCRIBED if proto.is_ready else _I.PENDING, now)
                     blocked = host.dispatcher.blocked_since(conn.thread.ident)
                     if blocked is None:
-                        blocked = shard_blocked
+                        # Readers deliver under one lock: one blocked on a BLOCK subscriber stalls the others.
+                        blocked = conn.waiting_since
                     if blocked is not None:
                         # The reader waits on a full BLOCK subscriber: it cannot read pongs.
                         life.block_started(blocked, proto)

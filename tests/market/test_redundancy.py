@@ -243,3 +243,38 @@ def test_quiet_stream_held_event_is_released(red: Market) -> None:
     assert wait_until(lambda: red.session.stats()["connections"][0]["links_up"] == 2)
     new.feed_text(trade(5))  # b never delivers 2..4 (a real hole)
     assert received(red, 5, timeout=3) == [5]
+
+
+def test_block_subscriber_pauses_and_resumes_both_links() -> None:
+    """A BLOCK subscriber that stalls: the reader waiting for the other reader's delivery is not judged
+    a zombie, and afterwards both links' health timers run again (a later freeze is still caught)."""
+    from binance_conn._core.lifecycle import Liveness
+
+    m = make_redundant()
+    release = threading.Event()
+    got: List[int] = []
+
+    def slow(ev: Any) -> None:
+        if ev.trade_id == 5:
+            release.wait(scaled(2.0))
+        got.append(ev.trade_id)
+
+    m.dispatcher.subscribe("btcusdt@trade", callback=slow, buffer=2, overflow="block")
+    m.session.add_stream("btcusdt@trade")
+    start(m)
+    try:
+        a, b = m.link(), m.link()
+        assert wait_until(lambda: m.session.stats()["connections"][0]["links_up"] == 2)
+        for i in range(1, 31):
+            a.feed_text(trade(i))
+            b.feed_text(trade(i))
+        assert wait_until(lambda: len(got) >= 30, 10), got
+        assert got == list(range(1, 31))
+        shard = m.session.links[0]
+        assert m.session.stats()["zombies_replaced"] == 0
+        assert wait_until(lambda: all(c.life.liveness is Liveness.TRACKING for c in shard.members()), 3)
+        a.freeze()
+        assert wait_until(lambda: m.session.stats()["zombies_replaced"] >= 1, 10)
+    finally:
+        release.set()
+        stop(m)
