@@ -46,6 +46,7 @@ __all__ = [
     "BackoffConfig",
     "RetryConfig",
     "RateLimitConfig",
+    "OrderBookConfig",
     "EventsConfig",
     "TlsConfig",
     "Config",
@@ -305,6 +306,24 @@ class EventsConfig:
 
 
 @dataclass(frozen=True)
+class OrderBookConfig:
+    """Local order books (``conn.on_book``; ``with_order_book``)."""
+
+    snapshot_limit: Optional[int] = None
+    """Levels per REST snapshot; None: the cheapest weight tier with twice the subscribers' depth."""
+    weight_share: float = 0.5
+    """Fraction of the 1-minute request-weight limit that book snapshots may fill (the rest stays for you)."""
+    audit_interval: Optional[float] = None
+    """Seconds between audits of each SYNCED book against a REST snapshot; None: no audit."""
+    audit_depth: int = 20
+    """Top levels an audit compares."""
+    max_buffer: int = 5000
+    """Diffs buffered per book while it waits for a snapshot (the oldest go first)."""
+    fetchers: int = 2
+    """Threads fetching snapshots concurrently (each paced by the weight budget)."""
+
+
+@dataclass(frozen=True)
 class TlsConfig:
     """TLS trust for REST and WebSocket alike (README "TLS, CA bundles and proxies").
 
@@ -333,6 +352,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     debug: bool = False
     tls: TlsConfig = field(default_factory=TlsConfig)
+    order_book: OrderBookConfig = field(default_factory=OrderBookConfig)
 
     @staticmethod
     def builder() -> "ConfigBuilder":
@@ -703,6 +723,19 @@ class ConfigBuilder:
         self._set("buffer_size", size)
         return self._set("overflow", policy)
 
+    def with_order_book(self, *, snapshot_limit: Optional[int] = None, weight_share: Optional[float] = None,
+                        audit_interval: Optional[float] = None, audit_depth: Optional[int] = None,
+                        max_buffer: Optional[int] = None, fetchers: Optional[int] = None) -> "ConfigBuilder":
+        """Local order books: snapshot size (1..5000; None: by depth), share of the weight budget
+        snapshots may use (0..1], periodic audit (seconds, None: off) of the top ``audit_depth``
+        levels, diffs buffered while syncing, snapshot fetcher threads.  None keeps the default."""
+        for key, value in (("book_snapshot_limit", snapshot_limit), ("book_weight_share", weight_share),
+                           ("book_audit_interval", audit_interval), ("book_audit_depth", audit_depth),
+                           ("book_max_buffer", max_buffer), ("book_fetchers", fetchers)):
+            if value is not None:
+                self._set(key, value)
+        return self
+
     def with_debug(self, debug: bool = True) -> "ConfigBuilder":
         """Add stack traces to error details."""
         return self._set("debug", debug)
@@ -817,6 +850,21 @@ class ConfigBuilder:
         tls = TlsConfig(ca_bundle=_ca_bundle("tls.ca_bundle", v.get("ca_bundle")),
                         ssl_context=_ssl_context("tls.ssl_context", v.get("ssl_context")))
 
+        ob = OrderBookConfig
+        limit = v.get("book_snapshot_limit")
+        share = v.get("book_weight_share", ob.weight_share)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise ValidationError("order_book.weight_share", share, "must be a fraction in (0, 1]")
+        audit = v.get("book_audit_interval")
+        order_book = OrderBookConfig(
+            snapshot_limit=None if limit is None else _int_range("order_book.snapshot_limit", limit, 1, 5000),
+            weight_share=float(share),
+            audit_interval=None if audit is None else _positive("order_book.audit_interval", audit),
+            audit_depth=_int_range("order_book.audit_depth", v.get("book_audit_depth", ob.audit_depth), 1, 5000),
+            max_buffer=_int_range("order_book.max_buffer", v.get("book_max_buffer", ob.max_buffer), 1),
+            fetchers=_int_range("order_book.fetchers", v.get("book_fetchers", ob.fetchers), 1, 16),
+        )
+
         debug = v.get("debug")
         if debug is None:
             debug = env.get("BINANCE_CONN_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
@@ -830,6 +878,7 @@ class ConfigBuilder:
             events=events,
             debug=bool(debug),
             tls=tls,
+            order_book=order_book,
         )
 
     @staticmethod

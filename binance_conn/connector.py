@@ -56,8 +56,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
 from ._io.dispatch import Dispatcher, Subscription
+from ._io.groups import SubscriptionGroup
 from ._io.netenv import WsTransportFactory
 from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC, GAP_TOPIC
+from ._market.books import BOOK_PREFIX, BookManager, RestSnapshots, book_topic
+from ._market.gaps import GapMonitor
 from ._market.session import MarketSession
 from ._rest.tracking import TrackingRestClient
 from ._userdata.client import WsApiClient
@@ -86,43 +89,6 @@ _LIVE: "weakref.WeakSet[Connector]" = weakref.WeakSet()
 _ALL: "weakref.WeakSet[Connector]" = weakref.WeakSet()
 
 _STOPPED, _RUNNING, _STOPPING = "stopped", "running", "stopping"
-
-
-class SubscriptionGroup:
-    """Handle for a subscription to several symbols: one :class:`Subscription` per stream.
-
-    Callable (unsubscribes all, idempotent); counters are sums over its members.
-    """
-
-    def __init__(self, members: List[Subscription]) -> None:
-        self.members = tuple(members)
-
-    def __call__(self) -> None:
-        for sub in self.members:
-            sub()
-
-    @property
-    def active(self) -> bool:
-        return any(s.active for s in self.members)
-
-    @property
-    def delivered(self) -> int:
-        return sum(s.delivered for s in self.members)
-
-    @property
-    def dropped(self) -> int:
-        return sum(s.dropped for s in self.members)
-
-    @property
-    def errors(self) -> int:
-        return sum(s.errors for s in self.members)
-
-    @property
-    def pending(self) -> int:
-        return sum(s.pending for s in self.members)
-
-    def __repr__(self) -> str:
-        return f"SubscriptionGroup({[s.topic for s in self.members]})"
 
 
 class Connector:
@@ -155,9 +121,13 @@ class Connector:
         self.rest = self._make_rest(config, session)
         self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
         self._dispatcher = self._make_dispatcher(config)
+        self._books = BookManager(lambda: self.exchange, self._dispatcher, RestSnapshots(lambda: self.rest),
+                                  lambda: self._config.order_book)
         self._market = self._make_market(config)
         self._user = self._make_user(config)
         self.ws_api = WsApiClient(lambda: self._user)
+        self._gaps = GapMonitor(self._dispatcher, config.exchange.name, lambda p, q, t: self.rest.probe(t, p, q),
+                                lambda: self._rest_stop.is_set(), lambda s: self._market.stream_epoch(s))
         _ALL.add(self)
 
     def _make_dispatcher(self, config: Config) -> Dispatcher:
@@ -183,6 +153,7 @@ class Connector:
         market.ready = ready
         market.extra_ready = self._user_ready
         market.rest_get = lambda path, params, timeout: self.rest.probe(timeout, path, params)
+        market.on_streams_lost = self._books.streams_lost
         return market
 
     @staticmethod
@@ -291,6 +262,7 @@ class Connector:
             self._dispatcher.start()
             self._market.start()
             self._user.start()
+            self._books.start()
             _LIVE.add(self)
             generation = self._generation
         _log.info("connector started (run %d)", generation, extra={"exchange": self.exchange})
@@ -376,7 +348,7 @@ class Connector:
 
         A callback worker never waits for other workers: one of them may be in a stop() that
         is joining it (two callbacks stopping at once); the stop that leads joins them all."""
-        out = self._market.threads() + self._user.threads() + self._orphans
+        out = self._market.threads() + self._user.threads() + self._books.threads() + self._orphans
         if not in_worker:
             out += self._dispatcher.leftover_threads()
         return [t for t in out if t is not me and t.is_alive()]
@@ -386,8 +358,9 @@ class Connector:
         """The slow half of a stop (phase STOPPING, no lock held): every join shares ``deadline``."""
         market.begin_stop()
         user.begin_stop()
+        self._books.begin_stop()
         self._rest_stop.set()
-        threads = market.threads() + user.threads() + list(self._orphans)
+        threads = market.threads() + user.threads() + self._books.threads() + list(self._orphans)
         for t in threads:
             if t is not me:
                 t.join(max(0.0, deadline - _monotonic()))
@@ -435,17 +408,17 @@ class Connector:
         return self._subscribe_streams(symbol, stream_names.book_ticker, callback, options)
 
     def on_trade(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
-        """``<symbol>@trade`` -> :class:`~binance_conn.Trade`."""
+        """``<symbol>@trade`` -> :class:`~binance_conn.Trade`; ``backfill=True``: missed trades fetched over REST."""
         return self._subscribe_streams(symbol, stream_names.trade, callback, options)
 
     def on_agg_trade(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
-        """``<symbol>@aggTrade`` -> :class:`~binance_conn.AggTrade`."""
+        """``<symbol>@aggTrade`` -> :class:`~binance_conn.AggTrade`; ``backfill=True`` as for :meth:`on_trade`."""
         return self._subscribe_streams(symbol, stream_names.agg_trade, callback, options)
 
     def on_kline(self, symbol: Symbols, interval: str, callback: Optional[Callback] = None,
                  timezone: Optional[str] = None, **options: Any) -> Any:
         """``<symbol>@kline_<interval>[@+08:00]`` -> :class:`~binance_conn.Kline` (intervals are case-sensitive;
-        ``timezone="+08:00"``: klines open and close on UTC+8 boundaries)."""
+        ``timezone="+08:00"``: klines open and close on UTC+8 boundaries; ``backfill=True``: missed closed klines)."""
         stream_names.validate_interval(interval)
         stream_names.validate_timezone(timezone)
         return self._subscribe_streams(symbol, lambda s: stream_names.kline(s, interval, timezone), callback, options)
@@ -453,6 +426,25 @@ class Connector:
     def on_depth(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
         """``<symbol>@depth@100ms`` -> :class:`~binance_conn.DepthUpdate`."""
         return self._subscribe_streams(symbol, stream_names.depth, callback, options)
+
+    def on_book(self, symbol: Symbols, callback: Optional[Callback] = None, depth: Optional[int] = 20,
+                **options: Any) -> Any:
+        """A local order book of ``symbol`` (or each of a list; one book per symbol, however many
+        subscribers): ``callback(bc.OrderBook)`` cut to ``depth`` levels (None: every level) after
+        each applied update and each state change (``SYNCING``/``SYNCED``/``OUT_OF_SYNC``)."""
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 5000):
+            raise ValidationError("depth", depth, "must be an int in 1..5000 or None (every level)")
+
+        def topic(s: str) -> str:
+            stream_names.depth(s)  # validates the symbol
+            return book_topic(s, depth)
+
+        return self._subscribe_streams(symbol, topic, callback, options)
+
+    def book(self, symbol: str, depth: Optional[int] = None) -> Any:
+        """The latest :class:`~binance_conn.OrderBook` of ``symbol`` cut to ``depth`` (None: every
+        level), or None when no book of it is subscribed; never a stale book marked SYNCED. Any thread."""
+        return self._books.book(symbol, depth)
 
     def on_avg_price(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
         """``<symbol>@avgPrice`` -> :class:`~binance_conn.AvgPrice`."""
@@ -529,9 +521,10 @@ class Connector:
         return SubscriptionGroup([self._subscribe_topic(t, callback, options) for t in topics])
 
     def _subscribe_topic(self, topic: str, callback: Optional[Callback], options: Dict[str, Any]) -> Subscription:
-        unknown = set(options) - {"buffer", "overflow", "queue"}
+        unknown = set(options) - {"buffer", "overflow", "queue", "backfill"}
         if unknown:
-            raise ValidationError("options", sorted(unknown), "unknown keyword(s); use buffer=, overflow=, queue=")
+            raise ValidationError("options", sorted(unknown),
+                                  "unknown keyword(s); use buffer=, overflow=, queue=, backfill=")
         q = options.get("queue")
         if q is not None and not isinstance(q, queue_mod.Queue):
             raise ValidationError("queue", q, "must be a queue.Queue")
@@ -541,6 +534,10 @@ class Connector:
                 overflow = OverflowPolicy(overflow)
             except ValueError:
                 raise ValidationError("overflow", overflow, "must be DROP_OLDEST or BLOCK") from None
+        guarded = self._gaps.subscribe(topic, callback, q, bool(options.get("backfill")), options.get("buffer"),
+                                       overflow)  # a tracked stream (trades, klines, depth): its GapGuard
+        if guarded is not None:
+            return guarded
         return self._dispatcher.subscribe(topic, callback, queue=q, buffer=options.get("buffer"), overflow=overflow)
 
     def _on_topics_changed(self, topic: str, added: bool) -> None:
@@ -548,6 +545,8 @@ class Connector:
         with self._topics_lock:
             if topic in USER_TOPICS:
                 self._user.topic_changed(topic, added)
+            elif topic.startswith(BOOK_PREFIX):
+                self._books.topic_changed(topic, added)
             elif not _is_market_topic(topic):
                 return
             elif added:
@@ -574,6 +573,8 @@ class Connector:
             "dropped_at_stop": self._stop_dropped,
             "rest": {"used_weight": self.rest.used_weight, "inflight": self.rest.inflight},
             "user_data": user,
+            "gaps": self._gaps.stats(),  # gaps, missing, backfilled, unfilled, duplicates; per stream/subscriber
+            "books": self._books.stats(),
             # why the last failed connect attempt failed (market first), e.g. "certificate: ..."
             "last_connect_error": market.get("last_connect_error") or user.get("last_connect_error"),
         }
@@ -603,6 +604,7 @@ class Connector:
         self._budget = ConnectionBudget(
             self._config.websocket.connection_budget, self._config.websocket.connection_budget_window
         )
+        self._books = self._books.after_fork_in_child()
         self._market = self._make_market(self._config)
         self._user = self._make_user(self._config)  # user-data topics from the dispatcher
         for topic in self._dispatcher.topics():

@@ -14,10 +14,11 @@ field, before anything is sent.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Union
 
 from .._core.endpoints import Endpoint
+from .._core.params import decimal_or_text as _dec
 from .._core.params import decimalize, decimalize_depth
 from .._core.spec_market import ENDPOINTS
 from .._core.streams import validate_interval
@@ -40,15 +41,6 @@ _SYMBOL_STATUSES = ("TRADING", "HALT", "BREAK")
 _WINDOW = re.compile(r"^(?:([1-9]|[1-5][0-9])m|([1-9]|1[0-9]|2[0-3])h|([1-7])d)$")
 _TIME_ZONE = re.compile(r"^([+-]?)(\d{1,2})(?::(\d{2}))?$")
 _MAX_SYMBOLS = 100  # rolling window and trading-day tickers
-
-
-def _dec(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            return value
-    return value
 
 
 def _check_limit(value: Optional[int], maximum: Optional[int]) -> Optional[int]:

@@ -15,6 +15,7 @@ from .. import errors as _errors
 from ..errors import ValidationError
 
 __all__ = [
+    "decimal_or_text",
     "DECIMAL_KEYS",
     "decimalize",
     "decimalize_depth",
@@ -48,7 +49,8 @@ DECIMAL_KEYS: FrozenSet[str] = frozenset(
 _CLIENT_ID = re.compile(r"^[a-zA-Z0-9\-_]{1,36}$")
 
 
-def _to_decimal(value: Any) -> Any:
+def decimal_or_text(value: Any) -> Any:
+    """A decimal string as ``Decimal``; anything else (other strings included) unchanged."""
     if isinstance(value, str):
         try:
             return Decimal(value)
@@ -67,7 +69,7 @@ def decimalize(obj: Any) -> Any:
         for key, value in obj.items():
             if isinstance(value, str):
                 if key in DECIMAL_KEYS:
-                    obj[key] = _to_decimal(value)
+                    obj[key] = decimal_or_text(value)
             elif isinstance(value, (dict, list)):
                 decimalize(value)  # also under a decimal key: "discount" is both a key and a block
     elif isinstance(obj, list):
@@ -99,7 +101,7 @@ def decimalize_filters(obj: Any) -> Any:
         for key, value in obj.items():
             if isinstance(value, str):
                 if is_filter and key in FILTER_DECIMAL_KEYS:
-                    obj[key] = _to_decimal(value)
+                    obj[key] = decimal_or_text(value)
             elif isinstance(value, (dict, list)):
                 decimalize_filters(value)
     elif isinstance(obj, list):
@@ -115,7 +117,7 @@ def decimalize_depth(book: Any) -> Any:
         for side in ("bids", "asks"):
             levels = book.get(side)
             if isinstance(levels, list):
-                book[side] = [[_to_decimal(v) for v in level] for level in levels]
+                book[side] = [[decimal_or_text(v) for v in level] for level in levels]
     return book
 
 

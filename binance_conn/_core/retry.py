@@ -34,7 +34,6 @@ __all__ = [
     "UNKNOWN_CODES",
     "is_safe",
     "is_order_placement",
-    "needs_client_order_id",
     "outcome_unknown",
     "classify",
 ]
@@ -91,12 +90,6 @@ def is_order_placement(method: str, path: str) -> bool:
     if m not in ("POST", "PUT"):
         return False
     return path in _PLACEMENT_PATHS or path.startswith("/api/v3/orderList/")
-
-
-def needs_client_order_id(method: str, path: str) -> bool:
-    """True where the library must always send a ``newClientOrderId`` (so the order
-    can be found again after an unknown outcome)."""
-    return method.upper() == "POST" and path in ("/api/v3/order", "/api/v3/sor/order")
 
 
 def is_safe(method: str, path: str, params: Optional[Container[str]] = None) -> bool:

@@ -6,6 +6,7 @@ Nothing Binance-specific: a session folds its links into ``(state, reason)`` pai
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -16,13 +17,15 @@ from ..enums import ConnectionState
 from ..events import ConnectionEvent
 from .dispatch import Dispatcher
 
-__all__ = ["CONNECTION_TOPIC", "ERROR_TOPIC", "GAP_TOPIC", "publish_connection_events"]
+__all__ = ["CONNECTION_TOPIC", "ERROR_TOPIC", "GAP_TOPIC", "next_gap_id", "publish_connection_events"]
 
 S = ConnectionState
 CONNECTION_TOPIC = "__connection__"
 ERROR_TOPIC = "__error__"
 GAP_TOPIC = "__gap__"
 """Where :class:`~binance_conn.GapEvent`s are published (``conn.on_gap``)."""
+next_gap_id = itertools.count(1).__next__
+"""A fresh ``gap_id`` (unique in the process: market and user-data gaps share it); any thread."""
 _PUBLISHED = (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING)
 
 

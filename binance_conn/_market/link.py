@@ -390,6 +390,7 @@ class ShardLink:
         host = self.host
         now = _monotonic()
         warn = False
+        lost: List[str] = []
         with self.lock:
             proto = conn.proto
             if proto is not None and proto.is_open:
@@ -411,6 +412,12 @@ class ShardLink:
                 conn.reconnects += 1
                 self.last_loss_reason = reason
                 warn = not reason.startswith("rollover: ")
+                if not any(c is not conn and c.life.carries_traffic for c in self.live_conns()):
+                    lost = list(self.desired)  # no other link carries them (redundancy, rollover): a break
+        if lost:
+            hook = getattr(host, "on_streams_lost", None)
+            if hook is not None:
+                hook(lost, reason)
         if warn:
             _log.warning("stream connection lost (shard %d, %s): %s", self.index, conn.role, reason,
                          extra={"shard": self.index, "reason": reason, "role": conn.role})

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._core.backoff import Backoff
@@ -113,6 +113,8 @@ class MarketSession:
         self.extra_ready: Callable[[], bool] = lambda: True  # e.g. the user-data session (connector)
         # GET path, params, timeout -> JSON (the connector's REST client): market-activity probe
         self.rest_get: Optional[Callable[[str, Dict[str, Any], float], Any]] = None
+        # (streams, reason) when a link carrying them went down (reader thread): local books go OUT_OF_SYNC
+        self.on_streams_lost: Optional[Callable[[List[str], str], None]] = None
 
     # ------------------------------------------------------------------ helpers for links (MarketHost)
     def wake(self) -> None:
@@ -378,6 +380,16 @@ class MarketSession:
         if rest_ms > seen_ms + _ACTIVITY_SLACK_MS:
             return f"REST shows {symbol} trades {(rest_ms - seen_ms) / 1000.0:.1f} s newer than the last on {stream}"
         return None
+
+    def stream_epoch(self, stream: str) -> Tuple[int, int, Optional[str]]:
+        """``(reconnects of the shard carrying stream, rollovers, that shard's last loss reason)``:
+        a gap detector compares two of these to name a gap's cause (any thread, never blocks)."""
+        with self._lock:
+            index = self.registry.shard_of(stream)
+            link = self.links.get(index) if index is not None else None
+        if link is None:
+            return (0, self.rollovers, None)
+        return (link.reconnects, self.rollovers, link.last_loss_reason)
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> Dict[str, Any]:

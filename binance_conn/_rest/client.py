@@ -239,6 +239,11 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         from ``X-MBX-USED-WEIGHT-*`` headers. Never blocks."""
         return self._limiter.used_weight(self._server_now())
 
+    @property
+    def weight_limits(self) -> Dict[str, int]:
+        """The request-weight limits the client-side limiter enforces per window, e.g. ``{"1M": 6000}``."""
+        return self._limiter.limits
+
     def _server_now(self) -> float:
         # Weight windows are aligned on the server's clock (reference 4.1).
         return time.time() + self._clock.offset_ms / 1000.0

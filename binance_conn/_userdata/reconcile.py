@@ -5,6 +5,9 @@ order tracker of ``_core/userdata.py`` plans REST queries (by symbol, never the 
 ``openOrders``) about the orders tracked as open; this module runs them on one thread,
 ``binance_conn-user_data-reconcile``, and publishes a reconciled ``OrderUpdate`` per order
 that changed.  A request for another pass while one runs is folded into one more pass.
+Each pass is a user-data gap (``GapEvent`` kind ``"user_data"`` through ``publish_gap``): ``OPEN``
+when it starts, ``FILLED`` when every query answered, ``UNFILLED`` (with ``reason``) when one
+failed, the session stopped or the pass crashed.
 
 Safety net: an unexpected exception in a pass is logged with its traceback and reported as
 ``InternalError`` (``_io/guard.ThreadGuard``); ``on_crash`` then tears the session's
@@ -16,11 +19,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable, Optional
 
 from .._core.userdata import OrderTracker
 from .._io.guard import ThreadGuard
+from .._io.topics import next_gap_id
+from ..enums import GapState
 from ..errors import BinanceError
+from ..events import GapEvent
 from . import RestApi
 
 __all__ = ["GapReconciler"]
@@ -62,11 +69,15 @@ class GapReconciler:
         self._guard = guard
         self._on_crash = on_crash
         self.thread: Optional[threading.Thread] = None
+        self.publish_gap: Optional[Callable[[GapEvent], object]] = None  # the session sets it (GAP_TOPIC)
+        self.exchange = ""
         self._again = False
         # counters (stats)
         self.reconciliations = 0
         self.reconciled = 0
         self.errors = 0
+        self.gaps = 0
+        self.unfilled = 0
 
     def start(self) -> None:
         """Run a pass now, or one more after the running one (any thread; never blocks)."""
@@ -95,7 +106,27 @@ class GapReconciler:
             except Exception as rexc:  # noqa: BLE001
                 self._guard.crashed("user-data reconciliation recovery", rexc)
 
+    def _gap(self, gap_id: int, state: GapState, filled: int = 0, reason: Optional[str] = None) -> None:
+        publish = self.publish_gap
+        if publish is not None:
+            publish(GapEvent(self.exchange, "user_data", "", "user_data", gap_id, None, None, "reconnect", state,
+                             int(time.time() * 1000), filled, reason))
+
     def _once(self) -> None:
+        gap_id = next_gap_id()
+        self._gap(gap_id, GapState.OPEN)
+        self.gaps += 1
+        try:
+            filled, reason = self._pass()
+        except BaseException as exc:
+            self.unfilled += 1
+            self._gap(gap_id, GapState.UNFILLED, 0, f"{type(exc).__name__}: {exc}")
+            raise
+        if reason is not None:
+            self.unfilled += 1
+        self._gap(gap_id, GapState.FILLED if reason is None else GapState.UNFILLED, filled, reason)
+
+    def _pass(self) -> "tuple[int, Optional[str]]":
         is_stopping = self._is_stopping
         with self.tracker_lock:
             rec = self.tracker.begin_reconcile()
@@ -115,7 +146,7 @@ class GapReconciler:
                 else:
                     rec.feed(q, answer)
         if is_stopping():
-            return
+            return 0, "stopped"
         with self.tracker_lock:
             updates = rec.finish()
         self.reconciliations += 1
@@ -125,3 +156,4 @@ class GapReconciler:
                       extra={"updates": len(updates), "weight": rec.weight_spent, "failed": len(rec.failed)})
         for update in updates:
             self._publish(update)
+        return len(updates), (f"{len(rec.failed)} reconciliation queries failed" if rec.failed else None)

@@ -52,7 +52,7 @@ from .._core.userdata import OrderTracker
 from .._core.wsapi import UserDataSession, WsApiProtocol, encode_params
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
-from .._io.topics import ERROR_TOPIC, publish_connection_events
+from .._io.topics import ERROR_TOPIC, GAP_TOPIC, publish_connection_events
 from .._io.transport import TransportClosed, TransportFactory, WsTransport
 from ..enums import ConnectionState
 from ..errors import AuthenticationError, BinanceError, NotConnectedError, ValidationError
@@ -152,6 +152,8 @@ class UserDataLink(RolloverExecutor):
             self.tracker, self.tracker_lock, self._lock, rest,
             lambda update: self.dispatcher.publish(ORDER_TOPIC, update, self.stop_event), lambda: self.stopping,
             self.guard, self._reconcile_crashed)
+        self.reconciler.exchange = self.exchange
+        self.reconciler.publish_gap = lambda gap: self.dispatcher.publish(GAP_TOPIC, gap, self.stop_event)
         self._launched = False
         self.status = SessionStatus(self.ws_config.debounce)
         self.last_loss_reason: Optional[str] = None
@@ -599,6 +601,7 @@ class UserDataLink(RolloverExecutor):
             "reconciliations": self.reconciler.reconciliations,
             "reconciled_updates": self.reconciler.reconciled,
             "reconcile_errors": self.reconciler.errors,
+            "gaps": self.reconciler.gaps, "unfilled_gaps": self.reconciler.unfilled,
             "tracked_orders": tracked,
             "pending_requests": pending,
             "last_loss_reason": self.last_loss_reason,

@@ -13,6 +13,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 from ._market import Market, SymbolState, TradeRec
 from ._util import JSON, BinanceFault, Clock, fmt
 
+Level = Tuple[Decimal, Decimal]
+
 __all__ = ["Engine", "Order", "COMMISSION_RATE"]
 
 COMMISSION_RATE = Decimal("0.001")
@@ -79,6 +81,8 @@ class Engine:
         self.emit_user: Callable[[JSON], object] = lambda ev: None
         self.emit_trade: Callable[[str, TradeRec], None] = lambda sym, rec: None
         self.on_fill: Callable[[Order], None] = lambda o: None  # order lists react to their legs' fills
+        # resting orders, their fills and cancels and the levels a taker consumes change the public book
+        self.emit_book: Callable[[str, List[Level], List[Level]], object] = lambda sym, b, a: None
 
     # -- parameters ---------------------------------------------------------------------------
     @staticmethod
@@ -150,6 +154,18 @@ class Engine:
                         "B": [{"a": a, "f": fmt(self._bal(a)[0]), "l": fmt(self._bal(a)[1])}
                               for a in sorted(set(assets))]})
 
+    def _book_delta(self, symbol: str, side: str, deltas: List[Level]) -> None:
+        """Add ``(price, delta)`` to the quantities of one side ("b"/"a") of the public book (never below 0)."""
+        with self.market.lock:
+            st = self.market.state[symbol]
+            book = st.bids if side == "b" else st.asks
+            levels: Dict[Decimal, Decimal] = {}
+            for p, d in deltas:
+                levels[p] = max(Decimal(0), levels.get(p, book.get(p, Decimal(0))) + d)
+            out = [(p, q) for p, q in levels.items() if q > 0 or p in book]
+            if out:
+                self.emit_book(symbol, out if side == "b" else [], out if side == "a" else [])
+
     # -- matching -----------------------------------------------------------------------------
     def _match(self, st: SymbolState, side: str, limit: Optional[Decimal], qty: Optional[Decimal],
                quote: Optional[Decimal]) -> List[Tuple[Decimal, Decimal]]:
@@ -198,6 +214,8 @@ class Engine:
             else:
                 base[0] -= q
             quote[0] += cost - comm
+        if maker and o.price > 0:
+            self._book_delta(o.symbol, "b" if o.side == "BUY" else "a", [(o.price, -q)])
         o.executed_qty += q
         o.cum_quote += cost
         o.update_time = now
@@ -309,6 +327,8 @@ class Engine:
             self._report(o, "NEW", now)
             for px, q in fills:
                 self._apply_fill(o, st, px, q, now, maker=False)
+            if fills:
+                self._book_delta(spec.symbol, "a" if side == "BUY" else "b", [(px, -q) for px, q in fills])
             if quote_qty is not None:
                 o.orig_qty = o.executed_qty
                 if o.executed_qty > 0:
@@ -325,6 +345,7 @@ class Engine:
                         b = self._bal(spec.base)
                     b[0] -= o.locked
                     b[1] += o.locked
+                    self._book_delta(spec.symbol, "b" if side == "BUY" else "a", [(o.price, remaining)])
                 else:
                     o.status = "EXPIRED"
                     expired = True
@@ -390,6 +411,8 @@ class Engine:
         orig = o.client_order_id
         cancel_id = new_cid or f"cancel{self.next_auto_cid:016d}"
         self.next_auto_cid += 1
+        if o.type in ("LIMIT", "LIMIT_MAKER") and o.working_time >= 0 and o.price > 0 and o.is_open:
+            self._book_delta(o.symbol, "b" if o.side == "BUY" else "a", [(o.price, o.executed_qty - o.orig_qty)])
         o.status, o.update_time = "CANCELED", now
         spec = self.market.specs[o.symbol]
         asset = spec.quote if o.side == "BUY" else spec.base

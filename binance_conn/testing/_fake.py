@@ -7,11 +7,11 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
+from ._books import BooksMixin
 from ._engine import Engine
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
@@ -21,7 +21,8 @@ from ._streams import StreamsMixin
 from ._timeunit import user_event_to_micros
 from ._tls import DEFAULT_HOSTS as DEFAULT_TLS_HOSTS
 from ._tls import TlsFiles, make_tls_files
-from ._util import JSON, Clock, Waiter, dumps
+from ._tradegen import TradesMixin
+from ._util import JSON, Clock, FaultRule, Waiter, dumps
 from ._ws import Session, WsServer, handle_control
 from ._wsapi import handle_api
 
@@ -33,25 +34,7 @@ DEFAULT_BALANCES: Dict[str, Decimal] = {"USDT": Decimal("100000"), "BTC": Decima
                                         "BNB": Decimal("1000"), "LTC": Decimal("1000")}
 
 
-@dataclass
-class FaultRule:
-    remaining: int
-    status: int = 500
-    code: int = -1000
-    msg: str = "An unknown error occurred while processing the request."
-    retry_after: Optional[int] = None
-    path: Optional[str] = None
-    method: Optional[str] = None
-    raw_body: Optional[bytes] = None
-    drop: bool = False
-    delay: float = 0.0
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.remaining > 0 and (self.path is None or self.path == path) and \
-            (self.method is None or self.method.upper() == method)
-
-
-class FakeBinance(StreamsMixin):
+class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
     """A loopback Binance spot exchange: REST on ``rest_url``, streams on ``ws_url``, WebSocket API on
     ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`); exit joins every thread.
 
@@ -80,6 +63,10 @@ class FakeBinance(StreamsMixin):
             ``::1`` and ``localhost`` from a throwaway CA made at :meth:`start` (needs ``cryptography``);
             clients trust :attr:`ca_file` (removed at :meth:`stop`).  Default: plain http/ws.
         tls_hosts: the names and addresses on the certificate (give others to test hostname checks).
+        book_depth: levels per side the simulated books are seeded and re-centred with (20).
+        depth_batching: publish diff depth as Binance does, ``@depth@100ms`` every 100 ms and ``@depth`` every
+            1000 ms (merged ``U``..``u``); default False: every book change at once on every depth stream.
+        trade_history: trades kept per symbol for REST history (older ids are gone, as if archived).
     """
 
     def __init__(
@@ -109,6 +96,9 @@ class FakeBinance(StreamsMixin):
         max_log: int = 100_000,
         tls: bool = False,
         tls_hosts: Sequence[str] = DEFAULT_TLS_HOSTS,
+        book_depth: int = 20,
+        depth_batching: bool = False,
+        trade_history: int = 100_000,
     ) -> None:
         specs = [s if isinstance(s, SymbolSpec) else KNOWN_SYMBOLS.get(s.upper()) or SymbolSpec.guess(s)
                  for s in (symbols if symbols is not None else DEFAULT_SYMBOLS)]
@@ -128,7 +118,7 @@ class FakeBinance(StreamsMixin):
         self.clock = Clock()
         self.keys = KeyStore()
         self.keys.register_hmac(api_key, api_secret)
-        self.market = Market(specs, self.clock.now_ms(), seed)
+        self.market = Market(specs, self.clock.now_ms(), seed, book_depth, trade_history)
         bal = {k: Decimal(v) for k, v in (balances if balances is not None else DEFAULT_BALANCES).items()}
         for s in specs:
             bal.setdefault(s.base, Decimal(0))
@@ -136,6 +126,7 @@ class FakeBinance(StreamsMixin):
         self.engine = Engine(self.market, self.clock, bal)
         self.engine.emit_user = self._emit_user
         self.engine.emit_trade = self._emit_trade_rec
+        self.engine.emit_book = lambda sym, b, a: self._book_update(sym, b, a, 0, max(1, len(b) + len(a)))
         self.trading = Trading(self)  # order lists, cancel-replace, amend, cancel-all, SOR (_orderlists.py)
         self.weights = WeightLimiter(weight_limit, ban_seconds, ban_after)
         self.orders_counter = OrderCounter(order_limit_10s, order_limit_1d)
@@ -161,6 +152,8 @@ class FakeBinance(StreamsMixin):
         self.tls = bool(tls)
         self.tls_hosts = tuple(tls_hosts)
         self._tls: Optional[TlsFiles] = None
+        self._init_books(depth_batching)
+        self._init_trades()
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeBinance:
@@ -184,6 +177,7 @@ class FakeBinance(StreamsMixin):
             t = threading.Thread(target=self._market_loop, daemon=True, name="fake-binance-market")
             t.start()
             self._threads.append(t)
+        self._start_books()
         log.info("FakeBinance started: rest %s ws %s", self.rest_url, self.ws_url)
         return self
 
@@ -193,6 +187,8 @@ class FakeBinance(StreamsMixin):
             return
         self._stopping.set()
         deadline = time.monotonic() + timeout
+        self.stop_trades()
+        self._stop_books()
         for s in self._open_sessions():
             s.frozen.clear()
             s.request_close(1001, "Server stopping", reason="server stopped")
@@ -210,6 +206,8 @@ class FakeBinance(StreamsMixin):
         if self._tls is not None:
             self._tls.cleanup()
         self._waiter.notify()
+
+    close = stop
 
     def __enter__(self) -> FakeBinance:
         return self.start()
@@ -437,6 +435,7 @@ class FakeBinance(StreamsMixin):
         with self._lock:
             self._refuse_until = time.monotonic() + seconds
             self._refuse_status = status
+            self._refuse_retry_after = 1
 
     def _handshake_refusal(self, path: Optional[str] = None) -> Optional[Tuple[int, str]]:
         refusal = self._handshake_verdict()

@@ -4,8 +4,10 @@ trades, candles and 24 h statistics, and the exact stream / REST payload shapes 
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime
+import itertools
 import random
 import re
 import threading
@@ -24,6 +26,8 @@ KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h",
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _MONDAY_MS = 4 * 86_400_000  # 1970-01-05, the first Monday: Binance weeks start on Monday
 BOOK_LEVELS = 20
+TRADE_HISTORY = 100_000  # trades kept per symbol for historicalTrades / aggTrades
+KLINE_HISTORY = 2_000  # closed candles kept per symbol and interval for klines
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class Candle:
     tq: Decimal = Decimal(0)
 
 
-@dataclass
+@dataclass(slots=True)
 class TradeRec:
     id: int
     price: Decimal
@@ -156,17 +160,21 @@ class TradeRec:
 class SymbolState:
     """Everything the fake knows about one symbol's market. Guarded by the Market lock."""
 
-    def __init__(self, spec: SymbolSpec, now: int, rng: random.Random) -> None:
+    def __init__(self, spec: SymbolSpec, now: int, rng: random.Random, depth: int = BOOK_LEVELS,
+                 history: int = TRADE_HISTORY) -> None:
         self.spec = spec
         self.rng = rng
+        self.depth = depth
+        self.created = now
         self.mid = spec.price
         self.bids: Dict[Decimal, Decimal] = {}
         self.asks: Dict[Decimal, Decimal] = {}
         self.update_id = 1000
         self.next_trade_id = 1
         self.next_agg_id = 1
-        self.trades: Deque[TradeRec] = deque(maxlen=1000)
+        self.trades: Deque[TradeRec] = deque(maxlen=history)
         self.candles: Dict[str, Candle] = {}
+        self.closed: Dict[str, Deque[Candle]] = {i: deque(maxlen=KLINE_HISTORY) for i in KLINE_INTERVALS}
         self.open_price = spec.price
         self.high = spec.price
         self.low = spec.price
@@ -191,9 +199,9 @@ class SymbolState:
         best_bid = (self.mid / tick).to_integral_value(ROUND_DOWN) * tick
         if best_bid <= 0:
             best_bid = tick
-        want_bids = {best_bid - i * tick for i in range(BOOK_LEVELS)}
+        want_bids = {best_bid - i * tick for i in range(self.depth)}
         want_bids = {p for p in want_bids if p > 0}
-        want_asks = {best_bid + (i + 1) * tick for i in range(BOOK_LEVELS)}
+        want_asks = {best_bid + (i + 1) * tick for i in range(self.depth)}
         changes: Dict[str, List[Tuple[Decimal, Decimal]]] = {"b": [], "a": []}
         for side, book, want in (("b", self.bids, want_bids), ("a", self.asks, want_asks)):
             for p in sorted(set(book) - want):
@@ -215,6 +223,12 @@ class SymbolState:
                     book.pop(p, None)
                 else:
                     book[p] = q
+
+    def sorted_levels(self, side: str, limit: Optional[int] = None) -> List[Tuple[Decimal, Decimal]]:
+        """(price, qty) of one side, best first, at most ``limit`` levels."""
+        book = self.bids if side == "b" else self.asks
+        prices = sorted(book, reverse=(side == "b"))
+        return [(p, book[p]) for p in (prices if limit is None else prices[:limit])]
 
     def best_bid(self) -> Tuple[Decimal, Decimal]:
         if not self.bids:
@@ -247,6 +261,20 @@ class SymbolState:
         self.quote_volume += price * qty
         return rec
 
+    def trades_from(self, first_id: int, limit: int, agg: bool = False) -> List[TradeRec]:
+        """Up to ``limit`` kept trades from trade id (``agg``: aggregate id) ``first_id`` on. History older
+        than what is kept is gone: the answer then starts at the oldest kept trade."""
+        if not self.trades:
+            return []
+        head = self.trades[0].agg_id if agg else self.trades[0].id
+        start = max(0, first_id - head)
+        return list(itertools.islice(self.trades, start, start + limit))
+
+    def recent_trades(self, limit: int) -> List[TradeRec]:
+        out = list(itertools.islice(reversed(self.trades), limit))
+        out.reverse()
+        return out
+
     def candle(self, interval: str, now: int) -> Tuple[Candle, Optional[Candle]]:
         """The current candle for ``interval`` (rolled over at ``now``) and the one it closed, if any."""
         start = interval_start(interval, now)
@@ -254,6 +282,8 @@ class SymbolState:
         closed = None
         if cur is None or cur.t != start:
             closed = cur
+            if closed is not None and closed.n:
+                self.closed[interval].append(closed)
             p = self.last
             cur = Candle(start, interval_end(interval, start), p, p, p, p)
             self.candles[interval] = cur
@@ -281,11 +311,13 @@ class SymbolState:
 class Market:
     """All symbols' simulated market state. Builders return plain JSON-ready dicts."""
 
-    def __init__(self, specs: Sequence[SymbolSpec], now: int, seed: Optional[int] = None) -> None:
+    def __init__(self, specs: Sequence[SymbolSpec], now: int, seed: Optional[int] = None,
+                 book_depth: int = BOOK_LEVELS, trade_history: int = TRADE_HISTORY) -> None:
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
         self.specs = {s.symbol: s for s in specs}
-        self.state = {s.symbol: SymbolState(s, now, random.Random(self.rng.random())) for s in specs}
+        self.state = {s.symbol: SymbolState(s, now, random.Random(self.rng.random()), book_depth, trade_history)
+                      for s in specs}
 
     def get(self, symbol: str) -> SymbolState:
         try:
@@ -361,25 +393,27 @@ class Market:
 
     # -- REST payloads (reference section 6) --------------------------------------------------
     def klines(self, symbol: str, interval: str, limit: int, now: int, end_time: Optional[int]) -> List[List[Any]]:
+        """``limit`` candles back from ``end_time``/now: the ones the fake published (kept, closed or current),
+        empty ones (no trade, price of the previous close) since the fake began, synthetic ones before."""
         with self.lock:
             st = self.state[symbol]
             t_end = min(now, end_time) if end_time is not None else now
-            cur, _ = st.candle(interval, now)
+            recorded = {c.t: c for c in st.closed[interval]}
+            cur = st.candles.get(interval)
+            if cur is not None and cur.n:
+                recorded[cur.t] = cur
+            times = sorted(recorded)
+            era = interval_start(interval, st.created)
             out: List[List[Any]] = []
             start = interval_start(interval, t_end)
             for _ in range(limit):
-                if start == cur.t:
-                    c = cur
-                else:
-                    # Deterministic synthetic history: flat around the current price.
-                    r = random.Random(hash((symbol, interval, start)))
-                    base = st.last
-                    o = base * (1 + Decimal(r.randint(-50, 50)) / 10000)
-                    cl = base * (1 + Decimal(r.randint(-50, 50)) / 10000)
-                    h = max(o, cl) * (1 + Decimal(r.randint(0, 20)) / 10000)
-                    low = min(o, cl) * (1 - Decimal(r.randint(0, 20)) / 10000)
-                    vol = Decimal(r.randint(1, 1000))
-                    c = Candle(start, interval_end(interval, start), o, h, low, cl, vol, vol * cl, r.randint(1, 500))
+                c = recorded.get(start)
+                if c is None and start >= era:
+                    i = bisect.bisect_left(times, start)
+                    p = recorded[times[i - 1]].c if i else st.spec.price
+                    c = Candle(start, interval_end(interval, start), p, p, p, p)
+                elif c is None:
+                    c = self._synthetic(st, symbol, interval, start)
                 out.append([c.t, fmt(c.o), fmt(c.h), fmt(c.low), fmt(c.c), fmt(c.v), c.T, fmt(c.q), c.n,
                             fmt(c.tv), fmt(c.tq), "0"])
                 start = interval_start(interval, start - 1)
@@ -387,6 +421,18 @@ class Market:
                     break
             out.reverse()
             return out
+
+    @staticmethod
+    def _synthetic(st: SymbolState, symbol: str, interval: str, start: int) -> Candle:
+        """Deterministic synthetic history from before the fake began: flat around the current price."""
+        r = random.Random(f"{symbol}/{interval}/{start}")
+        base = st.last
+        o = base * (1 + Decimal(r.randint(-50, 50)) / 10000)
+        cl = base * (1 + Decimal(r.randint(-50, 50)) / 10000)
+        h = max(o, cl) * (1 + Decimal(r.randint(0, 20)) / 10000)
+        low = min(o, cl) * (1 - Decimal(r.randint(0, 20)) / 10000)
+        vol = Decimal(r.randint(1, 1000))
+        return Candle(start, interval_end(interval, start), o, h, low, cl, vol, vol * cl, r.randint(1, 500))
 
     def ticker_24hr(self, symbol: str, now: int, mini: bool = False) -> JSON:
         with self.lock:

@@ -217,20 +217,16 @@ class RestApp:
                 "exchangeFilters": [], "symbols": [symbol_info(f.market, s) for s in syms]}
 
     def depth(self, p: Params) -> JSON:
-        m = self.fake.market
         sym = self._sym(p)
-        limit = self._limit(p, 100, 5000)
-        with m.lock:
-            return m.partial_depth_payload(m.state[sym], limit)
+        return self.fake._snapshot(sym, self._limit(p, 100, 5000))
 
     def trades(self, p: Params) -> List[JSON]:
         m = self.fake.market
         sym = self._sym(p)
         limit = self._limit(p, 500, 1000)
-        from_id = int(p["fromId"]) if p.get("fromId") else None
         with m.lock:
-            recs = [r for r in m.state[sym].trades if from_id is None or r.id >= from_id]
-        recs = recs[:limit] if from_id is not None else recs[-limit:]
+            st = m.state[sym]
+            recs = st.trades_from(int(p["fromId"]), limit) if p.get("fromId") else st.recent_trades(limit)
         return [{"id": r.id, "price": fmt(r.price), "qty": fmt(r.qty), "quoteQty": fmt(r.price * r.qty),
                  "time": r.time, "isBuyerMaker": r.buyer_maker, "isBestMatch": True} for r in recs]
 

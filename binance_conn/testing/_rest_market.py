@@ -133,10 +133,14 @@ class _MarketEndpoints:
         if from_id is not None and (start is not None or end is not None):
             raise BinanceFault(-1128, "Combination of optional parameters invalid.")
         with m.lock:
-            recs = [r for r in m.state[sym].trades
-                    if (from_id is None or r.agg_id >= from_id) and (start is None or r.time >= start)
-                    and (end is None or r.time <= end)]
-        recs = recs[:limit] if (from_id is not None or start is not None) else recs[-limit:]
+            st = m.state[sym]
+            if from_id is not None:
+                recs = st.trades_from(from_id, limit, agg=True)
+            elif start is None and end is None:
+                recs = st.recent_trades(limit)
+            else:
+                recs = [r for r in st.trades if (start is None or r.time >= start) and (end is None or r.time <= end)]
+                recs = recs[:limit] if start is not None else recs[-limit:]
         return [{"a": r.agg_id, "p": fmt(r.price), "q": fmt(r.qty), "f": r.id, "l": r.id, "T": r.time,
                  "m": r.buyer_maker, "M": True} for r in recs]
 

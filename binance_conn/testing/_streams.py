@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._market import Market, SymbolState, TradeRec
 from ._timeunit import event_to_micros
@@ -22,7 +22,6 @@ __all__ = ["StreamsMixin"]
 
 Num = Union[str, int, Decimal]
 Levels = Sequence[Tuple[Num, Num]]
-_PARTIAL = ("depth5", "depth10", "depth20")
 _WINDOWS = ("1h", "4h", "1d")  # rolling-window tickers
 
 
@@ -37,6 +36,12 @@ class StreamsMixin:
 
     def _open_sessions(self, kind: Optional[str] = None, path_prefix: Optional[str] = None) -> List[Session]:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # provided by BooksMixin (_books.py)
+        def _emit_diff(self, subs: set[str], st: SymbolState, sym: str, first: int,
+                       changes: Dict[str, List[Tuple[Decimal, Decimal]]], now: int) -> None: ...
+
+        def _break_batches(self, symbol: str) -> None: ...
 
     # -- generic ----------------------------------------------------------------------------------
     def publish(self, stream: str, payload: Union[JSON, List[JSON], str]) -> int:
@@ -163,7 +168,9 @@ class StreamsMixin:
         return self._book_update(symbol, b, a, skip_ids)
 
     def _book_update(self, symbol: str, bids: List[Tuple[Decimal, Decimal]], asks: List[Tuple[Decimal, Decimal]],
-                     skip_ids: int = 0) -> Tuple[int, int]:
+                     skip_ids: int = 0, ids: int = 1) -> Tuple[int, int]:
+        if skip_ids > 0:
+            self._break_batches(symbol)
         now = self.clock.now_ms()
         sym = symbol.lower()
         subs = self._subscribed()
@@ -171,19 +178,13 @@ class StreamsMixin:
             st = self.market.get(symbol)
             st.apply_levels(bids, asks)
             first = st.update_id + 1 + skip_ids
-            st.update_id = first
+            st.update_id = first + max(1, ids) - 1
             self._emit_book(subs, st, sym, first, {"b": bids, "a": asks}, now)
-        return first, first
+            return first, st.update_id
 
     def _emit_book(self, subs: set[str], st: SymbolState, sym: str, first: int, changes: dict[str, List[Tuple[
             Decimal, Decimal]]], now: int) -> None:
-        for stream in (f"{sym}@depth", f"{sym}@depth@100ms", f"{sym}@depth@1000ms"):
-            self._publish_lazy(subs, stream, lambda: Market.diff_depth_payload(st, first, st.update_id, changes, now))
-        for name in _PARTIAL:
-            levels = int(name[5:])
-            for stream in (f"{sym}@{name}", f"{sym}@{name}@100ms", f"{sym}@{name}@1000ms"):
-                if stream in subs:
-                    self.publish(stream, Market.partial_depth_payload(st, levels))
+        self._emit_diff(subs, st, sym, first, changes, now)
         self._publish_lazy(subs, f"{sym}@bookTicker", lambda: Market.book_ticker_payload(st))
 
     # -- simulated market ---------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Dict, Optional
 
-__all__ = ["BinanceFault", "Clock", "dumps", "fmt", "Waiter", "JSON"]
+__all__ = ["BinanceFault", "Clock", "dumps", "fmt", "Waiter", "JSON", "FaultRule"]
 
 JSON = Dict[str, Any]
 
@@ -89,3 +90,21 @@ class Waiter:
                     return False
                 # Short slices so predicates that read state changed without notify() still resolve.
                 self._cond.wait(min(remaining, 0.05))
+
+
+@dataclass
+class FaultRule:
+    remaining: int
+    status: int = 500
+    code: int = -1000
+    msg: str = "An unknown error occurred while processing the request."
+    retry_after: Optional[int] = None
+    path: Optional[str] = None
+    method: Optional[str] = None
+    raw_body: Optional[bytes] = None
+    drop: bool = False
+    delay: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.remaining > 0 and (self.path is None or self.path == path) and \
+            (self.method is None or self.method.upper() == method)

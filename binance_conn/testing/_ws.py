@@ -279,7 +279,7 @@ class WsServer:
         if refused is not None:
             resp = connection.respond(refused[0], refused[1])
             if refused[0] == 429:
-                resp.headers["Retry-After"] = "1"
+                resp.headers["Retry-After"] = str(f._refuse_retry_after)
             return resp
         parts = urlsplit(request.path)
         path = unquote(parts.path)

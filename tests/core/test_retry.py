@@ -10,7 +10,6 @@ from binance_conn._core.retry import (
     classify,
     is_order_placement,
     is_safe,
-    needs_client_order_id,
     outcome_unknown,
 )
 
@@ -32,8 +31,7 @@ def test_placements() -> None:
     assert is_order_placement("POST", "/api/v3/orderList/oco")
     assert is_order_placement("PUT", "/api/v3/order/amend/keepPriority")
     assert not is_order_placement("GET", "/api/v3/order")
-    assert needs_client_order_id("post", "/api/v3/order")
-    assert not needs_client_order_id("DELETE", "/api/v3/order")
+    # which placements always carry a client order id is the endpoint table's (places_order/order_id_param)
 
 
 @pytest.mark.parametrize(

@@ -100,12 +100,14 @@ def test_ticker_crash_tears_down_and_reconnects(h: Harness, caplog: pytest.LogCa
 def test_reconciliation_crash_tears_down_and_reconciles_again(h: Harness, caplog: pytest.LogCaptureFixture,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     t = h.start()
+    from _helpers import wait_until
+    rec = h.link.reconciler  # a pass the first subscribe started must not be the one that crashes
+    assert wait_until(lambda: rec.thread is None or not rec.thread.is_alive(), timeout=10)
     tracker = h.link.tracker
     monkeypatch.setattr(tracker, "begin_reconcile", _once(RuntimeError("injected reconcile"),
                                                           tracker.begin_reconcile))
     t.drop()  # a gap: the resubscribe reconciles, and that pass crashes
     h.net.wait_for_connection(scaled(10))  # the reconnect after the drop
     _recovered(h, "user-data reconciliation", caplog)
-    from _helpers import wait_until
     assert wait_until(lambda: h.link.reconciler.reconciliations >= 1, timeout=10)
     assert len(h.net.transports) >= 3  # first, after the drop, after the crash
