@@ -58,6 +58,8 @@ def run_fault(fake: FakeBinance, started: List[bc.Connector], fault: Callable[[]
     c = bc.Connector((builder or fast_builder(fake)).with_redundancy(2).build())
     started.append(c)
     trades = Recorder()
+    gaps = Recorder()
+    c.on_gap(gaps)
     c.on_trade("BTCUSDT", trades, buffer=100_000)
     c.start()
     wait_live(c, fake)
@@ -78,6 +80,7 @@ def run_fault(fake: FakeBinance, started: List[bc.Connector], fault: Callable[[]
         f"lost {sorted(set(pub.ids) - set(got))[:10]}, doubled {len(got) - len(set(got))}, "
         f"out of order {sum(1 for a, b in zip(got, got[1:]) if b <= a)}; {c.stats()['market']['connections']}")
     assert fake.rate_violations == 0
+    assert not gaps.snapshot(), gaps.snapshot()  # one link failing leaves no hole to report
     return c
 
 
