@@ -261,6 +261,9 @@ class WebSocketConfig:
     proxy: Optional[str] = field(default=None, repr=False)  # may hold user:password
     connection_budget: int = 300
     connection_budget_window: float = 300.0
+    redundancy: int = 1
+    """Live connections per market shard, each carrying the same streams (1 or 2); every
+    event is delivered once (:meth:`ConfigBuilder.with_redundancy`)."""
 
 
 @dataclass(frozen=True)
@@ -704,6 +707,14 @@ class ConfigBuilder:
                 self._set(key, value)
         return self
 
+    def with_redundancy(self, n: int = 2) -> "ConfigBuilder":
+        """Keep ``n`` live connections per market shard (1: default; 2: supported), each
+        subscribed to the same streams; each event is delivered once, in order per stream
+        (the first arrival wins), so one failing connection loses nothing.  Costs ``n``
+        connections (and connection attempts) per shard.  Validated by :meth:`build`:
+        anything but 1 or 2 raises ``ValidationError("websocket.redundancy", ...)``."""
+        return self._set("redundancy", n)
+
     # -- events / misc
     def with_event_buffer(
         self, size: int = 1024, policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST
@@ -798,6 +809,7 @@ class ConfigBuilder:
             ),
             send_rate=_positive("websocket.send_rate", v.get("send_rate", d.send_rate)),
             proxy=proxy,
+            redundancy=_int_range("websocket.redundancy", v.get("redundancy", d.redundancy), 1, 2),
         )
         if websocket.send_rate >= 5:
             raise ValidationError(

@@ -26,263 +26,30 @@ Pings, SUBSCRIBE/UNSUBSCRIBE frames, zombie verdicts and rollovers are decided i
 host (the session) only through the small :class:`MarketHost` protocol.
 """
 
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Any, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from .._core.backoff import Backoff
 from .._core.dedupe import Deduplicator
-from .._core.lifecycle import DRAIN_QUIET, LinkInput, LinkLife, LinkSet, LinkState, Rollover
+from .._core.lifecycle import DRAIN_QUIET, LinkInput, LinkSet, LinkState, Rollover
 from .._core.protocol import StreamProtocol
 from .._io.connect_report import ConnectFailureReporter
-from .._io.dispatch import Dispatcher
-from .._io.guard import ThreadGuard, run_guarded
-from .._io.reconnect import Stopped, connect_forever
-from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory
-from ..errors import APIError, BinanceError, ConnectionError
+from .._io.transport import Transport
+from ..errors import APIError, BinanceError
 from .badframes import BadFrames
+from .conn import MarketHost, StreamConn
 
 __all__ = ["MarketHost", "ShardLink", "StreamConn"]
 
 _log = logging.getLogger("binance_conn.stream")
 _monotonic = time.monotonic
-_URL_BUDGET = 3500  # characters of stream names put in the connect URL; the rest via SUBSCRIBE
 _PING_YIELD = 1.0  # seconds after a ping during which control messages have send priority
+_HELD_RETRY = 0.05  # s until the supervisor retries releasing held events while a reader delivers
 _I = LinkInput
-
-
-class MarketHost(Protocol):
-    """What a shard link needs from its session (the market session implements it)."""
-
-    name: str
-    exchange: str
-    ws_config: Any
-    proxy: Optional[str]
-    backoff: Backoff
-    dispatcher: Dispatcher
-    transport_factory: TransportFactory
-    guard: ThreadGuard
-    stop_event: threading.Event
-    stopping: bool
-
-    def wake(self) -> None: ...
-
-    def stream_url(self, streams: List[str]) -> str: ...
-
-    def acquire_connection_slot(self) -> None: ...
-
-    def publish_error(self, err: BinanceError) -> None: ...
-
-    def request_probe(self, conn: "StreamConn") -> None: ...
-
-    def count(self, what: str) -> None: ...
-
-
-class StreamConn:
-    """One WebSocket connection of a shard and its reader thread."""
-
-    def __init__(self, link: "ShardLink", *, replacement: bool = False) -> None:
-        self.link = link
-        self.host = link.host
-        self.life = LinkLife()
-        self.retired = False  # the reader must end (set with the life's CLOSE)
-        self.transport: Optional[Transport] = None
-        self.proto: Optional[StreamProtocol] = None
-        self.opened_at: Optional[float] = None
-        self.last_ping_at = float("-inf")  # when the supervisor last sent a client ping
-        self.last_error: Optional[str] = None  # why the supervisor cut the socket (zombie, crash)
-        # False once the server refused a handshake carrying stream names (HTTP 400,
-        # e.g. an unknown symbol): then connect bare and SUBSCRIBE, so a bad stream
-        # is reported on on_error by name instead of wedging the whole shard.
-        self.url_streams = True
-        # This connection's backoff index (RetryCounter): its own, so a replacement that cannot
-        # connect backs off even while the primary is ready (a shared one was reset every tick).
-        self.retry = 0
-        role = "replacement" if replacement else "reader"
-        self.thread = threading.Thread(
-            target=self._run, name=f"binance_conn-{self.host.name}-{role}-{link.index}", daemon=True
-        )
-
-    # ------------------------------------------------------------------ control (any thread)
-    def start(self) -> None:
-        with self.link.lock:
-            if self.life.can(_I.START):
-                self.life.handle(_I.START, _monotonic())
-        self.thread.start()
-
-    def retire(self, graceful: bool = True) -> None:
-        """End this connection for good (drained, shard emptied, or stop); never under a lock."""
-        with self.link.lock:
-            self.retired = True
-            self.life.handle(_I.CLOSE, _monotonic())
-        transport = self.transport
-        if transport is not None:
-            if graceful:
-                transport.close()
-            else:
-                transport.abort()
-
-    def kill(self, reason: str, transport: Optional[Transport] = None) -> bool:
-        """Cut the socket once (zombie, crash); the reader notices and reconnects. True if cut now.
-
-        ``transport``: the one judged; nothing is cut when the reader has replaced it
-        meanwhile (never kill the fresh connection for the old one's sins).
-        """
-        current = self.transport
-        if transport is None:
-            transport = current
-        if transport is None or transport is not current or transport.aborted:
-            return False
-        self.last_error = reason
-        transport.abort()
-        return True
-
-    @property
-    def is_open(self) -> bool:
-        proto = self.proto
-        return proto is not None and proto.is_open
-
-    # ------------------------------------------------------------------ reader thread
-    def _run(self) -> None:
-        host = self.host
-        try:
-            run_guarded(self._loop, guard=host.guard, component=f"market stream reader (shard {self.link.index})",
-                        stop_event=host.stop_event, recover=self._recover, is_done=lambda: self.retired)
-        finally:
-            last = self.transport
-            if last is not None:
-                last.release()
-            host.wake()
-
-    def _loop(self) -> None:
-        host = self.host
-        while not self.retired and not host.stopping:
-            with self.link.lock:
-                if self.life.state is LinkState.LOST:
-                    self.life.handle(_I.RETRY, _monotonic())
-            try:
-                transport, proto = connect_forever(self._connect_once, backoff=host.backoff, counter=self,
-                                                   stop_event=host.stop_event, on_retry=self._on_retry)
-            except Stopped:
-                return
-            reason = self._serve(transport, proto)
-            self.link.on_lost(self, reason)
-
-    def _recover(self, exc: BaseException) -> None:
-        """After a crash of this reader (the guard logged and reported it): tear the connection
-        down so the normal path reconnects, and ``state``/``ready``/``on_connection`` show it."""
-        transport = self.transport
-        if transport is not None:
-            transport.release()
-        self.link.on_lost(self, f"internal error: {type(exc).__name__}: {exc}")
-
-    def _on_retry(self, err: Optional[BaseException], delay: Optional[float]) -> None:
-        self.link.on_attempt_failed(self, err, delay)
-
-    def _connect_once(self) -> Tuple[Transport, StreamProtocol]:
-        host = self.host
-        if self.retired or host.stopping:
-            raise Stopped()
-        host.acquire_connection_slot()
-        if self.retired or host.stopping:
-            raise Stopped()
-        link = self.link
-        proto = StreamProtocol.from_settings(host.exchange, host.ws_config)
-        with link.lock:
-            streams = list(link.desired)
-            proto.set_streams(streams)
-            self.proto = proto
-        initial: List[str] = []
-        size = 0
-        for s in streams if self.url_streams else ():
-            size += len(s) + 1
-            if size > _URL_BUDGET:
-                break
-            initial.append(s)
-        transport = host.transport_factory(host.stream_url(initial),
-                                           handshake_timeout=host.ws_config.handshake_timeout, proxy=host.proxy)
-        self.transport = transport
-        if self.retired or host.stopping:
-            raise Stopped()
-        try:
-            transport.connect()  # raises errors.ConnectionError: tenacity retries
-        except ConnectionError as exc:
-            if initial and exc.http_status == 400:
-                self.url_streams = False
-                _log.warning("stream handshake with stream names rejected (HTTP 400); connecting bare, then "
-                             "SUBSCRIBE (shard %d)", link.index, extra={"shard": link.index})
-            raise
-        now = _monotonic()
-        with link.lock:
-            proto.on_connected(now, initial)
-            self.life.handle(_I.CONNECTED, now)
-            self.last_error = None
-        self.opened_at = now
-        link.reporter.succeeded()
-        host.wake()
-        return transport, proto
-
-    def _serve(self, transport: Transport, proto: StreamProtocol) -> str:
-        """Read until the socket dies; returns why.  The hot path: one lock per socket read."""
-        host = self.host
-        link = self.link
-        lock = link.lock
-        dedupe = link.dedupe
-        publish = host.dispatcher.publish
-        stop_event = host.stop_event
-        counts = link.stream_counts
-        receive = proto.receive_text
-        life = self.life
-        while True:
-            try:
-                frames = transport.read_frames()
-            except TransportClosed as exc:
-                return self.last_error or exc.reason
-            now = _monotonic()
-            batch: List[Tuple[str, Any]] = []
-            with lock:
-                control = proto.control
-                bad = proto.bad_frames
-                for opcode, payload in frames:
-                    if opcode == OP_TEXT:
-                        try:
-                            text = payload.decode("utf-8")
-                        except UnicodeDecodeError:
-                            proto.receive_bad("invalid UTF-8", payload, now)
-                            continue
-                        out = receive(text, now)
-                        if out:
-                            if dedupe.active:
-                                out = [item for item in out if dedupe.accept(item[0], item[1])]
-                            batch.extend(out)
-                    elif opcode == OP_PONG or opcode == OP_PING:
-                        proto.on_pong(now)
-                    else:
-                        proto.receive_bad("binary" if opcode == 2 else f"opcode {opcode}", payload, now)
-                wake = proto.control != control
-                report = link.bad.report(proto, link.protos(), now) if proto.bad_frames != bad else None
-            if report is not None:
-                _log.warning("%s", report, extra={"shard": link.index})
-            if wake:
-                host.wake()
-            if not batch:
-                continue
-            blocked = 0.0
-            for stream, event in batch:
-                entry = counts.get(stream)
-                if entry is None:
-                    entry = counts[stream] = [0, now]
-                entry[0] += 1
-                entry[1] = now
-                blocked += publish(stream, event, stop_event)
-            if blocked:
-                end = _monotonic()
-                with lock:
-                    life.block_ended(end - blocked, end, proto)  # always resumes the health timers
-
 
 class ShardLink:
     """The streams of one shard and the connection(s) carrying them (decisions: the lifecycle)."""
@@ -296,7 +63,13 @@ class ShardLink:
         self.links: LinkSet[StreamConn] = LinkSet(drain_rule=DRAIN_QUIET,
                                                   overlap=float(getattr(ws, "rollover_overlap", 1.0)))
         self.retiring: List[StreamConn] = []  # closed, thread maybe still alive (joined at stop)
+        self.redundancy = int(getattr(ws, "redundancy", 1) or 1)
+        self.peers: List[StreamConn] = []  # redundancy: further live connections with the same streams
+        self.deliver_lock = threading.Lock()  # orders deliveries from several links (see StreamConn._serve)
         self.dedupe = Deduplicator()
+        self.links_up = 0
+        self.degraded = False  # runs on fewer links than configured (warned once per episode)
+        self._full_once = False
         self.reporter = ConnectFailureReporter(_log, f"market stream (shard {index})", host.publish_error)
         self.reconnects = 0
         self.failures = 0
@@ -319,7 +92,7 @@ class ShardLink:
         with self.lock:
             for s in streams:
                 self.desired[s] = None
-            for conn in (self.links.primary, self.links.replacement):
+            for conn in (self.links.primary, self.links.replacement, *self.peers):
                 if conn is not None and conn.proto is not None:
                     conn.proto.add_streams(streams)
         self.host.wake()
@@ -329,7 +102,8 @@ class ShardLink:
             for s in streams:
                 self.desired.pop(s, None)
                 self.stream_counts.pop(s, None)
-            for conn in (self.links.primary, self.links.replacement):
+                self.dedupe.forget(s)
+            for conn in (self.links.primary, self.links.replacement, *self.peers):
                 if conn is not None and conn.proto is not None:
                     conn.proto.remove_streams(streams)
         self.host.wake()
@@ -343,22 +117,42 @@ class ShardLink:
             self.links.reset()
             conn = StreamConn(self)
             self.links.set_primary(conn)
-        conn.start()
+            self.peers = [StreamConn(self, role="peer") for _ in range(self.redundancy - 1)]
+            started = [conn, *self.peers]
+            self._sync_dedupe(_monotonic())
+        for c in started:
+            c.start()
 
     def close(self) -> None:
         """Retire every connection gracefully (shard emptied, stop); never under the session lock."""
         with self.lock:
-            conns = self.links.links()
+            conns = self.live_conns()
         for conn in conns:
             conn.retire(graceful=True)
 
     def protos(self) -> List[StreamProtocol]:
         """The protocols of the live connections (under the lock)."""
-        return [c.proto for c in self.links.links() if c.proto is not None]
+        return [c.proto for c in self.live_conns() if c.proto is not None]
+
+    def live_conns(self) -> List[StreamConn]:
+        """Primary, replacement, draining link and the redundant peers (under the lock)."""
+        return self.links.links() + self.peers
+
+    def others_live(self, conn: StreamConn) -> bool:
+        """Another connection of this shard is still read (could fill a hole; under the lock)."""
+        for c in self.links.links() + self.peers:
+            if c is not conn and c.life.carries_traffic:
+                return True
+        return False
+
+    def members(self) -> List[StreamConn]:
+        """The connections that count toward the configured redundancy: the primary and the peers."""
+        primary = self.links.primary
+        return ([primary] if primary is not None else []) + self.peers
 
     def conns(self) -> List[StreamConn]:
         with self.lock:
-            return self.links.links() + list(self.retiring)
+            return self.live_conns() + list(self.retiring)
 
     def threads(self) -> List[threading.Thread]:
         return [c.thread for c in self.conns()]
@@ -367,11 +161,12 @@ class ShardLink:
         """After stop: forget every connection and the filter."""
         with self.lock:
             self.links.reset()
+            self.peers = []
             self.retiring = []
             self.dedupe.end()
 
     def _sync_dedupe(self, now: float) -> None:
-        on = self.links.is_deduping(now)
+        on = self.redundancy > 1 or self.links.is_deduping(now)
         if on and not self.dedupe.active:
             self.dedupe.begin()
         elif not on and self.dedupe.active:
@@ -387,10 +182,13 @@ class ShardLink:
         started: Optional[StreamConn] = None
         wake_at: Optional[float] = None
         crashes: List[Exception] = []
+        peer_rolls: List[Tuple[StreamConn, Optional[Transport], str]] = []
+        degraded: Optional[bool] = None
         with self.lock:
             links = self.links
+            peers = self.peers
             rolling = links.state is not Rollover.STEADY and links.state is not Rollover.GRACE
-            for conn in (links.primary, links.replacement):
+            for conn in (links.primary, links.replacement, *peers):
                 proto = conn.proto if conn is not None else None
                 if conn is None or proto is None or not proto.is_open or conn.retired:
                     continue
@@ -399,6 +197,9 @@ class ShardLink:
                     self._tick_conn(conn, proto, now, sends, errors)
                     life.handle(_I.SUBSCRIBED if proto.is_ready else _I.PENDING, now)
                     blocked = host.dispatcher.blocked_since(conn.thread.ident)
+                    if blocked is None:
+                        # Readers deliver under one lock: one blocked on a BLOCK subscriber stalls the others.
+                        blocked = conn.waiting_since
                     if blocked is not None:
                         # The reader waits on a full BLOCK subscriber: it cannot read pongs.
                         life.block_started(blocked, proto)
@@ -421,15 +222,24 @@ class ShardLink:
                     continue
                 if life.is_ready:
                     conn.retry = 0  # demonstrably good: the next outage starts the backoff afresh
+                is_peer = conn in peers
                 if conn is links.primary:
                     if life.is_ready:
                         self.ever_ready = True
                     if not rolling and life.is_open:
                         rollover = proto.rollover_reason(now)
+                elif is_peer:
+                    if life.is_ready:
+                        self.ever_ready = True
+                    if life.is_open and not host.stopping:
+                        # A peer is replaced by reconnecting: the other link(s) carry the shard meanwhile.
+                        peer_reason = proto.rollover_reason(now)
+                        if peer_reason is not None:
+                            peer_rolls.append((conn, conn.transport, peer_reason))
                 elif life.is_ready:
                     links.subscribed(conn, now)
                     links.data_seen(conn, proto.health.last_data if proto.events else None)
-                w = proto.next_wakeup(now, lifetime=conn is links.primary and not rolling)
+                w = proto.next_wakeup(now, lifetime=is_peer or (conn is links.primary and not rolling))
                 if w is not None and (wake_at is None or w < wake_at):
                     wake_at = w
             old = links.draining
@@ -448,6 +258,32 @@ class ShardLink:
             self._sync_dedupe(now)
             if step.wake_at is not None and (wake_at is None or step.wake_at < wake_at):
                 wake_at = step.wake_at
+            up = sum(1 for c in self.members() if c.life.is_ready)
+            self.links_up = up
+            if self.redundancy > 1:
+                if up >= self.redundancy:
+                    self._full_once = True
+                    if self.degraded:
+                        self.degraded = degraded = False
+                elif self._full_once and not self.degraded and not host.stopping:
+                    self.degraded = degraded = True
+        if degraded is True:
+            _log.warning("market shard %d runs on %d of %d connections", self.index, up, self.redundancy,
+                         extra={"shard": self.index, "links_up": up, "redundancy": self.redundancy})
+        elif degraded is False:
+            _log.info("market shard %d runs on all %d connections again", self.index, self.redundancy,
+                      extra={"shard": self.index, "redundancy": self.redundancy})
+        due = self.dedupe.next_due()
+        if due is not None:
+            if now >= due and not self._release_held(now):
+                due = now + _HELD_RETRY
+            if now < due and (wake_at is None or due < wake_at):
+                wake_at = due
+        for conn, transport, reason in peer_rolls:
+            if conn.kill(f"rollover: {reason}", transport):
+                host.count("rollovers")
+                _log.info("stream peer rollover (shard %d): %s; reconnecting it", self.index, reason,
+                          extra={"shard": self.index, "reason": reason})
         for crash in crashes:
             host.guard.crashed(f"market health check (shard {self.index})", crash)
         self._send(sends)
@@ -470,6 +306,25 @@ class ShardLink:
                       extra={"shard": self.index, "reason": rollover})
             started.start()
         return wake_at
+
+    def _release_held(self, now: float) -> bool:
+        """Deliver events held for a hole that no other link filled in time, on a stream that went
+        quiet (no next event to release them).  False if a reader is delivering (try again soon)."""
+        if not self.deliver_lock.acquire(blocking=False):
+            return False
+        try:
+            counts = self.stream_counts
+            publish = self.host.dispatcher.publish
+            for stream, event in self.dedupe.release_due(now):
+                entry = counts.get(stream)
+                if entry is None:
+                    entry = counts[stream] = [0, now]
+                entry[0] += 1
+                entry[1] = now
+                publish(stream, event, self.host.stop_event)
+        finally:
+            self.deliver_lock.release()
+        return True
 
     def _tick_conn(self, conn: StreamConn, proto: StreamProtocol, now: float,
                    sends: List[Tuple[StreamConn, List[str], bool]], errors: List[BinanceError]) -> None:
@@ -544,44 +399,70 @@ class ShardLink:
             if conn.retired or host.stopping:
                 conn.life.handle(_I.CLOSE, now)
                 return
-            was_primary = conn is self.links.primary
+            was_primary = conn is self.links.primary or conn in self.peers
             conn.life.handle(_I.LOST, now, reason)
             self.links.lost(conn, now)
-            if conn not in self.links.links():  # an abandoned replacement, or an old link replaced
+            if conn not in self.live_conns():  # an abandoned replacement, or an old link replaced
                 conn.retired = True
                 conn.life.handle(_I.CLOSE, now)
                 self.retiring.append(conn)
             self._sync_dedupe(now)
             if was_primary:
                 self.reconnects += 1
+                conn.reconnects += 1
                 self.last_loss_reason = reason
-                warn = True
-                lost = list(self.desired)
-        if warn:
+                warn = not reason.startswith("rollover: ")
+                if not any(c is not conn and c.life.carries_traffic for c in self.live_conns()):
+                    lost = list(self.desired)  # no other link carries them (redundancy, rollover): a break
+        if lost:
             hook = getattr(host, "on_streams_lost", None)
             if hook is not None:
                 hook(lost, reason)
-            _log.warning("stream connection lost (shard %d): %s", self.index, reason,
-                         extra={"shard": self.index, "reason": reason})
+        if warn:
+            _log.warning("stream connection lost (shard %d, %s): %s", self.index, conn.role, reason,
+                         extra={"shard": self.index, "reason": reason, "role": conn.role})
         host.wake()
 
     # ------------------------------------------------------------------ verdicts (supervisor)
     @property
     def is_ready(self) -> bool:
-        conn = self.links.primary
-        return conn is not None and conn.life.is_ready
+        """Up: at least one of the primary and the redundant peers is ready."""
+        return any(c.life.is_ready for c in self.members())
 
     @property
     def is_open(self) -> bool:
-        """The primary connection is open and not condemned (its subscriptions may be pending)."""
-        conn = self.links.primary
-        return conn is not None and conn.life.is_open
+        """The primary (or a redundant peer) is open and not condemned (subscriptions may be pending)."""
+        return any(c.life.is_open for c in self.members())
 
     def down_reason(self) -> Optional[str]:
         """Why this shard is not up: a connect failure, a zombie verdict, a loss (or None)."""
-        conn = self.links.primary
-        if conn is not None and conn.life.state is LinkState.CONNECTING and self.reporter.failures:
-            return f"connect failed: {self.reporter.last_reason}"
-        if conn is not None and conn.life.is_condemned:
-            return conn.life.reason
+        for conn in self.members():
+            if conn.life.state is LinkState.CONNECTING and self.reporter.failures:
+                return f"connect failed: {self.reporter.last_reason}"
+            if conn.life.is_condemned:
+                return conn.life.reason
         return self.last_loss_reason
+
+    def link_stats(self, now: float) -> List[Dict[str, Any]]:
+        """Per-connection state of this shard (under the lock): role, state, age, reconnects."""
+        out: List[Dict[str, Any]] = []
+        links = self.links
+        for conn in self.live_conns():
+            if conn is links.primary:
+                role = "primary"
+            elif conn is links.replacement:
+                role = "replacement"
+            elif conn is links.draining:
+                role = "draining"
+            else:
+                role = conn.role
+            out.append({
+                "shard": self.index,
+                "role": role,
+                "state": conn.life.state.value,
+                "ready": conn.life.is_ready,
+                "connected_for": (now - conn.opened_at) if conn.opened_at and conn.life.is_open else None,
+                "reconnects": conn.reconnects,
+                "last_error": conn.life.reason or None,
+            })
+        return out

@@ -10,6 +10,14 @@ says ``"zombie: ..."``), make-before-break rollovers (open, overlap, switch, dra
 close, grace).  Then it folds every shard into one state (``_core/status.py``), the
 level-triggered ``ready`` event and debounced connection events.
 
+Redundancy (``ConfigBuilder.with_redundancy(2)``): every shard keeps ``n`` live connections (the
+primary plus ``n - 1`` peers), each subscribed to the same streams and reconnecting on its own;
+the rollover's duplicate filter then stays on for good (the shard is permanently "in overlap"), so
+each event is delivered once, the first arrival winning.  A shard is up (``ready``) while at least
+one of its connections is ready; running on fewer than ``n`` is logged as a WARNING and shown in
+``stats()["market"]["links"]`` and the shard's ``links_up``.  Every connection counts against the
+per-IP connection budget and has its own control-message pacing.
+
 A second small thread, the prober, calls ``GET /api/v3/ping`` at the health-check
 interval (and at once when a silent stream asks), so "network dead" can be told from
 "market quiet" and ready can mean "REST reachable".
@@ -389,6 +397,7 @@ class MarketSession:
         now = _monotonic()
         streams: Dict[str, Dict[str, Any]] = {}
         connections: List[Dict[str, Any]] = []
+        per_link: List[Dict[str, Any]] = []
         with self._lock:
             links = list(self.links.values())
         bad = {"malformed": 0, "unknown": 0, "binary": 0}
@@ -418,6 +427,9 @@ class MarketSession:
                     "failed_attempts": link.failures,
                     "rollover_in_progress": link.links.replacement is not None,
                     "duplicates_dropped": link.dedupe.dropped,
+                    "held_for_order": link.dedupe.held_total,
+                    "redundancy": link.redundancy,
+                    "links_up": link.links_up,
                     "last_loss_reason": link.last_loss_reason,
                     "last_connect_error": link.last_connect_error,
                 }
@@ -427,6 +439,7 @@ class MarketSession:
                 info.update(counts)  # bad frames: totals over every connection of this shard
                 info["last_bad_frame"] = sample
                 connections.append(info)
+                per_link.extend(link.link_stats(now))
             for key, value in counts.items():
                 bad[key] += value
             last_bad = sample or last_bad
@@ -446,4 +459,6 @@ class MarketSession:
             "last_bad_frame": last_bad,
             "streams": streams,
             "connections": connections,
+            "redundancy": int(getattr(self.ws_config, "redundancy", 1)),
+            "links": per_link,
         }
