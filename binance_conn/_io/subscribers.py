@@ -24,12 +24,16 @@ from typing import Any, Callable, Deque, Dict, Optional, Protocol
 from ..enums import OverflowPolicy
 from .guard import ThreadGuard, run_guarded
 
-__all__ = ["BLOCK_SLICE", "Subscription", "SubscriberHost", "CallbackSubscription", "QueueSubscription",
-           "current_worker_host", "forget_worker_host"]
+__all__ = ["BLOCK_SLICE", "YIELD_FLOOR", "YIELD_WAIT", "Subscription", "SubscriberHost", "CallbackSubscription",
+           "QueueSubscription", "current_worker_host", "forget_worker_host"]
 
 _monotonic = time.monotonic
 
 BLOCK_SLICE = 0.05  # seconds a BLOCK producer waits before re-checking its stop conditions
+# A full DROP_OLDEST buffer: the producer waits for the worker to drain it to half, at most as long as it took to
+# refill it since its last such wait (the arrival rate), clamped to YIELD_FLOOR..YIELD_WAIT seconds.
+YIELD_WAIT = 0.005
+YIELD_FLOOR = 0.001
 
 Callback = Callable[[Any], Any]
 
@@ -203,7 +207,7 @@ class _Run:
 
 class CallbackSubscription(Subscription):
     __slots__ = ("_callback", "_maxsize", "_is_block", "_dq", "_wake", "_sleeping", "_space",
-                 "_producer_waiting", "_run", "_thread_name", "_failed", "_guard")
+                 "_producer_waiting", "_run", "_thread_name", "_failed", "_guard", "_low", "_slow", "_yielded")
 
     def __init__(self, dispatcher: SubscriberHost, topic: str, sid: int, callback: Callback,
                  maxsize: int, policy: OverflowPolicy, thread_name: str) -> None:
@@ -211,6 +215,10 @@ class CallbackSubscription(Subscription):
         self._callback = callback
         self._maxsize = maxsize
         self._is_block = policy is OverflowPolicy.BLOCK
+        # A waiting producer is signalled at this fill: after each take (BLOCK), at half (DROP_OLDEST).
+        self._low = maxsize - 1 if self._is_block else maxsize // 2
+        self._yielded = 0.0  # monotonic end of the last yield
+        self._slow = False  # DROP_OLDEST: full after a whole yield; drops without waiting until drained empty
         self._dq: Deque[Any] = collections.deque()
         self._wake = _Wakeup()  # set by producers while the worker sleeps
         self._space = threading.Event()  # set by the worker while a BLOCK producer waits
@@ -239,7 +247,7 @@ class CallbackSubscription(Subscription):
 
     def _offer_full(self, event: Any, stop: Optional[threading.Event]) -> float:
         dq = self._dq
-        if not self._is_block:
+        if self._slow:  # DROP_OLDEST, slower than the feed: drop the oldest at once, as cheaply as possible
             dq.append(event)
             if len(dq) > self._maxsize:
                 try:
@@ -247,12 +255,36 @@ class CallbackSubscription(Subscription):
                 except IndexError:  # the worker emptied it meanwhile
                     pass
                 else:
-                    self._count_drop(1)
+                    with self._count_lock:
+                        self._dropped += 1
             if self._sleeping:
                 self._wake.set()
             return 0.0
         run = self._run
-        if run is not None and run.thread is threading.current_thread():
+        own = run is not None and run.thread is threading.current_thread()
+        if not self._is_block:
+            if not own:
+                # Full before the worker had its turn (the producer held the interpreter): let it drain.
+                if not self._yield_to_worker(stop):
+                    self._slow = True  # slower than the feed: drop without waiting until it drains empty
+                if len(dq) < self._maxsize:
+                    dq.append(event)
+                    if self._sleeping:
+                        self._sleeping = False
+                        self._wake.set()
+                    return 0.0
+            dq.append(event)
+            if len(dq) > self._maxsize:
+                try:
+                    dq.popleft()
+                except IndexError:
+                    pass
+                else:
+                    self._count_drop(1)
+            if self._sleeping:
+                self._wake.set()
+            return 0.0
+        if own:
             # A callback publishing to its own full BLOCK buffer would wait for itself.
             self._count_drop(1)
             return 0.0
@@ -273,6 +305,26 @@ class CallbackSubscription(Subscription):
             self._producer_waiting = False
             self._mark_blocked(False)
         return _monotonic() - start
+
+    def _yield_to_worker(self, stop: Optional[threading.Event]) -> bool:
+        """Wake the worker and wait until it drains to its low mark (it sets ``_space``), at most as long as the
+        producer took to refill the buffer since its last yield (the arrival rate), within YIELD_FLOOR..YIELD_WAIT.
+        False: it did not, so it is slower than the feed (or stuck)."""
+        space = self._space
+        space.clear()
+        self._producer_waiting = True
+        try:
+            if self._sleeping:
+                self._sleeping = False
+                self._wake.set()
+            if len(self._dq) <= self._low or self._is_stopping(stop):
+                return True
+            now = _monotonic()
+            bound = min(YIELD_WAIT, max(YIELD_FLOOR, now - self._yielded))
+            return space.wait(bound) or len(self._dq) <= self._low
+        finally:
+            self._producer_waiting = False
+            self._yielded = _monotonic()
 
     def _work(self, run: _Run, previous: Optional[threading.Thread]) -> None:
         _tls.dispatcher = self._dispatcher
@@ -297,6 +349,9 @@ class CallbackSubscription(Subscription):
                 if batch:
                     self._last_delivery = _monotonic()
                     batch = 0
+                self._slow = False  # caught up
+                if self._producer_waiting:
+                    self._space.set()
                 if run.closed:
                     break
                 self._wake.clear()
@@ -305,7 +360,7 @@ class CallbackSubscription(Subscription):
                     self._wake.wait()
                 self._sleeping = False
                 continue
-            if self._producer_waiting:
+            if self._producer_waiting and len(dq) <= self._low:
                 self._space.set()
             try:
                 callback(event)
@@ -353,7 +408,7 @@ class CallbackSubscription(Subscription):
         self._dq.clear()  # the parent's events: the parent delivers them
         self._wake = _Wakeup()
         self._space = threading.Event()
-        self._sleeping = self._producer_waiting = False
+        self._sleeping = self._producer_waiting = self._slow = False
         self._run = None  # the parent's worker does not exist here
 
     def _discard_pending(self) -> int:
