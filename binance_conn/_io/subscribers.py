@@ -2,10 +2,19 @@
 
 A callback subscriber owns a ``deque`` and a daemon worker that drains everything per wake-up and sleeps only when
 empty; producers append lock-free and wake it only while it sleeps (``Lib/queue.py`` and
-``concurrent/futures/thread.py`` minus the per-item lock and notify).  When full, ``DROP_OLDEST`` discards the oldest
-(counted) and ``BLOCK`` makes the producer wait in :data:`BLOCK_SLICE` slices that notice ``stop()``; every waiting
-producer thread is tracked on its own (``_blocked``: two readers may wait on one subscriber during a rollover
-overlap).  ``queue=`` subscribers have no thread: the producer puts into the caller's queue.
+``concurrent/futures/thread.py`` minus the per-item lock and notify).  When full, ``BLOCK`` makes the producer wait
+in :data:`BLOCK_SLICE` slices that notice ``stop()``; every waiting producer thread is tracked on its own
+(``_blocked``: two readers may wait on one subscriber during a rollover overlap).  ``queue=`` subscribers have no
+thread: the producer puts into the caller's queue.
+
+``DROP_OLDEST`` when full: a reader holds the interpreter for its whole switch interval (5 ms, ~1,000 frames at line
+rate) and fills a 1024 buffer before a fast worker even runs, so dropping at once would lose events to scheduling,
+not to a slow callback.  The producer first *yields*: it wakes the worker and waits until the worker has drained to
+half (the worker sets ``_space``), at most as long as the producer took to refill the buffer since its last yield
+(the arrival rate), clamped to :data:`YIELD_FLOOR`..:data:`YIELD_WAIT`.  A worker that misses the bound is slower
+than the feed (or stuck): ``_slow`` is set and the producer discards the oldest (counted) at once, without waiting,
+until the worker has drained its buffer empty.  A slow subscriber thus costs the reader one bounded wait per
+episode; a non-full offer stays one ``len`` and one ``append`` (no lock, no clock).
 
 A worker runs its delivery loop under :func:`~binance_conn._io.guard.run_guarded`: a user callback that raises has its
 own path (the host's ``_callback_failed``); an exception in this module's own code is logged, reported as an
@@ -221,7 +230,7 @@ class CallbackSubscription(Subscription):
         self._slow = False  # DROP_OLDEST: full after a whole yield; drops without waiting until drained empty
         self._dq: Deque[Any] = collections.deque()
         self._wake = _Wakeup()  # set by producers while the worker sleeps
-        self._space = threading.Event()  # set by the worker while a BLOCK producer waits
+        self._space = threading.Event()  # set by the worker, at its low mark, while a producer waits
         self._sleeping = self._producer_waiting = False
         self._run: Optional[_Run] = None
         self._thread_name = thread_name
