@@ -1,6 +1,6 @@
 """Burst benchmark: what a line-rate burst costs each subscriber, default settings against ``BLOCK``, same run.
 
-    python benchmarks/burst_bench.py               # what `make bench` runs (about a minute)
+    python benchmarks/burst_bench.py               # what `make bench` runs (about 30 s)
     python benchmarks/burst_bench.py --repeat 1    # quicker
     python benchmarks/burst_bench.py --count 50000
 
@@ -144,7 +144,7 @@ def _verdict(ok: bool) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description="line-rate burst: default settings vs BLOCK, and a slow subscriber")
     p.add_argument("--count", type=int, default=200_000, help="frames per burst")
-    p.add_argument("--repeat", type=int, default=3, help="rounds of the scenarios, interleaved (medians compared)")
+    p.add_argument("--repeat", type=int, default=5, help="rounds of the scenarios, interleaved (medians compared)")
     p.add_argument("--only", choices=SCENARIOS, action="append", help="run only these scenarios")
     p.add_argument("--child", choices=SCENARIOS, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -165,22 +165,24 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"  round {i + 1}" + _line(kind, r), flush=True)
 
     med = {k: statistics.median(r["msgs_per_s"] for r in rs) for k, rs in runs.items()}
+    cpu = {k: statistics.median(r["cpu_us_per_msg"] for r in rs) for k, rs in runs.items()}
     print()
     for kind in kinds:
         drops = [r["dropped"] for r in runs[kind]]
-        print(f"  {kind:<8} median {med[kind]:>10,.0f} msg/s; dropped per round {drops}")
+        print(f"  {kind:<8} median {med[kind]:>10,.0f} msg/s, {cpu[kind]:4.1f} CPU us/msg; dropped per round {drops}")
     if "default" in med and "block" in med:
         ratio = med["default"] / med["block"]
         lossless = all(r["dropped"] == 0 and r["delivered"] == args.count for r in runs["default"])
         print(f"burst: default drops 0 in every round: {_verdict(lossless)}; default / block throughput "
-              f"{ratio:.2f} (target >= {TARGET_RATIO}: {_verdict(ratio >= TARGET_RATIO)})")
+              f"{ratio:.2f} (target >= {TARGET_RATIO}: {_verdict(ratio >= TARGET_RATIO)}); CPU per msg "
+              f"block / default {cpu['block'] / cpu['default']:.2f}")
     if "mixed" in med and "default" in med:
         ratio = med["mixed"] / med["default"]
         fast_all = all(r["dropped"] == 0 and r["delivered"] == args.count for r in runs["mixed"])
         counted = all(r["slow_accounted"] and r["slow_dropped"] > 0 for r in runs["mixed"])
         print(f"mixed: fast subscriber gets everything: {_verdict(fast_all)}; slow drops counted: "
               f"{_verdict(counted)}; reader mixed / fast-only {ratio:.2f} (target >= {TARGET_RATIO}: "
-              f"{_verdict(ratio >= TARGET_RATIO)})")
+              f"{_verdict(ratio >= TARGET_RATIO)}); CPU per msg default / mixed {cpu['default'] / cpu['mixed']:.2f}")
     print(f"(total {time.monotonic() - started:.0f} s)")
     return 0
 

@@ -11,7 +11,8 @@ thread: the producer puts into the caller's queue.
 rate) and fills a 1024 buffer before a fast worker even runs, so dropping at once would lose events to scheduling,
 not to a slow callback.  The producer first *yields*: it wakes the worker and waits until the worker has drained to
 half (the worker sets ``_space``), at most as long as the producer took to refill the buffer since its last yield
-(the arrival rate), clamped to :data:`YIELD_FLOOR`..:data:`YIELD_WAIT`.  A worker that misses the bound is slower
+(the arrival rate; at least :data:`YIELD_FLOOR`), and up to :data:`YIELD_WAIT` in all while the worker has taken
+nothing yet (on a busy machine it may simply not have been scheduled).  A worker that misses the bound is slower
 than the feed (or stuck): ``_slow`` is set and the producer discards the oldest (counted) at once, without waiting,
 until the worker has drained its buffer empty.  A slow subscriber thus costs the reader one bounded wait per
 episode; a non-full offer stays one ``len`` and one ``append`` (no lock, no clock).
@@ -39,8 +40,8 @@ __all__ = ["BLOCK_SLICE", "YIELD_FLOOR", "YIELD_WAIT", "Subscription", "Subscrib
 _monotonic = time.monotonic
 
 BLOCK_SLICE = 0.05  # seconds a BLOCK producer waits before re-checking its stop conditions
-# A full DROP_OLDEST buffer: the producer waits for the worker to drain it to half, at most as long as it took to
-# refill it since its last such wait (the arrival rate), clamped to YIELD_FLOOR..YIELD_WAIT seconds.
+# A full DROP_OLDEST buffer: the producer waits for the worker to drain it to half, as long as it took to refill it
+# since its last such wait (the arrival rate) but at least YIELD_FLOOR, and at most YIELD_WAIT seconds in all.
 YIELD_WAIT = 0.005
 YIELD_FLOOR = 0.001
 
@@ -316,21 +317,28 @@ class CallbackSubscription(Subscription):
         return _monotonic() - start
 
     def _yield_to_worker(self, stop: Optional[threading.Event]) -> bool:
-        """Wake the worker and wait until it drains to its low mark (it sets ``_space``), at most as long as the
-        producer took to refill the buffer since its last yield (the arrival rate), within YIELD_FLOOR..YIELD_WAIT.
+        """Wake the worker and wait until it drains to its low mark (it sets ``_space``): at most as long as the
+        producer took to refill the buffer since its last yield (the arrival rate; at least YIELD_FLOOR), and up to
+        YIELD_WAIT in all while it has taken nothing (not scheduled yet, or one long callback).
         False: it did not, so it is slower than the feed (or stuck)."""
         space = self._space
+        dq = self._dq
+        low = self._low
         space.clear()
         self._producer_waiting = True
         try:
             if self._sleeping:
                 self._sleeping = False
                 self._wake.set()
-            if len(self._dq) <= self._low or self._is_stopping(stop):
+            before = len(dq)
+            if before <= low or self._is_stopping(stop):
                 return True
-            now = _monotonic()
-            bound = min(YIELD_WAIT, max(YIELD_FLOOR, now - self._yielded))
-            return space.wait(bound) or len(self._dq) <= self._low
+            bound = min(YIELD_WAIT, max(YIELD_FLOOR, _monotonic() - self._yielded))
+            if space.wait(bound):
+                return True
+            if len(dq) >= before and bound < YIELD_WAIT and not self._is_stopping(stop):
+                return space.wait(YIELD_WAIT - bound) or len(dq) <= low
+            return len(dq) <= low
         finally:
             self._producer_waiting = False
             self._yielded = _monotonic()

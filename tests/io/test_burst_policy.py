@@ -59,11 +59,13 @@ class ScriptedSpace:
         assert timeout is not None
         self.timeouts.append(timeout)
         step = self.script.pop(0) if self.script else "stuck"
+        dq = self.sub._dq
         if step == "drain":
-            dq = self.sub._dq
             while len(dq) > self.sub._low:
                 self.taken.append(dq.popleft())
             return True
+        if step == "partial":  # took one, not down to the low mark
+            self.taken.append(dq.popleft())
         return False
 
 
@@ -112,11 +114,33 @@ def test_worker_missing_the_bound_is_slow_and_later_offers_drop_at_once(clock: F
     space = sub._space = ScriptedSpace(sub, ["stuck"])  # type: ignore[assignment]
     fill(sub, 0, 8)
     fill(sub, 8, 1)
-    assert len(space.timeouts) == 1 and sub._slow
+    assert space.timeouts == pytest.approx([subscribers.YIELD_WAIT]) and sub._slow
     assert sub.dropped == 1 and list(sub._dq) == list(range(1, 9))  # the oldest went
     fill(sub, 9, 100)
     assert len(space.timeouts) == 1  # slow: no further wait
     assert sub.dropped == 101 and list(sub._dq) == list(range(101, 109))
+
+
+def test_worker_slower_than_the_arrivals_is_slow_after_the_rate_bound(clock: FakeClock) -> None:
+    sub = bare_sub(8)
+    space = sub._space = ScriptedSpace(sub, ["drain", "partial"])  # type: ignore[assignment]
+    fill(sub, 0, 9)
+    clock.now += 0.002
+    fill(sub, 9, 4)  # it took 2 ms to refill; in 2 ms the worker took one event, not four: slower than the feed
+    assert space.timeouts == pytest.approx([subscribers.YIELD_WAIT, 0.002])
+    assert sub._slow and sub.dropped == 0  # the one it took made room: nothing dropped yet
+    fill(sub, 13, 3)
+    assert len(space.timeouts) == 2 and sub.dropped == 3
+
+
+def test_worker_that_took_nothing_gets_the_whole_cap_before_the_verdict(clock: FakeClock) -> None:
+    sub = bare_sub(8)
+    space = sub._space = ScriptedSpace(sub, ["drain", "stuck", "drain"])  # type: ignore[assignment]
+    fill(sub, 0, 9)
+    clock.now += 0.002
+    fill(sub, 9, 4)  # not scheduled within the rate bound: waits on, up to the cap in all, and then it drains
+    assert space.timeouts == pytest.approx([subscribers.YIELD_WAIT, 0.002, subscribers.YIELD_WAIT - 0.002])
+    assert not sub._slow and sub.dropped == 0
 
 
 def test_slow_ends_when_the_worker_drains_empty(clock: FakeClock) -> None:
