@@ -252,24 +252,24 @@ class CallbackSubscription(Subscription):
                     self._sleeping = False
                     self._wake.set()
                 return 0.0
+            if self._slow:  # DROP_OLDEST, slower than the feed: the oldest goes at once (inline: per event)
+                dq.append(event)
+                if len(dq) > self._maxsize:
+                    try:
+                        dq.popleft()
+                    except IndexError:  # the worker emptied it meanwhile
+                        pass
+                    else:
+                        with self._count_lock:
+                            self._dropped += 1
+                if self._sleeping:
+                    self._wake.set()
+                return 0.0
             return self._offer_full(event, stop)
         return 0.0
 
     def _offer_full(self, event: Any, stop: Optional[threading.Event]) -> float:
         dq = self._dq
-        if self._slow:  # DROP_OLDEST, slower than the feed: drop the oldest at once, as cheaply as possible
-            dq.append(event)
-            if len(dq) > self._maxsize:
-                try:
-                    dq.popleft()
-                except IndexError:  # the worker emptied it meanwhile
-                    pass
-                else:
-                    with self._count_lock:
-                        self._dropped += 1
-            if self._sleeping:
-                self._wake.set()
-            return 0.0
         run = self._run
         own = run is not None and run.thread is threading.current_thread()
         if not self._is_block:
