@@ -2,7 +2,7 @@
 
 The policy (``_io/subscribers.py``): when a ``DROP_OLDEST`` buffer is full, the producer wakes the worker and waits
 until it has drained to half, at most ``YIELD_WAIT``.  A worker that misses that bound is *slow*: the producer drops
-the oldest at once, without waiting, until the worker has drained its buffer empty.  The policy's decisions are
+the oldest at once, without waiting, until the worker has drained its buffer back to half.  The policy's decisions are
 tested without threads (a scripted ``_space`` stands in for the worker); the real-thread tests use generous bounds
 and wait on conditions.
 """
@@ -116,17 +116,29 @@ def test_worker_short_of_the_low_mark_after_the_wait_is_slow() -> None:
     assert len(space.timeouts) == 2 and sub.dropped == 3
 
 
-def test_slow_ends_when_the_worker_drains_empty() -> None:
+def test_slow_ends_when_the_worker_is_back_at_half() -> None:
     d = Dispatcher(name="burst")
-    gate = threading.Event()
-    sub = d.subscribe("t", lambda ev: gate.wait(T), buffer=4)
+    gate, entered = threading.Event(), threading.Event()
+    seen: List[bool] = []
+
+    def cb(ev: int) -> None:
+        entered.set()
+        gate.wait(T)
+        seen.append(sub._slow)
+
+    sub = d.subscribe("t", cb, buffer=8)
     assert isinstance(sub, CallbackSubscription)
     d.start()
     try:
+        d.publish("t", 0)
+        assert entered.wait(T)
+        for i in range(1, 9):
+            d.publish("t", i)
         sub._slow = True
         gate.set()
-        d.publish("t", 1)
-        assert wait_for(lambda: sub.delivered == 1 and not sub._slow)
+        assert wait_for(lambda: sub.delivered == 9)
+        # events 0..3 are delivered with five or more still queued: slow; taking event 4 leaves four (half)
+        assert seen == [True] * 4 + [False] * 5
     finally:
         d.stop(time.monotonic() + T)
 
