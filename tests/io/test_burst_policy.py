@@ -65,6 +65,9 @@ class ScriptedSpace:
             return True
         if step == "partial":  # took one, not down to the low mark
             self.taken.append(dq.popleft())
+        if step == "unsignalled":  # drained to the low mark, but the wait ended first (a race)
+            while len(dq) > self.sub._low:
+                self.taken.append(dq.popleft())
         return False
 
 
@@ -103,6 +106,14 @@ def test_worker_missing_the_bound_is_slow_and_later_offers_drop_at_once() -> Non
     fill(sub, 9, 100)
     assert len(space.timeouts) == 1  # slow: no further wait
     assert sub.dropped == 101 and list(sub._dq) == list(range(101, 109))
+
+
+def test_the_verdict_reads_the_buffer_not_the_signal() -> None:
+    sub = bare_sub(8)
+    space = sub._space = ScriptedSpace(sub, ["unsignalled"])  # type: ignore[assignment]
+    fill(sub, 0, 9)
+    assert len(space.timeouts) == 1
+    assert not sub._slow and sub.dropped == 0
 
 
 def test_worker_short_of_the_low_mark_after_the_wait_is_slow() -> None:
