@@ -135,7 +135,7 @@ def test_slow_ends_when_the_worker_is_back_at_half() -> None:
     def cb(ev: int) -> None:
         entered.set()
         gate.wait(T)
-        seen.append(sub._slow)
+        seen.append(sub._slow)  # type: ignore[attr-defined]
 
     sub = d.subscribe("t", cb, buffer=8)
     assert isinstance(sub, CallbackSubscription)
