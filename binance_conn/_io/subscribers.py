@@ -274,7 +274,7 @@ class CallbackSubscription(Subscription):
             if not own:
                 # Full before the worker had its turn (the producer held the interpreter): let it drain.
                 if not self._yield_to_worker(stop):
-                    self._slow = True  # slower than the feed: drop without waiting until it drains empty
+                    self._slow = True  # slower than the feed: drop without waiting until it drains to half
                 if len(dq) < self._maxsize:
                     dq.append(event)
                     if self._sleeping:
