@@ -76,6 +76,7 @@ demo: $(VENV)/.stamp-base
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/rest_bench.py
 	$(PY) benchmarks/ws_bench.py
+	$(PY) benchmarks/burst_bench.py
 	$(PY) benchmarks/parse_bench.py
 	$(PY) benchmarks/book_bench.py
 
