@@ -163,3 +163,12 @@ def wait_live(conn: Any, fake: FakeBinance, timeout: float = 5.0) -> None:
 
 
 __all__ += ["wait_live"]
+
+
+@pytest.fixture
+def started() -> Iterator[List[bc.Connector]]:
+    """Connectors a test starts; all stopped at its end."""
+    conns: List[bc.Connector] = []
+    yield conns
+    for c in conns:
+        c.stop(timeout=2.0)

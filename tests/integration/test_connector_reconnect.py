@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 import tracemalloc
-from typing import Any, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 from _connector_helpers import (
@@ -30,15 +30,6 @@ import binance_conn as bc
 
 S = bc.ConnectionState
 pytestmark = pytest.mark.usefixtures("no_conn_threads")
-
-
-@pytest.fixture
-def started() -> Iterator[List[bc.Connector]]:
-    """Connectors a test starts; all stopped at its end."""
-    conns: List[bc.Connector] = []
-    yield conns
-    for c in conns:
-        c.stop(timeout=2.0)
 
 
 def start(started: List[bc.Connector], cfg: bc.Config, **subs: Any) -> bc.Connector:

@@ -5,7 +5,7 @@ id is lost and none is doubled."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 from _connector_helpers import FakeBinance, Recorder, fast_builder, stream_conns, wait_live, wait_until
@@ -39,14 +39,6 @@ class Publisher:
     def __exit__(self, *exc: Any) -> None:
         self.stop_event.set()
         self.thread.join(5)
-
-
-@pytest.fixture
-def started() -> Iterator[List[bc.Connector]]:
-    conns: List[bc.Connector] = []
-    yield conns
-    for c in conns:
-        c.stop(timeout=2.0)
 
 
 def run_rollover(fake: FakeBinance, started: List[bc.Connector], cfg: bc.Config, trigger: Any,

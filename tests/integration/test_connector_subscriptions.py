@@ -30,14 +30,6 @@ def big_fake() -> Iterator[FakeBinance]:
         yield f
 
 
-@pytest.fixture
-def started() -> Iterator[List[bc.Connector]]:
-    conns: List[bc.Connector] = []
-    yield conns
-    for c in conns:
-        c.stop(timeout=2.0)
-
-
 def make(started: List[bc.Connector], cfg: bc.Config) -> bc.Connector:
     c = bc.Connector(cfg)
     started.append(c)

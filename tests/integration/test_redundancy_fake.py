@@ -5,7 +5,7 @@ without any REST backfill."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, List
 
 import pytest
 from _connector_helpers import FakeBinance, Recorder, fast_builder, open_stream_conns, wait_live, wait_until
@@ -37,14 +37,6 @@ class Publisher:
     def __exit__(self, *exc: Any) -> None:
         self.stop_event.set()
         self.thread.join(5)
-
-
-@pytest.fixture
-def started() -> Iterator[List[bc.Connector]]:
-    conns: List[bc.Connector] = []
-    yield conns
-    for c in conns:
-        c.stop(timeout=2.0)
 
 
 def one_stream_session(fake: FakeBinance) -> Any:
