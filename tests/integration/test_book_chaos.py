@@ -31,8 +31,9 @@ RECOVERY = 15.0  # seconds (scaled) within which every book is SYNCED again afte
 class BookChecker:
     """Checks every SYNCED view against the fake's book at the view's update id."""
 
-    def __init__(self, fake: FakeBinance) -> None:
+    def __init__(self, fake: FakeBinance, depth: int = DEPTH) -> None:
         self.fake = fake
+        self.depth = depth  # of the on_book subscriptions; also the least a full book() read must show
         self.lock = threading.Lock()
         self.errors: List[str] = []
         self.views = 0
@@ -59,7 +60,7 @@ class BookChecker:
             self._fail(f"{where}: {view.symbol} SYNCED at {view.last_update_id}, an id the fake never stood at")
             return
         for true in books:
-            if _equal(view, true, depth):
+            if _equal(view, true, depth, self.depth):
                 return
         true = books[-1]
         self._fail(f"{where}: {view.symbol} SYNCED but wrong at {view.last_update_id} (depth {depth}): "
@@ -72,7 +73,7 @@ class BookChecker:
                 self.errors.append(msg)
 
     def on_book(self, view: bc.OrderBook) -> None:
-        self.check(view, DEPTH, "on_book")
+        self.check(view, self.depth, "on_book")
 
 
 class Poller:
@@ -101,28 +102,29 @@ class Poller:
         self.thread.join(5)
 
 
-def _side_ok(local: Tuple[Any, ...], true: List[Any], depth: Optional[int]) -> bool:
+def _side_ok(local: Tuple[Any, ...], true: List[Any], depth: Optional[int], least: int) -> bool:
     """``depth`` given: exactly the true top ``depth``.  None (every level the book holds): a true prefix, at
-    least ``DEPTH`` deep (the book holds the complete band down to its snapshot's depth, module docstring
+    least ``least`` deep (the book holds the complete band down to its snapshot's depth, module docstring
     of ``_core/book.py``: with a truncated snapshot, deeper levels are unknown)."""
     if depth is not None:
         return local == tuple(true[:depth])
-    return local == tuple(true[:len(local)]) and len(local) >= min(DEPTH, len(true))
+    return local == tuple(true[:len(local)]) and len(local) >= min(least, len(true))
 
 
-def _equal(view: bc.OrderBook, true: Dict[str, Any], depth: Optional[int]) -> bool:
-    return _side_ok(view.bids, true["bids"], depth) and _side_ok(view.asks, true["asks"], depth)
+def _equal(view: bc.OrderBook, true: Dict[str, Any], depth: Optional[int], least: int) -> bool:
+    return _side_ok(view.bids, true["bids"], depth, least) and _side_ok(view.asks, true["asks"], depth, least)
 
 
-def _converged(conn: bc.Connector, fake: FakeBinance, symbol: str) -> bool:
+def _converged(conn: bc.Connector, fake: FakeBinance, symbol: str, least: int) -> bool:
     """SYNCED at the fake's current update id with exactly the fake's whole book (activity paused)."""
     view = conn.book(symbol)
     true = fake.book(symbol)
     return (view is not None and view.is_synced and view.last_update_id == true["lastUpdateId"]
-            and _equal(view, true, None))
+            and _equal(view, true, None, least))
 
 
-def settle(conn: bc.Connector, fake: FakeBinance, symbols: Sequence[str], timeout: float = RECOVERY) -> float:
+def settle(conn: bc.Connector, fake: FakeBinance, symbols: Sequence[str], least: int = DEPTH,
+           timeout: float = RECOVERY) -> float:
     """Pause activity; nudge each book with an empty diff now and then until every one converged.
     Returns the seconds it took; fails past ``timeout``."""
     t0 = time.monotonic()
@@ -130,7 +132,7 @@ def settle(conn: bc.Connector, fake: FakeBinance, symbols: Sequence[str], timeou
     last_nudge = [0.0]
 
     def done() -> bool:
-        pending = [s for s in symbols if not _converged(conn, fake, s)]
+        pending = [s for s in symbols if not _converged(conn, fake, s, least)]
         now = time.monotonic()
         if pending and now - last_nudge[0] > 0.25:
             last_nudge[0] = now
@@ -208,29 +210,33 @@ def chaos_fake() -> Iterator[FakeBinance]:
 
 
 def run_chaos(fake: FakeBinance, plan: Sequence[Tuple[str, str]], seed: int, rate: float,
-              dwell: float) -> Dict[str, Any]:
+              dwell: float, depth: int = DEPTH, levels: int = 3, **book: Any) -> Dict[str, Any]:
     """Run ``plan`` ((fault, symbol) pairs) under random activity; returns figures for the report."""
     random.seed(seed)
     symbols = sorted({s for _, s in plan} | {"BTCUSDT", "ETHUSDT", "BNBUSDT"})
     for s in symbols:
         fake.record_book_history(s, limit=5000)
     conn = bc.Connector(fast_builder(fake, max_lifetime=24 * 3600.0).with_health_check(0.5)
-                        .with_order_book(fetchers=2).build())
-    checker = BookChecker(fake)
-    subs = [conn.on_book(s, checker.on_book, depth=DEPTH) for s in symbols]
+                        .with_order_book(fetchers=2, **book).build())
+    checker = BookChecker(fake, depth)
+    subs = [conn.on_book(s, checker.on_book, depth=depth) for s in symbols]
     recoveries: List[Tuple[str, float]] = []
     conn.start()
     try:
         with Poller(conn, symbols, checker) as poller:
-            settle(conn, fake, symbols)
+            settle(conn, fake, symbols, depth)
             for i, (name, sym) in enumerate(plan):
                 for j, s in enumerate(symbols):
-                    fake.start_book_activity(s, rate=rate, seed=seed * 1000 + i * 10 + j)
+                    fake.start_book_activity(s, rate=rate, seed=seed * 1000 + i * 10 + j, levels=levels)
                 time.sleep(dwell * random.random())  # faults land at random points of the activity
                 FAULTS[name](conn, fake, sym)
                 t_fault = time.monotonic()
                 time.sleep(dwell * random.random())
-                settle(conn, fake, symbols)
+                try:
+                    settle(conn, fake, symbols, depth)
+                except AssertionError:
+                    assert not checker.errors, checker.errors  # the first wrong view says more
+                    raise
                 recoveries.append((name, round(time.monotonic() - t_fault, 3)))  # fault -> all SYNCED and equal
                 assert not checker.errors, checker.errors
             st = conn.stats()["books"]
@@ -244,7 +250,8 @@ def run_chaos(fake: FakeBinance, plan: Sequence[Tuple[str, str]], seed: int, rat
     assert not [r for r in fake.request_log if r["status"] == 429]
     return {"views": checker.views, "synced_views": checker.synced, "book_reads": poller.reads,
             "recoveries": recoveries, "resyncs": st["resyncs"], "snapshots": st["snapshots"],
-            "stale": sum(b["stale_snapshots"] for b in st["books"].values()), "states": checker.states}
+            "stale": sum(b["stale_snapshots"] for b in st["books"].values()),
+            "refreshes": sum(b["refreshes"] for b in st["books"].values()), "states": checker.states}
 
 
 def test_book_chaos_fast(chaos_fake: FakeBinance, no_conn_threads: None) -> None:
@@ -282,6 +289,16 @@ def test_checker_catches_a_wrong_book(chaos_fake: FakeBinance) -> None:
         checker = BookChecker(fake)
         checker.check(bad, DEPTH, "t")
         assert checker.errors
+
+
+def test_book_chaos_truncated_snapshots() -> None:
+    """Snapshots shorter than the fake's book (20 of 150 levels): the band rules (levels beyond the snapshot's
+    depth never inserted, refresh when a side gets thin) are exercised by activity reaching past the band."""
+    with FakeBinance(seed=9, book_depth=150) as fake:
+        out = run_chaos(fake, [("skip", "BTCUSDT"), ("reset", "ETHUSDT"), ("drop", "BNBUSDT")], seed=3, rate=150.0,
+                        dwell=0.8, depth=5, levels=6, snapshot_limit=20)
+    print("book chaos (truncated):", {k: v for k, v in out.items() if k != "states"})
+    assert out["refreshes"] >= 1 and out["synced_views"] > 100
 
 
 @pytest.mark.soak
