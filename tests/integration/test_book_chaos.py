@@ -198,8 +198,17 @@ def f_delay(conn: bc.Connector, fake: FakeBinance, sym: str) -> None:
     fake.skip_depth_updates(sym, 2)
 
 
-FAULTS: Dict[str, Fault] = {"drop": f_drop, "freeze": f_freeze, "skip": f_skip, "shutdown": f_shutdown,
-                            "lifetime": f_lifetime, "stale": f_stale, "reset": f_reset, "delay": f_delay}
+def f_double_skip(conn: bc.Connector, fake: FakeBinance, sym: str) -> None:
+    """A second hole while the book resyncs from the first: the snapshot (taken at the request, answered late)
+    is followed by buffered diffs with a hole among them."""
+    fake.delay_snapshots(0.5, count=1)
+    fake.skip_depth_updates(sym, 2)
+    time.sleep(0.25)
+    fake.skip_depth_updates(sym, 1)
+
+
+FAULTS: Dict[str, Fault] = {"double_skip": f_double_skip, "drop": f_drop, "freeze": f_freeze, "skip": f_skip,
+                            "shutdown": f_shutdown, "lifetime": f_lifetime, "stale": f_stale, "reset": f_reset, "delay": f_delay}
 
 
 # -- the harness -------------------------------------------------------------------------------------------
@@ -256,7 +265,7 @@ def run_chaos(fake: FakeBinance, plan: Sequence[Tuple[str, str]], seed: int, rat
 
 def test_book_chaos_fast(chaos_fake: FakeBinance, no_conn_threads: None) -> None:
     plan = [("skip", "BTCUSDT"), ("drop", "BTCUSDT"), ("stale", "ETHUSDT"), ("reset", "BNBUSDT"),
-            ("delay", "BTCUSDT"), ("shutdown", "ETHUSDT"), ("freeze", "BTCUSDT")]
+            ("delay", "BTCUSDT"), ("shutdown", "ETHUSDT"), ("freeze", "BTCUSDT"), ("double_skip", "ETHUSDT")]
     out = run_chaos(chaos_fake, plan, seed=1, rate=60.0, dwell=0.3)
     print("book chaos (fast):", {k: v for k, v in out.items() if k != "states"})
     assert out["synced_views"] > 100 and out["book_reads"] > 100
@@ -308,9 +317,11 @@ def test_book_chaos_soak(seed: int, no_conn_threads: None) -> None:
     symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"]
     names = [n for n in FAULTS if n != "lifetime"]
     plan = [(rng.choice(names), rng.choice(symbols)) for _ in range(40)] + [("lifetime", rng.choice(symbols))]
-    with FakeBinance(symbols, seed=seed, book_depth=rng.choice([20, 60, 150])) as fake:
+    book_depth = rng.choice([20, 60, 150])
+    with FakeBinance(symbols, seed=seed, book_depth=book_depth) as fake:
         out = run_chaos(fake, plan, seed=seed, rate=150.0, dwell=1.0)
     took = [t for _, t in out["recoveries"]]
-    print(f"book chaos soak seed {seed}: views {out['views']} synced {out['synced_views']} reads {out['book_reads']} "
+    print(f"book chaos soak seed {seed} (fake depth {book_depth}): views {out['views']} "
+          f"synced {out['synced_views']} reads {out['book_reads']} "
           f"resyncs {out['resyncs']} snapshots {out['snapshots']} stale {out['stale']} "
           f"recovery max {max(took):.2f}s mean {sum(took) / len(took):.2f}s")
