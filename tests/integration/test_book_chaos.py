@@ -208,7 +208,8 @@ def f_double_skip(conn: bc.Connector, fake: FakeBinance, sym: str) -> None:
 
 
 FAULTS: Dict[str, Fault] = {"double_skip": f_double_skip, "drop": f_drop, "freeze": f_freeze, "skip": f_skip,
-                            "shutdown": f_shutdown, "lifetime": f_lifetime, "stale": f_stale, "reset": f_reset, "delay": f_delay}
+                            "shutdown": f_shutdown, "lifetime": f_lifetime, "stale": f_stale, "reset": f_reset,
+                            "delay": f_delay}
 
 
 # -- the harness -------------------------------------------------------------------------------------------
