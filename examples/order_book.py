@@ -121,4 +121,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # piped into `head`: the reader left (the connector was stopped on the way out)
+        sys.stdout = None  # nothing more to flush at exit
+        sys.exit(0)
