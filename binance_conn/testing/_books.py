@@ -106,6 +106,7 @@ class BooksMixin:
         self._stale: Dict[str, Tuple[int, JSON]] = {}
         self._activity: Dict[str, Pacer] = {}
         self._flusher: Optional[threading.Thread] = None
+        self._history: Dict[str, Tuple[int, Dict[int, List[JSON]]]] = {}  # symbol -> (limit, id -> books)
 
     def _start_books(self) -> None:
         if self.depth_batching:
@@ -135,6 +136,31 @@ class BooksMixin:
         a = [(Decimal(p), Decimal(q)) for p, q in asks]
         return self._book_update(symbol, b, a, 0, ids if ids is not None else max(1, len(b) + len(a)))
 
+    def record_book_history(self, symbol: str, limit: int = 100) -> None:
+        """From now on, keep ``symbol``'s true book (``limit`` levels a side) at every update id it reaches, for
+        :meth:`book_at`: a test can then check a local book delivered at id X against the exchange's book at X."""
+        with self.market.lock:
+            st = self.market.get(symbol)
+            self._history[st.spec.symbol] = (int(limit), {})
+            self._record(st)
+
+    def book_at(self, symbol: str, update_id: int) -> List[JSON]:
+        """The books (like :meth:`book`, cut to the recorded limit) ``symbol`` had at ``update_id`` since
+        :meth:`record_book_history`, oldest first: several after a :meth:`reset_book` reused ids, none if the
+        book never stood at that id."""
+        with self.market.lock:
+            hist = self._history.get(symbol.upper())
+            return list(hist[1].get(int(update_id), ())) if hist is not None else []
+
+    def _record(self, st: SymbolState) -> None:
+        """Under the market lock, after a change of ``st``: keep its book at ``st.update_id`` if recorded."""
+        hist = self._history.get(st.spec.symbol)
+        if hist is not None:
+            limit, books = hist
+            books.setdefault(st.update_id, []).append(
+                {"lastUpdateId": st.update_id, "bids": st.sorted_levels("b", limit),
+                 "asks": st.sorted_levels("a", limit)})
+
     def _snapshot(self, symbol: str, limit: int) -> JSON:
         """The REST depth answer: the true book, or an armed stale one (:meth:`serve_stale_snapshot`)."""
         with self.market.lock:
@@ -154,6 +180,8 @@ class BooksMixin:
     def _emit_diff(self, subs: set[str], st: SymbolState, sym: str, first: int, changes: Dict[str, List[Level]],
                    now: int) -> None:
         """Called under the market lock for every published book change ``first``..``st.update_id``."""
+        if self._history:
+            self._record(st)
         if not self.depth_batching:
             streams = [s for s in (f"{sym}@depth", f"{sym}@depth@100ms", f"{sym}@depth@1000ms") if s in subs]
             if streams:
@@ -240,6 +268,8 @@ class BooksMixin:
                 st.bids[max(spec.tick_size, ask - spec.tick_size)] = spec.min_qty
             first = st.update_id + 1
             st.update_id += count
+            if self._history:
+                self._record(st)
             return first, st.update_id
 
     def serve_stale_snapshot(self, symbol: str, count: int = 1, advance: int = 1) -> int:
@@ -268,6 +298,8 @@ class BooksMixin:
             st.asks.clear()
             st.regen_book()
             st.update_id = update_id if update_id is not None else st.rng.randint(1, max(1, st.update_id // 2))
+            if self._history:
+                self._record(st)
             return st.update_id
 
     def delay_snapshots(self, seconds: float, count: int = 1) -> None:
