@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from .config import Config, ConfigBuilder
 from .connector import Connector
-from .events import BookTicker, ConnectionEvent, Ticker, Trade
+from .events import BookTicker, ConnectionEvent, GapEvent, Ticker, Trade
 
 __all__ = ["main", "DemoSummary"]
 
@@ -57,6 +57,9 @@ class DemoSummary:
         self.zombies = 0
         self.subscriber_drops = 0
         self.injected_drops = 0
+        self.gaps = 0
+        self.backfilled = 0
+        self.unfilled = 0
         self.latency_p50_ms: Optional[float] = None
         self.latency_p99_ms: Optional[float] = None
         self.stopped_cleanly = False
@@ -71,6 +74,8 @@ class DemoSummary:
             f"  connection  {' -> '.join(self.connection_states) or 'no events'}",
             f"  reconnects  {self.reconnects} (injected drops {self.injected_drops}), zombies replaced "
             f"{self.zombies}, events dropped by slow subscribers {self.subscriber_drops}",
+            f"  gaps        {self.gaps} in the trade streams, {self.backfilled} trades backfilled over REST, "
+            f"{self.unfilled} left unfilled",
         ]
         if self.latency_p50_ms is not None:
             out.append(
@@ -111,8 +116,21 @@ class _Screen:
             self.last_price[ev.symbol] = ev.price
             self.last_trade[ev.symbol] = ev
             self.new_trades += 1
-            if len(self.latencies) < 200_000:
+            if ev.is_backfilled:
+                self.summary.backfilled += 1
+            elif len(self.latencies) < 200_000:  # a backfilled trade's age is the outage, not latency
                 self.latencies.append(lat)
+
+    def on_gap(self, ev: GapEvent) -> None:
+        state = getattr(ev.state, "value", str(ev.state))
+        with self.lock:
+            if state == "OPEN":
+                self.summary.gaps += 1
+            elif state == "UNFILLED":
+                self.summary.unfilled += 1
+        filled = f", {ev.filled} backfilled" if state != "OPEN" else ""
+        self.say(f"gap         {state:<12} {ev.stream}: ids {ev.first_missing}..{ev.last_missing} "
+                 f"missing ({ev.cause}){filled}")
 
     def on_ticker(self, ev: Ticker) -> None:
         with self.lock:
@@ -218,7 +236,8 @@ def run(args: argparse.Namespace, out: TextIO) -> DemoSummary:
     conn = Connector(cfg)
     try:
         conn.on_connection(screen.on_connection)
-        conn.on_trade(args.symbols, screen.on_trade)
+        conn.on_gap(screen.on_gap)
+        conn.on_trade(args.symbols, screen.on_trade, backfill=True)  # holes filled over REST, in order
         conn.on_ticker(args.symbols, screen.on_ticker)
         conn.on_book_ticker(args.symbols, screen.on_book_ticker)
         conn.start()
@@ -278,7 +297,9 @@ def _loop(args: argparse.Namespace, conn: Connector, fake: Any, screen: _Screen,
         screen.refresh(with_trade=tick % 2 == 0)
         if drop_at is not None and time.monotonic() >= drop_at:
             drop_at = None
-            screen.say("*** injecting a fault: the exchange drops the stream connection (no close frame) ***")
+            screen.say("*** injecting a fault: the exchange drops the stream connection (no close frame) "
+                       "and refuses reconnects for 1 s ***")
+            fake.refuse_handshakes(1.0)
             fake.drop_connections()
             screen.summary.injected_drops += 1
 
