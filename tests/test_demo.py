@@ -29,6 +29,10 @@ def test_demo_runs_against_fake_and_shows_reconnect(capsys: pytest.CaptureFixtur
     m = re.search(r"reconnects\s+(\d+) \(injected drops 1\)", summary)
     assert m and int(m.group(1)) >= 1, summary
     assert "latency     p50" in summary
+    # the 1 s outage leaves holes in the trade streams, each reported and filled over REST
+    m = re.search(r"gaps\s+(\d+) in the trade streams, (\d+) trades backfilled over REST, 0 left unfilled", summary)
+    assert m and int(m.group(1)) >= 1 and int(m.group(2)) >= 1, summary
+    assert re.search(r"gap\s+FILLED\s+\w+@trade: ids \d+\.\.\d+ missing", out), out
     assert "stopped     cleanly" in summary
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
     assert not leaked
