@@ -77,6 +77,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/rest_bench.py
 	$(PY) benchmarks/ws_bench.py
 	$(PY) benchmarks/parse_bench.py
+	$(PY) benchmarks/backfill_bench.py
 
 soak: $(VENV)/.stamp-test
 	$(BIN)/pytest -q -p no:cacheprovider -m soak --timeout=1800 $(PYTEST_ARGS)
