@@ -79,6 +79,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/burst_bench.py
 	$(PY) benchmarks/parse_bench.py
 	$(PY) benchmarks/book_bench.py
+	$(PY) benchmarks/backfill_bench.py
 
 soak: $(VENV)/.stamp-test
 	$(BIN)/pytest -q -p no:cacheprovider -m soak --timeout=1800 $(PYTEST_ARGS)
