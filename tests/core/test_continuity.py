@@ -165,3 +165,11 @@ def test_trim_keeps_range_sorted_without_repeats() -> None:
     rows = [{"id": i} for i in (7, 5, 6, 6, 9, 10, 4)]
     kept = h.trim(rows, lambda r: r["id"], 5, 9)
     assert [r["id"] for r in kept] == [5, 6, 7, 9]
+
+
+@pytest.mark.parametrize("interval, step", [("1s", 1_000), ("1m", 60_000), ("1h", 3_600_000), ("1d", 86_400_000),
+                                            ("1w", 604_800_000)])
+def test_next_open_time_of_fixed_intervals_is_one_step(interval: str, step: int) -> None:
+    opened = _ms(2024, 1, 1)
+    assert c.next_open_time(opened, interval) == opened + step
+    assert c.next_open_time(opened, interval, c.offset_ms("+08:00")) == opened + step
