@@ -54,6 +54,7 @@ __all__ = [
     "new_config",
     "EXCHANGES",
     "MARKET_DATA_ONLY",
+    "PRODUCTS",
 ]
 
 _MASK = "***"
@@ -121,7 +122,37 @@ EXCHANGES: Mapping[str, Mapping[str, str]] = {
         "ws_url": "wss://data-stream.binance.vision:443",
         "ws_api_url": "",
     },
+    # Futures (binance-futures-reference.md section 1). Stream bases carry no route: the library
+    # appends /public, /market or /private per stream (USD-M) and /ws-fapi/v1, /ws-dapi/v1 for the
+    # WebSocket API. Testnets: the demo REST hosts (the old testnet.binancefuture.com REST is disabled).
+    "binance-usdm": {
+        "rest_url": "https://fapi.binance.com",
+        "ws_url": "wss://fstream.binance.com",
+        "ws_api_url": "wss://ws-fapi.binance.com",
+    },
+    "binance-usdm-testnet": {
+        "rest_url": "https://demo-fapi.binance.com",
+        "ws_url": "wss://fstream.binancefuture.com",
+        "ws_api_url": "wss://testnet.binancefuture.com",
+    },
+    "binance-coinm": {
+        "rest_url": "https://dapi.binance.com",
+        "ws_url": "wss://dstream.binance.com",
+        "ws_api_url": "wss://ws-dapi.binance.com",
+    },
+    "binance-coinm-testnet": {
+        "rest_url": "https://demo-dapi.binance.com",
+        "ws_url": "wss://dstream.binancefuture.com",
+        "ws_api_url": "wss://testnet.binancefuture.com",
+    },
 }
+
+PRODUCTS: Mapping[str, str] = {
+    "binance": "spot", "binance-testnet": "spot", "binance-demo": "spot", "binance-data": "spot",
+    "binance-usdm": "usdm", "binance-usdm-testnet": "usdm",
+    "binance-coinm": "coinm", "binance-coinm-testnet": "coinm",
+}
+"""The product of each preset: ``"spot"``, ``"usdm"`` (USD-M futures) or ``"coinm"`` (COIN-M futures)."""
 
 MARKET_DATA_ONLY: FrozenSet[str] = frozenset({"binance-data"})
 """Presets that serve public market data only: user data, ``conn.ws_api`` and signed (or
@@ -143,6 +174,16 @@ class ExchangeConfig:
     (REST header ``X-MBX-TIME-UNIT``, ``timeUnit=`` on stream and WebSocket API URLs).  Events and
     REST answers carry the wire values, so with MICROSECOND ``event_time``, ``trade_time``,
     ``open_time`` ... are epoch microseconds."""
+
+    @property
+    def product(self) -> str:
+        """``"spot"``, ``"usdm"`` or ``"coinm"``: which API the preset speaks (URL overrides keep it)."""
+        return PRODUCTS.get(self.name, "spot")
+
+    @property
+    def is_futures(self) -> bool:
+        """True for the USD-M and COIN-M presets."""
+        return self.product != "spot"
 
     @property
     def market_data_only(self) -> bool:
@@ -535,7 +576,8 @@ class ConfigBuilder:
         """A preset of :data:`EXCHANGES`: ``"binance"`` (spot, default), ``"binance-testnet"``
         (Spot Test Network), ``"binance-demo"`` (Demo Mode) or ``"binance-data"`` (public market
         data only: ``data-api.binance.vision`` / ``data-stream.binance.vision``; no user data,
-        no ``conn.ws_api``, no signed REST).  Unknown names fail at :meth:`build` (field
+        no ``conn.ws_api``, no signed REST); futures: ``"binance-usdm"``, ``"binance-usdm-testnet"``,
+        ``"binance-coinm"``, ``"binance-coinm-testnet"``.  Unknown names fail at :meth:`build` (field
         ``exchange.name``, listing the known ones).  URL overrides win over the preset."""
         return self._set("exchange", name)
 

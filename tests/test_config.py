@@ -435,8 +435,14 @@ def test_binance_testnet_preset() -> None:
     assert "wss://testnet.binance.vision" not in (ex.ws_url, ex.ws_api_url)
 
 
-def test_presets_table_has_exactly_the_spot_exchanges() -> None:
-    assert set(EXCHANGES) == {"binance", "binance-testnet", "binance-demo", "binance-data"}
+def test_presets_table_has_exactly_the_spot_and_futures_exchanges() -> None:
+    from binance_conn.config import PRODUCTS
+    assert set(EXCHANGES) == {"binance", "binance-testnet", "binance-demo", "binance-data", "binance-usdm",
+                              "binance-usdm-testnet", "binance-coinm", "binance-coinm-testnet"}
+    assert set(PRODUCTS) == set(EXCHANGES)
+    for name in EXCHANGES:
+        product = Config.builder().with_exchange(name).build().exchange.product
+        assert product == ("usdm" if "usdm" in name else "coinm" if "coinm" in name else "spot"), name
 
 
 def test_url_overrides_replace_preset() -> None:

@@ -46,7 +46,8 @@ def test_preset_urls(name: str) -> None:
 
 
 def test_preset_table_is_the_documented_set() -> None:
-    assert set(EXCHANGES) == set(PRESETS)
+    spot = {name for name in EXCHANGES if "usdm" not in name and "coinm" not in name}  # futures: tests of issue 14
+    assert spot == set(PRESETS)
     assert MARKET_DATA_ONLY == frozenset({"binance-data"})
 
 

@@ -67,6 +67,8 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
         depth_batching: publish diff depth as Binance does, ``@depth@100ms`` every 100 ms and ``@depth`` every
             1000 ms (merged ``U``..``u``); default False: every book change at once on every depth stream.
         trade_history: trades kept per symbol for REST history (older ids are gone, as if archived).
+        product: ``"spot"`` (default), ``"usdm"`` (USD-M futures: ``/fapi``, routed streams ``/public``,
+            ``/market``, ``/private``, listenKey user data) or ``"coinm"`` (COIN-M: ``/dapi``, ``dstream``).
     """
 
     def __init__(
@@ -99,7 +101,11 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
         book_depth: int = 20,
         depth_batching: bool = False,
         trade_history: int = 100_000,
+        product: str = "spot",
     ) -> None:
+        if product not in ("spot", "usdm", "coinm"):
+            raise ValueError("product must be 'spot', 'usdm' or 'coinm'")
+        self.product = product
         specs = [s if isinstance(s, SymbolSpec) else KNOWN_SYMBOLS.get(s.upper()) or SymbolSpec.guess(s)
                  for s in (symbols if symbols is not None else DEFAULT_SYMBOLS)]
         self.market_rate = float(market_rate)
@@ -247,7 +253,8 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
         """A ``binance_conn.config.ConfigBuilder`` pointed at this fake, with its HMAC test key pair."""
         from binance_conn.config import ConfigBuilder
 
-        builder = (ConfigBuilder().with_rest_url(self.rest_url).with_ws_url(self.ws_url)
+        preset = {"usdm": "binance-usdm", "coinm": "binance-coinm"}.get(self.product, "binance")
+        builder = (ConfigBuilder().with_exchange(preset).with_rest_url(self.rest_url).with_ws_url(self.ws_url)
                    .with_ws_api_url(self.ws_api_url).with_api_key(self.api_key).with_api_secret(self.api_secret))
         return builder.with_ca_bundle(self.ca_file) if self._tls is not None else builder
 
