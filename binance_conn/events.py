@@ -535,6 +535,7 @@ class DepthUpdate(Event):
         "bids",
         "asks",
         "event_time",
+        "previous_update_id",
     )
     exchange: str
     symbol: str
@@ -543,6 +544,8 @@ class DepthUpdate(Event):
     bids: Tuple[PriceLevel, ...]
     asks: Tuple[PriceLevel, ...]
     event_time: Optional[int]
+    previous_update_id: Optional[int]
+    """Futures only (``pu``): the previous event's ``final_update_id``; None on spot."""
 
     def __init__(
         self,
@@ -553,6 +556,7 @@ class DepthUpdate(Event):
         bids: Tuple[PriceLevel, ...],
         asks: Tuple[PriceLevel, ...],
         event_time: Optional[int] = None,
+        previous_update_id: Optional[int] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -561,6 +565,7 @@ class DepthUpdate(Event):
         _set(self, "bids", tuple(bids))  # tuple(t) is t: free for the parser's tuples
         _set(self, "asks", tuple(asks))
         _set(self, "event_time", event_time)
+        _set(self, "previous_update_id", previous_update_id)
 
 
 class Fill(Event):

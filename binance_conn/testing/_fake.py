@@ -13,6 +13,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._books import BooksMixin
 from ._engine import Engine
+from ._futures_wsapi import handle_futures_api
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._orderlists import Trading
@@ -631,7 +632,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
         return reply
 
     def _ws_api(self, s: Session, text: str) -> List[str]:
-        return handle_api(self, s, text)
+        return handle_api(self, s, text) if self.product == "spot" else handle_futures_api(self, s, text)
 
     def _emit_user(self, event: JSON) -> int:
         n = 0

@@ -25,6 +25,7 @@ from websockets.frames import Frame
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from ._futures_wsapi import api_path
 from ._market import parse_stream
 from ._timeunit import wants_micros
 from ._util import JSON, dumps
@@ -285,7 +286,7 @@ class WsServer:
         path = unquote(parts.path)
         streams: List[str] = []
         combined = False
-        if path == "/ws-api/v3":
+        if path == api_path(f.product):  # spot /ws-api/v3; futures /ws-fapi/v1, /ws-dapi/v1
             kind = "api"
         elif path == "/ws" or path.startswith("/ws/"):
             kind = "stream"
