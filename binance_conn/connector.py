@@ -121,8 +121,9 @@ class Connector:
         self.rest = self._make_rest(config, session)
         self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
         self._dispatcher = self._make_dispatcher(config)
-        self._books = BookManager(lambda: self.exchange, self._dispatcher, RestSnapshots(lambda: self.rest),
-                                  lambda: self._config.order_book)
+        self._books = BookManager(lambda: self.exchange, self._dispatcher,
+                                  RestSnapshots(lambda: self.rest, lambda: self._config.exchange.product),
+                                  lambda: self._config.order_book, lambda: self._config.exchange.product)
         self._market = self._make_market(config)
         self._user = self._make_user(config)
         self.ws_api = ws_api_client_class(config)(lambda: self._user)

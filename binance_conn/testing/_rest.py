@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
+from ._futures_books import futures_book_routes
 from ._market import KLINE_INTERVALS, Market
 from ._orderlists import ORDER_PATHS as TRADING_ORDER_PATHS
 from ._orderlists import rest_routes as trading_routes
@@ -96,6 +97,8 @@ class RestApp:
             if key not in self.routes or key in (("GET", "/api/v3/allOrders"), ("GET", "/api/v3/myTrades")):
                 self.routes[key] = route
         self.routes.update(market_routes(self))  # the rest of the market-data endpoints (_rest_market.py)
+        for key, route in futures_book_routes(self).items():  # futures depth snapshots (_futures_books.py)
+            self.routes.setdefault(key, route)
         self._order_paths = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
                              ("DELETE", "/api/v3/openOrders")}
         self.routes.update(trading_routes(fake.trading))
