@@ -235,3 +235,18 @@ def test_futures_on_book_syncs_follows_and_resyncs(fake: FakeBinance, no_conn_th
         assert conn.stats()["books"]["resyncs"] >= 1
     finally:
         assert conn.stop()
+
+
+@pytest.mark.parametrize("asked, used", [(5000, 1000), (200, 500)])
+def test_configured_snapshot_limit_is_fitted_to_futures(fake: FakeBinance, no_conn_threads: None, asked: int,
+                                                       used: int) -> None:
+    """A configured limit futures do not accept (5000, 200) becomes the next one they do (at most 1000)."""
+    conn = bc.Connector(fast_builder(fake).with_order_book(snapshot_limit=asked).build())
+    conn.on_book("BTCUSDT", lambda b: None)
+    try:
+        conn.start()
+        assert wait_until(lambda: (conn.book("BTCUSDT") is not None and conn.book("BTCUSDT").is_synced)
+                          or bool(fake.publish_depth("BTCUSDT") and False), 10)
+        assert conn.stats()["books"]["books"]["BTCUSDT"]["snapshot_limit"] == used
+    finally:
+        assert conn.stop()

@@ -137,8 +137,10 @@ def test_market_fill_moves_the_position(fake: FakeBinance, conn: bc.Connector) -
     out = conn.ws_api.request("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
                                               "quantity": "0.01", "newOrderRespType": "RESULT"}, signed=True)
     assert out["status"] == "FILLED"
+    _bid, ask = fake.best_prices("BTCUSDT")
     rows = conn.ws_api.request("account.position", {"symbol": "BTCUSDT"}, signed=True)
     assert len(rows) == 1 and Decimal(rows[0]["positionAmt"]) == Decimal("0.01")
+    assert Decimal(rows[0]["entryPrice"]) == Decimal(out["avgPrice"]) == ask
     assert rows[0]["positionSide"] == "BOTH"
 
 
@@ -202,3 +204,16 @@ def test_ed25519_session_logon(fake: FakeBinance, no_conn_threads: None) -> None
         assert c.ws_api.request("account.balance", signed=True)[0]["asset"] == "USDT"
         log = [r for r in fake.request_log if r.get("method") == "account.balance"]
         assert log == [] or all("signature" not in str(r) for r in log)
+
+
+def test_typed_order_methods_over_futures_ws_api(fake: FakeBinance, conn: bc.Connector) -> None:
+    """The shared typed methods reach the futures method names (``order.place``, ``order.status``,
+    ``order.cancel``) with Binance-named extras such as ``positionSide``; answers come as Decimals."""
+    bid, _ask = fake.best_prices("BTCUSDT")
+    placed = conn.ws_api.new_order("BTCUSDT", "BUY", "LIMIT", quantity="0.01", price=bid - 10, time_in_force="GTC",
+                                   positionSide="BOTH")
+    assert placed["status"] == "NEW" and placed["origQty"] == Decimal("0.01")
+    got = conn.ws_api.get_order("BTCUSDT", order_id=placed["orderId"])
+    assert got["orderId"] == placed["orderId"] and got["price"] == bid - 10
+    done = conn.ws_api.cancel_order("BTCUSDT", order_id=placed["orderId"])
+    assert done["status"] == "CANCELED"
