@@ -29,11 +29,12 @@ FUTURES_API_PATHS = {"spot": "/ws-api/v3", "usdm": "/ws-fapi/v1", "coinm": "/ws-
 
 _WEIGHTS: Dict[str, int] = {
     "order.place": 0, "order.modify": 0, "order.cancel": 1, "order.status": 1,
+    "algoOrder.place": 0, "algoOrder.cancel": 1,
     "account.position": 5, "account.balance": 5, "account.status": 5,
     "userDataStream.start": 1, "userDataStream.ping": 1, "userDataStream.stop": 1,
     "session.logon": 0, "session.status": 0, "session.logout": 0, "ping": 0, "time": 0,
 }
-_ORDER_METHODS = ("order.place", "order.modify", "order.cancel")
+_ORDER_METHODS = ("order.place", "order.modify", "order.cancel", "algoOrder.place", "algoOrder.cancel")
 _CONDITIONAL = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
 
 
@@ -57,6 +58,49 @@ class MiniFuturesEngine:
         self.entry: Dict[str, Decimal] = {}
         self.wallet = Decimal("10000")
         self.next_id = 1000
+        self.algos: Dict[int, JSON] = {}
+
+    def place_algo(self, p: Dict[str, str]) -> JSON:
+        """``algoOrder.place`` (section 8.2): a CONDITIONAL order, stored NEW (never triggered here)."""
+        if p.get("algoType") != "CONDITIONAL":
+            raise BinanceFault(-1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed.")
+        symbol = (p.get("symbol") or "").upper()
+        if symbol not in self.fake.market.state:
+            raise BinanceFault(-1121, "Invalid symbol.")
+        if p.get("type") not in _CONDITIONAL or p.get("side") not in ("BUY", "SELL"):
+            raise BinanceFault(-1116, "Invalid orderType.")
+        if p.get("type") != "TRAILING_STOP_MARKET" and not p.get("triggerPrice"):
+            raise BinanceFault(-1102, "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.")
+        now = self.fake.clock.now_ms()
+        with self.lock:
+            self.next_id += 1
+            aid = self.next_id
+            algo: JSON = {
+                "algoId": aid, "clientAlgoId": p.get("clientAlgoId") or f"fake-algo-{aid}", "algoType": "CONDITIONAL",
+                "orderType": p["type"], "symbol": symbol, "side": p["side"],
+                "positionSide": p.get("positionSide", "BOTH"), "timeInForce": p.get("timeInForce", "GTC"),
+                "quantity": _d(p.get("quantity") or "0"), "algoStatus": "NEW",
+                "triggerPrice": _d(p.get("triggerPrice") or "0"), "price": _d(p.get("price") or "0"),
+                "icebergQuantity": None, "selfTradePreventionMode": p.get("selfTradePreventionMode", "NONE"),
+                "workingType": p.get("workingType", "CONTRACT_PRICE"), "priceMatch": p.get("priceMatch", "NONE"),
+                "closePosition": p.get("closePosition") == "true", "priceProtect": p.get("priceProtect") == "true",
+                "reduceOnly": p.get("reduceOnly") == "true", "activatePrice": p.get("activatePrice", ""),
+                "callbackRate": p.get("callbackRate", ""), "createTime": now, "updateTime": now, "triggerTime": 0,
+                "goodTillDate": int(p.get("goodTillDate") or 0),
+            }
+            self.algos[aid] = algo
+            return dict(algo)
+
+    def cancel_algo(self, p: Dict[str, str]) -> JSON:
+        with self.lock:
+            if p.get("algoId"):
+                algo = self.algos.get(int(p["algoId"]))
+            else:
+                algo = next((a for a in self.algos.values() if a["clientAlgoId"] == p.get("clientAlgoId")), None)
+            if algo is None or algo["algoStatus"] != "NEW":
+                raise BinanceFault(-2011, "Unknown order sent.")
+            algo["algoStatus"] = "CANCELED"
+            return {"algoId": algo["algoId"], "clientAlgoId": algo["clientAlgoId"], "code": "200", "msg": "success"}
 
     def _find(self, p: Dict[str, str]) -> JSON:
         if p.get("orderId"):
@@ -240,6 +284,8 @@ def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str
     handlers = {
         "order.place": engine.place, "order.cancel": engine.cancel, "order.modify": engine.modify,
         "order.status": engine.query,
+        "algoOrder.place": getattr(engine, "place_algo", None),
+        "algoOrder.cancel": getattr(engine, "cancel_algo", None),
         "account.position": getattr(engine, "positions_of", None), "account.balance": getattr(engine, "balances", None),
         "account.status": getattr(engine, "account", None),
     }

@@ -216,3 +216,16 @@ def test_typed_order_methods_over_futures_ws_api(fake: FakeBinance, conn: bc.Con
     assert got["orderId"] == placed["orderId"] and got["price"] == bid - 10
     done = conn.ws_api.cancel_order("BTCUSDT", order_id=placed["orderId"])
     assert done["status"] == "CANCELED"
+
+
+def test_algo_order_place_and_cancel(fake: FakeBinance, conn: bc.Connector) -> None:
+    """``algoOrder.place`` / ``algoOrder.cancel`` (section 8.2): conditional orders on the Algo Service."""
+    algo = conn.ws_api.request("algoOrder.place", {
+        "algoType": "CONDITIONAL", "symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET", "quantity": "0.01",
+        "triggerPrice": Decimal("1000"), "clientAlgoId": "fut-algo-1"}, signed=True)
+    assert algo["algoStatus"] == "NEW" and algo["orderType"] == "STOP_MARKET" and algo["triggerPrice"] == "1000"
+    out = conn.ws_api.request("algoOrder.cancel", {"clientAlgoId": "fut-algo-1"}, signed=True)
+    assert out == {"algoId": algo["algoId"], "clientAlgoId": "fut-algo-1", "code": "200", "msg": "success"}
+    with pytest.raises(bc.BinanceError) as info:
+        conn.ws_api.request("algoOrder.cancel", {"algoId": algo["algoId"]}, signed=True)
+    assert info.value.binance_code == -2011
