@@ -250,3 +250,15 @@ def test_configured_snapshot_limit_is_fitted_to_futures(fake: FakeBinance, no_co
         assert conn.stats()["books"]["books"]["BTCUSDT"]["snapshot_limit"] == used
     finally:
         assert conn.stop()
+
+
+def test_coinm_book_uses_dapi_depth(no_conn_threads: None) -> None:
+    with FakeBinance(seed=9, product="coinm") as fake:
+        conn = bc.Connector(fast_builder(fake).build())
+        conn.on_book("BTCUSDT", lambda b: None, depth=5)
+        try:
+            conn.start()
+            assert wait_until(lambda: _same_as_fake(conn, fake) or bool(fake.publish_depth("BTCUSDT") and False), 10)
+            assert {r["path"] for r in fake.request_log if "depth" in r.get("path", "")} == {"/dapi/v1/depth"}
+        finally:
+            assert conn.stop()
