@@ -14,7 +14,7 @@ import json
 import secrets
 import threading
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from ._util import JSON, BinanceFault, dumps
 from ._wsapi import _authenticate, _str_params
@@ -189,7 +189,7 @@ class MiniFuturesEngine:
             return dict(self._find(p))
 
     def _position_rows(self, symbol: Optional[str]) -> List[JSON]:
-        rows = []
+        rows: List[JSON] = []
         for sym, amt in sorted(self.positions.items()):
             if symbol and sym != symbol.upper():
                 continue
@@ -205,29 +205,36 @@ class MiniFuturesEngine:
                          "bidNotional": "0", "askNotional": "0", "updateTime": self.fake.clock.now_ms()})
         return rows
 
-    def positions_of(self, p: Dict[str, str]) -> List[JSON]:
+    def position_rows(self, symbol: Optional[str] = None) -> List[JSON]:
         with self.lock:
-            return self._position_rows(p.get("symbol"))
+            return self._position_rows(symbol)
 
-    def balances(self, p: Dict[str, str]) -> List[JSON]:
+    def balances(self) -> List[JSON]:
         w = _d(str(self.wallet))
         return [{"accountAlias": "SgsR", "asset": "USDT", "balance": w, "crossWalletBalance": w, "crossUnPnl": "0",
                  "availableBalance": w, "maxWithdrawAmount": w, "marginAvailable": True,
                  "updateTime": self.fake.clock.now_ms()}]
 
-    def account(self, p: Dict[str, str]) -> JSON:
+    def account(self) -> JSON:
         w = _d(str(self.wallet))
         with self.lock:
             positions = self._position_rows(None)
         return {"totalInitialMargin": "0", "totalMaintMargin": "0", "totalWalletBalance": w,
                 "totalUnrealizedProfit": "0", "totalMarginBalance": w, "availableBalance": w, "maxWithdrawAmount": w,
-                "assets": self.balances(p), "positions": positions}
+                "assets": self.balances(), "positions": positions}
+
+
+_ENGINE_API = ("place", "cancel", "modify", "query", "place_algo", "cancel_algo", "position_rows", "balances",
+               "account")
 
 
 def engine_of(fake: FakeBinance) -> Any:
-    """The futures engine orders go to: the fake's own (``fake.futures``) if installed, else ours."""
+    """The futures engine orders go to: the fake's own (``fake.futures``, the one its futures REST uses, so
+    REST and the WebSocket API see the same orders and positions) if installed, else ours.  Both take
+    Binance params as ``{name: str}``: ``place``/``cancel``/``modify``/``query``/``place_algo``/``cancel_algo``,
+    and ``position_rows(symbol=None)``, ``balances()``, ``account()``."""
     engine = getattr(fake, "futures", None)
-    if engine is not None and all(hasattr(engine, n) for n in ("place", "cancel", "modify", "query")):
+    if engine is not None and all(hasattr(engine, n) for n in _ENGINE_API):
         return engine
     mini = getattr(fake, "_futures_ws_engine", None)
     if mini is None:
@@ -281,17 +288,18 @@ def _dispatch(fake: FakeBinance, session: Session, method: str, params: Dict[str
     for k in ("apiKey", "signature", "timestamp", "recvWindow"):
         sp.pop(k, None)
     engine = engine_of(fake)
-    handlers = {
+    handlers: Dict[str, Callable[[Dict[str, str]], Any]] = {
         "order.place": engine.place, "order.cancel": engine.cancel, "order.modify": engine.modify,
-        "order.status": engine.query,
-        "algoOrder.place": getattr(engine, "place_algo", None),
-        "algoOrder.cancel": getattr(engine, "cancel_algo", None),
-        "account.position": getattr(engine, "positions_of", None), "account.balance": getattr(engine, "balances", None),
-        "account.status": getattr(engine, "account", None),
+        "order.status": engine.query, "algoOrder.place": engine.place_algo, "algoOrder.cancel": engine.cancel_algo,
+        "account.position": lambda q: engine.position_rows(q.get("symbol") or None),
+        "account.balance": lambda q: engine.balances(), "account.status": lambda q: engine.account(),
     }
     handler = handlers.get(method)
     if handler is None:
         raise BinanceFault(-1020, f"Unsupported method: {method}")
+    countdown = getattr(engine, "check_countdown", None)  # the fake's engine: countdown cancel runs first
+    if countdown is not None:
+        countdown()
     return handler(sp)
 
 
