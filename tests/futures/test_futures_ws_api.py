@@ -98,8 +98,8 @@ def test_signed_requests_over_the_futures_path(fake: FakeBinance, conn: bc.Conne
     assert conn.ws_api.request("time")["serverTime"] > 0
     assert _api_paths(fake) == {ws_api_path(fake.product)}
     balances = conn.ws_api.request("account.balance", signed=True)
-    assert balances[0]["asset"] == "USDT"
-    assert conn.ws_api.request("v2/account.balance", signed=True)[0]["asset"] == "USDT"  # v2/ answered too
+    assert balances and {"asset", "balance", "availableBalance"} <= set(balances[0])
+    assert conn.ws_api.request("v2/account.balance", signed=True)[0]["asset"] == balances[0]["asset"]  # v2/ too
     status = conn.ws_api.request("account.status", signed=True)
     assert "totalWalletBalance" in status and status["positions"] == []
 
@@ -199,7 +199,7 @@ def test_ed25519_session_logon(fake: FakeBinance, no_conn_threads: None) -> None
         res = c.ws_api.request("session.logon", signed=True)
         assert res["apiKey"] == "fut-ed-1"
         # logged on: signed requests carry timestamp only and still pass
-        assert c.ws_api.request("account.balance", signed=True)[0]["asset"] == "USDT"
+        assert "asset" in c.ws_api.request("account.balance", signed=True)[0]
         assert c.ws_api.session_status()["apiKey"] == "fut-ed-1"
 
 
