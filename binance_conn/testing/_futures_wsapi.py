@@ -249,6 +249,11 @@ def _listen_key(fake: FakeBinance, session: Session, params: Dict[str, Any], met
         raise BinanceFault(-1102, "Mandatory parameter 'apiKey' was not sent, was empty/null, or malformed.")
     if fake.keys.kind(api_key) is None:
         raise BinanceFault(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+    if hasattr(fake, "_listen_key_create"):  # the fake's listenKey store (REST and streams share it)
+        own = {"userDataStream.start": "_listen_key_create", "userDataStream.ping": "_listen_key_keepalive",
+               "userDataStream.stop": "_listen_key_delete"}[method]
+        answer: JSON = getattr(fake, own)({})
+        return answer
     keys: Dict[str, str] = fake.__dict__.setdefault("_futures_ws_listen_keys", {})
     if method == "userDataStream.stop":
         keys.pop(api_key, None)
