@@ -52,6 +52,7 @@ ORDER = {"orderId": 7, "clientOrderId": "x", "symbol": "BTCUSDT", "price": "100.
          "executedQty": "0", "avgPrice": "0.00", "cumQuote": "0", "status": "NEW", "positionSide": "BOTH"}
 ALGO = {"algoId": 9, "clientAlgoId": "y", "algoType": "CONDITIONAL", "orderType": "STOP_MARKET",
         "triggerPrice": "90.0", "quantity": "0.010", "algoStatus": "NEW", "activatePrice": ""}
+NO_ORDER = {"code": -2013, "msg": "Order does not exist."}
 POSITION = {"symbol": "BTCUSDT", "positionSide": "BOTH", "positionAmt": "-0.010", "entryPrice": "100.0",
             "markPrice": "101.0", "unRealizedProfit": "-0.01", "notional": "-1.01"}
 
@@ -322,7 +323,7 @@ def test_unknown_outcome_carries_the_client_id() -> None:
         mock.add(responses.GET, f"{BASE}/fapi/v1/time", json={"serverTime": 1})
         mock.add(responses.POST, f"{BASE}/fapi/v1/algoOrder", status=503,
                  json={"code": -1000, "msg": "Unknown error, please check your request or try again later."})
-        mock.add(responses.GET, f"{BASE}/fapi/v1/order", status=400, json={"code": -2013, "msg": "Order does not exist."})
+        mock.add(responses.GET, f"{BASE}/fapi/v1/order", status=400, json=NO_ORDER)
         mock.add(responses.GET, f"{BASE}/fapi/v1/algoOrder", json=ALGO)
         c = client()
         with pytest.raises(UnknownStatusError) as info:
@@ -338,7 +339,7 @@ def test_unknown_outcome_carries_the_client_id() -> None:
 def test_get_order_unknown_everywhere_is_not_found() -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.GET, f"{BASE}/fapi/v1/time", json={"serverTime": 1})
-        mock.add(responses.GET, f"{BASE}/fapi/v1/order", status=400, json={"code": -2013, "msg": "Order does not exist."})
+        mock.add(responses.GET, f"{BASE}/fapi/v1/order", status=400, json=NO_ORDER)
         mock.add(responses.GET, f"{BASE}/fapi/v1/algoOrder", status=400,
                  json={"code": -2013, "msg": "Order does not exist."})
         c = client()
