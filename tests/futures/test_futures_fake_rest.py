@@ -177,3 +177,19 @@ def test_listen_key_and_account(fake: FakeBinance, rest: Any) -> None:
     assert rest.balance()[0]["balance"] == Decimal("100000")
     assert rest.account()["totalWalletBalance"] >= Decimal("100000")
     assert rest.commission_rate(sym(fake))["takerCommissionRate"] == Decimal("0.0004")
+
+
+def test_connector_rest_is_the_futures_client(fake: FakeBinance) -> None:
+    import binance_conn as bc
+
+    conn = bc.Connector(fake.config_builder().build())
+    try:
+        assert isinstance(conn.rest, FuturesRestClient)
+        seen: List[Any] = []
+        conn.rest.order_observer = seen.append  # the connector's placement tracking, as for spot
+        fake.set_mark_price(sym(fake), "50000")
+        conn.rest.new_order(sym(fake), "BUY", "MARKET", quantity="1")
+        assert seen and seen[0]["symbol"] == sym(fake)
+        assert conn.rest.probe(2.0) == {}  # the liveness probe hits the futures ping
+    finally:
+        conn.rest.close()
