@@ -3,25 +3,37 @@
 The futures WebSocket API (USD-M ``/ws-fapi/v1``, COIN-M ``/ws-dapi/v1``) has the spot envelope
 and signing, but a different method set and **no user data**: the link is requests-only (the
 session never sends ``userDataStream.subscribe`` on futures; user data is a listenKey stream).
-Typed methods whose endpoint names a WebSocket method the futures API does not offer are
-refused at once (``ValidationError``, field ``method``) instead of reaching Binance; the generic
-``request(method, params, signed=...)`` sends anything.
+The typed methods are the futures ones (:class:`binance_conn._api.FuturesApi`, first in the MRO,
+as on ``conn.rest``): those whose endpoint has a futures WebSocket method (``new_order`` ->
+``order.place``, or ``algoOrder.place`` for conditional types; ``modify_order``, ``cancel_order``,
+``get_order``, ``positions``/``account``/``balance`` -> ``v2/account.*``, ``new_listen_key`` ...)
+go over the link; the others are refused at once (``ValidationError``, field ``method``) instead of
+reaching Binance.  The generic ``request(method, params, signed=...)`` sends anything.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Type
+from typing import Any, Callable, Dict, Optional
 
-from .._core.endpoints import Endpoint
+from .._api.futures import FuturesApi
+from .._core.endpoints import USER_STREAM, Endpoint
 from .._core.wsapi_paths import FUTURES_WS_METHODS
 from ..errors import ValidationError
 from .client import WsApiClient
 
-__all__ = ["FuturesWsApiClient", "ws_api_client_class"]
+__all__ = ["FuturesWsApiClient", "make_ws_api_client"]
 
 
-class FuturesWsApiClient(WsApiClient):
+class FuturesWsApiClient(FuturesApi, WsApiClient):  # type: ignore[misc]  # futures signatures differ
     """``conn.ws_api`` of a ``binance-usdm*`` / ``binance-coinm*`` connector (requests only)."""
+
+    def __init__(self, link: Callable[[], Any], product: str = "usdm", allow_float: bool = False) -> None:
+        WsApiClient.__init__(self, link)
+        self._futures_product = product
+        self._allow_float = allow_float
+
+    place_order = FuturesApi.new_order
+    """``order.place`` (``algoOrder.place`` for conditional types): :meth:`new_order`."""
 
     def _call(self, endpoint: Endpoint, params: Optional[Dict[str, Any]] = None, *, timeout: Any = None,
               client_order_id: Optional[str] = None, symbol: Optional[str] = None) -> Any:
@@ -29,7 +41,11 @@ class FuturesWsApiClient(WsApiClient):
         if method is None or method not in FUTURES_WS_METHODS:
             raise ValidationError("method", endpoint.name,
                                   "an endpoint the futures WebSocket API offers (use conn.rest)")
-        return super()._call(endpoint, params, timeout=timeout, client_order_id=client_order_id, symbol=symbol)
+        if endpoint.security == USER_STREAM:  # userDataStream.*: apiKey, no signature (section 7.2)
+            params = dict(params or {})
+            params.setdefault("apiKey", self._link()._api_key)
+        return WsApiClient._call(self, endpoint, params, timeout=timeout, client_order_id=client_order_id,
+                                 symbol=symbol)
 
     def session_subscriptions(self, *, timeout: float = 10.0) -> Any:
         """Not on futures (no user-data subscriptions on the WebSocket API)."""
@@ -59,6 +75,8 @@ class FuturesWsApiClient(WsApiClient):
         return "FuturesWsApiClient()"
 
 
-def ws_api_client_class(config: Any) -> Type[WsApiClient]:
-    """The ``conn.ws_api`` class for ``config``'s product."""
-    return FuturesWsApiClient if getattr(config.exchange, "is_futures", False) else WsApiClient
+def make_ws_api_client(config: Any, link: Callable[[], Any]) -> WsApiClient:
+    """``conn.ws_api`` for ``config``'s product."""
+    if getattr(config.exchange, "is_futures", False):
+        return FuturesWsApiClient(link, config.exchange.product, bool(config.rest.allow_float))
+    return WsApiClient(link)

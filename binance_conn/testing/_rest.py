@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._futures_books import futures_book_routes
+from ._futures_rest import futures_order_paths, futures_routes
 from ._market import KLINE_INTERVALS, Market
 from ._orderlists import ORDER_PATHS as TRADING_ORDER_PATHS
 from ._orderlists import rest_routes as trading_routes
@@ -103,6 +104,9 @@ class RestApp:
                              ("DELETE", "/api/v3/openOrders")}
         self.routes.update(trading_routes(fake.trading))
         self._order_paths |= TRADING_ORDER_PATHS
+        if fake.product != "spot":  # futures: /fapi or /dapi instead of /api/v3 (_futures_rest.py)
+            self.routes = futures_routes(fake, self)
+            self._order_paths = futures_order_paths("/dapi" if fake.product == "coinm" else "/fapi")
 
     # -- request pipeline ---------------------------------------------------------------------
     def handle(self, method: str, path: str, raw_query: str, raw_body: str, headers: Mapping[str, str]) -> Reply:

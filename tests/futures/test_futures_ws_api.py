@@ -230,3 +230,27 @@ def test_algo_order_place_and_cancel(fake: FakeBinance, conn: bc.Connector) -> N
     with pytest.raises(bc.BinanceError) as info:
         conn.ws_api.request("algoOrder.cancel", {"algoId": algo["algoId"]}, signed=True)
     assert info.value.binance_code == -2011
+
+
+def test_futures_typed_methods_over_ws_api(fake: FakeBinance, conn: bc.Connector) -> None:
+    """The futures typed methods (``FuturesApi``) go over the link by their WebSocket method names."""
+    bid, _ask = fake.best_prices("BTCUSDT")
+    placed = conn.ws_api.new_order("BTCUSDT", "BUY", "LIMIT", quantity="0.01", price=bid - 10, time_in_force="GTC",
+                                   position_side="BOTH")
+    mod = conn.ws_api.modify_order("BTCUSDT", "BUY", order_id=placed["orderId"], quantity="0.02", price=bid - 10)
+    assert mod["origQty"] == Decimal("0.02")
+    algo = conn.ws_api.new_order("BTCUSDT", "SELL", "STOP_MARKET", quantity="0.01", stop_price=bid - 1000)
+    assert "algoId" in algo  # a conditional type is sent as algoOrder.place
+    conn.ws_api.new_order("BTCUSDT", "BUY", "MARKET", quantity="0.01")
+    if fake.product == "usdm":  # v2/account.* (the COIN-M table names no WebSocket twin: refused)
+        rows = conn.ws_api.positions("BTCUSDT")
+        assert rows and rows[0]["positionAmt"] == Decimal("0.01")
+        assert conn.ws_api.balance() and "totalWalletBalance" in conn.ws_api.account()
+    else:
+        with pytest.raises(bc.ValidationError):
+            conn.ws_api.positions("BTCUSDT")
+    key = conn.ws_api.new_listen_key()  # userDataStream.start with the apiKey (USER_STREAM)
+    assert key == conn.ws_api.start_user_stream()
+    with pytest.raises(bc.ValidationError) as info:
+        conn.ws_api.income()  # no WebSocket method: refused before sending
+    assert info.value.field == "method"
