@@ -55,6 +55,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
+from ._futures_market import FuturesMarketMixin
 from ._io.dispatch import Dispatcher, Subscription
 from ._io.groups import SubscriptionGroup
 from ._io.netenv import WsTransportFactory
@@ -91,7 +92,7 @@ _ALL: "weakref.WeakSet[Connector]" = weakref.WeakSet()
 _STOPPED, _RUNNING, _STOPPING = "stopped", "running", "stopping"
 
 
-class Connector:
+class Connector(FuturesMarketMixin):
     """A thread-safe connection to one exchange (API.md "Connector lifecycle").
 
     Args:
@@ -507,7 +508,7 @@ class Connector:
 
     def on_stream(self, stream: str, callback: Optional[Callback] = None, **options: Any) -> Subscription:
         """Any stream of the docs by its Binance name (e.g. ``"btcusdt@depth5@100ms"``, ``"!ticker_1h@arr"``)."""
-        stream_names.parse(stream)
+        self._parse_stream_name(stream)
         return self._subscribe_topic(stream, callback, options)
 
     def _subscribe_streams(
@@ -525,6 +526,7 @@ class Connector:
         if unknown:
             raise ValidationError("options", sorted(unknown),
                                   "unknown keyword(s); use buffer=, overflow=, queue=, backfill=")
+        self._check_market_topic(topic)  # spot-only streams on futures, futures-only on spot
         q = options.get("queue")
         if q is not None and not isinstance(q, queue_mod.Queue):
             raise ValidationError("queue", q, "must be a queue.Queue")

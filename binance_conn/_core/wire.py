@@ -35,6 +35,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import simplejson
 
+from . import futures_payloads as _fpayloads
+from . import futures_streams as _fstreams
 from . import streams as _streams
 from .payloads import (
     EVENT_TYPE_KINDS,
@@ -111,12 +113,15 @@ class WireParser:
 
     Args:
         exchange: the exchange name stored on every event.
+        product: ``"spot"`` (default), ``"usdm"`` or ``"coinm"``: the same stream name
+            parses by product where the shapes differ (futures depth carries ``pu``...).
     """
 
-    __slots__ = ("exchange", "_routes")
+    __slots__ = ("exchange", "product", "_routes")
 
-    def __init__(self, exchange: str) -> None:
+    def __init__(self, exchange: str, product: str = "spot") -> None:
         self.exchange = exchange
+        self.product = product
         self._routes: Dict[str, Route] = {}
 
     def route(self, stream: str) -> Route:
@@ -125,10 +130,11 @@ class WireParser:
             return self._routes[stream]
         except KeyError:
             pass
-        info = _streams.try_parse(stream)
+        futures = self.product != "spot"
+        info = _fstreams.try_parse(stream, self.product) if futures else _streams.try_parse(stream)
         route: Route = None
         if info is not None:
-            fn, multi = parser_for(info)
+            fn, multi = _fpayloads.parser_for(info) if futures else parser_for(info)
             if fn is not None:
                 route = (fn, info.symbol, multi)
         if len(self._routes) >= _MAX_ROUTES:
