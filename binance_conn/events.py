@@ -1324,7 +1324,8 @@ class _Plain(Event):
     def __init__(self, *values: Any) -> None:
         if len(values) != len(self.__slots__):
             raise TypeError(f"{type(self).__name__} takes {len(self.__slots__)} values, got {len(values)}")
-        for field_name, value in zip(self.__slots__, values):
+        names: Tuple[str, ...] = self.__slots__
+        for field_name, value in zip(names, values):
             _set(self, field_name, value)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._books import BooksMixin
 from ._engine import Engine
+from ._futures_streams import FuturesStreamsMixin
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._orderlists import Trading
@@ -34,7 +35,7 @@ DEFAULT_BALANCES: Dict[str, Decimal] = {"USDT": Decimal("100000"), "BTC": Decima
                                         "BNB": Decimal("1000"), "LTC": Decimal("1000")}
 
 
-class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
+class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesStreamsMixin):
     """A loopback Binance spot exchange: REST on ``rest_url``, streams on ``ws_url``, WebSocket API on
     ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`); exit joins every thread.
 
@@ -113,7 +114,8 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
         self.pong_timeout = float(pong_timeout)
         self.max_lifetime = float(max_lifetime)
         self.shutdown_notice = float(shutdown_notice)
-        self.max_incoming_per_second = int(max_incoming_per_second)
+        self.max_incoming_per_second = int(max_incoming_per_second) if product == "spot" or \
+            max_incoming_per_second != 5 else 10  # futures: 10 incoming messages per second
         if rate_window not in ("sliding", "fixed"):
             raise ValueError("rate_window must be 'sliding' or 'fixed'")
         self.rate_window = rate_window
