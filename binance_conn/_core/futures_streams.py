@@ -217,10 +217,11 @@ def _parse_symbol_stream(name: str) -> Optional[StreamInfo]:
         return StreamInfo(_s.KLINE, symbol, (rest[6:],)) if rest[6:] in _s.INTERVALS else None
     if rest.startswith("continuousKline_"):
         interval = rest[16:]
-        pair, _, ct = sym.rpartition("_")
-        if interval not in _s.INTERVALS or ct not in CONTRACT_TYPES or not pair.isalnum():
-            return None
-        return StreamInfo(CONTINUOUS_KLINE, pair.upper(), (ct.upper(), interval))
+        for ct in CONTRACT_TYPES:  # contract types hold "_" themselves ("current_quarter")
+            pair = sym[:-len(ct) - 1]
+            if sym.endswith("_" + ct) and pair.isalnum() and interval in _s.INTERVALS:
+                return StreamInfo(CONTINUOUS_KLINE, pair.upper(), (ct.upper(), interval))
+        return None
     if rest == "rpiDepth@500ms":
         return StreamInfo(RPI_DEPTH, symbol)
     if rest.startswith("depth"):

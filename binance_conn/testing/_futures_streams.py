@@ -25,7 +25,7 @@ Num = Union[str, int, Decimal]
 _ROUTES = ("public", "market")
 _PUBLIC = re.compile(r"^(!bookTicker|[a-z0-9_]+@(bookTicker|trade|rpiDepth@500ms|depth(5|10|20)?(@(100|250|500)ms)?))$")
 _SYMBOL_STREAM = re.compile(
-    r"^(?P<sym>[a-z0-9]+(_[a-z0-9]+)?)@(?P<kind>aggTrade|trade|markPrice(@1s)?|kline_(?P<ki>\w+)|"
+    r"^(?P<sym>[a-z0-9]+(_[a-z0-9]+)*)@(?P<kind>aggTrade|trade|markPrice(@1s)?|kline_(?P<ki>\w+)|"
     r"continuousKline_(?P<ci>\w+)|miniTicker|ticker|bookTicker|forceOrder|compositeIndex|assetIndex|"
     r"depth(5|10|20)?(@(100|250|500)ms)?|rpiDepth@500ms)$")
 _ARRAYS = frozenset({"!markPrice@arr", "!markPrice@arr@1s", "!miniTicker@arr", "!ticker@arr", "!bookTicker",
@@ -59,10 +59,8 @@ def stream_error(product: str, name: str, symbols: Sequence[str]) -> Optional[st
     kind = m.group("kind")
     sym = m.group("sym")
     if kind.startswith("continuousKline_"):
-        pair, _, ct = sym.rpartition("_")
-        if ct not in ("perpetual", "current_quarter", "next_quarter", "tradifi_perpetual"):
+        if not sym.endswith(("_perpetual", "_current_quarter", "_next_quarter", "_tradifi_perpetual")):
             return f"Invalid contract type in stream name: {name}"
-        sym = pair
     elif kind not in ("compositeIndex", "assetIndex") and sym.upper() not in symbols:
         return f"Invalid symbol in stream name: {name}"
     interval = m.group("ki") or m.group("ci")
