@@ -1316,24 +1316,26 @@ class OrderBook(Event):
 
 
 # ---------------------------------------------------------------------------- futures market streams (issue 14)
-class _Plain(Event):
-    """An event whose ``__init__`` takes every field in slot order (futures stream events)."""
+def _plain_init(self: Event, values: Tuple[Any, ...], fields: Dict[str, Any]) -> None:
+    """``__init__`` of the futures stream events: every field, positional (slot order) or by name."""
+    names: Tuple[str, ...] = self.__slots__
+    rest = names[len(values):]
+    if len(values) > len(names) or set(fields) != set(rest):
+        raise TypeError(f"{type(self).__name__} takes the fields {', '.join(names)} (all of them)")
+    for field_name, value in zip(names, values):
+        _set(self, field_name, value)
+    for field_name in rest:
+        _set(self, field_name, fields[field_name])
 
-    __slots__ = ()
 
-    def __init__(self, *values: Any) -> None:
-        if len(values) != len(self.__slots__):
-            raise TypeError(f"{type(self).__name__} takes {len(self.__slots__)} values, got {len(values)}")
-        names: Tuple[str, ...] = self.__slots__
-        for field_name, value in zip(names, values):
-            _set(self, field_name, value)
-
-
-class MarkPrice(_Plain):
+class MarkPrice(Event):
     """Mark price and funding of one futures contract (``<symbol>@markPrice[@1s]``, ``!markPrice@arr``).
 
     ``funding_rate`` and ``next_funding_time`` are None / 0 for COIN-M delivery contracts (``"r":""``,
     ``"T":0``); ``mark_price_average`` (``ap``, USD-M since 2026-03) is None when absent."""
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "symbol", "mark_price", "index_price", "estimated_settle_price", "funding_rate",
                  "next_funding_time", "event_time", "mark_price_average")
@@ -1348,8 +1350,11 @@ class MarkPrice(_Plain):
     mark_price_average: Optional[Decimal]
 
 
-class Liquidation(_Plain):
+class Liquidation(Event):
     """A liquidation order snapshot (``<symbol>@forceOrder``, ``!forceOrder@arr``): every field of ``o``."""
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "symbol", "side", "order_type", "time_in_force", "quantity", "price", "average_price",
                  "status", "last_filled_quantity", "filled_quantity", "trade_time", "event_time")
@@ -1368,8 +1373,11 @@ class Liquidation(_Plain):
     event_time: int
 
 
-class ContinuousKline(_Plain):
+class ContinuousKline(Event):
     """A kline of a futures pair and contract type (``<pair>_<contractType>@continuousKline_<interval>``)."""
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "pair", "contract_type", "interval", "open_time", "close_time", "open", "high", "low",
                  "close", "volume", "is_closed", "quote_volume", "trade_count", "event_time", "first_trade_id",
@@ -1405,8 +1413,11 @@ class IndexComponent(NamedTuple):
     index_price: Decimal
 
 
-class CompositeIndex(_Plain):
+class CompositeIndex(Event):
     """A composite index (``<symbol>@compositeIndex``); ``base_asset_type`` is ``C`` (e.g. ``baseAsset``)."""
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "symbol", "price", "base_asset_type", "components", "event_time")
     exchange: str
@@ -1429,8 +1440,11 @@ class ContractBracket(NamedTuple):
     max_leverage: int
 
 
-class ContractInfo(_Plain):
+class ContractInfo(Event):
     """A listing, settlement or bracket change (``!contractInfo``); ``brackets`` is empty unless they changed."""
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "symbol", "pair", "contract_type", "delivery_date", "onboard_date", "status",
                  "brackets", "event_time")
@@ -1445,8 +1459,11 @@ class ContractInfo(_Plain):
     event_time: int
 
 
-class AssetIndex(_Plain):
+class AssetIndex(Event):
     """A multi-assets-mode asset index (``<asset>@assetIndex``, ``!assetIndex@arr``)."""
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "symbol", "index_price", "bid_buffer", "ask_buffer", "bid_rate", "ask_rate",
                  "auto_exchange_bid_buffer", "auto_exchange_ask_buffer", "auto_exchange_bid_rate",
