@@ -295,3 +295,19 @@ def test_bad_values_are_malformed(stream: str, path: str, bad: Any) -> None:
     else:
         node[leaf] = bad
     assert _parse(stream, data)[0] == MALFORMED
+
+
+def test_liquidation_fields_are_not_swapped() -> None:
+    """The digest's sample has q == l == z and p == ap: distinct values tell the fields apart."""
+    data = {"e": "forceOrder", "E": 2, "o": {"s": "ETHUSDT", "S": "BUY", "o": "LIMIT", "f": "IOC", "q": "1",
+                                             "p": "10", "ap": "9", "X": "PARTIALLY_FILLED", "l": "0.25",
+                                             "z": "0.75", "T": 1}}
+    liq = _parse("ethusdt@forceOrder", data)[1]
+    assert (liq.quantity, liq.price, liq.average_price, liq.last_filled_quantity, liq.filled_quantity) == (
+        Decimal("1"), Decimal("10"), Decimal("9"), Decimal("0.25"), Decimal("0.75"))
+    assert (liq.side, liq.status, liq.trade_time, liq.event_time) == ("BUY", "PARTIALLY_FILLED", 1, 2)
+
+
+def test_negative_funding_rate_is_valid() -> None:
+    data = dict(SAMPLES["btcusdt@markPrice"], r="-0.00012")
+    assert _parse("btcusdt@markPrice", data)[1].funding_rate == Decimal("-0.00012")
