@@ -41,6 +41,21 @@ class FuturesMarketMixin:
                                   f"{method}() is a futures stream: use a binance-usdm/-coinm connector")
         return product
 
+    def _product_namer(self, builder: Callable[[str], str]) -> Callable[[str], str]:
+        """A spot name builder made to accept futures symbols with ``_`` (COIN-M ``BTCUSD_PERP``)."""
+        if self._config.exchange.product == "spot":
+            return builder
+
+        def name(symbol: str) -> str:
+            if not isinstance(symbol, str) or "_" not in symbol:
+                return builder(symbol)
+            sym = fstreams.normalize_symbol(symbol)
+            base = sym.replace("_", "")
+            built = builder(base)  # the spot builder validates everything but the "_"
+            return sym + built[len(base):] if built.startswith(base + "@") else builder(symbol)
+
+        return name
+
     def _check_market_topic(self, topic: str) -> None:
         """Refuse a stream the product does not have (spot-only on futures, futures-only on spot)."""
         if not topic.startswith("__"):

@@ -514,6 +514,7 @@ class Connector(FuturesMarketMixin):
     def _subscribe_streams(
         self, symbol: Symbols, name: Callable[[str], str], callback: Optional[Callback], options: Dict[str, Any]
     ) -> Any:
+        name = self._product_namer(name)  # futures symbols such as BTCUSD_PERP
         if isinstance(symbol, str):
             return self._subscribe_topic(name(symbol), callback, options)
         if not isinstance(symbol, (list, tuple)) or not symbol:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._books import BooksMixin
 from ._engine import Engine
-from ._futures_streams import FuturesStreamsMixin
+from ._futures_streams import FuturesStreamsMixin, futures_defaults
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._orderlists import Trading
@@ -114,12 +114,12 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesStreamsMixin):
         self.pong_timeout = float(pong_timeout)
         self.max_lifetime = float(max_lifetime)
         self.shutdown_notice = float(shutdown_notice)
-        self.max_incoming_per_second = int(max_incoming_per_second) if product == "spot" or \
-            max_incoming_per_second != 5 else 10  # futures: 10 incoming messages per second
+        self.max_incoming_per_second = int(max_incoming_per_second)
         if rate_window not in ("sliding", "fixed"):
             raise ValueError("rate_window must be 'sliding' or 'fixed'")
         self.rate_window = rate_window
         self.max_streams = int(max_streams)
+        futures_defaults(self, max_incoming_per_second == 5, ping_interval == 20.0, pong_timeout == 60.0)
         self.control_error_style = control_error_style
         self.api_key = api_key
         self.api_secret = api_secret

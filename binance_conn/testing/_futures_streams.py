@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 
 from ._market import KLINE_INTERVALS, parse_stream
 from ._util import JSON
@@ -19,7 +19,7 @@ from ._util import JSON
 if TYPE_CHECKING:
     from ._util import Clock
 
-__all__ = ["FuturesStreamsMixin", "split_route", "stream_error", "delivers", "route_of"]
+__all__ = ["FuturesStreamsMixin", "split_route", "stream_error", "delivers", "route_of", "futures_defaults"]
 
 Num = Union[str, int, Decimal]
 _ROUTES = ("public", "market")
@@ -30,6 +30,19 @@ _SYMBOL_STREAM = re.compile(
     r"depth(5|10|20)?(@(100|250|500)ms)?|rpiDepth@500ms)$")
 _ARRAYS = frozenset({"!markPrice@arr", "!markPrice@arr@1s", "!miniTicker@arr", "!ticker@arr", "!bookTicker",
                      "!forceOrder@arr", "!contractInfo", "!assetIndex@arr"})
+
+
+def futures_defaults(fake: Any, incoming: bool, ping: bool, pong: bool) -> None:
+    """Futures limits where the constructor got the spot defaults: 10 incoming messages per second,
+    a server ping every 3 minutes, 10 minutes to answer it (futures digest §4)."""
+    if fake.product == "spot":
+        return
+    if incoming:
+        fake.max_incoming_per_second = 10
+    if ping:
+        fake.ping_interval = 180.0
+    if pong:
+        fake.pong_timeout = 600.0
 
 
 def route_of(stream: str) -> str:

@@ -132,13 +132,16 @@ def test_legacy_unrouted_path_still_serves_public_streams(usdm: FakeBinance) -> 
 def test_coinm_uses_plain_stream_path() -> None:
     with FakeBinance(seed=7, product="coinm", market_rate=0, symbols=["BTCUSD_PERP"]) as fake:
         conn = _connector(fake)
-        marks = Rec()
+        marks, aggs = Rec(), Rec()
         conn.on_mark_price("BTCUSD_PERP", marks)
+        conn.on_agg_trade("BTCUSD_PERP", aggs)  # a spot-shaped on_* with a COIN-M symbol
         try:
             conn.start()
             assert conn.wait_ready(scaled(10))
             assert _publish_until(marks, lambda: fake.publish_mark_price("BTCUSD_PERP", "60000"), bool)
             assert marks.items[0].symbol == "BTCUSD_PERP"
+            assert _publish_until(aggs, lambda: fake.publish_trade("BTCUSD_PERP", "60000", "1"), bool)
+            assert aggs.items[0].symbol == "BTCUSD_PERP"
             assert {r["path"].split("?")[0] for r in _stream_records(fake)} == {"/stream"}
         finally:
             conn.stop(timeout=2.0)
@@ -165,5 +168,21 @@ def test_product_refusals(usdm: FakeBinance) -> None:
 def test_fake_futures_incoming_limit_is_ten() -> None:
     with FakeBinance(seed=7, product="usdm", market_rate=0) as fake:
         assert fake.max_incoming_per_second == 10
+        assert (fake.ping_interval, fake.pong_timeout) == (180.0, 600.0)  # server ping every 3 min
     with FakeBinance(seed=7, market_rate=0) as fake:
         assert fake.max_incoming_per_second == 5
+
+
+def test_coinm_symbols_on_spot_shaped_methods() -> None:
+    conn = bc.Connector(bc.Config.builder().with_exchange("binance-coinm").build())
+    conn.on_kline("BTCUSD_PERP", "1m", print)
+    conn.on_depth("btcusd_200626", print)
+    conn.on_book_ticker(["BTCUSD_PERP", "ETHUSD_PERP"], print)
+    assert set(conn._market.registry.streams()) == {
+        "btcusd_perp@kline_1m", "btcusd_200626@depth@100ms", "btcusd_perp@bookTicker", "ethusd_perp@bookTicker"}
+    with pytest.raises(bc.ValidationError):
+        conn.on_trade("_BTCUSD", print)
+    spot = bc.Connector(bc.Config.builder().build())
+    with pytest.raises(bc.ValidationError) as e:
+        spot.on_trade("BTC_USDT", print)  # spot symbols have no "_": unchanged
+    assert e.value.field == "symbol"
