@@ -186,3 +186,27 @@ def test_coinm_symbols_on_spot_shaped_methods() -> None:
     with pytest.raises(bc.ValidationError) as e:
         spot.on_trade("BTC_USDT", print)  # spot symbols have no "_": unchanged
     assert e.value.field == "symbol"
+
+
+def test_futures_depth_gaps_follow_pu(usdm: FakeBinance) -> None:
+    """Futures ``U`` is not contiguous: continuity is ``pu == previous u`` (no false gaps, real ones seen)."""
+    conn = _connector(usdm)
+    depth, gaps = Rec(), Rec()
+    conn.on_depth("BTCUSDT", depth)
+    conn.on_gap(gaps)
+    try:
+        conn.start()
+        assert conn.wait_ready(scaled(10))
+        assert _publish_until(depth, lambda: usdm.publish_futures_depth("BTCUSDT", 100, 110, 90), bool)
+        last = depth.items[-1].final_update_id
+        usdm.publish_futures_depth("BTCUSDT", last + 50, last + 60, last)  # U jumps, pu continues: in order
+        usdm.publish_futures_depth("BTCUSDT", last + 70, last + 80, last + 60)
+        assert depth.wait(lambda items: items[-1].final_update_id == last + 80)
+        assert gaps.items == []
+        usdm.publish_futures_depth("BTCUSDT", last + 90, last + 95, last + 85)  # pu != previous u: a gap
+        assert gaps.wait(lambda items: len(items) >= 1)
+        g = gaps.items[0]
+        assert g.kind == "depth" and g.stream == "btcusdt@depth@100ms" and g.state == bc.GapState.OPEN
+        assert (g.first_missing, g.last_missing) == (last + 81, last + 89)
+    finally:
+        conn.stop(timeout=2.0)
