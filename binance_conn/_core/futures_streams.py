@@ -46,7 +46,7 @@ __all__ = [
     "INCOMING_MESSAGES_PER_SECOND", "SERVER_PING_INTERVAL", "normalize_symbol", "mark_price", "all_mark_prices",
     "liquidation", "all_liquidations", "continuous_kline", "composite_index", "contract_info", "asset_index",
     "all_asset_indexes", "all_tickers", "all_book_tickers", "depth", "try_parse", "parse", "route_of",
-    "check_stream", "make_registry", "route_prefix",
+    "check_stream", "make_registry", "route_prefix", "rest_path",
 ]
 
 MARK_PRICE = "markPrice"
@@ -292,3 +292,15 @@ def route_prefix(product: str, registry: StreamRegistry, streams: List[str], sha
     if route is None:
         route = route_of(streams[0]) if streams else MARKET
     return "/" + route
+
+
+_REST_PREFIX = {"usdm": "/fapi/v1/", "coinm": "/dapi/v1/"}
+
+
+def rest_path(product: str, path: str) -> str:
+    """The product's path of a spot market-data REST path the market room uses (ping, aggTrades,
+    historicalTrades, klines): ``/api/v3/x`` -> ``/fapi/v1/x`` (USD-M) or ``/dapi/v1/x`` (COIN-M)."""
+    prefix = _REST_PREFIX.get(product)
+    if prefix is None or not path.startswith("/api/v3/"):
+        return path
+    return prefix + path[8:]

@@ -311,3 +311,10 @@ def test_liquidation_fields_are_not_swapped() -> None:
 def test_negative_funding_rate_is_valid() -> None:
     data = dict(SAMPLES["btcusdt@markPrice"], r="-0.00012")
     assert _parse("btcusdt@markPrice", data)[1].funding_rate == Decimal("-0.00012")
+
+
+def test_rest_path_of_the_market_room() -> None:
+    assert fs.rest_path("usdm", "/api/v3/aggTrades") == "/fapi/v1/aggTrades"
+    assert fs.rest_path("coinm", "/api/v3/klines") == "/dapi/v1/klines"
+    assert fs.rest_path("spot", "/api/v3/ping") == "/api/v3/ping"
+    assert fs.rest_path("usdm", "/fapi/v1/ping") == "/fapi/v1/ping"
