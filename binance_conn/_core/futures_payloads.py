@@ -34,6 +34,7 @@ from .payloads import (
     _bool,
     _int,
     _levels,
+    _mini_ticker,
     _num,
     _opt_amt,
     _opt_int,
@@ -43,7 +44,7 @@ from .payloads import (
 )
 from .streams import StreamInfo
 
-__all__ = ["FUTURES_PARSERS", "FUTURES_ARRAY_PARSERS", "parser_for"]
+__all__ = ["FUTURES_PARSERS", "FUTURES_ARRAY_PARSERS", "RAW_PARSERS", "RAW_ARRAY_STREAMS", "parser_for"]
 
 _Data = Dict[str, Any]
 
@@ -192,3 +193,36 @@ def parser_for(info: StreamInfo) -> Tuple[Optional[ParseFn], bool]:
     if fn is not None:
         return fn, True
     return FUTURES_PARSERS.get(info.kind), False
+
+
+def _by_payload_symbol(fn: ParseFn) -> ParseFn:
+    def parse(d: Any, sym: str, ex: str) -> Any:
+        return fn(d, _symbol(d), ex)
+
+    return parse
+
+
+RAW_PARSERS: Dict[str, ParseFn] = {
+    "trade": _by_payload_symbol(_SPOT_PARSERS[_s.TRADE]),
+    "aggTrade": _by_payload_symbol(_agg_trade),
+    "markPriceUpdate": _by_payload_symbol(_mark_price),
+    "kline": _by_payload_symbol(_SPOT_PARSERS[_s.KLINE]),
+    "continuous_kline": _continuous_kline,
+    "24hrMiniTicker": _by_payload_symbol(_mini_ticker),
+    "24hrTicker": _by_payload_symbol(_ticker),
+    "bookTicker": _by_payload_symbol(_book_ticker),
+    "forceOrder": _liquidation,
+    "depthUpdate": _by_payload_symbol(_depth),
+    "compositeIndex": _composite_index,
+    "contractInfo": _contract_info,
+    "assetIndexUpdate": _asset_index,
+}
+"""Event type (``e``) of a raw (``/ws``) futures payload -> parser (symbol from the payload)."""
+
+RAW_ARRAY_STREAMS: Dict[str, Tuple[str, ParseFn]] = {
+    "markPriceUpdate": ("!markPrice@arr", _mark_prices),
+    "24hrTicker": ("!ticker@arr", _array(_ticker)),
+    "24hrMiniTicker": ("!miniTicker@arr", _all_mini_tickers),
+    "assetIndexUpdate": ("!assetIndex@arr", _array(_asset_index)),
+}
+"""Event type of the first element of a raw futures array -> ``(stream name, array parser)``."""

@@ -194,6 +194,11 @@ class WireParser:
             if e is not None:
                 if e == "serverShutdown":
                     return (SHUTDOWN, None, msg.get("E"))
+                if self.product != "spot":
+                    fn = _fpayloads.RAW_PARSERS.get(e)
+                    if fn is None:
+                        return (UNKNOWN, None, "unknown event type")
+                    return (EVENT, None, fn(msg, "", self.exchange))
                 kind = RAW_EVENT_KINDS.get(e)
                 if kind is None:
                     return (UNKNOWN, None, "unknown event type")
@@ -212,7 +217,8 @@ class WireParser:
     def _parse_raw_array(self, rows: List[Any]) -> Parsed:
         """A raw (``/ws``) all-market array: the first element's event type names the stream."""
         first = rows[0] if rows else None
-        found = RAW_ARRAY_STREAMS.get(str(first.get("e"))) if type(first) is dict else None
+        table = RAW_ARRAY_STREAMS if self.product == "spot" else _fpayloads.RAW_ARRAY_STREAMS
+        found = table.get(str(first.get("e"))) if type(first) is dict else None
         if found is None:
             return (UNKNOWN, None, "not a JSON object")
         stream, fn = found

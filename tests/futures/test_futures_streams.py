@@ -318,3 +318,24 @@ def test_rest_path_of_the_market_room() -> None:
     assert fs.rest_path("coinm", "/api/v3/klines") == "/dapi/v1/klines"
     assert fs.rest_path("spot", "/api/v3/ping") == "/api/v3/ping"
     assert fs.rest_path("usdm", "/fapi/v1/ping") == "/fapi/v1/ping"
+
+
+@pytest.mark.parametrize("stream", sorted(SAMPLES))
+def test_raw_ws_frames_parse_by_event_type(stream: str) -> None:
+    """A ``/ws`` connection sends payloads without the envelope: the event type picks the parser."""
+    tag, got_stream, ev = WireParser("binance-usdm", "usdm").parse(json.dumps(SAMPLES[stream]))
+    assert tag == EVENT and got_stream is None, ev
+    want = _parse(stream, SAMPLES[stream])[1].to_dict()
+    got = ev.to_dict()
+    if "symbol" in got:  # from the payload here, from the stream name in the envelope
+        data = SAMPLES[stream]
+        assert got.pop("symbol") == (data.get("s") or data["o"]["s"]).upper()
+        want.pop("symbol")
+    assert got == want
+
+
+def test_raw_ws_arrays() -> None:
+    parser = WireParser("binance-usdm", "usdm")
+    tag, stream, evs = parser.parse(json.dumps([SAMPLES["btcusdt@markPrice"]]))
+    assert (tag, stream, evs[0].symbol) == (EVENTS, "!markPrice@arr", "BTCUSDT")
+    assert parser.parse(json.dumps({"e": "avgPrice", "E": 1, "s": "X"}))[0] == UNKNOWN
