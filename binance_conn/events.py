@@ -1334,9 +1334,6 @@ class MarkPrice(Event):
     ``funding_rate`` and ``next_funding_time`` are None / 0 for COIN-M delivery contracts (``"r":""``,
     ``"T":0``); ``mark_price_average`` (``ap``, USD-M since 2026-03) is None when absent."""
 
-    def __init__(self, *values: Any, **fields: Any) -> None:
-        _plain_init(self, values, fields)
-
     __slots__ = ("exchange", "symbol", "mark_price", "index_price", "estimated_settle_price", "funding_rate",
                  "next_funding_time", "event_time", "mark_price_average")
     exchange: str
@@ -1349,12 +1346,12 @@ class MarkPrice(Event):
     event_time: int
     mark_price_average: Optional[Decimal]
 
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
 
 class Liquidation(Event):
     """A liquidation order snapshot (``<symbol>@forceOrder``, ``!forceOrder@arr``): every field of ``o``."""
-
-    def __init__(self, *values: Any, **fields: Any) -> None:
-        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "symbol", "side", "order_type", "time_in_force", "quantity", "price", "average_price",
                  "status", "last_filled_quantity", "filled_quantity", "trade_time", "event_time")
@@ -1372,12 +1369,12 @@ class Liquidation(Event):
     trade_time: int
     event_time: int
 
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
 
 class ContinuousKline(Event):
     """A kline of a futures pair and contract type (``<pair>_<contractType>@continuousKline_<interval>``)."""
-
-    def __init__(self, *values: Any, **fields: Any) -> None:
-        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "pair", "contract_type", "interval", "open_time", "close_time", "open", "high", "low",
                  "close", "volume", "is_closed", "quote_volume", "trade_count", "event_time", "first_trade_id",
@@ -1402,6 +1399,9 @@ class ContinuousKline(Event):
     taker_buy_base_volume: Decimal
     taker_buy_quote_volume: Decimal
 
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
 
 class IndexComponent(NamedTuple):
     """One constituent of a composite index (``c`` item of ``compositeIndex``)."""
@@ -1416,9 +1416,6 @@ class IndexComponent(NamedTuple):
 class CompositeIndex(Event):
     """A composite index (``<symbol>@compositeIndex``); ``base_asset_type`` is ``C`` (e.g. ``baseAsset``)."""
 
-    def __init__(self, *values: Any, **fields: Any) -> None:
-        _plain_init(self, values, fields)
-
     __slots__ = ("exchange", "symbol", "price", "base_asset_type", "components", "event_time")
     exchange: str
     symbol: str
@@ -1426,6 +1423,9 @@ class CompositeIndex(Event):
     base_asset_type: Optional[str]
     components: Tuple[IndexComponent, ...]
     event_time: int
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
 
 
 class ContractBracket(NamedTuple):
@@ -1443,9 +1443,6 @@ class ContractBracket(NamedTuple):
 class ContractInfo(Event):
     """A listing, settlement or bracket change (``!contractInfo``); ``brackets`` is empty unless they changed."""
 
-    def __init__(self, *values: Any, **fields: Any) -> None:
-        _plain_init(self, values, fields)
-
     __slots__ = ("exchange", "symbol", "pair", "contract_type", "delivery_date", "onboard_date", "status",
                  "brackets", "event_time")
     exchange: str
@@ -1458,12 +1455,12 @@ class ContractInfo(Event):
     brackets: Tuple[ContractBracket, ...]
     event_time: int
 
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
 
 class AssetIndex(Event):
     """A multi-assets-mode asset index (``<asset>@assetIndex``, ``!assetIndex@arr``)."""
-
-    def __init__(self, *values: Any, **fields: Any) -> None:
-        _plain_init(self, values, fields)
 
     __slots__ = ("exchange", "symbol", "index_price", "bid_buffer", "ask_buffer", "bid_rate", "ask_rate",
                  "auto_exchange_bid_buffer", "auto_exchange_ask_buffer", "auto_exchange_bid_rate",
@@ -1480,3 +1477,6 @@ class AssetIndex(Event):
     auto_exchange_bid_rate: Decimal
     auto_exchange_ask_rate: Decimal
     event_time: int
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
