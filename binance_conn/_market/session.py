@@ -423,6 +423,7 @@ class MarketSession:
                 info: Dict[str, Any] = {
                     "shard": link.index,
                     "streams": len(link.desired),
+                    "route": self.registry.route(link.index),  # USD-M "public"/"market"; None elsewhere
                     "ready": link.is_ready,
                     "link_state": conn.life.state.value if conn is not None else None,
                     "rollover": link.links.state.value,

@@ -89,6 +89,8 @@ def test_usdm_streams_on_both_routes_deliver(usdm: FakeBinance) -> None:
         assert _publish_until(books, lambda: usdm.publish_book_ticker("BTCUSDT"), bool)
         assert _publish_until(aggs, lambda: usdm.publish_trade("BTCUSDT", "30000", "1"), bool)
         assert _publish_until(klines, lambda: usdm.publish_trade("BTCUSDT", "30000", "1"), bool)
+        shards = conn.stats()["market"]["connections"]
+        assert sorted(c["route"] for c in shards) == ["market", "public"]
         # the library never mixed routes: every connection carries streams of its path's route only
         records = _stream_records(usdm)
         paths = {r["path"].split("?")[0] for r in records}
