@@ -27,6 +27,7 @@ class FuturesMarketMixin:
 
     if TYPE_CHECKING:
         _config: Config
+        rest: Any
 
         def _subscribe_streams(self, symbol: Symbols, name: Callable[[str], str], callback: Optional[Callback],
                                options: Dict[str, Any]) -> Any: ...
@@ -55,6 +56,14 @@ class FuturesMarketMixin:
             return sym + built[len(base):] if built.startswith(base + "@") else builder(symbol)
 
         return name
+
+    def _rest_path(self, path: str) -> str:
+        """The product's path of a spot market-data path the market room asks for (activity probe, backfill)."""
+        return fstreams.rest_path(self._config.exchange.product, path)
+
+    def _history_get(self, path: str, params: Dict[str, Any], timeout: float) -> Any:
+        """REST GET of the gap backfill (``rest.probe``: cut by stop()), on the product's path."""
+        return self.rest.probe(timeout, self._rest_path(path), params)
 
     def _check_market_topic(self, topic: str) -> None:
         """Refuse a stream the product does not have (spot-only on futures, futures-only on spot)."""

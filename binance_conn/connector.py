@@ -127,7 +127,7 @@ class Connector(FuturesMarketMixin):
         self._market = self._make_market(config)
         self._user = self._make_user(config)
         self.ws_api = WsApiClient(lambda: self._user)
-        self._gaps = GapMonitor(self._dispatcher, config.exchange.name, lambda p, q, t: self.rest.probe(t, p, q),
+        self._gaps = GapMonitor(self._dispatcher, config.exchange.name, self._history_get,
                                 lambda: self._rest_stop.is_set(), lambda s: self._market.stream_epoch(s))
         _ALL.add(self)
 
@@ -153,7 +153,7 @@ class Connector(FuturesMarketMixin):
         ready.clear()
         market.ready = ready
         market.extra_ready = self._user_ready
-        market.rest_get = lambda path, params, timeout: self.rest.probe(timeout, path, params)
+        market.rest_get = lambda path, params, timeout: self.rest.probe(timeout, self._rest_path(path), params)
         market.on_streams_lost = self._books.streams_lost
         return market
 

@@ -184,6 +184,7 @@ def test_coinm_symbols_on_spot_shaped_methods() -> None:
         "btcusd_perp@kline_1m", "btcusd_200626@depth@100ms", "btcusd_perp@bookTicker", "ethusd_perp@bookTicker"}
     with pytest.raises(bc.ValidationError):
         conn.on_trade("_BTCUSD", print)
+    assert conn._rest_path("/api/v3/aggTrades") == "/dapi/v1/aggTrades"  # activity probe and backfill
     spot = bc.Connector(bc.Config.builder().build())
     with pytest.raises(bc.ValidationError) as e:
         spot.on_trade("BTC_USDT", print)  # spot symbols have no "_": unchanged
