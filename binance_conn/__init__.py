@@ -169,3 +169,17 @@ __all__ = [
 from .events import AvgPrice, BlockTrade, ReferencePrice, RollingWindowTicker  # noqa: E402
 
 __all__ += ["AvgPrice", "RollingWindowTicker", "ReferencePrice", "BlockTrade"]
+
+from .events import (  # noqa: E402
+    AssetIndex,
+    CompositeIndex,
+    ContinuousKline,
+    ContractBracket,
+    ContractInfo,
+    IndexComponent,
+    Liquidation,
+    MarkPrice,
+)
+
+__all__ += ["MarkPrice", "Liquidation", "ContinuousKline", "CompositeIndex", "IndexComponent", "ContractInfo",
+            "ContractBracket", "AssetIndex"]

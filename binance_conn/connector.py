@@ -55,6 +55,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
+from ._futures_market import FuturesMarketMixin
 from ._io.dispatch import Dispatcher, Subscription
 from ._io.groups import SubscriptionGroup
 from ._io.netenv import WsTransportFactory
@@ -91,7 +92,7 @@ _ALL: "weakref.WeakSet[Connector]" = weakref.WeakSet()
 _STOPPED, _RUNNING, _STOPPING = "stopped", "running", "stopping"
 
 
-class Connector:
+class Connector(FuturesMarketMixin):
     """A thread-safe connection to one exchange (API.md "Connector lifecycle").
 
     Args:
@@ -127,7 +128,7 @@ class Connector:
         self._market = self._make_market(config)
         self._user = self._make_user(config)
         self.ws_api = make_ws_api_client(config, lambda: self._user)
-        self._gaps = GapMonitor(self._dispatcher, config.exchange.name, lambda p, q, t: self.rest.probe(t, p, q),
+        self._gaps = GapMonitor(self._dispatcher, config.exchange.name, self._history_get,
                                 lambda: self._rest_stop.is_set(), lambda s: self._market.stream_epoch(s))
         _ALL.add(self)
 
@@ -153,7 +154,7 @@ class Connector:
         ready.clear()
         market.ready = ready
         market.extra_ready = self._user_ready
-        market.rest_get = lambda path, params, timeout: self.rest.probe(timeout, path, params)
+        market.rest_get = lambda path, params, timeout: self.rest.probe(timeout, self._rest_path(path), params)
         market.on_streams_lost = self._books.streams_lost
         return market
 
@@ -508,12 +509,13 @@ class Connector:
 
     def on_stream(self, stream: str, callback: Optional[Callback] = None, **options: Any) -> Subscription:
         """Any stream of the docs by its Binance name (e.g. ``"btcusdt@depth5@100ms"``, ``"!ticker_1h@arr"``)."""
-        stream_names.parse(stream)
+        self._parse_stream_name(stream)
         return self._subscribe_topic(stream, callback, options)
 
     def _subscribe_streams(
         self, symbol: Symbols, name: Callable[[str], str], callback: Optional[Callback], options: Dict[str, Any]
     ) -> Any:
+        name = self._product_namer(name)  # futures symbols such as BTCUSD_PERP
         if isinstance(symbol, str):
             return self._subscribe_topic(name(symbol), callback, options)
         if not isinstance(symbol, (list, tuple)) or not symbol:
@@ -526,6 +528,7 @@ class Connector:
         if unknown:
             raise ValidationError("options", sorted(unknown),
                                   "unknown keyword(s); use buffer=, overflow=, queue=, backfill=")
+        self._check_market_topic(topic)  # spot-only streams on futures, futures-only on spot
         q = options.get("queue")
         if q is not None and not isinstance(q, queue_mod.Queue):
             raise ValidationError("queue", q, "must be a queue.Queue")

@@ -52,6 +52,14 @@ __all__ = [
     "RollingWindowTicker",
     "ReferencePrice",
     "BlockTrade",
+    "MarkPrice",
+    "Liquidation",
+    "ContinuousKline",
+    "IndexComponent",
+    "CompositeIndex",
+    "ContractBracket",
+    "ContractInfo",
+    "AssetIndex",
 ]
 
 PriceLevel = Tuple[Decimal, Decimal]
@@ -303,7 +311,8 @@ class MiniTicker(Event):
 class BookTicker(Event):
     """Best bid/ask of one symbol (``<symbol>@bookTicker``)."""
 
-    __slots__ = ("exchange", "symbol", "update_id", "bid_price", "bid_qty", "ask_price", "ask_qty")
+    __slots__ = ("exchange", "symbol", "update_id", "bid_price", "bid_qty", "ask_price", "ask_qty", "event_time",
+                 "transaction_time")
     exchange: str
     symbol: str
     update_id: int
@@ -311,6 +320,10 @@ class BookTicker(Event):
     bid_qty: Decimal
     ask_price: Decimal
     ask_qty: Decimal
+    event_time: Optional[int]
+    """Futures only (``E``); None on spot."""
+    transaction_time: Optional[int]
+    """Futures only (``T``); None on spot."""
 
     def __init__(
         self,
@@ -321,6 +334,8 @@ class BookTicker(Event):
         bid_qty: Decimal,
         ask_price: Decimal,
         ask_qty: Decimal,
+        event_time: Optional[int] = None,
+        transaction_time: Optional[int] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -329,6 +344,8 @@ class BookTicker(Event):
         _set(self, "bid_qty", bid_qty)
         _set(self, "ask_price", ask_price)
         _set(self, "ask_qty", ask_qty)
+        _set(self, "event_time", event_time)
+        _set(self, "transaction_time", transaction_time)
 
 
 class Trade(Event):
@@ -393,6 +410,7 @@ class AggTrade(Event):
         "is_buyer_maker",
         "event_time",
         "is_backfilled",
+        "normal_quantity",
     )
     exchange: str
     symbol: str
@@ -406,6 +424,8 @@ class AggTrade(Event):
     event_time: int
 
     is_backfilled: bool
+    normal_quantity: Optional[Decimal]
+    """USD-M futures only (``nq``): the quantity without RPI orders; None elsewhere."""
     def __init__(
         self,
         exchange: str,
@@ -419,6 +439,7 @@ class AggTrade(Event):
         is_buyer_maker: bool,
         event_time: int,
         is_backfilled: bool = False,
+        normal_quantity: Optional[Decimal] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -431,6 +452,7 @@ class AggTrade(Event):
         _set(self, "is_buyer_maker", is_buyer_maker)
         _set(self, "event_time", event_time)
         _set(self, "is_backfilled", is_backfilled)
+        _set(self, "normal_quantity", normal_quantity)
 
 
 class Kline(Event):
@@ -536,6 +558,7 @@ class DepthUpdate(Event):
         "asks",
         "event_time",
         "previous_update_id",
+        "transaction_time",
     )
     exchange: str
     symbol: str
@@ -546,6 +569,8 @@ class DepthUpdate(Event):
     event_time: Optional[int]
     previous_update_id: Optional[int]
     """Futures only (``pu``): the previous event's ``final_update_id``; None on spot."""
+    transaction_time: Optional[int]
+    """Futures only (``T``): the matching engine's time of the update; None on spot."""
 
     def __init__(
         self,
@@ -557,6 +582,7 @@ class DepthUpdate(Event):
         asks: Tuple[PriceLevel, ...],
         event_time: Optional[int] = None,
         previous_update_id: Optional[int] = None,
+        transaction_time: Optional[int] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -566,6 +592,7 @@ class DepthUpdate(Event):
         _set(self, "asks", tuple(asks))
         _set(self, "event_time", event_time)
         _set(self, "previous_update_id", previous_update_id)
+        _set(self, "transaction_time", transaction_time)
 
 
 class Fill(Event):
@@ -1286,3 +1313,170 @@ class OrderBook(Event):
     def is_synced(self) -> bool:
         """True when ``state`` is ``SYNCED``."""
         return self.state == BookState.SYNCED
+
+
+# ---------------------------------------------------------------------------- futures market streams (issue 14)
+def _plain_init(self: Event, values: Tuple[Any, ...], fields: Dict[str, Any]) -> None:
+    """``__init__`` of the futures stream events: every field, positional (slot order) or by name."""
+    names: Tuple[str, ...] = self.__slots__
+    rest = names[len(values):]
+    if len(values) > len(names) or set(fields) != set(rest):
+        raise TypeError(f"{type(self).__name__} takes the fields {', '.join(names)} (all of them)")
+    for field_name, value in zip(names, values):
+        _set(self, field_name, value)
+    for field_name in rest:
+        _set(self, field_name, fields[field_name])
+
+
+class MarkPrice(Event):
+    """Mark price and funding of one futures contract (``<symbol>@markPrice[@1s]``, ``!markPrice@arr``).
+
+    ``funding_rate`` and ``next_funding_time`` are None / 0 for COIN-M delivery contracts (``"r":""``,
+    ``"T":0``); ``mark_price_average`` (``ap``, USD-M since 2026-03) is None when absent."""
+
+    __slots__ = ("exchange", "symbol", "mark_price", "index_price", "estimated_settle_price", "funding_rate",
+                 "next_funding_time", "event_time", "mark_price_average")
+    exchange: str
+    symbol: str
+    mark_price: Decimal
+    index_price: Decimal
+    estimated_settle_price: Decimal
+    funding_rate: Optional[Decimal]
+    next_funding_time: int
+    event_time: int
+    mark_price_average: Optional[Decimal]
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
+
+class Liquidation(Event):
+    """A liquidation order snapshot (``<symbol>@forceOrder``, ``!forceOrder@arr``): every field of ``o``."""
+
+    __slots__ = ("exchange", "symbol", "side", "order_type", "time_in_force", "quantity", "price", "average_price",
+                 "status", "last_filled_quantity", "filled_quantity", "trade_time", "event_time")
+    exchange: str
+    symbol: str
+    side: Union[OrderSide, str]
+    order_type: Union[OrderType, str]
+    time_in_force: Union[TimeInForce, str]
+    quantity: Decimal
+    price: Decimal
+    average_price: Decimal
+    status: Union[OrderStatus, str]
+    last_filled_quantity: Decimal
+    filled_quantity: Decimal
+    trade_time: int
+    event_time: int
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
+
+class ContinuousKline(Event):
+    """A kline of a futures pair and contract type (``<pair>_<contractType>@continuousKline_<interval>``)."""
+
+    __slots__ = ("exchange", "pair", "contract_type", "interval", "open_time", "close_time", "open", "high", "low",
+                 "close", "volume", "is_closed", "quote_volume", "trade_count", "event_time", "first_trade_id",
+                 "last_trade_id", "taker_buy_base_volume", "taker_buy_quote_volume")
+    exchange: str
+    pair: str
+    contract_type: str
+    interval: str
+    open_time: int
+    close_time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    is_closed: bool
+    quote_volume: Decimal
+    trade_count: int
+    event_time: int
+    first_trade_id: int
+    last_trade_id: int
+    taker_buy_base_volume: Decimal
+    taker_buy_quote_volume: Decimal
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
+
+class IndexComponent(NamedTuple):
+    """One constituent of a composite index (``c`` item of ``compositeIndex``)."""
+
+    base_asset: str
+    quote_asset: str
+    weight_quantity: Decimal
+    weight_percent: Decimal
+    index_price: Decimal
+
+
+class CompositeIndex(Event):
+    """A composite index (``<symbol>@compositeIndex``); ``base_asset_type`` is ``C`` (e.g. ``baseAsset``)."""
+
+    __slots__ = ("exchange", "symbol", "price", "base_asset_type", "components", "event_time")
+    exchange: str
+    symbol: str
+    price: Decimal
+    base_asset_type: Optional[str]
+    components: Tuple[IndexComponent, ...]
+    event_time: int
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
+
+class ContractBracket(NamedTuple):
+    """One leverage bracket of ``contractInfo.bks``."""
+
+    bracket: int
+    notional_floor: Decimal
+    notional_cap: Decimal
+    maint_margin_ratio: Decimal
+    cum: Decimal
+    min_leverage: int
+    max_leverage: int
+
+
+class ContractInfo(Event):
+    """A listing, settlement or bracket change (``!contractInfo``); ``brackets`` is empty unless they changed."""
+
+    __slots__ = ("exchange", "symbol", "pair", "contract_type", "delivery_date", "onboard_date", "status",
+                 "brackets", "event_time")
+    exchange: str
+    symbol: str
+    pair: str
+    contract_type: str
+    delivery_date: int
+    onboard_date: int
+    status: str
+    brackets: Tuple[ContractBracket, ...]
+    event_time: int
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)
+
+
+class AssetIndex(Event):
+    """A multi-assets-mode asset index (``<asset>@assetIndex``, ``!assetIndex@arr``)."""
+
+    __slots__ = ("exchange", "symbol", "index_price", "bid_buffer", "ask_buffer", "bid_rate", "ask_rate",
+                 "auto_exchange_bid_buffer", "auto_exchange_ask_buffer", "auto_exchange_bid_rate",
+                 "auto_exchange_ask_rate", "event_time")
+    exchange: str
+    symbol: str
+    index_price: Decimal
+    bid_buffer: Decimal
+    ask_buffer: Decimal
+    bid_rate: Decimal
+    ask_rate: Decimal
+    auto_exchange_bid_buffer: Decimal
+    auto_exchange_ask_buffer: Decimal
+    auto_exchange_bid_rate: Decimal
+    auto_exchange_ask_rate: Decimal
+    event_time: int
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        _plain_init(self, values, fields)

@@ -140,6 +140,26 @@ FACTORIES.update({
                                       ((D("0.0026"), D("100")),)),
 })
 
+# futures market streams (issue 14)
+FACTORIES.update({
+    "MarkPrice": lambda: ev.MarkPrice("binance", "BTCUSDT", D("11794.15"), D("11784.62"), D("11784.25"),
+                                      D("0.00038167"), T0 + 3600, T0, D("11794.15")),
+    "Liquidation": lambda: ev.Liquidation("binance", "BTCUSDT", OrderSide.SELL, OrderType.LIMIT, TimeInForce.IOC,
+                                          D("0.014"), D("9910"), D("9910"), OrderStatus.FILLED, D("0.014"),
+                                          D("0.014"), T0, T0),
+    "ContinuousKline": lambda: ev.ContinuousKline("binance", "BTCUSDT", "PERPETUAL", "1m", T0, T0 + 59_999,
+                                                  D("1"), D("2"), D("0.5"), D("1.5"), D("10"), False, D("15"), 3,
+                                                  T0, 1, 3, D("5"), D("7.5")),
+    "CompositeIndex": lambda: ev.CompositeIndex("binance", "DEFIUSDT", D("554.4"), "baseAsset",
+                                                (ev.IndexComponent("BAL", "USDT", D("1.05"), D("0.0146"),
+                                                                   D("24.3")),), T0),
+    "ContractInfo": lambda: ev.ContractInfo("binance", "IOTAUSDT", "IOTAUSDT", "PERPETUAL", 4133404800000,
+                                            1569398400000, "TRADING",
+                                            (ev.ContractBracket(1, D(0), D(5000), D("0.01"), D(0), 21, 50),), T0),
+    "AssetIndex": lambda: ev.AssetIndex("binance", "ADAUSD", D("0.27"), D("0.1"), D("0.1"), D("0.24"), D("0.30"),
+                                        D("0.05"), D("0.05"), D("0.26"), D("0.28"), T0),
+})
+
 
 def test_gap_event_counts_missing_ids_and_order_book_exposes_its_top() -> None:
     gap = FACTORIES["GapEvent"]()

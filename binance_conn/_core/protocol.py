@@ -80,10 +80,11 @@ class StreamProtocol:
         pong_timeout: float = DEFAULT_PONG_TIMEOUT,
         silence_timeout: float = DEFAULT_SILENCE_TIMEOUT,
         probe_interval: float = DEFAULT_PROBE_INTERVAL,
+        product: str = "spot",
     ) -> None:
         self.exchange = exchange
         self.max_lifetime = float(max_lifetime)
-        self.parser = WireParser(exchange)
+        self.parser = WireParser(exchange, product)
         self._parse = self.parser.parse
         self.subscriptions = SessionSubscriptions(max_params_per_message)
         self.bucket = TokenBucket(send_rate, 1.0)
@@ -105,11 +106,18 @@ class StreamProtocol:
         self._errors: List[APIError] = []
 
     @classmethod
-    def from_settings(cls, exchange: str, ws: Any) -> StreamProtocol:
-        """Build from a ``config.websocket``-like object (missing fields use defaults)."""
+    def from_settings(cls, exchange: str, ws: Any, product: str = "spot") -> StreamProtocol:
+        """Build from a ``config.websocket``-like object (missing fields use defaults).
+
+        Futures (``product`` ``usdm``/``coinm``) allow 10 incoming messages per second: the
+        default pace (4/s) becomes 8/s there, an explicit rate is kept (capped at 9/s)."""
+        rate = float(getattr(ws, "send_rate", 4.0))
+        if product != "spot":
+            rate = 8.0 if rate == 4.0 else min(rate, 9.0)
         return cls(
             exchange,
-            send_rate=getattr(ws, "send_rate", 4.0),
+            product=product,
+            send_rate=rate,
             max_lifetime=getattr(ws, "max_lifetime", DEFAULT_MAX_LIFETIME),
             ping_interval=getattr(ws, "ping_interval", DEFAULT_PING_INTERVAL),
             pong_timeout=getattr(ws, "pong_timeout", DEFAULT_PONG_TIMEOUT),

@@ -20,7 +20,7 @@ stream added and removed while a request is in flight ends up right.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 __all__ = [
     "MAX_STREAMS_PER_CONNECTION",
@@ -64,15 +64,20 @@ class StreamRegistry:
 
     Args:
         max_streams_per_connection: shard capacity (>= 1).
+        route_of: the route of a stream name (USD-M futures: ``"public"``/``"market"``);
+            a shard then holds streams of one route only, never mixed.  None: one route.
     """
 
-    def __init__(self, max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION) -> None:
+    def __init__(self, max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION,
+                 route_of: Optional[Callable[[str], str]] = None) -> None:
         if max_streams_per_connection < 1:
             raise ValueError("max_streams_per_connection must be >= 1")
         self.max_streams_per_connection = max_streams_per_connection
+        self.route_of = route_of
         self._refs: Dict[str, int] = {}
         self._shard_of: Dict[str, int] = {}
         self._shards: List[Dict[str, None]] = []
+        self._routes: List[Optional[str]] = []  # route of each shard (reassigned when it is empty)
 
     def add(self, stream: str) -> Optional[int]:
         """Count one more subscriber of ``stream``.
@@ -85,9 +90,15 @@ class StreamRegistry:
         if n:
             return None
         cap = self.max_streams_per_connection
-        index = next((i for i, shard in enumerate(self._shards) if len(shard) < cap), len(self._shards))
+        route = None if self.route_of is None else self.route_of(stream)
+        routes = self._routes
+        index = next((i for i, shard in enumerate(self._shards)
+                      if len(shard) < cap and (not shard or routes[i] == route)), len(self._shards))
         if index == len(self._shards):
             self._shards.append({})
+            routes.append(route)
+        elif not self._shards[index]:
+            routes[index] = route
         self._shards[index][stream] = None
         self._shard_of[stream] = index
         return index
@@ -139,6 +150,10 @@ class StreamRegistry:
 
     def shard_of(self, stream: str) -> Optional[int]:
         return self._shard_of.get(stream)
+
+    def route(self, index: int) -> Optional[str]:
+        """The route of shard ``index`` (None without routes or out of range)."""
+        return self._routes[index] if 0 <= index < len(self._routes) else None
 
 
 class SessionSubscriptions:

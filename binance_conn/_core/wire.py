@@ -35,6 +35,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import simplejson
 
+from . import futures_payloads as _fpayloads
+from . import futures_streams as _fstreams
 from . import streams as _streams
 from .payloads import (
     EVENT_TYPE_KINDS,
@@ -111,12 +113,15 @@ class WireParser:
 
     Args:
         exchange: the exchange name stored on every event.
+        product: ``"spot"`` (default), ``"usdm"`` or ``"coinm"``: the same stream name
+            parses by product where the shapes differ (futures depth carries ``pu``...).
     """
 
-    __slots__ = ("exchange", "_routes")
+    __slots__ = ("exchange", "product", "_routes")
 
-    def __init__(self, exchange: str) -> None:
+    def __init__(self, exchange: str, product: str = "spot") -> None:
         self.exchange = exchange
+        self.product = product
         self._routes: Dict[str, Route] = {}
 
     def route(self, stream: str) -> Route:
@@ -125,10 +130,11 @@ class WireParser:
             return self._routes[stream]
         except KeyError:
             pass
-        info = _streams.try_parse(stream)
+        futures = self.product != "spot"
+        info = _fstreams.try_parse(stream, self.product) if futures else _streams.try_parse(stream)
         route: Route = None
         if info is not None:
-            fn, multi = parser_for(info)
+            fn, multi = _fpayloads.parser_for(info) if futures else parser_for(info)
             if fn is not None:
                 route = (fn, info.symbol, multi)
         if len(self._routes) >= _MAX_ROUTES:
@@ -188,6 +194,11 @@ class WireParser:
             if e is not None:
                 if e == "serverShutdown":
                     return (SHUTDOWN, None, msg.get("E"))
+                if self.product != "spot":
+                    fn = _fpayloads.RAW_PARSERS.get(e)
+                    if fn is None:
+                        return (UNKNOWN, None, "unknown event type")
+                    return (EVENT, None, fn(msg, "", self.exchange))
                 kind = RAW_EVENT_KINDS.get(e)
                 if kind is None:
                     return (UNKNOWN, None, "unknown event type")
@@ -206,7 +217,8 @@ class WireParser:
     def _parse_raw_array(self, rows: List[Any]) -> Parsed:
         """A raw (``/ws``) all-market array: the first element's event type names the stream."""
         first = rows[0] if rows else None
-        found = RAW_ARRAY_STREAMS.get(str(first.get("e"))) if type(first) is dict else None
+        table = RAW_ARRAY_STREAMS if self.product == "spot" else _fpayloads.RAW_ARRAY_STREAMS
+        found = table.get(str(first.get("e"))) if type(first) is dict else None
         if found is None:
             return (UNKNOWN, None, "not a JSON object")
         stream, fn = found

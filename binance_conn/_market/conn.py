@@ -53,7 +53,9 @@ class MarketHost(Protocol):
 
     def wake(self) -> None: ...
 
-    def stream_url(self, streams: List[str]) -> str: ...
+    product: str
+
+    def stream_url(self, streams: List[str], shard: Optional[int] = None) -> str: ...
 
     def acquire_connection_slot(self) -> None: ...
 
@@ -198,7 +200,7 @@ class StreamConn:
         if self.retired or host.stopping:
             raise Stopped()
         link = self.link
-        proto = StreamProtocol.from_settings(host.exchange, host.ws_config)
+        proto = StreamProtocol.from_settings(host.exchange, host.ws_config, getattr(host, "product", "spot"))
         with link.lock:
             streams = list(link.desired)
             proto.set_streams(streams)
@@ -210,7 +212,7 @@ class StreamConn:
             if size > _URL_BUDGET:
                 break
             initial.append(s)
-        transport = host.transport_factory(host.stream_url(initial),
+        transport = host.transport_factory(host.stream_url(initial, link.index),
                                            handshake_timeout=host.ws_config.handshake_timeout, proxy=host.proxy)
         self.transport = transport
         if self.retired or host.stopping:

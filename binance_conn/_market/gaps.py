@@ -203,7 +203,7 @@ class GapGuard:
             self.tracker = cont.KlineTracker(self.interval, self.timezone)
             self.deliver = self._on_kline
         else:
-            self.tracker = cont.DepthTracker()
+            self.tracker = cont.DepthTracker(cont.futures_depth_rule)  # the spot rule when pu is None
             self.deliver = self._on_depth
 
     def attach(self, sub: Subscription) -> None:
@@ -248,7 +248,7 @@ class GapGuard:
         self._slow(self.tracker.check(event.open_time), event)
 
     def _on_depth(self, event: Any) -> None:
-        self._slow(self.tracker.check(event.first_update_id, event.final_update_id), event)
+        self._slow(self.tracker.check(event.first_update_id, event.final_update_id, event.previous_update_id), event)
 
     def _slow(self, verdict: int, event: Any) -> None:
         if verdict == cont.DUPLICATE:

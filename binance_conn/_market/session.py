@@ -38,9 +38,9 @@ from urllib.parse import urlsplit
 
 from .._core.backoff import Backoff
 from .._core.debounce import Emitted
+from .._core.futures_streams import make_registry, route_prefix
 from .._core.pacing import ConnectionBudget
 from .._core.status import SessionStatus
-from .._core.subscriptions import StreamRegistry
 from .._core.timing import MILLISECOND, epoch_ms, with_time_unit
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
@@ -92,7 +92,8 @@ class MarketSession:
         self.stopping = False
         self._wake = threading.Event()
         self._lock = threading.RLock()
-        self.registry = StreamRegistry(config.websocket.max_streams_per_connection)
+        self.product: str = getattr(config.exchange, "product", "spot")
+        self.registry = make_registry(self.product, config.websocket.max_streams_per_connection)
         self.links: Dict[int, ShardLink] = {}
         self.status = SessionStatus(config.websocket.debounce)
         self.ready = threading.Event()
@@ -130,13 +131,15 @@ class MarketSession:
         """Count a zombie replacement or a rollover (supervisor thread)."""
         setattr(self, what, getattr(self, what) + 1)
 
-    def stream_url(self, streams: List[str]) -> str:
-        """``/stream?streams=a/b`` (plus ``&timeUnit=MICROSECOND`` when opted in, web-socket-streams.md)."""
+    def stream_url(self, streams: List[str], shard: Optional[int] = None) -> str:
+        """``/stream?streams=a/b`` (plus ``&timeUnit=MICROSECOND`` when opted in, web-socket-streams.md);
+        USD-M: ``/<route>/stream?...``, the route of the shard (never mixed)."""
+        base = self.base_url + route_prefix(self.product, self.registry, streams, shard)
         if streams:
             # "+" of a kline offset ("@+08:00") would read as a space in a query string
             joined = '/'.join(streams).replace('+', '%2B')
-            return with_time_unit(f"{self.base_url}/stream?streams={joined}", self.time_unit)
-        return with_time_unit(f"{self.base_url}/stream", self.time_unit)
+            return with_time_unit(f"{base}/stream?streams={joined}", self.time_unit)
+        return with_time_unit(f"{base}/stream", self.time_unit)
 
     def acquire_connection_slot(self) -> None:
         """Wait (interruptibly) until the per-host connection budget allows an attempt."""
@@ -420,6 +423,7 @@ class MarketSession:
                 info: Dict[str, Any] = {
                     "shard": link.index,
                     "streams": len(link.desired),
+                    "route": self.registry.route(link.index),  # USD-M "public"/"market"; None elsewhere
                     "ready": link.is_ready,
                     "link_state": conn.life.state.value if conn is not None else None,
                     "rollover": link.links.state.value,

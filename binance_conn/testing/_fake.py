@@ -14,6 +14,7 @@ from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._books import BooksMixin
 from ._engine import Engine
 from ._futures_rest import FuturesFakeMixin
+from ._futures_streams import FuturesStreamsMixin, futures_defaults
 from ._futures_wsapi import handle_futures_api
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
@@ -36,7 +37,7 @@ DEFAULT_BALANCES: Dict[str, Decimal] = {"USDT": Decimal("100000"), "BTC": Decima
                                         "BNB": Decimal("1000"), "LTC": Decimal("1000")}
 
 
-class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin):
+class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin, FuturesStreamsMixin):
     """A loopback Binance spot exchange: REST on ``rest_url``, streams on ``ws_url``, WebSocket API on
     ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`); exit joins every thread.
 
@@ -120,6 +121,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin):
             raise ValueError("rate_window must be 'sliding' or 'fixed'")
         self.rate_window = rate_window
         self.max_streams = int(max_streams)
+        futures_defaults(self, max_incoming_per_second == 5, ping_interval == 20.0, pong_timeout == 60.0)
         self.control_error_style = control_error_style
         self.api_key = api_key
         self.api_secret = api_secret

@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from ._futures_streams import delivers
 from ._market import Market, SymbolState, TradeRec
 from ._timeunit import event_to_micros
 from ._util import JSON, dumps
@@ -32,6 +33,7 @@ class StreamsMixin:
     engine: Engine
     clock: Clock
     market_rate: float
+    product: str
     _stopping: threading.Event
 
     def _open_sessions(self, kind: Optional[str] = None, path_prefix: Optional[str] = None) -> List[Session]:
@@ -53,7 +55,7 @@ class StreamsMixin:
         for s in self._open_sessions("stream"):
             with s.lock:
                 hit = stream in s.streams
-            if hit:
+            if hit and (s.route is None and self.product != "usdm" or delivers(self.product, s.route, stream)):
                 if s.micros and isinstance(payload, dict):
                     if micro_text is None:
                         micro_text = dumps(event_to_micros(payload))

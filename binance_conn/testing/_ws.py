@@ -25,8 +25,8 @@ from websockets.frames import Frame
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from ._futures_streams import split_route, stream_error
 from ._futures_wsapi import api_path
-from ._market import parse_stream
 from ._timeunit import wants_micros
 from ._util import JSON, dumps
 
@@ -98,6 +98,7 @@ class Session:
         self.logon_subs: Set[int] = set()
         self.next_sub_id = 0
         self.micros = False  # timeUnit=MICROSECOND in the connection URL
+        self.route: Optional[str] = None  # USD-M: "public" / "market" (None: unrouted path)
 
     # -- called from other threads ------------------------------------------------------------
     def on_frame(self) -> None:
@@ -283,7 +284,7 @@ class WsServer:
                 resp.headers["Retry-After"] = str(f._refuse_retry_after)
             return resp
         parts = urlsplit(request.path)
-        path = unquote(parts.path)
+        route, path = split_route(f.product, unquote(parts.path))
         streams: List[str] = []
         combined = False
         if path == api_path(f.product):  # spot /ws-api/v3; futures /ws-fapi/v1, /ws-dapi/v1
@@ -298,13 +299,14 @@ class WsServer:
         else:
             return connection.respond(404, "Not Found\n")
         for s in streams:
-            err = parse_stream(s, list(f.market.state))
+            err = stream_error(f.product, s, list(f.market.state))
             if err is not None:
                 return connection.respond(400, err + "\n")
         if len(set(streams)) > f.max_streams:
             return connection.respond(400, f"Too many streams: at most {f.max_streams} per connection\n")
         session = Session(f, f._next_conn_id(), request.path, kind, streams, combined)
         session.micros = wants_micros(parse_qs(parts.query).get("timeUnit", [None])[0])
+        session.route = route
         assert isinstance(connection, _FakeConnection)
         connection.fake_session = session
         # Registered before the 101 response goes out (as Binance has the URL's streams live by
@@ -378,7 +380,7 @@ def handle_control(session: Session, text: str, symbols: List[str], max_streams:
         if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
             return control_error(style, 2, "Invalid request: params must be a list of stream names", req_id), [], []
         for p in params:
-            err = parse_stream(p, symbols)
+            err = stream_error(session.fake.product, p, symbols)
             if err is not None:
                 return control_error(style, 2, f"Invalid request: {err}", req_id), [], []
         with session.lock:
