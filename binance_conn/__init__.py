@@ -169,3 +169,16 @@ __all__ = [
 from .events import AvgPrice, BlockTrade, ReferencePrice, RollingWindowTicker  # noqa: E402
 
 __all__ += ["AvgPrice", "RollingWindowTicker", "ReferencePrice", "BlockTrade"]
+
+# Futures user data (issue 14: listenKey stream events).
+from .events import (  # noqa: E402
+    AccountConfigUpdate,
+    AlgoOrderUpdate,
+    MarginCall,
+    MarginCallPosition,
+    PositionUpdate,
+    TradeLite,
+)
+
+__all__ += ["PositionUpdate", "TradeLite", "MarginCall", "MarginCallPosition", "AccountConfigUpdate",
+            "AlgoOrderUpdate"]
