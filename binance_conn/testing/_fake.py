@@ -13,6 +13,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._books import BooksMixin
 from ._engine import Engine
+from ._futures_user import FuturesUserMixin
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._orderlists import Trading
@@ -34,7 +35,7 @@ DEFAULT_BALANCES: Dict[str, Decimal] = {"USDT": Decimal("100000"), "BTC": Decima
                                         "BNB": Decimal("1000"), "LTC": Decimal("1000")}
 
 
-class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
+class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesUserMixin):
     """A loopback Binance spot exchange: REST on ``rest_url``, streams on ``ws_url``, WebSocket API on
     ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`); exit joins every thread.
 
@@ -160,6 +161,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin):
         self._tls: Optional[TlsFiles] = None
         self._init_books(depth_batching)
         self._init_trades()
+        self._init_futures_user()  # listenKeys and the /private route (_futures_user.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeBinance:

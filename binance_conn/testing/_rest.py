@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
+from ._futures_user import futures_user_routes
 from ._market import KLINE_INTERVALS, Market
 from ._orderlists import ORDER_PATHS as TRADING_ORDER_PATHS
 from ._orderlists import rest_routes as trading_routes
@@ -100,6 +101,8 @@ class RestApp:
                              ("DELETE", "/api/v3/openOrders")}
         self.routes.update(trading_routes(fake.trading))
         self._order_paths |= TRADING_ORDER_PATHS
+        if fake.product != "spot":
+            self.routes.update(futures_user_routes(fake))  # listenKey POST/PUT/DELETE
 
     # -- request pipeline ---------------------------------------------------------------------
     def handle(self, method: str, path: str, raw_query: str, raw_body: str, headers: Mapping[str, str]) -> Reply:

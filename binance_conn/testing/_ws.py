@@ -97,6 +97,8 @@ class Session:
         self.logon_subs: Set[int] = set()
         self.next_sub_id = 0
         self.micros = False  # timeUnit=MICROSECOND in the connection URL
+        self.listen_key: Optional[str] = None  # futures user data (kind "private")
+        self.user_events: Optional[List[str]] = None
 
     # -- called from other threads ------------------------------------------------------------
     def on_frame(self) -> None:
@@ -182,7 +184,7 @@ class Session:
             while True:
                 msg = conn.recv()
                 text = msg if isinstance(msg, str) else msg.decode("utf-8", "replace")
-                if self.violated:
+                if self.violated or self.kind == "private":
                     continue
                 if self.kind == "stream":
                     reply = self.fake._ws_control(self, text)
@@ -285,7 +287,10 @@ class WsServer:
         path = unquote(parts.path)
         streams: List[str] = []
         combined = False
-        if path == "/ws-api/v3":
+        private = f._private_target(path, parts.query) if f.product != "spot" else None
+        if private is not None:
+            kind, combined = "private", path.endswith("/stream")  # futures user data (_futures_user.py)
+        elif path == "/ws-api/v3":
             kind = "api"
         elif path == "/ws" or path.startswith("/ws/"):
             kind = "stream"
@@ -304,6 +309,8 @@ class WsServer:
             return connection.respond(400, f"Too many streams: at most {f.max_streams} per connection\n")
         session = Session(f, f._next_conn_id(), request.path, kind, streams, combined)
         session.micros = wants_micros(parse_qs(parts.query).get("timeUnit", [None])[0])
+        if private is not None:
+            session.listen_key, session.user_events = private
         assert isinstance(connection, _FakeConnection)
         connection.fake_session = session
         # Registered before the 101 response goes out (as Binance has the URL's streams live by
