@@ -339,3 +339,26 @@ def test_malformed_and_unknown_events_are_counted_not_delivered(h: H) -> None:
     assert h.get(ORDER_TOPIC).order_id == 2
     st = h.s.stats()
     assert st["malformed"] == 2 and st["unknown_events"] == 1
+
+
+def test_listen_key_requests_carry_the_api_key_and_no_signature() -> None:
+    """With the real RestClient (``responses``): POST/PUT are keyed USER_STREAM calls, never signed."""
+    import responses
+
+    from binance_conn._rest.limiter import WeightLimiterRegistry
+    from binance_conn.rest import RestClient
+
+    cfg = (Config.builder().with_exchange("binance-usdm").with_rest_url("https://f.test.invalid")
+           .with_api_key("KEYX").with_api_secret("s").build())
+    client = RestClient(cfg, limiter_registry=WeightLimiterRegistry())
+    session = FuturesUserSession(cfg, Dispatcher(error_topic=ERROR_TOPIC), lambda: client)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "https://f.test.invalid/fapi/v1/listenKey", json={"listenKey": "LK"})
+        mock.add(responses.PUT, "https://f.test.invalid/fapi/v1/listenKey", json={"listenKey": "LK"})
+        assert session._create_key() == "LK"
+        session._keepalive()
+        for call in mock.calls:
+            assert call.request.headers["X-MBX-APIKEY"] == "KEYX"
+            assert "signature" not in (call.request.url or "") and "signature" not in str(call.request.body or "")
+    assert session.keepalives == 1
+    client.close()
