@@ -168,6 +168,7 @@ class FuturesUserSession:
             if not self.running or self.stopping or self.fatal is not None or self._launched:
                 return
             self._launched = True
+            self._jobs = queue.Queue()  # a stop sentinel of the last run must not end this one
             self.status.start(_monotonic())
             self.life = LinkLife()
             for target, name in ((self._reader, "reader"), (self._ticker, "ticker"), (self._worker, "worker")):
@@ -219,17 +220,19 @@ class FuturesUserSession:
 
     # ------------------------------------------------------------------ the key
     def _create_key(self) -> str:
+        """``POST`` before every connect: the account's active key comes back extended (or a new one),
+        so a key that lapsed while the link was down (or the connector stopped) is never reused."""
         with self._key_lock:
-            if self._key is None:
-                answer = self._rest()._call(self._ep_create, {})
-                key = answer.get("listenKey") if isinstance(answer, Mapping) else None
-                if not isinstance(key, str) or not key:
-                    raise ConnectionError("listenKey creation returned no key", exchange=self.exchange)
-                self._key = key
+            answer = self._rest()._call(self._ep_create, {})
+            key = answer.get("listenKey") if isinstance(answer, Mapping) else None
+            if not isinstance(key, str) or not key:
+                raise ConnectionError("listenKey creation returned no key", exchange=self.exchange)
+            if key != self._key:
                 self.keys_created += 1
-                self._next_keepalive = _monotonic() + self.keepalive_interval
                 _log.info("futures listenKey obtained (%s)", mask_key(key))
-            return self._key
+            self._key = key
+            self._next_keepalive = _monotonic() + self.keepalive_interval
+            return key
 
     def _drop_key(self, reason: str) -> None:
         """The key is gone (-1125, listenKeyExpired): cut the link; the reader makes a new key."""

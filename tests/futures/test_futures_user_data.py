@@ -223,7 +223,7 @@ def test_listen_key_expired_recreates_and_reconciles(h: H) -> None:
     t.feed_text(json.dumps({"e": "listenKeyExpired", "E": str(T0), "listenKey": "KEY1"}))
     t2 = h.net.wait_for_connection(scaled(5))
     assert "listenKey=KEY2" in t2.url
-    assert h.rest.count("POST") == 2 and h.s.keys_expired == 1
+    assert h.rest.count("POST") == 2 and h.s.keys_expired == 1 and h.s.keys_created == 2
     gap = _gap_filled(h)
     assert gap.kind == "user_data"
     upd = h.get(ORDER_TOPIC)
@@ -362,3 +362,25 @@ def test_listen_key_requests_carry_the_api_key_and_no_signature() -> None:
             assert "signature" not in (call.request.url or "") and "signature" not in str(call.request.body or "")
     assert session.keepalives == 1
     client.close()
+
+
+def test_restart_posts_again_and_reconciles() -> None:
+    """stop() then start(): a fresh POST (a lapsed key is never reused) and a reconciliation of the gap."""
+    harness = H()
+    harness.rest.positions = [rest_position("1", T0)]
+    try:
+        harness.start()
+        assert wait_until(lambda: harness.s.reconciliations >= 1, scaled(5))
+        harness.s.begin_stop()
+        for th in harness.s.threads():
+            th.join(scaled(5))
+        harness.s.finish_stop("stopped")
+        harness.rest.positions = [rest_position("3", T0 + 100)]
+        harness.s.start()
+        t2 = harness.net.wait_for_connection(scaled(5))
+        assert "listenKey=KEY1" in t2.url and harness.rest.count("POST") == 2
+        pos = harness.get(POSITION_TOPIC)
+        assert (pos.amount, pos.is_reconciled) == (Decimal("3"), True)
+        assert harness.rest.count("DELETE") == 0
+    finally:
+        harness.stop()
