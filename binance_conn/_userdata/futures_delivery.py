@@ -20,6 +20,7 @@ from .._core.futures_account import AccountBook
 from .._core.futures_userevents import (
     FUTURES_EVENT_TYPES,
     IGNORED_EVENT_TYPES,
+    futures_event_key,
     listen_key_expired_time,
     parse_account_config,
     parse_account_update,
@@ -69,6 +70,32 @@ class FuturesDelivery:
         self.stale_positions = 0
         self.last_malformed: Optional[str] = None
         self.last_bad_frame: Optional[str] = None
+        self.deduping = False  # a rollover overlap: both links deliver
+        self.duplicates = 0
+        self._seen: Dict[Any, None] = {}
+        self._dedupe_lock = threading.Lock()
+
+    def begin_overlap(self) -> None:
+        with self._dedupe_lock:
+            self.deduping = True
+
+    def end_overlap(self) -> None:
+        with self._dedupe_lock:
+            self.deduping = False
+            self._seen.clear()
+
+    def _is_duplicate(self, payload: Dict[str, Any]) -> bool:
+        key = futures_event_key(payload)
+        if key is None:
+            return False
+        with self._dedupe_lock:
+            if not self.deduping:
+                return False
+            if key in self._seen:
+                self.duplicates += 1
+                return True
+            self._seen[key] = None
+            return False
 
     def bad_frame(self, sample: bytes) -> None:
         self.malformed += 1
@@ -93,6 +120,8 @@ class FuturesDelivery:
         """Parse, apply and publish (the reader thread; may block on BLOCK subscribers)."""
         exchange = self._exchange
         for payload in payloads:
+            if self.deduping and self._is_duplicate(payload):
+                continue
             kind = payload.get("e")
             if type(kind) is not str or kind not in self.by_type:
                 self.unknown += 1
@@ -143,4 +172,4 @@ class FuturesDelivery:
     def counts(self) -> Dict[str, Any]:
         return {"events": self.events, "events_by_type": dict(self.by_type), "unknown_events": self.unknown,
                 "malformed": self.malformed, "last_malformed_event": self.last_malformed,
-                "stale_positions": self.stale_positions}
+                "stale_positions": self.stale_positions, "duplicates_dropped": self.duplicates}

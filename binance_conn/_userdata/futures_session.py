@@ -129,6 +129,9 @@ class FuturesUserSession:
         self.transport: Optional[Transport] = None
         self.opened_at: Optional[float] = None
         self.kill_reason: Optional[str] = None
+        self._handover: Optional[Transport] = None  # the 24 h replacement, connected, waiting for the reader
+        self._rolling: Optional[Transport] = None  # the replacement being connected
+        self._overlap_until: Optional[float] = None
         self._jobs: "queue.Queue[str]" = queue.Queue()
         self._threads: List[threading.Thread] = []
         self._launched = False
@@ -136,7 +139,7 @@ class FuturesUserSession:
         self.last_loss_reason: Optional[str] = None
         self.last_connect_error: Optional[str] = None
         # counters (stats)
-        self.connects = self.reconnects = self.zombies = 0
+        self.connects = self.reconnects = self.zombies = self.rollovers = 0
         self.keys_created = self.keepalives = self.keepalive_errors = self.keys_expired = 0
         self.reconciliations = self.reconciled = self.reconcile_errors = 0
 
@@ -181,10 +184,10 @@ class FuturesUserSession:
         with self._lock:
             self.stopping, self.running = True, False
             self.stop_event.set()
-            transport = self.transport
+            pending = [t for t in (self.transport, self._rolling, self._handover) if t is not None]
         self._wake.set()
         self._jobs.put("stop")
-        if transport is not None:
+        for transport in pending:
             transport.abort()
         self.ready.clear()
 
@@ -293,7 +296,64 @@ class FuturesUserSession:
             except Stopped:
                 return
             reason = self._serve()
+            while self._adopt_handover():
+                reason = self._serve()
             self._on_lost(reason)
+
+    def _adopt_handover(self) -> bool:
+        """After the old link ended: continue on the 24 h replacement if one is connected (no gap, no
+        reconciliation; the duplicate filter drops what both links delivered)."""
+        now = _monotonic()
+        with self._lock:
+            new, self._handover = self._handover, None
+            old = self.transport
+            if new is None or self._is_done():
+                if new is not None:
+                    new.abort()
+                return False
+            self.transport = new
+            self.health.on_connected(now)
+            self.opened_at, self.kill_reason = now, None
+            self.rollovers += 1
+            self._overlap_until = now + 3.0
+        if old is not None:
+            old.release()
+        _log.info("futures user-data rollover: switched to the new connection")
+        return True
+
+    def _rollover(self) -> None:
+        """Make-before-break at ``max_lifetime`` (its own short-lived thread): connect a second link with
+        the (re-POSTed) key, then close the old one; its reader continues on the new link."""
+        try:
+            key = self._create_key()
+            url = private_url(self.config.exchange.ws_url, self.product, key)
+            transport = self.transport_factory(url, handshake_timeout=self.ws_config.handshake_timeout,
+                                               proxy=self.ws_config.proxy)
+            with self._lock:
+                if self._is_done():
+                    return
+                self._rolling = transport
+            transport.connect()
+        except Exception as exc:  # noqa: BLE001 - fall back to a plain reconnect (and reconciliation)
+            _log.warning("futures user-data rollover failed (%s): reconnecting", exc)
+            with self._lock:
+                self._rolling = None
+                old = self.transport
+                self.kill_reason = "maximum connection lifetime reached"
+            if old is not None:
+                old.abort()
+            return
+        with self._lock:
+            self._rolling = None
+            if self._is_done():
+                transport.release()
+                return
+            self._handover = transport
+            self.delivery.begin_overlap()
+            old = self.transport
+            self.kill_reason = "replaced (make-before-break)"
+        if old is not None:
+            old.close()
 
     def _connect_forever(self) -> None:
         reporter = self.reporter
@@ -429,6 +489,7 @@ class FuturesUserSession:
         deadline = now + _MAX_SLEEP
         kill: Optional[str] = None
         ping = False
+        roll = False
         with self._lock:
             transport = self.transport
             if transport is not None and self.life.is_open:
@@ -440,14 +501,23 @@ class FuturesUserSession:
                     kill = f"zombie: {verdict}"
                     self.life.handle(LinkInput.CONDEMN, now, kill)
                     self.zombies += 1
-                elif self.opened_at is not None and now - self.opened_at >= self.ws_config.max_lifetime:
-                    kill = "maximum connection lifetime reached"
+                elif (self.opened_at is not None and now - self.opened_at >= self.ws_config.max_lifetime
+                      and self._rolling is None and self._handover is None):
+                    roll = True
+                    self.opened_at = now  # one rollover per lifetime
                 nd = self.health.next_deadline(now)
                 if nd is not None and nd < deadline:
                     deadline = nd
                 if kill is not None:
                     self.kill_reason = kill
             due = self._next_keepalive
+            if self._overlap_until is not None and now >= self._overlap_until:
+                self._overlap_until = None
+                self.delivery.end_overlap()
+            if roll:
+                t = threading.Thread(target=self._rollover, name="binance_conn-futures_user-rollover", daemon=True)
+                self._threads.append(t)
+                t.start()
         if due is not None and now >= due:
             self._next_keepalive = None  # the worker sets the next one
             self._jobs.put("keepalive")
@@ -567,7 +637,8 @@ class FuturesUserSession:
             "listen_key": mask_key(self._key), "keys_created": self.keys_created, "keepalives": self.keepalives,
             "keepalive_errors": self.keepalive_errors, "keys_expired": self.keys_expired,
             "keepalive_interval": self.keepalive_interval,
-            "connects": self.connects, "reconnects": self.reconnects, "zombies_replaced": self.zombies,
+            "connects": self.connects, "reconnects": self.reconnects, "rollovers": self.rollovers,
+            "zombies_replaced": self.zombies,
             "reconciliations": self.reconciliations, "reconciled_updates": self.reconciled,
             "reconcile_errors": self.reconcile_errors, "tracked_orders": tracked, "open_positions": positions,
             "last_loss_reason": self.last_loss_reason, "last_connect_error": self.last_connect_error,
