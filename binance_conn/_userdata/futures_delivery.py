@@ -62,7 +62,7 @@ class FuturesDelivery:
         self._tracker = tracker
         self._book = book
         self._lock = lock
-        self.on_key_expired: Callable[[int], None] = lambda event_time: None
+        self.on_key_expired: Callable[[int, Any], None] = lambda event_time, key: None
         self.by_type: Dict[str, int] = dict.fromkeys(FUTURES_EVENT_TYPES + IGNORED_EVENT_TYPES, 0)
         self.events = 0
         self.unknown = 0
@@ -149,8 +149,8 @@ class FuturesDelivery:
             out: List[Any] = []
             with self._lock:
                 for b in balances:
-                    self._book.apply_balance(b)
-                    out.append(b)
+                    if self._book.apply_balance(b):
+                        out.append(b)
                 for p in positions:
                     if self._book.apply_position(p):
                         out.append(p)
@@ -166,7 +166,7 @@ class FuturesDelivery:
         if kind == "ALGO_UPDATE":
             return [parse_algo_update(payload, exchange)]
         if kind == "listenKeyExpired":
-            self.on_key_expired(listen_key_expired_time(payload))
+            self.on_key_expired(listen_key_expired_time(payload), payload.get("listenKey"))
         return []
 
     def counts(self) -> Dict[str, Any]:

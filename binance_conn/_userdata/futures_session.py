@@ -39,7 +39,6 @@ from .._core.futures_account import (
     DEFAULT_KEEPALIVE,
     AccountBook,
     account_paths,
-    futures_order_from_rest,
     listen_key_paths,
     mask_key,
     private_url,
@@ -53,12 +52,12 @@ from .._io.connect_report import ConnectFailureReporter
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.reconnect import Stopped, connect_forever
-from .._io.topics import ERROR_TOPIC, GAP_TOPIC, next_gap_id, publish_connection_events
+from .._io.topics import ERROR_TOPIC, publish_connection_events
 from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory, WsTransport
-from ..enums import ConnectionState, GapState
+from ..enums import ConnectionState
 from ..errors import AuthenticationError, BinanceError, ConnectionError
-from ..events import GapEvent
 from .futures_delivery import FUTURES_TOPICS, FuturesDelivery
+from .futures_reconcile import FuturesReconciler
 
 __all__ = ["FuturesUserSession", "FUTURES_TOPICS"]
 
@@ -69,7 +68,7 @@ _RETRY_KEEPALIVE = 60.0  # s until a failed keepalive (not -1125) is tried again
 S = ConnectionState
 
 
-class FuturesUserSession:
+class FuturesUserSession(FuturesReconciler):
     """The listenKey user-data session of a futures connector (see the module docstring).
 
     Args:
@@ -249,7 +248,9 @@ class FuturesUserSession:
         if transport is not None:
             transport.abort()
 
-    def _key_expired(self, event_time: int) -> None:
+    def _key_expired(self, event_time: int, key: Any) -> None:
+        if isinstance(key, str) and key and self._key is not None and key != self._key:
+            return  # about a key this session no longer uses (already replaced)
         self._drop_key("listenKeyExpired")
 
     def _keepalive(self) -> None:
@@ -563,68 +564,6 @@ class FuturesUserSession:
                 self._keepalive()
             elif job in ("seed", "reconcile"):
                 self._reconcile(job == "reconcile")
-
-    def _reconcile(self, is_gap: bool) -> None:
-        """Seed (first connect) or reconcile (after a gap) positions, balances and open orders over REST."""
-        gap_id = next_gap_id()
-        if is_gap:
-            self._gap(gap_id, GapState.OPEN)
-        rest = self._rest()
-        paths = self._paths
-        try:
-            positions = rest.request("GET", paths["positions"], {}, signed=True)
-            balances = rest.request("GET", paths["balance"], {}, signed=True)
-            with self._lock:
-                now_ms = int(time.time() * 1000)
-                pos_changes, bal_changes = self.book.reconcile(
-                    positions if isinstance(positions, list) else [], balances if isinstance(balances, list) else [],
-                    now_ms)
-                tracked = self.tracker.open_orders()
-                symbols = sorted({s for s, _ in tracked} | {p.symbol for p in self.book.open_positions()})
-            order_updates = self._reconcile_orders(rest, symbols, tracked) if is_gap else []
-        except BinanceError as exc:
-            self.reconcile_errors += 1
-            _log.warning("futures user-data reconciliation failed: %s", exc)
-            if is_gap:
-                self._gap(gap_id, GapState.UNFILLED, 0, f"{type(exc).__name__}: {exc.message}")
-            return
-        self.reconciliations += 1
-        for ev in [*pos_changes, *bal_changes, *order_updates]:
-            self.delivery.emit(ev)
-        published = len(pos_changes) + len(bal_changes) + len(order_updates)
-        self.reconciled += published
-        if is_gap:
-            self._gap(gap_id, GapState.FILLED, published)
-
-    def _reconcile_orders(self, rest: Any, symbols: List[str], tracked: List[Any]) -> List[Any]:
-        seen: Dict[Any, Mapping[str, Any]] = {}
-        for sym in symbols:
-            answer = rest.request("GET", self._paths["open_orders"], {"symbol": sym}, signed=True)
-            for item in answer if isinstance(answer, list) else ():
-                if isinstance(item, Mapping) and "orderId" in item:
-                    seen[(item.get("symbol"), item.get("orderId"))] = item
-        for key in tracked:
-            if key not in seen:
-                answer = rest.request("GET", self._paths["order"], {"symbol": key[0], "orderId": key[1]}, signed=True)
-                if isinstance(answer, Mapping) and "orderId" in answer:
-                    seen[key] = answer
-        out = []
-        with self._lock:
-            for key, item in seen.items():
-                known = self.tracker.get(*key)
-                upd = futures_order_from_rest(item, self.exchange)
-                if known is not None and known.status == str(upd.status) and known.filled == upd.filled_quantity:
-                    continue
-                if known is not None and upd.filled_quantity < known.filled:
-                    continue  # the stream already told something newer
-                self.tracker.observe(upd)
-                out.append(upd)
-        return out
-
-    def _gap(self, gap_id: int, state: GapState, filled: int = 0, reason: Optional[str] = None) -> None:
-        self.dispatcher.publish(GAP_TOPIC, GapEvent(self.exchange, "user_data", "", "user_data", gap_id, None, None,
-                                                    "reconnect", state, int(time.time() * 1000), filled, reason),
-                                self.stop_event)
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> Dict[str, Any]:

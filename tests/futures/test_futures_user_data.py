@@ -395,3 +395,10 @@ def test_restart_posts_again_and_reconciles() -> None:
         assert harness.rest.count("DELETE") == 0
     finally:
         harness.stop()
+
+
+def test_expiry_of_a_key_no_longer_used_is_ignored(h: H) -> None:
+    t = h.start()
+    t.feed_text(json.dumps({"e": "listenKeyExpired", "E": T0, "listenKey": "OLDKEY"}), order_event(4))
+    assert h.get(ORDER_TOPIC).order_id == 4
+    assert h.s.keys_expired == 0 and not t.aborted
