@@ -334,9 +334,14 @@ class FuturesUserSession(FuturesReconciler):
                 if self._is_done():
                     return
                 self._rolling = transport
+            self.delivery.begin_overlap()  # what the old link delivers from now on is remembered
             transport.connect()
+            # The old link keeps reading for a moment: whatever was sent to it before the new link
+            # existed is read there (the new link has all that follows; duplicates are dropped).
+            self.stop_event.wait(min(1.0, self.ws_config.max_lifetime / 10.0))
         except Exception as exc:  # noqa: BLE001 - fall back to a plain reconnect (and reconciliation)
             _log.warning("futures user-data rollover failed (%s): reconnecting", exc)
+            self.delivery.end_overlap()
             with self._lock:
                 self._rolling = None
                 old = self.transport
@@ -350,7 +355,6 @@ class FuturesUserSession(FuturesReconciler):
                 transport.release()
                 return
             self._handover = transport
-            self.delivery.begin_overlap()
             old = self.transport
             self.kill_reason = "replaced (make-before-break)"
         if old is not None:

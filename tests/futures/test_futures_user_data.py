@@ -286,16 +286,19 @@ def test_zombie_link_is_replaced() -> None:
 def test_max_lifetime_rolls_over_make_before_break() -> None:
     """At max_lifetime a second link connects first, then the old one is closed: no outage, no
     reconciliation, and an event both links deliver during the overlap comes out once."""
-    harness = H(max_lifetime=1.0)
+    harness = H(max_lifetime=5.0)  # the overlap before the switch is a tenth of it
     try:
         t = harness.start()
         assert wait_until(lambda: harness.s.reconciliations >= 1, scaled(5))
         t2 = harness.net.wait_for_connection(scaled(5))
         assert t2 is not t and "listenKey=KEY1" in t2.url
+        t.feed_text(order_event(12))  # sent while both links are up: the old one reads it ...
+        t2.feed_text(order_event(12))  # ... and the new one has it too
+        assert harness.get(ORDER_TOPIC).order_id == 12
         assert wait_until(lambda: t.close_sent and harness.s.rollovers >= 1, scaled(5))
         t2.feed_text(order_event(11), order_event(11))  # a duplicate inside the overlap window
         assert harness.get(ORDER_TOPIC).order_id == 11
-        assert wait_until(lambda: harness.s.delivery.duplicates >= 1, scaled(2))
+        assert wait_until(lambda: harness.s.delivery.duplicates >= 2, scaled(2))
         assert harness.none(ORDER_TOPIC)
         st = harness.s.stats()
         assert (st["reconnects"], st["reconciliations"], st["ready"]) == (0, 1, True)
