@@ -290,7 +290,7 @@ def test_max_lifetime_rolls_over_make_before_break() -> None:
     try:
         t = harness.start()
         assert wait_until(lambda: harness.s.reconciliations >= 1, scaled(5))
-        t2 = harness.net.wait_for_connection(scaled(5))
+        t2 = harness.net.wait_for_connection(scaled(15))
         assert t2 is not t and "listenKey=KEY1" in t2.url
         t.feed_text(order_event(12))  # sent while both links are up: the old one reads it ...
         t2.feed_text(order_event(12))  # ... and the new one has it too
