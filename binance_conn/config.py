@@ -441,7 +441,7 @@ def _int_range(fieldname: str, value: Any, low: int, high: Optional[int] = None)
 _STRIP_SUFFIXES = {
     "rest": ("/api/v3", "/api"),
     "ws": ("/stream", "/ws"),
-    "ws_api": ("/ws-api/v3",),
+    "ws_api": ("/ws-api/v3", "/ws-fapi/v1", "/ws-dapi/v1"),
 }
 
 
@@ -598,7 +598,8 @@ class ConfigBuilder:
         return self._set("ws_url", url)
 
     def with_ws_api_url(self, url: str) -> "ConfigBuilder":
-        """WebSocket API base ``ws(s)://host[:port]``; a trailing ``/ws-api/v3`` is stripped.
+        """WebSocket API base ``ws(s)://host[:port]``; a trailing ``/ws-api/v3`` (futures: ``/ws-fapi/v1``,
+        ``/ws-dapi/v1``) is stripped.
 
         When :meth:`with_ws_url` is given and this is not, the WebSocket API uses the
         streams' base: an override never falls back to the production preset.

@@ -64,7 +64,7 @@ from ._market.books import BOOK_PREFIX, BookManager, RestSnapshots, book_topic
 from ._market.gaps import GapMonitor
 from ._market.session import MarketSession
 from ._rest.tracking import TrackingRestClient
-from ._userdata.client import WsApiClient
+from ._userdata.futures_client import make_ws_api_client
 from ._userdata.session import (
     BALANCE_TOPIC,
     EXTERNAL_LOCK_TOPIC,
@@ -122,11 +122,12 @@ class Connector(FuturesConnectorMixin):
         self.rest = self._make_rest(config, session)
         self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
         self._dispatcher = self._make_dispatcher(config)
-        self._books = BookManager(lambda: self.exchange, self._dispatcher, RestSnapshots(lambda: self.rest),
-                                  lambda: self._config.order_book)
+        self._books = BookManager(lambda: self.exchange, self._dispatcher,
+                                  RestSnapshots(lambda: self.rest, lambda: self._config.exchange.product),
+                                  lambda: self._config.order_book, lambda: self._config.exchange.product)
         self._market = self._make_market(config)
         self._user = self._make_user(config)
-        self.ws_api = WsApiClient(lambda: self._user)
+        self.ws_api = make_ws_api_client(config, lambda: self._user)
         self._gaps = GapMonitor(self._dispatcher, config.exchange.name, lambda p, q, t: self.rest.probe(t, p, q),
                                 lambda: self._rest_stop.is_set(), lambda s: self._market.stream_epoch(s))
         _ALL.add(self)

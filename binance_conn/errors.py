@@ -676,20 +676,32 @@ _OVERLOADS: Dict[int, Tuple[Tuple[Type[BinanceError], ...], Type[BinanceError], 
 for _row in _codes.MESSAGES:
     _CLASSES[_row.kind]  # noqa: B018 - fail at import on a typo
 del _row
+# Futures (USD-M, COIN-M): the spot rows overridden by the futures ones; a code redefined by futures
+# (-2021, -2022, -2026 ...) loses its spot message overloads.
+_FUTURES_CODE_TABLE: Dict[int, Tuple[Type[BinanceError], Optional[str], str]] = {
+    code: (_CLASSES[spec.kind], spec.slug, spec.name) for code, spec in _codes.FUTURES_BY_CODE.items()
+}
+_FUTURES_OVERLOADS = {code: row for code, row in _OVERLOADS.items()
+                      if code not in {spec.code for spec in _codes.FUTURES_CODES}}
 
 
-def _classify(binance_code: Optional[int], message: str) -> Tuple[Type[BinanceError], Optional[str], Dict[str, Any]]:
-    """(class, normalized code or None for the class default, extra details) for a Binance code + message."""
+def _classify(binance_code: Optional[int], message: str, product: str = "spot"
+              ) -> Tuple[Type[BinanceError], Optional[str], Dict[str, Any]]:
+    """(class, normalized code or None for the class default, extra details) for a Binance code + message;
+    ``product`` (``"spot"``, ``"usdm"``, ``"coinm"``) picks the code table."""
     if binance_code is None:
         return APIError, None, {}
-    entry = _CODE_TABLE.get(binance_code)
+    futures = product not in ("spot", "")
+    entry = (_FUTURES_CODE_TABLE if futures else _CODE_TABLE).get(binance_code)
     if entry is None:
         return APIError, None, {}
     cls, slug, name = entry
     extra: Dict[str, Any] = {"binance_name": name}
     if binance_code == -1003 and "banned until" in message:
         return IPBannedError, None, extra
-    overload = _OVERLOADS.get(binance_code)
+    if futures and binance_code in _codes.FUTURES_FILTERS:
+        extra["filter"] = _codes.FUTURES_FILTERS[binance_code]
+    overload = (_FUTURES_OVERLOADS if futures else _OVERLOADS).get(binance_code)
     if overload is None:
         return cls, slug, extra
     allowed, fallback, fallback_slug = overload
@@ -710,9 +722,10 @@ def _classify(binance_code: Optional[int], message: str) -> Tuple[Type[BinanceEr
     return fallback, found_slug or found.default_code, extra
 
 
-def error_for_code(binance_code: Optional[int], message: str = "") -> Type[BinanceError]:
-    """The error class for a Binance code (and message, for the codes whose meaning depends on it)."""
-    return _classify(binance_code, message)[0]
+def error_for_code(binance_code: Optional[int], message: str = "", product: str = "spot") -> Type[BinanceError]:
+    """The error class for a Binance code (and message, for the codes whose meaning depends on it);
+    ``product`` ``"usdm"``/``"coinm"`` reads the futures table (-2021, -2022, -2026 differ from spot)."""
+    return _classify(binance_code, message, product)[0]
 
 
 def _header(headers: Optional[Mapping[str, str]], name: str) -> Optional[str]:
@@ -842,8 +855,9 @@ def _set_decimalizer(fn: Callable[[Any], Any]) -> None:
     _decimalize = fn
 
 
-def _from_code(binance_code: int, message: str, data: Any, common: Dict[str, Any]) -> BinanceError:
-    cls, slug, extra = _classify(binance_code, message)
+def _from_code(binance_code: int, message: str, data: Any, common: Dict[str, Any], product: str = "spot"
+               ) -> BinanceError:
+    cls, slug, extra = _classify(binance_code, message, product)
     return _build(cls, message, code=slug, extra=extra, data=data, **common)
 
 
@@ -860,6 +874,7 @@ def error_from_response(
     request_id: Optional[str] = None,
     debug: bool = False,
     now_ms: Optional[int] = None,
+    product: str = "spot",
 ) -> BinanceError:
     """Turn a failed (or unparseable) HTTP response into the right :class:`BinanceError`.
 
@@ -869,7 +884,8 @@ def error_from_response(
     Binance code (and, for the overloaded codes, the message) picks the class
     from ``_core/error_codes.py``, then the HTTP status.  Another body that is not
     a Binance error object gives a plain :class:`BinanceError` (code
-    ``"malformed_response"``) carrying the raw text, truncated.
+    ``"malformed_response"``) carrying the raw text, truncated.  ``product`` (``"usdm"``,
+    ``"coinm"``) reads the futures code table, where some codes mean something else.
     """
     data, raw = _parse_body(body)
     binance_code: Optional[int] = None
@@ -905,7 +921,7 @@ def error_from_response(
     if http_status >= 500:
         return _build(UnknownStatusError, message, **common)
     if binance_code is not None:
-        return _from_code(binance_code, message, data.get("data") if data is not None else None, common)
+        return _from_code(binance_code, message, data.get("data") if data is not None else None, common, product)
     if http_status == 401:
         return _build(AuthenticationError, message, **common)
     if data is None:
@@ -929,6 +945,7 @@ def error_from_ws_api(
     request_id: Optional[str] = None,
     debug: bool = False,
     now_ms: Optional[int] = None,
+    product: str = "spot",
 ) -> BinanceError:
     """Map a WebSocket API error envelope (``status`` + ``error`` object, section 10).
 
@@ -960,7 +977,7 @@ def error_from_ws_api(
     if status == 403:
         return _build(WAFError, message if isinstance(msg_value, str) else _WAF_MESSAGE, **common)
     if binance_code is not None:
-        return _from_code(binance_code, message, data, common)
+        return _from_code(binance_code, message, data, common, product)
     if status == 401:
         return _build(AuthenticationError, message, **common)
     return _build(APIError, message, **common)

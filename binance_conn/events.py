@@ -541,6 +541,7 @@ class DepthUpdate(Event):
         "bids",
         "asks",
         "event_time",
+        "previous_update_id",
     )
     exchange: str
     symbol: str
@@ -549,6 +550,8 @@ class DepthUpdate(Event):
     bids: Tuple[PriceLevel, ...]
     asks: Tuple[PriceLevel, ...]
     event_time: Optional[int]
+    previous_update_id: Optional[int]
+    """Futures only (``pu``): the previous event's ``final_update_id``; None on spot."""
 
     def __init__(
         self,
@@ -559,6 +562,7 @@ class DepthUpdate(Event):
         bids: Tuple[PriceLevel, ...],
         asks: Tuple[PriceLevel, ...],
         event_time: Optional[int] = None,
+        previous_update_id: Optional[int] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -567,6 +571,7 @@ class DepthUpdate(Event):
         _set(self, "bids", tuple(bids))  # tuple(t) is t: free for the parser's tuples
         _set(self, "asks", tuple(asks))
         _set(self, "event_time", event_time)
+        _set(self, "previous_update_id", previous_update_id)
 
 
 class Fill(Event):

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._rest.client import RestClient
+from ._rest.futures import FuturesRestClient  # importing it makes RestClient(futures config) futures-aware
 
-__all__ = ["RestClient"]
+__all__ = ["RestClient", "FuturesRestClient"]

@@ -8,7 +8,9 @@ value modules.
 
 from .account import AccountApi
 from .base import ApiBase
+from .futures import FuturesApi
+from .futures_market import FuturesMarketApi
 from .market import MarketDataApi
 from .trading import TradingApi
 
-__all__ = ["ApiBase", "MarketDataApi", "TradingApi", "AccountApi"]
+__all__ = ["ApiBase", "MarketDataApi", "TradingApi", "AccountApi", "FuturesApi", "FuturesMarketApi"]

@@ -41,7 +41,8 @@ from typing import Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from ..enums import BookState
 
 __all__ = ["DepthRule", "SPOT_RULE", "FUTURES_RULE", "LevelBook", "BookSync", "Diff", "snapshot_limit_for",
-           "APPLY", "STALE", "GAP", "IGNORED", "APPLIED", "CHANGED", "SNAPSHOT_WEIGHTS", "snapshot_weight"]
+           "APPLY", "STALE", "GAP", "IGNORED", "APPLIED", "CHANGED", "SNAPSHOT_WEIGHTS", "snapshot_weight",
+           "FUTURES_SNAPSHOT_WEIGHTS", "FUTURES_SNAPSHOT_LIMITS", "futures_snapshot_limit", "depth_rule"]
 
 Level = Tuple[Decimal, Decimal]
 Levels = Sequence[Sequence[Decimal]]
@@ -57,21 +58,39 @@ SNAPSHOT_WEIGHTS: Tuple[Tuple[int, int], ...] = ((100, 5), (500, 25), (1000, 50)
 """REST ``depth`` weight by limit (rest-api.md): the cheapest limit of each weight tier."""
 
 
-def snapshot_weight(limit: int) -> int:
-    """Request weight of ``GET /api/v3/depth`` at ``limit``."""
-    for top, weight in SNAPSHOT_WEIGHTS:
+FUTURES_SNAPSHOT_WEIGHTS: Tuple[Tuple[int, int], ...] = ((50, 2), (100, 5), (500, 10), (1000, 20))
+"""``GET /fapi/v1/depth`` weight by limit (binance-futures-reference.md section 3.3): 5-50 -> 2,
+100 -> 5, 500 -> 10, 1000 -> 20."""
+
+FUTURES_SNAPSHOT_LIMITS: Tuple[int, ...] = (5, 10, 20, 50, 100, 500, 1000)
+"""The only limits futures ``depth`` accepts (section 3.3; at most 1000 levels)."""
+
+
+def snapshot_weight(limit: int, futures: bool = False) -> int:
+    """Request weight of ``GET /api/v3/depth`` (futures: ``/fapi/v1/depth``) at ``limit``."""
+    tiers = FUTURES_SNAPSHOT_WEIGHTS if futures else SNAPSHOT_WEIGHTS
+    for top, weight in tiers:
         if limit <= top:
             return weight
-    return SNAPSHOT_WEIGHTS[-1][1]
+    return tiers[-1][1]
 
 
-def snapshot_limit_for(depth: int) -> int:
+def futures_snapshot_limit(limit: int) -> int:
+    """The smallest limit futures accept that is >= ``limit`` (1000 at most)."""
+    for allowed in FUTURES_SNAPSHOT_LIMITS:
+        if allowed >= limit:
+            return allowed
+    return FUTURES_SNAPSHOT_LIMITS[-1]
+
+
+def snapshot_limit_for(depth: int, futures: bool = False) -> int:
     """The snapshot size for subscribers wanting ``depth`` levels: the cheapest weight tier with
-    at least twice as many levels (room before the band gets thin), 5000 at most."""
-    for top, _ in SNAPSHOT_WEIGHTS:
+    at least twice as many levels (room before the band gets thin), 5000 at most (futures: 1000)."""
+    tiers = FUTURES_SNAPSHOT_WEIGHTS if futures else SNAPSHOT_WEIGHTS
+    for top, _ in tiers:
         if top >= 2 * depth:
             return top
-    return SNAPSHOT_WEIGHTS[-1][0]
+    return tiers[-1][0]
 
 
 class DepthRule(NamedTuple):
@@ -102,6 +121,12 @@ class DepthRule(NamedTuple):
 
 SPOT_RULE = DepthRule("spot", False)
 FUTURES_RULE = DepthRule("futures", True)
+
+
+def depth_rule(product: str) -> DepthRule:
+    """The sync rule of ``product`` (``config.PRODUCTS``): spot ``U``/``u``, USD-M and COIN-M ``pu``
+    (binance-futures-reference.md section 6)."""
+    return SPOT_RULE if product == "spot" else FUTURES_RULE
 
 
 class Diff(NamedTuple):

@@ -27,6 +27,10 @@ __all__ = [
     "normalize_message",
     "match_message",
     "filter_name",
+    "FUTURES_CODES",
+    "FUTURES_BY_CODE",
+    "FUTURES_FILTERS",
+    "codes_for",
 ]
 
 
@@ -283,3 +287,106 @@ def match_message(message: str) -> Optional[MessageSpec]:
         if pattern.search(key):
             return row
     return None
+
+
+# --------------------------------------------------------------------------- futures (USD-M and COIN-M)
+# binance-futures-reference.md section 9 (fERR).  Codes the futures docs share with spot keep the spot
+# row; a futures row below wins over the spot one for a futures client (error_from_response(product=)).
+# Colliding codes that mean something else on futures: -2021, -2022 (spot: cancel-replace failures)
+# and -2026 (spot: order archived).
+_F = "FilterFailureError"
+_R = "OrderRejectedError"
+
+FUTURES_CODES: Tuple[CodeSpec, ...] = (
+    CodeSpec(-1008, "SERVER_BUSY", "ServiceUnavailableError", "server_busy"),
+    CodeSpec(-1023, "START_TIME_GREATER_THAN_END_TIME", _P),
+    CodeSpec(-1099, "NOT_FOUND", "AuthenticationError", "not_found_or_unauthorized"),
+    CodeSpec(-1108, "BAD_ASSET", _P),
+    CodeSpec(-1109, "BAD_ACCOUNT", _P),
+    CodeSpec(-1110, "BAD_INSTRUMENT_TYPE", _P),
+    CodeSpec(-1136, "INVALID_NEW_ORDER_RESP_TYPE", _P),
+    CodeSpec(-2018, "BALANCE_NOT_SUFFICIENT", "InsufficientBalanceError"),
+    CodeSpec(-2019, "MARGIN_NOT_SUFFICIEN", "InsufficientBalanceError", "margin_insufficient"),
+    CodeSpec(-2020, "UNABLE_TO_FILL", _L, "unable_to_fill"),
+    CodeSpec(-2021, "ORDER_WOULD_IMMEDIATELY_TRIGGER", "WouldTriggerImmediatelyError"),
+    CodeSpec(-2022, "REDUCE_ONLY_REJECT", _R, "reduce_only_rejected"),
+    CodeSpec(-2023, "USER_IN_LIQUIDATION", _T, "user_in_liquidation"),
+    CodeSpec(-2024, "POSITION_NOT_SUFFICIENT", "InsufficientBalanceError", "position_insufficient"),
+    CodeSpec(-2025, "MAX_OPEN_ORDER_EXCEEDED", _R, "max_open_orders"),
+    CodeSpec(-2026, "REDUCE_ONLY_ORDER_TYPE_NOT_SUPPORTED", _U, "reduce_only_type_unsupported"),
+    CodeSpec(-2027, "MAX_LEVERAGE_RATIO", _R, "leverage_ratio"),
+    CodeSpec(-2028, "MIN_LEVERAGE_RATIO", _R, "leverage_ratio"),
+    CodeSpec(-4000, "INVALID_ORDER_STATUS", _R),
+    CodeSpec(-4001, "PRICE_LESS_THAN_ZERO", _F),
+    CodeSpec(-4002, "PRICE_GREATER_THAN_MAX_PRICE", _F),
+    CodeSpec(-4003, "QTY_LESS_THAN_ZERO", _F),
+    CodeSpec(-4004, "QTY_LESS_THAN_MIN_QTY", _F),
+    CodeSpec(-4005, "QTY_GREATER_THAN_MAX_QTY", _F),
+    CodeSpec(-4006, "STOP_PRICE_LESS_THAN_ZERO", _F),
+    CodeSpec(-4007, "STOP_PRICE_GREATER_THAN_MAX_PRICE", _F),
+    CodeSpec(-4013, "PRICE_LESS_THAN_MIN_PRICE", _F),
+    CodeSpec(-4014, "PRICE_NOT_INCREASED_BY_TICK_SIZE", _F),
+    CodeSpec(-4015, "INVALID_CL_ORD_ID_LEN", _P),
+    CodeSpec(-4016, "PRICE_HIGHTER_THAN_MULTIPLIER_UP", _F),
+    CodeSpec(-4023, "QTY_NOT_INCREASED_BY_STEP_SIZE", _F),
+    CodeSpec(-4024, "PRICE_LOWER_THAN_MULTIPLIER_DOWN", _F),
+    CodeSpec(-4028, "INVALID_LEVERAGE", _P, "invalid_leverage"),
+    CodeSpec(-4031, "INVALID_WORKING_TYPE", _P),
+    CodeSpec(-4046, "NO_NEED_TO_CHANGE_MARGIN_TYPE", _R, "no_change"),
+    CodeSpec(-4047, "THERE_EXISTS_OPEN_ORDERS", _R, "open_orders_exist"),
+    CodeSpec(-4048, "THERE_EXISTS_QUANTITY", _R, "position_exists"),
+    CodeSpec(-4059, "NO_NEED_TO_CHANGE_POSITION_SIDE", _R, "no_change"),
+    CodeSpec(-4060, "INVALID_POSITION_SIDE", _P),
+    CodeSpec(-4061, "POSITION_SIDE_NOT_MATCH", _P, "position_side_mismatch"),
+    CodeSpec(-4062, "REDUCE_ONLY_CONFLICT", _P),
+    CodeSpec(-4067, "POSITION_SIDE_CHANGE_EXISTS_OPEN_ORDERS", _R, "open_orders_exist"),
+    CodeSpec(-4068, "POSITION_SIDE_CHANGE_EXISTS_QUANTITY", _R, "position_exists"),
+    CodeSpec(-4082, "INVALID_BATCH_PLACE_ORDER_SIZE", _P),
+    CodeSpec(-4083, "PLACE_BATCH_ORDERS_FAIL", _R),
+    CodeSpec(-4087, "REDUCE_ONLY_ORDER_PERMISSION", _T, "reduce_only_permission"),
+    CodeSpec(-4088, "NO_PLACE_ORDER_PERMISSION", _T, "account_disabled"),
+    CodeSpec(-4116, "DUPLICATED_CLIENT_ORDER_ID", "DuplicateOrderError"),
+    CodeSpec(-4118, "REDUCE_ONLY_MARGIN_CHECK_FAILED", _R, "reduce_only_rejected"),
+    CodeSpec(-4120, "STOP_ORDER_SWITCH_ALGO", _U, "use_algo_order"),
+    CodeSpec(-4131, "MARKET_ORDER_REJECT", _F),
+    CodeSpec(-4135, "INVALID_ACTIVATION_PRICE", _P),
+    CodeSpec(-4137, "QUANTITY_EXISTS_WITH_CLOSE_POSITION", _P),
+    CodeSpec(-4138, "REDUCE_ONLY_MUST_BE_TRUE", _P),
+    CodeSpec(-4140, "INVALID_OPENING_POSITION_STATUS", _T, "symbol_not_open"),
+    CodeSpec(-4141, "SYMBOL_ALREADY_CLOSED", "MarketClosedError"),
+    CodeSpec(-4142, "STRATEGY_INVALID_TRIGGER_PRICE", "WouldTriggerImmediatelyError"),
+    CodeSpec(-4164, "MIN_NOTIONAL", _F),
+    CodeSpec(-4165, "INVALID_TIME_INTERVAL", _P, "time_range_too_large"),
+    CodeSpec(-4183, "PRICE_HIGHTER_THAN_STOP_MULTIPLIER_UP", _F),
+    CodeSpec(-4184, "PRICE_LOWER_THAN_STOP_MULTIPLIER_DOWN", _F),
+    CodeSpec(-5021, "FOK_ORDER_REJECT", _R, "fok_rejected"),
+    CodeSpec(-5022, "GTX_ORDER_REJECT", "WouldMatchImmediatelyError"),
+    CodeSpec(-5024, "MOVE_ORDER_NOT_ALLOWED_SYMBOL_REASON", _A),
+    CodeSpec(-5025, "LIMIT_ORDER_ONLY", _A),
+    CodeSpec(-5026, "EXCEED_MAXIMUM_MODIFY_ORDER_LIMIT", _A),
+    CodeSpec(-5027, "SAME_ORDER", _A, "no_change"),
+    CodeSpec(-5028, "ME_RECVWINDOW_REJECT", "TimestampError"),
+    CodeSpec(-5029, "MODIFICATION_MIN_NOTIONAL", _A),
+    CodeSpec(-5037, "INVALID_PRICE_MATCH", _P),
+    CodeSpec(-5038, "UNSUPPORTED_ORDER_TYPE_PRICE_MATCH", _P),
+    CodeSpec(-5039, "INVALID_SELF_TRADE_PREVENTION_MODE", _P),
+    CodeSpec(-5040, "FUTURE_GOOD_TILL_DATE", _P),
+    CodeSpec(-5041, "BBO_ORDER_REJECT", _L),
+    CodeSpec(-5043, "PENDING_MODIFICATION_EXISTS", _A, "pending_modification"),
+)
+
+FUTURES_FILTERS: Dict[int, str] = {
+    -4001: "PRICE_FILTER", -4002: "PRICE_FILTER", -4013: "PRICE_FILTER", -4014: "PRICE_FILTER",
+    -4006: "PRICE_FILTER", -4007: "PRICE_FILTER", -4003: "LOT_SIZE", -4004: "LOT_SIZE", -4005: "LOT_SIZE",
+    -4023: "LOT_SIZE", -4016: "PERCENT_PRICE", -4024: "PERCENT_PRICE", -4131: "PERCENT_PRICE",
+    -4183: "PERCENT_PRICE", -4184: "PERCENT_PRICE", -4164: "MIN_NOTIONAL",
+}
+"""The exchangeInfo filter a futures filter code reports (``FilterFailureError.filter``)."""
+
+FUTURES_BY_CODE: Dict[int, CodeSpec] = {**BY_CODE, **{spec.code: spec for spec in FUTURES_CODES}}
+"""The futures view: spot rows, overridden by the futures ones."""
+
+
+def codes_for(product: str) -> Dict[int, CodeSpec]:
+    """The code table of ``"spot"`` (:data:`BY_CODE`) or a futures product (:data:`FUTURES_BY_CODE`)."""
+    return BY_CODE if product in ("spot", "", None) else FUTURES_BY_CODE

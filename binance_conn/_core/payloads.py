@@ -184,9 +184,11 @@ def _depth(d: _Data, sym: str, ex: str) -> Event:
     first = d["U"]
     final = d["u"]
     e = d.get("E")
-    if type(first) is not int or type(final) is not int or (e is not None and type(e) is not int):
+    pu = d.get("pu")  # futures: the previous event's u (binance-futures-reference.md section 6)
+    if (type(first) is not int or type(final) is not int or (e is not None and type(e) is not int)
+            or (pu is not None and type(pu) is not int)):
         raise BadValue("depthUpdate")
-    return DepthUpdate(ex, sym, first, final, _levels(d["b"]), _levels(d["a"]), e)
+    return DepthUpdate(ex, sym, first, final, _levels(d["b"]), _levels(d["a"]), e, pu)
 
 
 def _partial_depth(d: _Data, sym: str, ex: str) -> Event:

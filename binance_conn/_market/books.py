@@ -37,10 +37,20 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .._core import streams as stream_names
-from .._core.book import APPLIED, CHANGED, BookSync, snapshot_limit_for, snapshot_weight
+from .._core.book import (
+    APPLIED,
+    CHANGED,
+    BookSync,
+    depth_rule,
+    futures_snapshot_limit,
+    snapshot_limit_for,
+    snapshot_weight,
+)
+from .._core.params import decimalize_depth
 from .._io.dispatch import Dispatcher, Subscription
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.topics import ERROR_TOPIC, GAP_TOPIC, next_gap_id
+from ..config import PRODUCTS
 from ..enums import BookState, GapState
 from ..errors import BinanceError, RateLimitError
 from ..events import DepthUpdate, GapEvent, OrderBook
@@ -86,11 +96,18 @@ class SnapshotSource(Protocol):
 class RestSnapshots:
     """:class:`SnapshotSource` over a REST client (``get_rest()``: the connector's current one)."""
 
-    def __init__(self, get_rest: Callable[[], Any]) -> None:
+    def __init__(self, get_rest: Callable[[], Any], product: Optional[Callable[[], str]] = None) -> None:
         self._get_rest = get_rest
+        self._product = product
 
     def depth(self, symbol: str, limit: int) -> Mapping[str, Any]:
-        return self._get_rest().depth(symbol, limit=limit)  # type: ignore[no-any-return]
+        product = self._product() if self._product is not None else "spot"
+        if product == "spot":
+            return self._get_rest().depth(symbol, limit=limit)  # type: ignore[no-any-return]
+        # futures (binance-futures-reference.md section 6): GET /fapi/v1/depth, COIN-M /dapi/v1/depth
+        path = "/fapi/v1/depth" if product == "usdm" else "/dapi/v1/depth"
+        answer = self._get_rest().request("GET", path, {"symbol": symbol.upper(), "limit": limit})
+        return decimalize_depth(answer)  # type: ignore[no-any-return]
 
     def weight_room(self) -> Tuple[int, int, float]:
         rest = self._get_rest()
@@ -133,8 +150,10 @@ class BookManager:
     """Every local book of one connector.  Any method, any thread, unless noted."""
 
     def __init__(self, exchange: Callable[[], str], dispatcher: Dispatcher, source: SnapshotSource,
-                 config: Callable[[], Any]) -> None:
+                 config: Callable[[], Any], product: Optional[Callable[[], str]] = None) -> None:
         self._exchange = exchange
+        # spot / usdm / coinm: the sync rule (futures: pu), snapshot limits and weights
+        self._product = product if product is not None else (lambda: PRODUCTS.get(self._exchange(), "spot"))
         self._dispatcher = dispatcher
         self._source = source
         self._config = config  # -> OrderBookConfig (the connector's current one)
@@ -163,7 +182,7 @@ class BookManager:
                 if book is None:
                     cfg = self._config()
                     book = self._books[symbol] = _Book(symbol, stream_names.depth(symbol),
-                                                      BookSync(max_buffer=cfg.max_buffer,
+                                                      BookSync(depth_rule(self._product()), max_buffer=cfg.max_buffer,
                                                                audit_depth=cfg.audit_depth))
                     book.feed = self._dispatcher.subscribe(book.stream, queue=self._inbox, buffer=_INBOX_SIZE)
                 book.depths[depth] = topic
@@ -183,7 +202,10 @@ class BookManager:
         finite = [d for d in book.depths if d is not None]
         deepest = max(finite, default=0)
         wanted = 500 if None in book.depths else deepest
-        book.limit = cfg.snapshot_limit or snapshot_limit_for(max(wanted, 1))
+        futures = self._product() != "spot"
+        book.limit = cfg.snapshot_limit or snapshot_limit_for(max(wanted, 1), futures)
+        if futures:
+            book.limit = futures_snapshot_limit(book.limit)
         # refresh while a truncated side still holds the deepest view plus a quarter of the spare levels
         spare = max(0, book.limit - deepest)
         book.sync.refresh_below = deepest + spare // 4 if deepest and None not in book.depths else 0
@@ -251,7 +273,7 @@ class BookManager:
 
     def after_fork_in_child(self) -> "BookManager":
         """A fresh manager for a forked child, with the same book topics (old feeds unsubscribed)."""
-        fresh = BookManager(self._exchange, self._dispatcher, self._source, self._config)
+        fresh = BookManager(self._exchange, self._dispatcher, self._source, self._config, self._product)
         for book in list(self._books.values()):
             if book.feed is not None:
                 book.feed()
@@ -468,7 +490,7 @@ class BookManager:
     def _fetch(self, book: _Book) -> None:
         cfg = self._config()
         limit = book.limit
-        weight = snapshot_weight(limit)
+        weight = snapshot_weight(limit, self._product() != "spot")
         while True:
             try:
                 used, cap, reset_in = self._source.weight_room()

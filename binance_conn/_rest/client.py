@@ -44,7 +44,7 @@ from requests.structures import CaseInsensitiveDict
 from tenacity import Retrying, retry_if_exception_type
 
 from .._api import AccountApi, MarketDataApi, TradingApi
-from .._core import catalog
+from .._core import catalog, products
 from .._core.clock import ServerClock
 from .._core.endpoints import Endpoint
 from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
@@ -165,6 +165,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
             Connector passes its stop event).
     """
 
+    _product_spec: products.ProductSpec = products.SPOT  # futures: _rest/futures.py (RestEndpoints.__new__)
+
     def __init__(self, config: Any, session: Optional[requests.Session] = None, *,
                  limiter_registry: Optional[WeightLimiterRegistry] = None,
                  stop_event: Optional[threading.Event] = None) -> None:
@@ -211,7 +213,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         registry = limiter_registry if limiter_registry is not None else DEFAULT_REGISTRY
         parts = urlsplit(self._base)
         self._host, self._port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-        self._limiter = registry.get(f"{parts.scheme}://{parts.netloc}")
+        self._limiter = registry.get(f"{parts.scheme}://{parts.netloc}", self._product_spec.weight_limits)
         if config.rate_limit.weight_limit is not None:
             self._limiter.set_limits({"1M": int(config.rate_limit.weight_limit)}, pin=True)
         self._limit_enabled = bool(config.rate_limit.enabled)
@@ -407,7 +409,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         except (_Retry, _Stopped):
             raise last[0] from last[0].__cause__
         except NotFoundError as error:
-            if error.binance_code == -2011 and call.maybe_executed and call.path == "/api/v3/order":
+            if error.binance_code == -2011 and call.maybe_executed and call.path == self._product_spec.order_path:
                 return self._cancel_outcome(call, error)
             raise
 
@@ -607,8 +609,8 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
                                    code="malformed_response", http_status=status, exchange=self._exchange,
                                    request_id=call.rid, debug=self._debug)
                 return err, FailureKind.MALFORMED
-        error = error_from_response(status, response.headers, content, exchange=self._exchange,
-                                    request_id=call.rid, debug=self._debug)
+        error = error_from_response(status, response.headers, content, exchange=self._exchange, request_id=call.rid,
+                                    debug=self._debug, product=self._product_spec.product)
         if isinstance(error, RateLimitError) and status in (418, 429) and error.binance_code != -1015:
             # -1015 (too many orders) is per account, not per IP: other calls may go on.
             self._limiter.trip(time.time(), error.retry_after, banned=isinstance(error, IPBannedError),
@@ -639,7 +641,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
             if not force and not self._clock.needs_sync(int(time.time() * 1000)):
                 return self._clock.offset_ms
             sent = int(time.time() * 1000)
-            data = self._execute("GET", "/api/v3/time", None, False, None, deadline=deadline)
+            data = self._execute("GET", self._product_spec.time_path, None, False, None, deadline=deadline)
             received = int(time.time() * 1000)
             offset = self._clock.update(sent, int(data["serverTime"]), received)
         if _log.isEnabledFor(logging.INFO):

@@ -47,6 +47,19 @@ class RestEndpoints:
     # so they are not shadowed here.
     get_order: Callable[..., JSON]
 
+    _product_spec: Any  # the client's products.ProductSpec (paths of the product)
+    _futures_factory: Optional[Callable[[type], type]] = None  # set by _rest/futures.py when it loads
+
+    def __new__(cls, config: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """Product dispatch: a USD-M or COIN-M config (``config.exchange.product``) makes the futures
+        variant of ``cls`` (:func:`._rest.futures.futures_class`), so ``RestClient(cfg)`` is futures-aware."""
+        exchange = getattr(config, "exchange", None)
+        factory = RestEndpoints._futures_factory
+        if factory is not None and getattr(exchange, "is_futures", False) is True \
+                and not getattr(cls, "_is_futures", False):
+            cls = factory(cls)
+        return super().__new__(cls)
+
     def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None,
                 signed: bool = False, timeout: Any = None) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -72,7 +85,7 @@ class RestEndpoints:
             cached = self._xinfo.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        data = self.request("GET", "/api/v3/exchangeInfo", params or None, timeout=timeout)
+        data = self.request("GET", self._product_spec.exchange_info_path, params or None, timeout=timeout)
         if isinstance(data, dict) and isinstance(data.get("rateLimits"), list):
             self._limiter.configure_from_exchange_info(data["rateLimits"])
         with self._lock:

@@ -7,6 +7,7 @@ import logging
 from typing import Any, Callable, Mapping, Optional
 
 from .._api.base import placed_orders
+from . import futures as _futures  # noqa: F401 - registers the futures variants of RestClient
 from .client import RestClient
 
 __all__ = ["TrackingRestClient"]
@@ -25,7 +26,7 @@ class TrackingRestClient(RestClient):
                 signed: bool = False, timeout: Any = None) -> Any:
         result = super().request(method, path, params, signed, timeout)
         observer = self.order_observer
-        if observer is not None and path == "/api/v3/order" and method.upper() == "POST":
+        if observer is not None and path == self._product_spec.order_path and method.upper() == "POST":
             try:
                 observer(result)
             except Exception:  # pragma: no cover - tracking must never break a placement

@@ -50,6 +50,7 @@ from .._core.status import SessionStatus
 from .._core.timing import MILLISECOND, with_time_unit
 from .._core.userdata import OrderTracker
 from .._core.wsapi import UserDataSession, WsApiProtocol, encode_params
+from .._core.wsapi_paths import ws_api_path
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.topics import ERROR_TOPIC, GAP_TOPIC, publish_connection_events
@@ -110,8 +111,11 @@ class UserDataLink(RolloverExecutor):
     ) -> None:
         self.config = config
         self.exchange: str = config.exchange.name
-        # /ws-api/v3, plus ?timeUnit=MICROSECOND when opted in (web-socket-api.md "General API Information")
-        self.url = with_time_unit(config.exchange.ws_api_url.rstrip("/") + "/ws-api/v3",
+        # /ws-api/v3 (futures: /ws-fapi/v1, /ws-dapi/v1), plus ?timeUnit=MICROSECOND when opted in
+        # (web-socket-api.md "General API Information")
+        self.is_futures: bool = bool(getattr(config.exchange, "is_futures", False))
+        self.url = with_time_unit(config.exchange.ws_api_url.rstrip("/")
+                                  + ws_api_path(getattr(config.exchange, "product", "spot")),
                                   getattr(config.exchange, "time_unit", MILLISECOND))
         self.ws_config = config.websocket
         self.backoff = config.retry.backoff.policy()
@@ -174,7 +178,10 @@ class UserDataLink(RolloverExecutor):
         return bool(self._topics)
 
     def topic_changed(self, topic: str, added: bool) -> None:
-        """A user-data topic got its first subscriber (or lost its last one)."""
+        """A user-data topic got its first subscriber (or lost its last one).  Futures: nothing
+        (their user data is a listenKey stream; this link is requests-only)."""
+        if self.is_futures:
+            return
         sends: List[Tuple[WsApiConn, List[str]]] = []
         with self._lock:
             before = bool(self._topics)
@@ -206,7 +213,8 @@ class UserDataLink(RolloverExecutor):
         self._on_ready_change()
 
     def _new_plan(self) -> Optional[UserDataSession]:
-        if not self._topics or self._key_type is None or self._signer is None or self.fatal is not None:
+        if self.is_futures or not self._topics or self._key_type is None or self._signer is None \
+                or self.fatal is not None:
             return None
         return UserDataSession(self._make_protocol(), self._key_type, backoff=self.backoff)
 

@@ -14,6 +14,7 @@ import threading
 from decimal import Decimal
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from ._futures_books import futures_depth_payload
 from ._market import Market, SymbolState
 from ._util import JSON, fmt
 
@@ -86,6 +87,7 @@ class BooksMixin:
 
     market: Market
     clock: Clock
+    product: str
     _stopping: threading.Event
     _threads: List[threading.Thread]
 
@@ -185,7 +187,8 @@ class BooksMixin:
         if not self.depth_batching:
             streams = [s for s in (f"{sym}@depth", f"{sym}@depth@100ms", f"{sym}@depth@1000ms") if s in subs]
             if streams:
-                payload = Market.diff_depth_payload(st, first, st.update_id, changes, now)
+                payload = futures_depth_payload(self.product, Market.diff_depth_payload(st, first, st.update_id,
+                                                                                       changes, now), first, now)
                 for stream in streams:
                     self.publish(stream, payload)
             for n in _PARTIAL:
@@ -222,9 +225,10 @@ class BooksMixin:
         if pend is not None:
             streams = [s for s in diff_streams if s in subs]
             if streams:
-                payload = {"e": "depthUpdate", "E": now, "s": symbol, "U": pend.first, "u": pend.last,
-                           "b": [[fmt(p), fmt(q)] for p, q in pend.b.items()],
-                           "a": [[fmt(p), fmt(q)] for p, q in pend.a.items()]}
+                payload = futures_depth_payload(self.product, {
+                    "e": "depthUpdate", "E": now, "s": symbol, "U": pend.first, "u": pend.last,
+                    "b": [[fmt(p), fmt(q)] for p, q in pend.b.items()],
+                    "a": [[fmt(p), fmt(q)] for p, q in pend.a.items()]}, pend.first, now)
                 for stream in streams:
                     self.publish(stream, payload)
         for n in _PARTIAL:
@@ -304,7 +308,8 @@ class BooksMixin:
 
     def delay_snapshots(self, seconds: float, count: int = 1) -> None:
         """Hold the next ``count`` REST depth answers for ``seconds`` (taken at the request, so they arrive old)."""
-        self.delay_responses(seconds, count, path="/api/v3/depth", method="GET")
+        path = {"usdm": "/fapi/v1/depth", "coinm": "/dapi/v1/depth"}.get(self.product, "/api/v3/depth")
+        self.delay_responses(seconds, count, path=path, method="GET")
 
     # -- random activity --------------------------------------------------------------------------------
     def start_book_activity(self, symbol: str, rate: float = 50.0, seed: Optional[int] = None,

@@ -13,7 +13,9 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._books import BooksMixin
 from ._engine import Engine
+from ._futures_rest import FuturesFakeMixin
 from ._futures_user import FuturesUserMixin
+from ._futures_wsapi import handle_futures_api
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._orderlists import Trading
@@ -35,7 +37,7 @@ DEFAULT_BALANCES: Dict[str, Decimal] = {"USDT": Decimal("100000"), "BTC": Decima
                                         "BNB": Decimal("1000"), "LTC": Decimal("1000")}
 
 
-class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesUserMixin):
+class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin, FuturesUserMixin):
     """A loopback Binance spot exchange: REST on ``rest_url``, streams on ``ws_url``, WebSocket API on
     ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`); exit joins every thread.
 
@@ -51,7 +53,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesUserMixin):
         max_streams: streams per connection (1024).
         connection_attempts_limit / connection_window: WebSocket handshakes per window (300 / 300 s),
             beyond which handshakes get HTTP 429.
-        weight_limit: REQUEST_WEIGHT per minute shared by REST and the WebSocket API (6000); over it:
+        weight_limit: REQUEST_WEIGHT per minute shared by REST and the WebSocket API (6000; futures 2400); over it:
             429 + Retry-After; ``ban_after`` more over-limit requests in that window: 418 for ``ban_seconds``.
         order_limit_10s / order_limit_1d: unfilled order counts (50 / 160000), over them -1015.
         api_key / api_secret: the HMAC pair accepted out of the box (also :meth:`register_key`).
@@ -86,7 +88,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesUserMixin):
         max_streams: int = 1024,
         connection_attempts_limit: int = 300,
         connection_window: float = 300.0,
-        weight_limit: int = 6000,
+        weight_limit: Optional[int] = None,
         ban_after: int = 3,
         ban_seconds: float = 120.0,
         order_limit_10s: int = 50,
@@ -135,7 +137,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesUserMixin):
         self.engine.emit_trade = self._emit_trade_rec
         self.engine.emit_book = lambda sym, b, a: self._book_update(sym, b, a, 0, max(1, len(b) + len(a)))
         self.trading = Trading(self)  # order lists, cancel-replace, amend, cancel-all, SOR (_orderlists.py)
-        self.weights = WeightLimiter(weight_limit, ban_seconds, ban_after)
+        self.weights = WeightLimiter(weight_limit or (6000 if product == "spot" else 2400), ban_seconds, ban_after)
         self.orders_counter = OrderCounter(order_limit_10s, order_limit_1d)
         self.attempts = AttemptLimiter(connection_attempts_limit, connection_window)
         self._lock = threading.Lock()
@@ -161,6 +163,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesUserMixin):
         self._tls: Optional[TlsFiles] = None
         self._init_books(depth_batching)
         self._init_trades()
+        self._init_futures()  # futures account (_futures_rest.py); idle on spot
         self._init_futures_user()  # listenKeys and the /private route (_futures_user.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -633,7 +636,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesUserMixin):
         return reply
 
     def _ws_api(self, s: Session, text: str) -> List[str]:
-        return handle_api(self, s, text)
+        return handle_api(self, s, text) if self.product == "spot" else handle_futures_api(self, s, text)
 
     def _emit_user(self, event: JSON) -> int:
         n = 0

@@ -147,8 +147,10 @@ class Candle:
     tq: Decimal = Decimal(0)
 
 
-@dataclass(slots=True)
+@dataclass
 class TradeRec:
+    __slots__ = ("id", "price", "qty", "time", "buyer_maker", "agg_id")  # (dataclass slots=True needs 3.10)
+
     id: int
     price: Decimal
     qty: Decimal

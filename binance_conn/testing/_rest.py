@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
+from ._futures_books import futures_book_routes
+from ._futures_rest import futures_order_paths, futures_routes
 from ._futures_user import futures_user_routes
 from ._market import KLINE_INTERVALS, Market
 from ._orderlists import ORDER_PATHS as TRADING_ORDER_PATHS
@@ -97,12 +99,16 @@ class RestApp:
             if key not in self.routes or key in (("GET", "/api/v3/allOrders"), ("GET", "/api/v3/myTrades")):
                 self.routes[key] = route
         self.routes.update(market_routes(self))  # the rest of the market-data endpoints (_rest_market.py)
+        for key, route in futures_book_routes(self).items():  # futures depth snapshots (_futures_books.py)
+            self.routes.setdefault(key, route)
         self._order_paths = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
                              ("DELETE", "/api/v3/openOrders")}
         self.routes.update(trading_routes(fake.trading))
         self._order_paths |= TRADING_ORDER_PATHS
-        if fake.product != "spot":
-            self.routes.update(futures_user_routes(fake))  # listenKey POST/PUT/DELETE
+        if fake.product != "spot":  # futures: /fapi or /dapi instead of /api/v3 (_futures_rest.py)
+            self.routes = futures_routes(fake, self)
+            self._order_paths = futures_order_paths("/dapi" if fake.product == "coinm" else "/fapi")
+            self.routes.update(futures_user_routes(fake))  # listenKeys with expiry (_futures_user.py)
 
     # -- request pipeline ---------------------------------------------------------------------
     def handle(self, method: str, path: str, raw_query: str, raw_body: str, headers: Mapping[str, str]) -> Reply:

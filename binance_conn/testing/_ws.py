@@ -25,6 +25,7 @@ from websockets.frames import Frame
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from ._futures_wsapi import api_path
 from ._market import parse_stream
 from ._timeunit import wants_micros
 from ._util import JSON, dumps
@@ -290,7 +291,7 @@ class WsServer:
         private = f._private_target(path, parts.query) if f.product != "spot" else None
         if private is not None:
             kind, combined = "private", path.endswith("/stream")  # futures user data (_futures_user.py)
-        elif path == "/ws-api/v3":
+        elif path == api_path(f.product):  # spot /ws-api/v3; futures /ws-fapi/v1, /ws-dapi/v1
             kind = "api"
         elif path == "/ws" or path.startswith("/ws/"):
             kind = "stream"

@@ -166,7 +166,8 @@ def check_event(ev: Any, heading: str, stream: str, element: Dict[str, Any]) -> 
     if heading == "Partial Book Depth Streams":
         assert ev.symbol == stream.split("@")[0].upper()  # from the stream name
         assert ev.first_update_id == ev.final_update_id == element["lastUpdateId"] and ev.event_time is None
-    mapped = set(spec.fields.values()) | spec.derived | {"exchange", "is_backfilled"}  # set by REST backfill only
+    mapped = set(spec.fields.values()) | spec.derived | {"exchange", "is_backfilled",  # set by REST backfill only
+                                                         "previous_update_id"}  # futures only (pu)
     assert set(spec.cls.__slots__) <= mapped, f"{spec.cls.__name__} fields no doc key fills: " \
         f"{sorted(set(spec.cls.__slots__) - mapped)}"
 
