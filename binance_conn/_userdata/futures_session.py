@@ -225,8 +225,10 @@ class FuturesUserSession(FuturesReconciler):
         """``POST`` before every connect: the account's active key comes back extended (or a new one),
         so a key that lapsed while the link was down (or the connector stopped) is never reused."""
         with self._key_lock:
-            answer = self._rest()._call(self._ep_create, {})
-            key = answer.get("listenKey") if isinstance(answer, Mapping) else None
+            rest = self._rest()
+            typed = getattr(rest, "new_listen_key", None)  # the futures REST client's typed method
+            answer = typed() if callable(typed) else rest._call(self._ep_create, {})
+            key = answer.get("listenKey") if isinstance(answer, Mapping) else answer
             if not isinstance(key, str) or not key:
                 raise ConnectionError("listenKey creation returned no key", exchange=self.exchange)
             if key != self._key:
@@ -259,7 +261,12 @@ class FuturesUserSession(FuturesReconciler):
         if key is None:
             return
         try:
-            self._rest()._call(self._ep_keepalive, {})
+            rest = self._rest()
+            typed = getattr(rest, "keepalive_listen_key", None)
+            if callable(typed):
+                typed()
+            else:
+                rest._call(self._ep_keepalive, {})
             self.keepalives += 1
             self._next_keepalive = _monotonic() + self.keepalive_interval
         except BinanceError as exc:

@@ -197,3 +197,45 @@ def test_coinm_user_data_on_dstream_ws_path() -> None:
             assert _push_until(fake, ev, orders).account_alias == "SfsR"
         assert not any(r["method"] == "DELETE" for r in fake.request_log)
         assert any(r["path"] == "/dapi/v1/listenKey" for r in fake.request_log)
+
+
+def test_fill_gives_order_and_position_updates_and_a_gap_is_reconciled(fake: FakeBinance) -> None:
+    """The fake's futures engine publishes through fake.futures_events; a fill during an outage of the
+    user stream comes back as reconciled order and position updates."""
+    orders: "queue.Queue[Any]" = queue.Queue()
+    positions: "queue.Queue[Any]" = queue.Queue()
+    conn = _conn(fake)
+    conn.on_order(queue=orders)
+    conn.on_position(queue=positions)
+    with conn:
+        assert conn.wait_ready(scaled(10)), conn.stats()
+        assert fake.wait_for_connections(1, scaled(5), path_prefix="/private")
+        assert wait_until(lambda: conn.stats()["user_data"]["reconciliations"] >= 1, scaled(5))  # seeded
+        conn.rest.new_order("BTCUSDT", "BUY", "MARKET", quantity="0.01")
+        filled = None
+        while filled is None:
+            u = orders.get(timeout=scaled(5))
+            filled = u if u.status == "FILLED" else None
+        assert (filled.position_side, filled.is_reconciled, filled.filled_quantity) == (
+            "BOTH", False, Decimal("0.01"))
+        p = positions.get(timeout=scaled(5))
+        assert (p.symbol, p.amount, p.is_reconciled) == ("BTCUSDT", Decimal("0.01"), False)
+        assert [x.amount for x in conn.positions()] == [Decimal("0.01")]
+        # a resting order, then an outage of the user stream during which it fills
+        mark = fake.mark_price("BTCUSDT")
+        placed = conn.rest.new_order("BTCUSDT", "BUY", "LIMIT", quantity="0.02", price=str(mark - 100),
+                                     time_in_force="GTC")
+        assert wait_until(lambda: not orders.empty(), scaled(5))
+        fake.freeze("/private")
+        fake.set_mark_price("BTCUSDT", mark - 200)  # crosses: the order fills, the events are lost
+        fake.drop_connections("/private")
+        rec = None
+        while rec is None:
+            u = orders.get(timeout=scaled(10))
+            rec = u if u.is_reconciled and u.order_id == placed["orderId"] else None
+        assert rec.status == "FILLED"
+        pos = None
+        while pos is None:
+            x = positions.get(timeout=scaled(10))
+            pos = x if x.is_reconciled else None
+        assert pos.amount == Decimal("0.03")
