@@ -183,3 +183,16 @@ from .events import (  # noqa: E402
 
 __all__ += ["MarkPrice", "Liquidation", "ContinuousKline", "CompositeIndex", "IndexComponent", "ContractInfo",
             "ContractBracket", "AssetIndex"]
+
+# Futures user data (issue 14: listenKey stream events).
+from .events import (  # noqa: E402
+    AccountConfigUpdate,
+    AlgoOrderUpdate,
+    MarginCall,
+    MarginCallPosition,
+    PositionUpdate,
+    TradeLite,
+)
+
+__all__ += ["PositionUpdate", "TradeLite", "MarginCall", "MarginCallPosition", "AccountConfigUpdate",
+            "AlgoOrderUpdate"]

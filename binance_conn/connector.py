@@ -51,10 +51,11 @@ import queue as queue_mod
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union, cast
 
 from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
+from ._futures import FUTURES_TOPICS, FuturesConnectorMixin, make_futures_user
 from ._futures_market import FuturesMarketMixin
 from ._io.dispatch import Dispatcher, Subscription
 from ._io.groups import SubscriptionGroup
@@ -92,7 +93,7 @@ _ALL: "weakref.WeakSet[Connector]" = weakref.WeakSet()
 _STOPPED, _RUNNING, _STOPPING = "stopped", "running", "stopping"
 
 
-class Connector(FuturesMarketMixin):
+class Connector(FuturesMarketMixin, FuturesConnectorMixin):
     """A thread-safe connection to one exchange (API.md "Connector lifecycle").
 
     Args:
@@ -175,7 +176,11 @@ class Connector(FuturesMarketMixin):
         user = UserDataLink(config, self._dispatcher, lambda: self.rest, self._market.wake,
                             acquire_slot=self._market.acquire_connection_slot,
                             transport_factory=self._transport_factory(config))
-        for topic in USER_TOPICS:
+        if config.exchange.is_futures:  # the listenKey stream serves user data (_futures.py)
+            user = cast(UserDataLink, make_futures_user(user, config, self._dispatcher, lambda: self.rest,
+                                                        self._market.wake, self._market.acquire_connection_slot,
+                                                        self._transport_factory(config)))
+        for topic in USER_TOPICS + FUTURES_TOPICS:
             if self._dispatcher.subscribers(topic):
                 user.topic_changed(topic, True)
         return user
@@ -547,7 +552,7 @@ class Connector(FuturesMarketMixin):
     def _on_topics_changed(self, topic: str, added: bool) -> None:
         """Dispatcher hook (the (un)subscribing thread): a topic got its first subscriber or lost its last."""
         with self._topics_lock:
-            if topic in USER_TOPICS:
+            if topic in USER_TOPICS or topic in FUTURES_TOPICS:
                 self._user.topic_changed(topic, added)
             elif topic.startswith(BOOK_PREFIX):
                 self._books.topic_changed(topic, added)

@@ -60,6 +60,12 @@ __all__ = [
     "ContractBracket",
     "ContractInfo",
     "AssetIndex",
+    "PositionUpdate",
+    "TradeLite",
+    "MarginCall",
+    "MarginCallPosition",
+    "AccountConfigUpdate",
+    "AlgoOrderUpdate",
 ]
 
 PriceLevel = Tuple[Decimal, Decimal]
@@ -706,6 +712,23 @@ class OrderUpdate(Event):
         "peg_offset_type",
         "peg_offset_value",
         "pegged_price",
+        "position_side",
+        "reduce_only",
+        "realized_pnl",
+        "average_price",
+        "original_order_type",
+        "working_type",
+        "close_position",
+        "activation_price",
+        "callback_rate",
+        "price_protect",
+        "bids_notional",
+        "asks_notional",
+        "price_match",
+        "good_till_date",
+        "modify_id",
+        "margin_asset",
+        "account_alias",
     )
     exchange: str
     symbol: str
@@ -765,6 +788,23 @@ class OrderUpdate(Event):
     peg_offset_value: Optional[int]
     pegged_price: Optional[Decimal]
 
+    position_side: Optional[str]
+    reduce_only: Optional[bool]
+    realized_pnl: Optional[Decimal]
+    average_price: Optional[Decimal]
+    original_order_type: Union[OrderType, str, None]
+    working_type: Optional[str]
+    close_position: Optional[bool]
+    activation_price: Optional[Decimal]
+    callback_rate: Optional[Decimal]
+    price_protect: Optional[bool]
+    bids_notional: Optional[Decimal]
+    asks_notional: Optional[Decimal]
+    price_match: Optional[str]
+    good_till_date: Optional[int]
+    modify_id: Optional[int]
+    margin_asset: Optional[str]
+    account_alias: Optional[str]
     def __init__(
         self,
         exchange: str,
@@ -824,6 +864,23 @@ class OrderUpdate(Event):
         peg_offset_type: Optional[str] = None,
         peg_offset_value: Optional[int] = None,
         pegged_price: Optional[Decimal] = None,
+        position_side: Optional[str] = None,
+        reduce_only: Optional[bool] = None,
+        realized_pnl: Optional[Decimal] = None,
+        average_price: Optional[Decimal] = None,
+        original_order_type: Union[OrderType, str, None] = None,
+        working_type: Optional[str] = None,
+        close_position: Optional[bool] = None,
+        activation_price: Optional[Decimal] = None,
+        callback_rate: Optional[Decimal] = None,
+        price_protect: Optional[bool] = None,
+        bids_notional: Optional[Decimal] = None,
+        asks_notional: Optional[Decimal] = None,
+        price_match: Optional[str] = None,
+        good_till_date: Optional[int] = None,
+        modify_id: Optional[int] = None,
+        margin_asset: Optional[str] = None,
+        account_alias: Optional[str] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "symbol", symbol)
@@ -882,6 +939,23 @@ class OrderUpdate(Event):
         _set(self, "peg_offset_type", peg_offset_type)
         _set(self, "peg_offset_value", peg_offset_value)
         _set(self, "pegged_price", pegged_price)
+        _set(self, "position_side", position_side)
+        _set(self, "reduce_only", reduce_only)
+        _set(self, "realized_pnl", realized_pnl)
+        _set(self, "average_price", average_price)
+        _set(self, "original_order_type", original_order_type)
+        _set(self, "working_type", working_type)
+        _set(self, "close_position", close_position)
+        _set(self, "activation_price", activation_price)
+        _set(self, "callback_rate", callback_rate)
+        _set(self, "price_protect", price_protect)
+        _set(self, "bids_notional", bids_notional)
+        _set(self, "asks_notional", asks_notional)
+        _set(self, "price_match", price_match)
+        _set(self, "good_till_date", good_till_date)
+        _set(self, "modify_id", modify_id)
+        _set(self, "margin_asset", margin_asset)
+        _set(self, "account_alias", account_alias)
 
 
 class BalanceUpdate(Event):
@@ -893,7 +967,10 @@ class BalanceUpdate(Event):
     are None.  ``kind`` names the source event.
     """
 
-    __slots__ = ("exchange", "asset", "free", "locked", "delta", "event_time", "kind", "update_time")
+    __slots__ = (
+        "exchange", "asset", "free", "locked", "delta", "event_time", "kind", "update_time", "wallet_balance",
+        "cross_wallet_balance", "reason", "is_reconciled", "available_balance", "account_alias",
+    )
     exchange: str
     asset: str
     free: Optional[Decimal]
@@ -903,6 +980,12 @@ class BalanceUpdate(Event):
     kind: str
     update_time: Optional[int]
 
+    wallet_balance: Optional[Decimal]
+    cross_wallet_balance: Optional[Decimal]
+    reason: Optional[str]
+    is_reconciled: bool
+    available_balance: Optional[Decimal]
+    account_alias: Optional[str]
     def __init__(
         self,
         exchange: str,
@@ -913,6 +996,12 @@ class BalanceUpdate(Event):
         delta: Optional[Decimal] = None,
         kind: str = "outboundAccountPosition",
         update_time: Optional[int] = None,
+        wallet_balance: Optional[Decimal] = None,
+        cross_wallet_balance: Optional[Decimal] = None,
+        reason: Optional[str] = None,
+        is_reconciled: bool = False,
+        available_balance: Optional[Decimal] = None,
+        account_alias: Optional[str] = None,
     ) -> None:
         _set(self, "exchange", exchange)
         _set(self, "asset", asset)
@@ -922,6 +1011,12 @@ class BalanceUpdate(Event):
         _set(self, "event_time", event_time)
         _set(self, "kind", kind)
         _set(self, "update_time", update_time)
+        _set(self, "wallet_balance", wallet_balance)
+        _set(self, "cross_wallet_balance", cross_wallet_balance)
+        _set(self, "reason", reason)
+        _set(self, "is_reconciled", is_reconciled)
+        _set(self, "available_balance", available_balance)
+        _set(self, "account_alias", account_alias)
 
 
 class OrderListUpdate(Event):
@@ -1480,3 +1575,343 @@ class AssetIndex(Event):
 
     def __init__(self, *values: Any, **fields: Any) -> None:
         _plain_init(self, values, fields)
+
+
+class PositionUpdate(Event):
+    """A futures position of one ``(symbol, position_side)`` (ACCOUNT_UPDATE ``a.P`` item, or a REST
+    reconciliation: ``is_reconciled=True``).
+
+    ``amount`` is signed (short < 0; 0: closed); ``position_side`` is ``BOTH`` (one-way mode), ``LONG`` or
+    ``SHORT`` (hedge mode); ``margin_type`` is ``ISOLATED`` or ``CROSSED`` (normalised from the wire's
+    ``isolated``/``cross``).  ``reason`` is ACCOUNT_UPDATE's ``a.m`` (``ORDER``, ``FUNDING_FEE`` ...;
+    ``"RECONCILED"`` for REST).  REST-only fields (``mark_price``, ``liquidation_price``, ``notional``,
+    ``margin_asset``, ``update_time``) are None on streamed updates."""
+
+    __slots__ = (
+        "exchange", "symbol", "position_side", "amount", "entry_price", "unrealized_pnl", "event_time",
+        "breakeven_price", "accumulated_realized", "margin_type", "isolated_wallet", "reason", "transaction_time",
+        "is_reconciled", "mark_price", "liquidation_price", "notional", "margin_asset", "update_time",
+        "account_alias",
+    )
+    exchange: str
+    symbol: str
+    position_side: str
+    amount: Decimal
+    entry_price: Decimal
+    unrealized_pnl: Decimal
+    event_time: int
+    breakeven_price: Optional[Decimal]
+    accumulated_realized: Optional[Decimal]
+    margin_type: Optional[str]
+    isolated_wallet: Optional[Decimal]
+    reason: Optional[str]
+    transaction_time: Optional[int]
+    is_reconciled: bool
+    mark_price: Optional[Decimal]
+    liquidation_price: Optional[Decimal]
+    notional: Optional[Decimal]
+    margin_asset: Optional[str]
+    update_time: Optional[int]
+    account_alias: Optional[str]
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        position_side: str,
+        amount: Decimal,
+        entry_price: Decimal,
+        unrealized_pnl: Decimal,
+        event_time: int,
+        breakeven_price: Optional[Decimal] = None,
+        accumulated_realized: Optional[Decimal] = None,
+        margin_type: Optional[str] = None,
+        isolated_wallet: Optional[Decimal] = None,
+        reason: Optional[str] = None,
+        transaction_time: Optional[int] = None,
+        is_reconciled: bool = False,
+        mark_price: Optional[Decimal] = None,
+        liquidation_price: Optional[Decimal] = None,
+        notional: Optional[Decimal] = None,
+        margin_asset: Optional[str] = None,
+        update_time: Optional[int] = None,
+        account_alias: Optional[str] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "position_side", position_side)
+        _set(self, "amount", amount)
+        _set(self, "entry_price", entry_price)
+        _set(self, "unrealized_pnl", unrealized_pnl)
+        _set(self, "event_time", event_time)
+        _set(self, "breakeven_price", breakeven_price)
+        _set(self, "accumulated_realized", accumulated_realized)
+        _set(self, "margin_type", margin_type)
+        _set(self, "isolated_wallet", isolated_wallet)
+        _set(self, "reason", reason)
+        _set(self, "transaction_time", transaction_time)
+        _set(self, "is_reconciled", is_reconciled)
+        _set(self, "mark_price", mark_price)
+        _set(self, "liquidation_price", liquidation_price)
+        _set(self, "notional", notional)
+        _set(self, "margin_asset", margin_asset)
+        _set(self, "update_time", update_time)
+        _set(self, "account_alias", account_alias)
+
+
+class TradeLite(Event):
+    """A futures ``TRADE_LITE`` (USD-M; a low-latency fill notice, fewer fields than ORDER_TRADE_UPDATE,
+    which follows with the same ``order_id``/``trade_id``)."""
+
+    __slots__ = (
+        "exchange", "symbol", "order_id", "client_order_id", "side", "price", "quantity", "last_fill_price",
+        "last_fill_quantity", "trade_id", "is_maker", "transaction_time", "event_time",
+    )
+    exchange: str
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: Union[OrderSide, str]
+    price: Decimal
+    quantity: Decimal
+    last_fill_price: Decimal
+    last_fill_quantity: Decimal
+    trade_id: int
+    is_maker: bool
+    transaction_time: int
+    event_time: int
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        order_id: int,
+        client_order_id: str,
+        side: Union[OrderSide, str],
+        price: Decimal,
+        quantity: Decimal,
+        last_fill_price: Decimal,
+        last_fill_quantity: Decimal,
+        trade_id: int,
+        is_maker: bool,
+        transaction_time: int,
+        event_time: int,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "order_id", order_id)
+        _set(self, "client_order_id", client_order_id)
+        _set(self, "side", side)
+        _set(self, "price", price)
+        _set(self, "quantity", quantity)
+        _set(self, "last_fill_price", last_fill_price)
+        _set(self, "last_fill_quantity", last_fill_quantity)
+        _set(self, "trade_id", trade_id)
+        _set(self, "is_maker", is_maker)
+        _set(self, "transaction_time", transaction_time)
+        _set(self, "event_time", event_time)
+
+
+class MarginCallPosition(Event):
+    """One position of a ``MARGIN_CALL`` (``p`` item)."""
+
+    __slots__ = (
+        "symbol", "position_side", "amount", "margin_type", "isolated_wallet", "mark_price", "unrealized_pnl",
+        "maintenance_margin",
+    )
+    symbol: str
+    position_side: str
+    amount: Decimal
+    margin_type: str
+    isolated_wallet: Optional[Decimal]
+    mark_price: Decimal
+    unrealized_pnl: Decimal
+    maintenance_margin: Decimal
+
+    def __init__(
+        self,
+        symbol: str,
+        position_side: str,
+        amount: Decimal,
+        margin_type: str,
+        isolated_wallet: Optional[Decimal],
+        mark_price: Decimal,
+        unrealized_pnl: Decimal,
+        maintenance_margin: Decimal,
+    ) -> None:
+        _set(self, "symbol", symbol)
+        _set(self, "position_side", position_side)
+        _set(self, "amount", amount)
+        _set(self, "margin_type", margin_type)
+        _set(self, "isolated_wallet", isolated_wallet)
+        _set(self, "mark_price", mark_price)
+        _set(self, "unrealized_pnl", unrealized_pnl)
+        _set(self, "maintenance_margin", maintenance_margin)
+
+
+class MarginCall(Event):
+    """A futures ``MARGIN_CALL`` (risk information only; the positions may already be liquidated).
+    ``cross_wallet_balance`` (``cw``) is set for cross margin calls only."""
+
+    __slots__ = ("exchange", "event_time", "cross_wallet_balance", "positions", "account_alias")
+    exchange: str
+    event_time: int
+    cross_wallet_balance: Optional[Decimal]
+    positions: Tuple[MarginCallPosition, ...]
+    account_alias: Optional[str]
+
+    def __init__(
+        self,
+        exchange: str,
+        event_time: int,
+        cross_wallet_balance: Optional[Decimal],
+        positions: Tuple[MarginCallPosition, ...],
+        account_alias: Optional[str] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "event_time", event_time)
+        _set(self, "cross_wallet_balance", cross_wallet_balance)
+        _set(self, "positions", tuple(positions))
+        _set(self, "account_alias", account_alias)
+
+
+class AccountConfigUpdate(Event):
+    """A futures ``ACCOUNT_CONFIG_UPDATE``: a symbol's leverage changed (``symbol``, ``leverage``; ``ac``)
+    or the Multi-Assets mode changed (``multi_assets_mode``; ``ai``)."""
+
+    __slots__ = (
+        "exchange", "event_time", "transaction_time", "symbol", "leverage", "multi_assets_mode", "account_alias",
+    )
+    exchange: str
+    event_time: int
+    transaction_time: Optional[int]
+    symbol: Optional[str]
+    leverage: Optional[int]
+    multi_assets_mode: Optional[bool]
+    account_alias: Optional[str]
+
+    def __init__(
+        self,
+        exchange: str,
+        event_time: int,
+        transaction_time: Optional[int] = None,
+        symbol: Optional[str] = None,
+        leverage: Optional[int] = None,
+        multi_assets_mode: Optional[bool] = None,
+        account_alias: Optional[str] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "event_time", event_time)
+        _set(self, "transaction_time", transaction_time)
+        _set(self, "symbol", symbol)
+        _set(self, "leverage", leverage)
+        _set(self, "multi_assets_mode", multi_assets_mode)
+        _set(self, "account_alias", account_alias)
+
+
+class AlgoOrderUpdate(Event):
+    """A futures conditional (Algo Service) order's change: ``ALGO_UPDATE``.
+
+    ``status``: ``NEW`` (waiting for its trigger), ``CANCELED``, ``TRIGGERING``, ``TRIGGERED`` (placed in the
+    matching engine as ``order_id``), ``FINISHED``, ``REJECTED``, ``EXPIRED``.  ``order_id`` (``ai``) is None
+    before the trigger; ``average_price``/``filled_quantity``/``actual_order_type`` (``ap``/``aq``/``act``) once
+    triggered; ``reason`` (``rm``) why it failed; ``is_activated`` (``ia``) for trailing stops."""
+
+    __slots__ = (
+        "exchange", "symbol", "algo_id", "client_algo_id", "algo_type", "order_type", "side", "status", "quantity",
+        "event_time", "transaction_time", "position_side", "time_in_force", "price", "trigger_price", "order_id",
+        "average_price", "filled_quantity", "actual_order_type", "self_trade_prevention_mode", "working_type",
+        "price_match", "close_position", "price_protect", "reduce_only", "trigger_time", "good_till_date", "reason",
+        "is_activated",
+    )
+    exchange: str
+    symbol: str
+    algo_id: int
+    client_algo_id: str
+    algo_type: str
+    order_type: Union[OrderType, str]
+    side: Union[OrderSide, str]
+    status: str
+    quantity: Decimal
+    event_time: int
+    transaction_time: Optional[int]
+    position_side: Optional[str]
+    time_in_force: Union[TimeInForce, str, None]
+    price: Optional[Decimal]
+    trigger_price: Optional[Decimal]
+    order_id: Optional[str]
+    average_price: Optional[Decimal]
+    filled_quantity: Optional[Decimal]
+    actual_order_type: Optional[str]
+    self_trade_prevention_mode: Optional[str]
+    working_type: Optional[str]
+    price_match: Optional[str]
+    close_position: Optional[bool]
+    price_protect: Optional[bool]
+    reduce_only: Optional[bool]
+    trigger_time: Optional[int]
+    good_till_date: Optional[int]
+    reason: Optional[str]
+    is_activated: Optional[bool]
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        algo_id: int,
+        client_algo_id: str,
+        algo_type: str,
+        order_type: Union[OrderType, str],
+        side: Union[OrderSide, str],
+        status: str,
+        quantity: Decimal,
+        event_time: int,
+        transaction_time: Optional[int] = None,
+        position_side: Optional[str] = None,
+        time_in_force: Union[TimeInForce, str, None] = None,
+        price: Optional[Decimal] = None,
+        trigger_price: Optional[Decimal] = None,
+        order_id: Optional[str] = None,
+        average_price: Optional[Decimal] = None,
+        filled_quantity: Optional[Decimal] = None,
+        actual_order_type: Optional[str] = None,
+        self_trade_prevention_mode: Optional[str] = None,
+        working_type: Optional[str] = None,
+        price_match: Optional[str] = None,
+        close_position: Optional[bool] = None,
+        price_protect: Optional[bool] = None,
+        reduce_only: Optional[bool] = None,
+        trigger_time: Optional[int] = None,
+        good_till_date: Optional[int] = None,
+        reason: Optional[str] = None,
+        is_activated: Optional[bool] = None,
+    ) -> None:
+        _set(self, "exchange", exchange)
+        _set(self, "symbol", symbol)
+        _set(self, "algo_id", algo_id)
+        _set(self, "client_algo_id", client_algo_id)
+        _set(self, "algo_type", algo_type)
+        _set(self, "order_type", order_type)
+        _set(self, "side", side)
+        _set(self, "status", status)
+        _set(self, "quantity", quantity)
+        _set(self, "event_time", event_time)
+        _set(self, "transaction_time", transaction_time)
+        _set(self, "position_side", position_side)
+        _set(self, "time_in_force", time_in_force)
+        _set(self, "price", price)
+        _set(self, "trigger_price", trigger_price)
+        _set(self, "order_id", order_id)
+        _set(self, "average_price", average_price)
+        _set(self, "filled_quantity", filled_quantity)
+        _set(self, "actual_order_type", actual_order_type)
+        _set(self, "self_trade_prevention_mode", self_trade_prevention_mode)
+        _set(self, "working_type", working_type)
+        _set(self, "price_match", price_match)
+        _set(self, "close_position", close_position)
+        _set(self, "price_protect", price_protect)
+        _set(self, "reduce_only", reduce_only)
+        _set(self, "trigger_time", trigger_time)
+        _set(self, "good_till_date", good_till_date)
+        _set(self, "reason", reason)
+        _set(self, "is_activated", is_activated)

@@ -161,6 +161,22 @@ FACTORIES.update({
 })
 
 
+# Futures user data (issue 14).
+FACTORIES.update({
+    "PositionUpdate": lambda: ev.PositionUpdate("binance", "BTCUSDT", "LONG", D("20"), D("6563.665"),
+                                                D("2850.212"), T0, D("6563.6"), D("0"), "ISOLATED", D("13200.7"),
+                                                "ORDER", T0 - 1),
+    "TradeLite": lambda: ev.TradeLite("binance", "BTCUSDT", 8886774, "z8hc", "BUY", D("0"), D("0.001"),
+                                      D("64089.20"), D("0.040"), 109100866, False, T0 - 1, T0),
+    "MarginCallPosition": lambda: ev.MarginCallPosition("ETHUSDT", "LONG", D("1.327"), "CROSSED", D("0"),
+                                                        D("187.17127"), D("-1.166074"), D("1.614445")),
+    "MarginCall": lambda: ev.MarginCall("binance", T0, D("3.16812045"), (FACTORIES["MarginCallPosition"](),)),
+    "AccountConfigUpdate": lambda: ev.AccountConfigUpdate("binance", T0, T0 - 3, "BTCUSDT", 25),
+    "AlgoOrderUpdate": lambda: ev.AlgoOrderUpdate("binance", "BNBUSDT", 2148719, "Q5xa", "CONDITIONAL",
+                                                  "TAKE_PROFIT", "SELL", "CANCELED", D("0.01"), T0, T0 - 6),
+})
+
+
 def test_gap_event_counts_missing_ids_and_order_book_exposes_its_top() -> None:
     gap = FACTORIES["GapEvent"]()
     assert gap.missing == 50 and gap.replace(kind="kline").missing is None
@@ -198,8 +214,8 @@ def test_construction_sets_every_slot(event: ev.Event) -> None:
 
 
 def test_exchange_first_on_every_delivered_event(event: ev.Event) -> None:
-    if isinstance(event, ev.Fill):
-        pytest.skip("Fill is a part of OrderUpdate, not a delivered event")
+    if isinstance(event, (ev.Fill, ev.MarginCallPosition)):
+        pytest.skip("Fill / MarginCallPosition are parts of other events, not delivered events")
     assert type(event).__slots__[0] == "exchange"
     assert event.exchange == "binance"  # type: ignore[attr-defined]
 

@@ -4,7 +4,8 @@ Modules (no import cycles: a module that needs its host gets a small ``Protocol`
 ``session.py`` (the session, its ticker; imports the rest), ``rollover.py`` (carries out
 ``_core/lifecycle.LinkSet``), ``conn.py`` (one connection and its reader; ``LinkHost``),
 ``delivery.py`` (parse, dedupe, publish; ``HoldingLink``), ``reconcile.py``, ``client.py``
-(``conn.ws_api``).
+(``conn.ws_api``).  Futures (listenKey stream): ``futures_session.py`` (key, link, ticker),
+``futures_delivery.py`` (parse, apply to the account book, publish), ``futures_reconcile.py``.
 
 Imports ``_io`` and ``_core`` only; what it needs of the REST client is the small
 :class:`RestApi` protocol below (the connector hands in its ``RestClient``).

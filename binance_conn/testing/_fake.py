@@ -15,6 +15,7 @@ from ._books import BooksMixin
 from ._engine import Engine
 from ._futures_rest import FuturesFakeMixin
 from ._futures_streams import FuturesStreamsMixin, futures_defaults
+from ._futures_user import FuturesUserMixin
 from ._futures_wsapi import handle_futures_api
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
@@ -37,7 +38,8 @@ DEFAULT_BALANCES: Dict[str, Decimal] = {"USDT": Decimal("100000"), "BTC": Decima
                                         "BNB": Decimal("1000"), "LTC": Decimal("1000")}
 
 
-class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin, FuturesStreamsMixin):
+class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin, FuturesStreamsMixin,
+                  FuturesUserMixin):
     """A loopback Binance spot exchange: REST on ``rest_url``, streams on ``ws_url``, WebSocket API on
     ``ws_api_url``. Use as a context manager (or :meth:`start` / :meth:`stop`); exit joins every thread.
 
@@ -165,6 +167,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin, Futur
         self._init_books(depth_batching)
         self._init_trades()
         self._init_futures()  # futures account (_futures_rest.py); idle on spot
+        self._init_futures_user()  # listenKeys and the /private route (_futures_user.py)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeBinance:

@@ -17,6 +17,7 @@ from ._account import rest_routes as account_rest_routes
 from ._auth import BAD_KEY_FORMAT, BAD_SIGNATURE, REJECTED_KEY, check_timestamp, rest_payload
 from ._futures_books import futures_book_routes
 from ._futures_rest import futures_order_paths, futures_routes
+from ._futures_user import futures_user_routes
 from ._market import KLINE_INTERVALS, Market
 from ._orderlists import ORDER_PATHS as TRADING_ORDER_PATHS
 from ._orderlists import rest_routes as trading_routes
@@ -107,6 +108,7 @@ class RestApp:
         if fake.product != "spot":  # futures: /fapi or /dapi instead of /api/v3 (_futures_rest.py)
             self.routes = futures_routes(fake, self)
             self._order_paths = futures_order_paths("/dapi" if fake.product == "coinm" else "/fapi")
+            self.routes.update(futures_user_routes(fake))  # listenKeys with expiry (_futures_user.py)
 
     # -- request pipeline ---------------------------------------------------------------------
     def handle(self, method: str, path: str, raw_query: str, raw_body: str, headers: Mapping[str, str]) -> Reply:

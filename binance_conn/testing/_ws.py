@@ -99,6 +99,8 @@ class Session:
         self.next_sub_id = 0
         self.micros = False  # timeUnit=MICROSECOND in the connection URL
         self.route: Optional[str] = None  # USD-M: "public" / "market" (None: unrouted path)
+        self.listen_key: Optional[str] = None  # futures user data (kind "private")
+        self.user_events: Optional[List[str]] = None
 
     # -- called from other threads ------------------------------------------------------------
     def on_frame(self) -> None:
@@ -184,7 +186,7 @@ class Session:
             while True:
                 msg = conn.recv()
                 text = msg if isinstance(msg, str) else msg.decode("utf-8", "replace")
-                if self.violated:
+                if self.violated or self.kind == "private":
                     continue
                 if self.kind == "stream":
                     reply = self.fake._ws_control(self, text)
@@ -287,7 +289,10 @@ class WsServer:
         route, path = split_route(f.product, unquote(parts.path))
         streams: List[str] = []
         combined = False
-        if path == api_path(f.product):  # spot /ws-api/v3; futures /ws-fapi/v1, /ws-dapi/v1
+        private = f._private_target(path, parts.query) if f.product != "spot" else None
+        if private is not None:
+            kind, combined = "private", path.endswith("/stream")  # futures user data (_futures_user.py)
+        elif path == api_path(f.product):  # spot /ws-api/v3; futures /ws-fapi/v1, /ws-dapi/v1
             kind = "api"
         elif path == "/ws" or path.startswith("/ws/"):
             kind = "stream"
@@ -307,6 +312,8 @@ class WsServer:
         session = Session(f, f._next_conn_id(), request.path, kind, streams, combined)
         session.micros = wants_micros(parse_qs(parts.query).get("timeUnit", [None])[0])
         session.route = route
+        if private is not None:
+            session.listen_key, session.user_events = private
         assert isinstance(connection, _FakeConnection)
         connection.fake_session = session
         # Registered before the 101 response goes out (as Binance has the URL's streams live by
