@@ -205,7 +205,8 @@ def futures_routes(fake: "FakeBinance", app: Any) -> Dict[Tuple[str, str], Route
         ("GET", f"{p}/v1/exchangeInfo"): (exchange_info, one, False),
         ("GET", f"{p}/v1/depth"): (depth, _depth_weight, False),
         ("GET", f"{p}/v1/trades"): (app.trades, lambda q: 5, False),
-        ("GET", f"{p}/v1/aggTrades"): (app.agg_trades, lambda q: 20, False),
+        # the full handler (fromId/startTime/endTime: gap backfill), as on /api/v3
+        ("GET", f"{p}/v1/aggTrades"): (app.routes[("GET", "/api/v3/aggTrades")][0], lambda q: 20, False),
         ("GET", f"{p}/v1/klines"): (klines, _klines_weight, False),
         ("GET", f"{p}/v1/markPriceKlines"): (klines, _klines_weight, False),
         ("GET", ticker_price_path): (ticker_price, _w(1, 2), False),

@@ -165,3 +165,26 @@ def test_coinm_connector_smaller_case() -> None:
             assert wait_until(lambda: conn.ready.is_set(), scaled(5))
             fake.set_mark_price("BTCUSD_PERP", "48900")
             assert _until(positions, lambda x: x.amount == 0).symbol == "BTCUSD_PERP"
+
+
+def test_usdm_agg_trade_gap_is_backfilled_over_fapi() -> None:
+    """A dropped /market link leaves a hole in @aggTrade ids; it is filled from /fapi/v1/aggTrades?fromId=
+    (the fake once served only the latest trades there: the gap stayed UNFILLED)."""
+    with FakeBinance(["BTCUSDT"], seed=3, product="usdm", market_rate=0) as fake:
+        aggs: "queue.Queue[Any]" = queue.Queue()
+        gaps: "queue.Queue[Any]" = queue.Queue()
+        conn = _conn(fake)
+        conn.on_agg_trade("BTCUSDT", aggs.put, backfill=True)
+        conn.on_gap(queue=gaps)
+        with conn:
+            assert conn.wait_ready(scaled(10))
+            _publish_until(aggs, lambda: fake.publish_trade("BTCUSDT", "50000", "1"))
+            fake.refuse_handshakes(0.5)
+            fake.drop_connections("/market")
+            for _ in range(5):
+                fake.publish_trade("BTCUSDT", "50001", "1")  # missed while down
+            assert wait_until(lambda: conn.ready.is_set(), scaled(5))
+            _publish_until(gaps, lambda: fake.publish_trade("BTCUSDT", "50002", "1"))
+            done = _until(gaps, lambda g: g.state != bc.GapState.OPEN)
+            assert done.state == bc.GapState.FILLED and done.filled >= 1, done
+            assert any(r["path"] == "/fapi/v1/aggTrades" for r in fake.request_log)
