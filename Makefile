@@ -32,7 +32,7 @@ help:
 	@echo "make test-all - the suite on every supported Python installed here ($(SUPPORTED))"
 	@echo "make test-min - the suite on Python $(OLDEST) with the oldest supported dependencies"
 	@echo "make lint     - ruff + mypy --strict on the package"
-	@echo "make demo     - live tickers/trades from the built-in fake exchange (LIVE=1: real Binance)"
+	@echo "make demo     - live tickers/trades from the built-in fake exchange (LIVE=1: real Binance, FUTURES=1: USD-M futures)"
 	@echo "make bench    - REST and stream benchmarks against a bare baseline, same run"
 	@echo "make soak     - long soak/chaos runs (marker: soak)"
 
@@ -71,7 +71,7 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/mypy --strict binance_conn
 
 demo: $(VENV)/.stamp-base
-	$(PY) -m binance_conn.demo $(if $(LIVE),--live,)
+	$(PY) -m binance_conn.demo $(if $(LIVE),--live,) $(if $(FUTURES),--futures,)
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/rest_bench.py

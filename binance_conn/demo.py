@@ -7,6 +7,7 @@ visible.  ``--live`` uses Binance's real public streams instead (no API key need
     python -m binance_conn.demo                 # simulated market, 15 s
     python -m binance_conn.demo --duration 60 -v
     python -m binance_conn.demo --live          # real Binance (``make demo LIVE=1``)
+    python -m binance_conn.demo --futures       # simulated USD-M futures (``make demo FUTURES=1``)
 
 This module is the one place in the library allowed to import ``binance_conn.testing``.
 """
@@ -187,6 +188,7 @@ def _percentile(values: List[float], q: float) -> float:
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m binance_conn.demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--live", action="store_true", help="use Binance's real public streams instead of the fake")
+    p.add_argument("--futures", action="store_true", help="a simulated USD-M futures market (make demo FUTURES=1)")
     p.add_argument("--duration", type=float, default=15.0, help="seconds to run (default 15)")
     p.add_argument("--symbols", nargs="+", default=list(DEFAULT_SYMBOLS), metavar="SYMBOL")
     p.add_argument("--rate", type=float, default=20.0, help="simulated trades per second per symbol (fake only)")
@@ -214,8 +216,12 @@ def _setup_logging(verbose: int) -> Dict[str, Any]:
     return saved
 
 
-def run(args: argparse.Namespace, out: TextIO) -> DemoSummary:
+def run(args: argparse.Namespace, out: TextIO) -> Any:
     """Run the demo as configured by ``args``, printing to ``out``; returns the summary."""
+    if getattr(args, "futures", False):
+        from .demo_futures import run_futures  # the futures mode (demo_futures.py)
+
+        return run_futures(args, out)
     fake: Any = None
     if args.live:
         cfg: Config = ConfigBuilder().with_exchange("binance").build()
