@@ -22,6 +22,7 @@ import time
 from decimal import Decimal
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
+from ._demo_util import fmt_decimal, percentile
 from .config import Config, ConfigBuilder
 from .connector import Connector
 from .events import BookTicker, ConnectionEvent, GapEvent, Ticker, Trade
@@ -30,20 +31,6 @@ __all__ = ["main", "DemoSummary"]
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
 _REFRESH = 0.5  # seconds between screen updates
-
-
-def fmt_decimal(value: Optional[Decimal], places: int = 2) -> str:
-    """A Decimal without its trailing zeros, keeping at least ``places`` decimals (never float)."""
-    if value is None:
-        return "-"
-    text = f"{value:f}"
-    if "." in text:
-        whole, frac = text.split(".", 1)
-        frac = frac.rstrip("0")
-        if len(frac) < places:
-            frac = frac.ljust(places, "0")
-        return f"{whole}.{frac}" if frac else whole
-    return f"{text}.{'0' * places}" if places else text
 
 
 class DemoSummary:
@@ -180,11 +167,6 @@ class _Screen:
             )
 
 
-def _percentile(values: List[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
-
-
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m binance_conn.demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--live", action="store_true", help="use Binance's real public streams instead of the fake")
@@ -262,8 +244,8 @@ def run(args: argparse.Namespace, out: TextIO) -> Any:
             int(sub.get("dropped", 0)) for subs in stats["subscribers"].values() for sub in subs
         ) + int(stats.get("dropped_at_stop", 0))
         if screen.latencies:
-            s.latency_p50_ms = _percentile(screen.latencies, 0.50)
-            s.latency_p99_ms = _percentile(screen.latencies, 0.99)
+            s.latency_p50_ms = percentile(screen.latencies, 0.50)
+            s.latency_p99_ms = percentile(screen.latencies, 0.99)
         if fake is not None:
             fake.stop()
     return screen.summary

@@ -16,6 +16,7 @@ import time
 from decimal import Decimal
 from typing import Any, Dict, List, Optional, TextIO
 
+from ._demo_util import fmt_decimal, percentile
 from .connector import Connector
 from .events import AggTrade, ConnectionEvent, GapEvent, MarkPrice, OrderUpdate, PositionUpdate
 
@@ -23,21 +24,6 @@ __all__ = ["run_futures", "FuturesSummary"]
 
 _REFRESH = 0.5
 _QTY = Decimal("0.010")
-
-
-def fmt_decimal(value: Optional[Decimal], places: int = 2) -> str:
-    """As ``demo.fmt_decimal`` (this module may not import ``demo``: it is imported from there)."""
-    if value is None:
-        return "-"
-    text = f"{value:f}"
-    whole, _, frac = text.partition(".")
-    frac = frac.rstrip("0").ljust(places, "0")
-    return f"{whole}.{frac}" if frac else whole
-
-
-def _percentile(values: List[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
 
 
 class FuturesSummary:
@@ -214,8 +200,8 @@ def run_futures(args: argparse.Namespace, out: TextIO) -> FuturesSummary:
         stats = conn.stats()
         s.reconnects = int(stats["market"].get("reconnects", 0)) + int(stats["user_data"].get("reconnects", 0))
         if screen.latencies:
-            s.latency_p50_ms = _percentile(screen.latencies, 0.50)
-            s.latency_p99_ms = _percentile(screen.latencies, 0.99)
+            s.latency_p50_ms = percentile(screen.latencies, 0.50)
+            s.latency_p99_ms = percentile(screen.latencies, 0.99)
         driver.join(timeout=2.0)
         fake.stop()
     return screen.summary
