@@ -286,7 +286,7 @@ def test_zombie_link_is_replaced() -> None:
 def test_max_lifetime_rolls_over_make_before_break() -> None:
     """At max_lifetime a second link connects first, then the old one is closed: no outage, no
     reconciliation, and an event both links deliver during the overlap comes out once."""
-    harness = H(max_lifetime=5.0)  # the overlap before the switch is a tenth of it
+    harness = H(max_lifetime=3.0)  # the overlap before the switch is a tenth of it
     try:
         t = harness.start()
         assert wait_until(lambda: harness.s.reconciliations >= 1, scaled(5))

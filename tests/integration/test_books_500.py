@@ -80,6 +80,7 @@ def test_100_books_start_and_resync_storm_without_a_429(no_conn_threads: None) -
     run_many(100, 30)
 
 
+@pytest.mark.soak  # 4 s; the 100-book run above stays in make test
 def test_500_books_start_and_resync_storm_with_a_large_share(no_conn_threads: None) -> None:
     """Snapshots may use 90% of the budget: 2 x 500 x 5 = 5000 <= 5400 fits one window, no waiting."""
     run_many(500, 30, share=0.9)

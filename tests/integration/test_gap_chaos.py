@@ -43,9 +43,10 @@ class Case(NamedTuple):
         return f"{self.rate}-{self.fault}-{self.mode}-x{self.cycles}"
 
 
+# (klines with backfill: tests/integration/test_backfill_fake.py here, both rates in SOAK)
 FAST = [Case(200, "drop", "trade", 2), Case(200, "close", "nobackfill", 2), Case(200, "shutdown", "nobackfill", 1),
         Case(200, "throttle", "trade", 1), Case(200, "lifetime", "nobackfill", 1), Case(200, "drop", "agg", 1),
-        Case(200, "freeze", "kline", 1), Case(2000, "drop", "nobackfill", 1), Case(2000, "freeze", "trade", 1),
+        Case(2000, "drop", "nobackfill", 1), Case(2000, "freeze", "trade", 1),
         Case(2000, "freeze", "nobackfill", 1), Case(2000, "refuse", "trade", 1)]
 SOAK = ([Case(r, f, m, 3) for r in (200, 2000) for f in FAULTS for m in ("trade", "nobackfill")]
         + [Case(r, f, m, 2) for r in (200, 2000) for m in ("agg", "kline") for f in ("drop", "refuse")])

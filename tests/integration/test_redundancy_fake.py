@@ -99,6 +99,7 @@ def test_freeze_one_link(fake: FakeBinance, started: List[bc.Connector]) -> None
     assert c.stats()["market"]["reconnects"] == 0
 
 
+@pytest.mark.soak  # 4 s: drop, close and freeze of one link stay in make test
 def test_one_link_down_with_refused_reconnects(fake: FakeBinance, started: List[bc.Connector]) -> None:
     def fault() -> None:
         fake.refuse_handshakes(3.0)

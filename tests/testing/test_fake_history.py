@@ -106,7 +106,7 @@ def test_klines_rest_does_not_swallow_the_closing_event(gen: FakeBinance) -> Non
         col.close()
 
 
-@pytest.mark.parametrize("rate", [200, 2000])
+@pytest.mark.parametrize("rate", [pytest.param(200, marks=pytest.mark.soak), 2000])
 def test_generator_rate(gen: FakeBinance, rate: int) -> None:
     gen.start_trades("BTCUSDT", rate=rate)
     start_ids = len(gen.published_trade_ids("BTCUSDT"))
