@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol
 
 from .._core.userdata import USER_EVENT_TYPES, OrderTracker, parse_user_event, user_event_key
 from .._io.dispatch import Dispatcher
@@ -40,6 +40,44 @@ _log = logging.getLogger("binance_conn.user_data")
 _CAPACITY = 8192  # keys remembered, oldest forgotten first
 
 
+class OverlapFilter:
+    """The duplicate filter of a rollover overlap: while :attr:`deduping`, every delivered event's
+    natural key is remembered (the oldest forgotten past ``_CAPACITY``) and a second delivery is dropped
+    and counted.  Outside an overlap a caller pays one flag test per event (read without the lock)."""
+
+    def __init__(self) -> None:
+        self._dedupe_lock = threading.Lock()
+        self.deduping = False
+        self._seen: Dict[Any, None] = {}
+        self.duplicates = 0
+
+    def begin_overlap(self) -> None:
+        """A rollover starts: record what the old link delivers from now on."""
+        with self._dedupe_lock:
+            self.deduping = True
+
+    def end_overlap(self) -> None:
+        """The overlap is over: stop filtering and forget every key."""
+        with self._dedupe_lock:
+            self.deduping = False
+            self._seen.clear()
+
+    def _seen_before(self, key: Any) -> bool:
+        """True if ``key`` was delivered during the overlap (counted); None keys are never duplicates."""
+        if key is None:
+            return False
+        with self._dedupe_lock:
+            if not self.deduping:
+                return False
+            if key in self._seen:
+                self.duplicates += 1
+                return True
+            self._seen[key] = None
+            if len(self._seen) > _CAPACITY:
+                del self._seen[next(iter(self._seen))]
+            return False
+
+
 class HoldingLink(Protocol):
     """What delivery needs of a link (``conn.WsApiConn``): whether it holds its events, and the held ones."""
 
@@ -47,7 +85,7 @@ class HoldingLink(Protocol):
     held: List[Dict[str, Any]]
 
 
-class UserEventDelivery:
+class UserEventDelivery(OverlapFilter):
     """Parse + publish, duplicate filter and held events of one user-data session.
 
     Args:
@@ -64,12 +102,9 @@ class UserEventDelivery:
         self._stop_event = stop_event
         self._tracker = tracker
         self._tracker_lock = tracker_lock
-        self._dedupe_lock = threading.Lock()
+        OverlapFilter.__init__(self)  # deduping: set before a successor connects
         self._hold_lock = threading.Lock()
-        self.deduping = False  # set before a successor connects: read per event without the lock
-        self._seen: Dict[Tuple[Any, ...], None] = {}
         # counters (stats)
-        self.duplicates = 0
         self.events = 0
         self.malformed = 0  # payloads that did not parse (the reader counts bad frames)
         self.last_malformed: Optional[str] = None  # "<type>: <reason>" of the last one
@@ -137,32 +172,9 @@ class UserEventDelivery:
             "last_malformed_event": self.last_malformed,
         }
 
-    def begin_overlap(self) -> None:
-        """A rollover starts: record what the old link delivers from now on."""
-        with self._dedupe_lock:
-            self.deduping = True
-
-    def end_overlap(self) -> None:
-        """The overlap is over: stop filtering and forget every key."""
-        with self._dedupe_lock:
-            self.deduping = False
-            self._seen.clear()
-
     def is_duplicate(self, payload: Mapping[str, Any]) -> bool:
         """True if an event with this natural key was delivered during the overlap (counted)."""
-        key = user_event_key(payload)
-        if key is None:
-            return False
-        with self._dedupe_lock:
-            if not self.deduping:
-                return False
-            if key in self._seen:
-                self.duplicates += 1
-                return True
-            self._seen[key] = None
-            if len(self._seen) > _CAPACITY:
-                del self._seen[next(iter(self._seen))]
-            return False
+        return self._seen_before(user_event_key(payload))
 
     def hold(self, link: HoldingLink, payloads: List[Dict[str, Any]]) -> None:
         """Events read by a just-switched link before :meth:`release` ran: parked, else published (its reader)."""

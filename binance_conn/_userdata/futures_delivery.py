@@ -32,7 +32,7 @@ from .._core.futures_userevents import (
 from .._core.userdata import OrderTracker
 from .._io.dispatch import Dispatcher
 from ..events import BalanceUpdate, OrderUpdate, PositionUpdate
-from .delivery import BALANCE_TOPIC, ORDER_TOPIC
+from .delivery import BALANCE_TOPIC, ORDER_TOPIC, OverlapFilter
 
 __all__ = ["POSITION_TOPIC", "TRADE_LITE_TOPIC", "MARGIN_CALL_TOPIC", "ACCOUNT_CONFIG_TOPIC", "ALGO_ORDER_TOPIC",
            "FUTURES_TOPICS", "FuturesDelivery"]
@@ -51,7 +51,7 @@ _TOPIC_OF = {"TradeLite": TRADE_LITE_TOPIC, "MarginCall": MARGIN_CALL_TOPIC,
              "AlgoOrderUpdate": ALGO_ORDER_TOPIC}
 
 
-class FuturesDelivery:
+class FuturesDelivery(OverlapFilter):
     """Parse + apply + publish for one futures session (``lock``: the session's, guards tracker and book)."""
 
     def __init__(self, exchange: str, dispatcher: Dispatcher, stop_event: threading.Event, tracker: OrderTracker,
@@ -70,32 +70,10 @@ class FuturesDelivery:
         self.stale_positions = 0
         self.last_malformed: Optional[str] = None
         self.last_bad_frame: Optional[str] = None
-        self.deduping = False  # a rollover overlap: both links deliver
-        self.duplicates = 0
-        self._seen: Dict[Any, None] = {}
-        self._dedupe_lock = threading.Lock()
-
-    def begin_overlap(self) -> None:
-        with self._dedupe_lock:
-            self.deduping = True
-
-    def end_overlap(self) -> None:
-        with self._dedupe_lock:
-            self.deduping = False
-            self._seen.clear()
+        OverlapFilter.__init__(self)  # deduping: a rollover overlap, both links deliver
 
     def _is_duplicate(self, payload: Dict[str, Any]) -> bool:
-        key = futures_event_key(payload)
-        if key is None:
-            return False
-        with self._dedupe_lock:
-            if not self.deduping:
-                return False
-            if key in self._seen:
-                self.duplicates += 1
-                return True
-            self._seen[key] = None
-            return False
+        return self._seen_before(futures_event_key(payload))
 
     def bad_frame(self, sample: bytes) -> None:
         self.malformed += 1
