@@ -53,7 +53,9 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-base
 	$(PIP_INSTALL) -e ".[dev]"
 	touch $@
 
+# The shared-limits and hub tests run a real redis-server on loopback (installed if missing).
 test: $(VENV)/.stamp-test
+	@bash .ci/ensure-redis
 	$(BIN)/pytest -q -p no:cacheprovider --timeout=60 $(PYTEST_ARGS)
 
 test-all:
@@ -82,6 +84,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/backfill_bench.py
 
 soak: $(VENV)/.stamp-test
+	@bash .ci/ensure-redis
 	$(BIN)/pytest -q -p no:cacheprovider -m soak --timeout=1800 $(PYTEST_ARGS)
 
 clean:

@@ -336,6 +336,25 @@ class RateLimitConfig:
     weight_limit: Optional[int] = None
     """Per-minute weight budget; None = from exchangeInfo (6000 until known)."""
     enabled: bool = True
+    shared_redis_url: Optional[str] = field(default=None, repr=False)
+    """``with_shared_limits``: the Redis holding the weight windows, order counts, ban gate and
+    connection-attempt budget shared by every process using the same ``shared_key``
+    (None: this process limits itself alone). Not in ``repr``: it may hold a password."""
+    shared_key: Optional[str] = None
+    """The egress key of the shared budget (None: the REST host, ``scheme://netloc``)."""
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    """``with_recording``: every raw frame and REST response, with receive timestamps, to
+    compressed JSON Lines files (``conn.record(path)`` starts the same at run time)."""
+
+    path: str
+    """The file to write (``.jsonl.gz``); rotated files get a numbered suffix."""
+    max_bytes: Optional[int] = None
+    """Rotate once the compressed file reaches this size (None: no size limit)."""
+    rotate_seconds: Optional[float] = None
+    """Rotate after this many seconds (None: no time limit)."""
 
 
 @dataclass(frozen=True)
@@ -394,6 +413,7 @@ class Config:
     debug: bool = False
     tls: TlsConfig = field(default_factory=TlsConfig)
     order_book: OrderBookConfig = field(default_factory=OrderBookConfig)
+    recording: Optional[RecordingConfig] = None
 
     @staticmethod
     def builder() -> "ConfigBuilder":
@@ -403,6 +423,44 @@ class Config:
     @property
     def backoff(self) -> BackoffConfig:
         return self.retry.backoff
+
+
+def _redis_url(fieldname: str, url: Any, *, check_extra: bool = False) -> Optional[str]:
+    """A ``redis://``, ``rediss://`` or ``unix://`` URL (None passes through); ``check_extra``:
+    redis-py must be importable (the ``binance_conn[redis]`` extra)."""
+    if url is None:
+        return None
+    if check_extra and importlib.util.find_spec("redis") is None:
+        raise ValidationError(fieldname, "<redis url>", "needs redis-py: pip install 'binance_conn[redis]'")
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError(fieldname, url, "must be a redis://, rediss:// or unix:// URL")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
+        raise ValidationError(fieldname, _mask_userinfo(url),
+                              "must be a redis://, rediss:// or unix:// URL with a host")
+    return url.strip()
+
+
+def _optional_text(fieldname: str, value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(fieldname, value, "must be a non-empty string")
+    return value.strip()
+
+
+def _recording(v: Mapping[str, Any]) -> Optional[RecordingConfig]:
+    path = v.get("recording_path")
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise ValidationError("recording.path", path, "must be a file path")
+    max_bytes = v.get("recording_max_bytes")
+    if max_bytes is not None:
+        max_bytes = _int_range("recording.max_bytes", max_bytes, 4096)
+    seconds = v.get("recording_rotate_seconds")
+    return RecordingConfig(path=str(path), max_bytes=max_bytes,
+                           rotate_seconds=None if seconds is None else _positive("recording.rotate_seconds", seconds))
 
 
 def new_config() -> "ConfigBuilder":
@@ -779,6 +837,23 @@ class ConfigBuilder:
                 self._set(key, value)
         return self
 
+    def with_shared_limits(self, redis_url: str, key: Optional[str] = None) -> "ConfigBuilder":
+        """Share the request-weight windows, order counts, the 429/418 ban gate and the
+        connection-attempt budget through Redis with every process (on any host) using the
+        same Redis and ``key`` (default: the REST host; one key per egress IP).  Needs the
+        ``binance_conn[redis]`` extra.  Redis unreachable: local limiting, a WARNING, and
+        reconnecting in the background; no call waits longer than ``max_wait``."""
+        self._set("shared_redis_url", redis_url)
+        return self._set("shared_key", key)
+
+    def with_recording(self, path: str, *, max_bytes: Optional[int] = None,
+                       rotate_seconds: Optional[float] = None) -> "ConfigBuilder":
+        """Record every raw frame and REST response to ``path`` (gzip JSON Lines), rotating
+        by size and/or time; replay with ``FakeBinance.replay(path)``."""
+        self._set("recording_path", path)
+        self._set("recording_max_bytes", max_bytes)
+        return self._set("recording_rotate_seconds", rotate_seconds)
+
     def with_debug(self, debug: bool = True) -> "ConfigBuilder":
         """Add stack traces to error details."""
         return self._set("debug", debug)
@@ -878,7 +953,10 @@ class ConfigBuilder:
             max_wait=_non_negative("rate_limit.max_wait", v.get("max_wait", RateLimitConfig.max_wait)),
             weight_limit=weight_limit,
             enabled=bool(v.get("rate_limit_enabled", True)),
+            shared_redis_url=_redis_url("rate_limit.shared_redis_url", v.get("shared_redis_url"), check_extra=True),
+            shared_key=_optional_text("rate_limit.shared_key", v.get("shared_key")),
         )
+        recording = _recording(v)
 
         overflow = v.get("overflow", OverflowPolicy.DROP_OLDEST)
         try:
@@ -922,6 +1000,7 @@ class ConfigBuilder:
             debug=bool(debug),
             tls=tls,
             order_book=order_book,
+            recording=recording,
         )
 
     @staticmethod
@@ -976,7 +1055,7 @@ class ConfigBuilder:
                 _MASK
                 if k in ("api_secret", "private_key", "private_key_password") and val
                 else _mask_userinfo(val)
-                if k == "proxy" and isinstance(val, str)
+                if k in ("proxy", "shared_redis_url") and isinstance(val, str)
                 else val
             )
             for k, val in self._v.items()

@@ -57,6 +57,7 @@ from ._core import streams as stream_names
 from ._core.pacing import ConnectionBudget
 from ._futures import FUTURES_TOPICS, FuturesConnectorMixin, make_futures_user
 from ._futures_market import FuturesMarketMixin
+from ._health import HealthMixin
 from ._io.dispatch import Dispatcher, Subscription
 from ._io.groups import SubscriptionGroup
 from ._io.netenv import WsTransportFactory
@@ -64,6 +65,7 @@ from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC, GAP_TOPIC
 from ._market.books import BOOK_PREFIX, BookManager, RestSnapshots, book_topic
 from ._market.gaps import GapMonitor
 from ._market.session import MarketSession
+from ._recording import RecordingMixin
 from ._rest.tracking import TrackingRestClient
 from ._userdata.futures_client import make_ws_api_client
 from ._userdata.session import (
@@ -93,7 +95,7 @@ _ALL: "weakref.WeakSet[Connector]" = weakref.WeakSet()
 _STOPPED, _RUNNING, _STOPPING = "stopped", "running", "stopping"
 
 
-class Connector(FuturesMarketMixin, FuturesConnectorMixin):
+class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, HealthMixin):
     """A thread-safe connection to one exchange (API.md "Connector lifecycle").
 
     Args:

@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator, List
+from typing import TYPE_CHECKING, Iterator, List
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -24,6 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _helpers import scaled, wait_until  # noqa: E402
 
+if TYPE_CHECKING:
+    from _redis import RedisServer
+
 __all__ = ["scaled", "wait_until"]
 
 @pytest.fixture
@@ -35,3 +38,36 @@ def no_thread_leak() -> Iterator[None]:
     def leaked() -> List[threading.Thread]:
         return [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert wait_until(lambda: not leaked(), timeout=5.0), f"leaked threads: {leaked()}"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator["RedisServer"]:
+    """One real redis-server for the session (tests use their own keys: see ``redis_url``)."""
+    from _redis import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: "RedisServer") -> Iterator[str]:
+    """The session's Redis URL, flushed before each test (tests never share keys)."""
+    if not redis_server.ping():  # a test killed it: bring it back
+        redis_server.start()
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+@pytest.fixture
+def private_redis() -> Iterator["RedisServer"]:
+    """A redis-server of the test's own, for killing and restarting mid-run."""
+    from _redis import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()

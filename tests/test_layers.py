@@ -80,7 +80,8 @@ ROOMS = {
     "_api": {"_core"},
     "_market": {"_io", "_core"},
     "_userdata": {"_io", "_core", "_api"},
-    "_rest": {"_io", "_core", "_api"},
+    "_rest": {"_io", "_core", "_api", "_redis"},
+    "_redis": {"_io", "_core"},
 }
 NETWORK_LIBS = {"requests", "urllib3", "websocket"}
 
