@@ -465,7 +465,10 @@ class FuturesUserSession(FuturesReconciler):
         self._on_ready_change()
         if not self.stopping and self.fatal is None:
             _log.warning("futures user-data connection lost: %s", reason, extra={"reason": reason})
-            self._update_state(_monotonic())
+            if not self._update_state(_monotonic()) and reason.startswith("internal error"):
+                # already shown as down: a crash is never silent
+                publish_connection_events(self.dispatcher, self.exchange, self.name,
+                                          [(S.RECONNECTING, reason)], None, self.stop_event)
 
     def _on_fatal(self, error: BinanceError) -> None:
         if not isinstance(error, AuthenticationError):
@@ -548,10 +551,11 @@ class FuturesUserSession(FuturesReconciler):
             deadline = d
         return max(0.0, min(_MAX_SLEEP, deadline - _monotonic()))
 
-    def _update_state(self, now: float) -> None:
+    def _update_state(self, now: float) -> bool:
+        """Fold the link's state into ``ready`` and the connection events; True: events went out."""
         with self._lock:
             if self.fatal is not None or not self._launched:
-                return
+                return False
             up = self.transport is not None and self.life.is_ready
             reason = "user data stream connected" if up else (self.last_loss_reason or "connecting")
             emitted, _ = self.status.update(up, not up, reason, now)
@@ -560,6 +564,7 @@ class FuturesUserSession(FuturesReconciler):
         if was != up:
             self._on_ready_change()
         publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log, self.stop_event)
+        return bool(emitted)
 
     # ------------------------------------------------------------------ worker thread (REST)
     def _worker(self) -> None:

@@ -388,7 +388,11 @@ class UserDataLink(RolloverExecutor):
             if not self.stopping and self.fatal is None:
                 _log.warning("user-data connection lost: %s", reason, extra={"reason": reason})
                 # Published now, not at the next tick: a reconnect faster than a tick is still an outage.
-                self._update_state(_monotonic())
+                if not self._update_state(_monotonic()) and reason.startswith("internal error"):
+                    # Already shown as down (a crash before the reconnect was reported up): a crash
+                    # is never silent, so the new reason goes out as RECONNECTING.
+                    publish_connection_events(self.dispatcher, self.exchange, self.name,
+                                              [(S.RECONNECTING, reason)], None, self.stop_event)
 
     def _on_fatal(self, error: BinanceError) -> None:
         if not isinstance(error, AuthenticationError):
@@ -495,16 +499,16 @@ class UserDataLink(RolloverExecutor):
         link = self._primary
         return link is not None and self._open.is_set() and link.life.is_ready
 
-    def _update_state(self, now: float) -> None:
+    def _update_state(self, now: float) -> bool:
         """Fold the primary's state into ``ready`` and the connection events (ticker, or a reader
-        reporting a loss); ``_status_lock`` keeps the events of both in order."""
+        reporting a loss); ``_status_lock`` keeps the events of both in order. True: events went out."""
         with self._status_lock:
-            self._update_state_locked(now)
+            return self._update_state_locked(now)
 
-    def _update_state_locked(self, now: float) -> None:
+    def _update_state_locked(self, now: float) -> bool:
         with self._lock:
             if self.fatal is not None or not self._launched:
-                return
+                return False
             up = self._is_up()
             if up:
                 reason = "user data subscribed" if self._topics else "WebSocket API connected"
@@ -523,6 +527,7 @@ class UserDataLink(RolloverExecutor):
         if was != up:
             self._on_ready_change()
         self._emit(emitted)
+        return bool(emitted)
 
     def _emit(self, emitted: List[Emitted]) -> None:
         publish_connection_events(self.dispatcher, self.exchange, self.name, emitted, _log, self.stop_event)
