@@ -24,6 +24,10 @@ OLDEST := $(firstword $(SUPPORTED))
 # many interpreters run at once (the suite mostly waits on timers, not on the CPU).
 SKIP ?=
 JOBS ?= 1
+# make test: pytest processes side by side (pytest-xdist, whole files per process, so a file's
+# fixtures stay together). The suite mostly waits on timers, so 3 beat the 2 cores; 1: serial.
+PARALLEL ?= 3
+XDIST := $(if $(filter-out 0 1,$(PARALLEL)),-n $(PARALLEL) --dist loadfile,)
 
 .PHONY: test test-all test-min print-oldest lint demo bench soak clean help
 
@@ -56,7 +60,7 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-base
 # The shared-limits and hub tests run a real redis-server on loopback (installed if missing).
 test: $(VENV)/.stamp-test
 	@bash .ci/ensure-redis
-	$(BIN)/pytest -q -p no:cacheprovider --timeout=60 $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider --timeout=60 $(XDIST) $(PYTEST_ARGS)
 
 test-all:
 	@bash .ci/test-all --jobs "$(JOBS)" --skip "$(SKIP)" -- $(SUPPORTED)
