@@ -111,3 +111,15 @@ def test_reconciliation_crash_tears_down_and_reconciles_again(h: Harness, caplog
     _recovered(h, "user-data reconciliation", caplog)
     assert wait_until(lambda: h.link.reconciler.reconciliations >= 1, timeout=10)
     assert len(h.net.transports) >= 3  # first, after the drop, after the crash
+
+
+def test_crash_while_already_shown_down_still_publishes_its_reason(h: Harness, caplog: pytest.LogCaptureFixture,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race behind an old flake: a reconciliation crash tears down a link whose reconnect
+    was not yet reported up, so folding the state emits nothing; the crash must still show."""
+    h.start()
+    monkeypatch.setattr(h.link, "_update_state", lambda now: False)  # the status already shows it down
+    h.link._reconcile_crashed(RuntimeError("injected reconcile"))
+    down = h.conn_event(lambda e: e.state is S.RECONNECTING and "internal error in reconciliation" in e.reason)
+    assert down.session == "user_data"
+    h.expected_crashes = 0  # torn down directly, no thread crashed
