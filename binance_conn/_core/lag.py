@@ -157,9 +157,9 @@ def _quantile(counts: Sequence[int], max_ms: float, q: float) -> Optional[float]
     lower = 0.0
     for bound, n in zip(BUCKETS_MS + (math.inf,), counts):
         if n and seen + n >= rank:
-            upper = min(bound, max_ms) if max_ms >= lower else bound
-            if math.isinf(upper):
+            if math.isinf(bound):  # above the last bound: all we know is the max
                 return max_ms
+            upper = min(bound, max_ms)
             return min(lower + (upper - lower) * ((rank - seen) / n), max_ms)
         seen += n
         lower = bound
