@@ -88,7 +88,7 @@ def test_scrape_sees_reconnect_gap_slow_subscriber_and_ban(fake: FakeBinance) ->
 
         # a slow subscriber: its queue fills (4) and the oldest are dropped
         sid = str(slow_sub.id)
-        for i in range(30):
+        for _ in range(30):
             fake.publish_trade("BTCUSDT", "100", "1")
         assert wait_until(lambda: (value(scrape(server.url), "binance_conn_subscriber_dropped_total",
                                          topic="btcusdt@trade", subscriber=sid) or 0) > 0)
