@@ -26,13 +26,14 @@ import bisect
 import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-__all__ = ["BUCKETS_MS", "ClockOffset", "LagHistogram", "merge", "summary"]
+__all__ = ["BUCKETS_MS", "MICROS_EPOCH", "ClockOffset", "LagHistogram", "merge", "summary"]
 
 BUCKETS_MS: Tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
                                  10000.0, 30000.0, 60000.0)
 """Upper bounds (ms, inclusive) of the lag buckets; one more bucket catches everything above."""
 
-_MICROS = 100_000_000_000_000  # an epoch above this (year 5138 in ms) is in microseconds
+MICROS_EPOCH = 100_000_000_000_000
+"""An epoch above this (year 5138 in ms) is in microseconds."""
 
 
 class ClockOffset:
@@ -61,27 +62,26 @@ class ClockOffset:
 class LagHistogram:
     """Counts of lags (ms) per bucket of :data:`BUCKETS_MS`, with sum, count and max.
 
-    ``record`` / ``add``: the owning worker thread only.  Every read: any thread."""
+    ``record`` / ``add``: the owning worker thread only (the dispatch worker inlines ``record``:
+    keep the two alike).  Every read: any thread."""
 
-    __slots__ = ("counts", "sum_ms", "count", "max_ms", "last_ms")
+    __slots__ = ("counts", "sum_ms", "max_ms", "last_ms")
 
     def __init__(self) -> None:
         self.counts: List[int] = [0] * (len(BUCKETS_MS) + 1)
         self.sum_ms = 0.0
-        self.count = 0
         self.max_ms = 0.0
         self.last_ms: Optional[float] = None  # the latest event's lag: what a health check wants now
 
     def record(self, now_ms: float, event_time: int) -> None:
         """One event stamped ``event_time`` (server epoch ms or µs) seen at server time ``now_ms``."""
-        if event_time > _MICROS:
+        if event_time > MICROS_EPOCH:
             event_time = event_time // 1000
         lag = now_ms - event_time
         if lag < 0.0:
             lag = 0.0
         self.counts[bisect.bisect_left(BUCKETS_MS, lag)] += 1
         self.sum_ms += lag
-        self.count += 1
         self.last_ms = lag
         if lag > self.max_ms:
             self.max_ms = lag
@@ -91,10 +91,14 @@ class LagHistogram:
         lag = lag_ms if lag_ms > 0.0 else 0.0
         self.counts[bisect.bisect_left(BUCKETS_MS, lag)] += 1
         self.sum_ms += lag
-        self.count += 1
         self.last_ms = lag
         if lag > self.max_ms:
             self.max_ms = lag
+
+    @property
+    def count(self) -> int:
+        """Lags recorded (the sum of the bucket counts)."""
+        return sum(list(self.counts))
 
     def quantile(self, q: float) -> Optional[float]:
         """The ``q`` quantile (0..1) in ms from the buckets, or None when nothing was recorded."""
@@ -112,7 +116,7 @@ class LagHistogram:
     def copy(self) -> "LagHistogram":
         h = LagHistogram()
         h.counts = list(self.counts)
-        h.sum_ms, h.count, h.max_ms, h.last_ms = self.sum_ms, self.count, self.max_ms, self.last_ms
+        h.sum_ms, h.max_ms, h.last_ms = self.sum_ms, self.max_ms, self.last_ms
         return h
 
 
@@ -124,7 +128,6 @@ def merge(hists: Iterable[LagHistogram]) -> LagHistogram:
         for i, n in enumerate(list(h.counts)):
             counts[i] += n
         out.sum_ms += h.sum_ms
-        out.count += h.count
         out.max_ms = max(out.max_ms, h.max_ms)
         last = h.last_ms
         if last is not None and (out.last_ms is None or last > out.last_ms):
@@ -139,7 +142,7 @@ def summary(h: LagHistogram) -> Dict[str, Any]:
     n = sum(counts)
     if not n:
         return {"count": 0, "mean_ms": None, "p50_ms": None, "p99_ms": None, "max_ms": None, "last_ms": None}
-    return {"count": n, "mean_ms": round(h.sum_ms / max(1, h.count), 1),
+    return {"count": n, "mean_ms": round(h.sum_ms / n, 1),
             "p50_ms": _round(_quantile(counts, h.max_ms, 0.5)), "p99_ms": _round(_quantile(counts, h.max_ms, 0.99)),
             "max_ms": round(h.max_ms, 1), "last_ms": _round(h.last_ms)}
 
