@@ -260,6 +260,8 @@ class MetricsServer:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 10.0  # a client that stalls cannot hold a handler thread for long
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 server._answer(self)
 

@@ -94,3 +94,22 @@ def test_slow_subscriber_drops_show_in_health(fake: FakeBinance) -> None:
     finally:
         gate.set()
         assert conn.stop(5)
+
+
+def test_futures_connector_measures_its_clock_and_lag() -> None:
+    with FakeBinance(product="usdm", seed=7) as fake:
+        fake.skew_clock(-2000)
+        conn = fast_conn(fake)
+        rec = Recorder()
+        conn.on_agg_trade("BTCUSDT", rec)
+        try:
+            conn.start()
+            assert conn.wait_ready(10) and wait_synced(conn, -2000)
+            fake.publish_trade("BTCUSDT", "100", "1")
+            assert wait_until(lambda: len(rec.items) == 1)
+            h = conn.health()
+            assert h["ready"] and h["clock_synced"] and h["worst_lag_ms"] is not None and h["worst_lag_ms"] < 500
+            calls = conn.rest.call_counts  # type: ignore[attr-defined]
+            assert calls.get(("/fapi/v1/time", "200"), 0) >= 1 and calls.get(("/fapi/v1/ping", "200"), 0) >= 1
+        finally:
+            assert conn.stop(5)
