@@ -28,6 +28,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from ._core.lag import BUCKETS_MS
+from ._io.guard import ThreadGuard
 from .enums import BookState, ConnectionState
 from .errors import ValidationError
 
@@ -92,7 +93,8 @@ class ConnectorCollector:
 
     ``collect()`` runs on the scraping thread: it reads each connector's counters (a few short
     locks, no network).  A connector whose figures cannot be read is logged and left out of that
-    scrape; the others are still exported.
+    scrape (logged, and reported to its ``on_error`` as an
+    :class:`~binance_conn.errors.InternalError`); the others are still exported.
     """
 
     def __init__(self) -> None:
@@ -141,9 +143,8 @@ class ConnectorCollector:
         for name, conn in conns:
             try:
                 self._fill(families, name, conn)
-            except Exception:  # noqa: BLE001 - one connector's trouble must not fail the whole scrape
-                _log.exception("metrics of connector %r could not be read; left out of this scrape", name,
-                               extra={"connector": name})
+            except Exception as exc:  # noqa: BLE001 - one connector's trouble must not fail the whole scrape
+                _crashed(conn, f"metrics collector (connector {name!r}, left out of this scrape)", exc)
         return iter(families.values())
 
     @staticmethod
@@ -207,6 +208,11 @@ class ConnectorCollector:
         f["binance_conn_rest_ban_seconds_left"].add_metric([c], float(left))
 
 
+def _crashed(conn: "Connector", component: str, exc: BaseException) -> None:
+    """Log ``exc`` with its traceback and report it through ``conn``'s ``on_error`` (an InternalError)."""
+    ThreadGuard(_log, conn.exchange, conn._on_callback_error).crashed(component, exc)
+
+
 _COLLECTORS: "weakref.WeakKeyDictionary[Any, ConnectorCollector]" = weakref.WeakKeyDictionary()
 _COLLECTORS_LOCK = threading.Lock()
 
@@ -248,7 +254,8 @@ class MetricsServer:
 
     ``port`` / ``url``: where it listens (``port=0`` picks a free one).  :meth:`stop` (any thread,
     idempotent, returns within ``timeout``) closes it; also a context manager.  An error while
-    answering is logged and answered 500; the server goes on serving.
+    answering is logged, reported to the connector's ``on_error`` (an ``InternalError``) and
+    answered 500; the server goes on serving.
     """
 
     def __init__(self, conn: "Connector", registry: Any, addr: str, port: int) -> None:
@@ -300,7 +307,7 @@ class MetricsServer:
             else:
                 body, status, ctype = b"not found: try /metrics or /health\n", 404, "text/plain"
         except Exception as exc:  # noqa: BLE001 - answer 500, keep serving
-            _log.exception("metrics server: %s failed", path, extra={"path": path})
+            _crashed(self._conn, f"metrics server ({path})", exc)
             body, status, ctype = f"error: {type(exc).__name__}\n".encode(), 500, "text/plain"
         req.send_response(status)
         req.send_header("Content-Type", ctype)

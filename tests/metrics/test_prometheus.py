@@ -14,7 +14,7 @@ from _metrics_helpers import Recorder, conn_threads, fast_conn, wait_synced
 
 import binance_conn as bc
 import binance_conn.metrics as bcm
-from binance_conn.errors import IPBannedError, ValidationError
+from binance_conn.errors import InternalError, IPBannedError, ValidationError
 from binance_conn.testing import FakeBinance
 
 _SAMPLE = re.compile(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$')
@@ -175,17 +175,26 @@ def test_a_failing_connector_is_left_out_and_the_server_recovers(fake: FakeBinan
                                                                  monkeypatch: pytest.MonkeyPatch,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
     conn = fast_conn(fake)
-    with bcm.serve(conn, port=0, name="x") as server:
-        monkeypatch.setattr(conn, "stats", lambda: 1 / 0)
-        s = scrape(server.url)  # the scrape still answers; the connector is left out
-        assert value(s, "binance_conn_up", connector="x") is None
-        assert "could not be read" in caplog.text
-        monkeypatch.setattr(conn, "health", lambda: 1 / 0)
-        r = requests.get(server.url + "/health", timeout=5)
-        assert r.status_code == 500 and "ZeroDivisionError" in r.text
-        monkeypatch.undo()
-        assert value(scrape(server.url), "binance_conn_up", connector="x") == 0.0
-        assert requests.get(server.url + "/nope", timeout=5).status_code == 404
+    errors = Recorder()
+    conn.on_error(errors)
+    conn.start()
+    try:
+        with bcm.serve(conn, port=0, name="x") as server:
+            monkeypatch.setattr(conn, "stats", lambda: 1 / 0)
+            s = scrape(server.url)  # the scrape still answers; the connector is left out
+            assert value(s, "binance_conn_up", connector="x") is None
+            assert "metrics collector" in caplog.text and "ZeroDivisionError" in caplog.text
+            monkeypatch.setattr(conn, "health", lambda: 1 / 0)
+            r = requests.get(server.url + "/health", timeout=5)
+            assert r.status_code == 500 and "ZeroDivisionError" in r.text
+            assert wait_until(lambda: len(errors.items) == 2)
+            assert all(isinstance(e, InternalError) for e in errors.items)
+            assert [e.details["component"].split(" ")[1] for e in errors.items] == ["collector", "server"]
+            monkeypatch.undo()
+            assert value(scrape(server.url), "binance_conn_up", connector="x") is not None
+            assert requests.get(server.url + "/nope", timeout=5).status_code == 404
+    finally:
+        assert conn.stop(5)
     assert not any(t.name == f"binance_conn-metrics-{server.port}" for t in threading.enumerate())
     server.stop()  # idempotent
 
