@@ -97,10 +97,13 @@ def test_scrape_sees_reconnect_gap_slow_subscriber_and_ban(fake: FakeBinance) ->
         gate.set()
         assert wait_until(lambda: value(scrape(server.url), "binance_conn_subscriber_queue_depth",
                                         topic="btcusdt@trade", subscriber=sid) == 0.0)
-        s = scrape(server.url)
-        lag_count = value(s, "binance_conn_event_lag_seconds_count", stream="btcusdt@trade")
-        assert lag_count is not None and lag_count == value(s, "binance_conn_subscriber_delivered_total",
-                                                            topic="btcusdt@trade", subscriber=sid)
+
+        def lag_counts_every_delivery() -> bool:  # the last callback may still be running: wait for it
+            s = scrape(server.url)
+            lag_count = value(s, "binance_conn_event_lag_seconds_count", stream="btcusdt@trade")
+            return lag_count is not None and lag_count == value(
+                s, "binance_conn_subscriber_delivered_total", topic="btcusdt@trade", subscriber=sid)
+        assert wait_until(lag_counts_every_delivery)
 
         # a ban (HTTP 418): the gate closes, the prober's pings are refused without contacting Binance
         fake.fail_next(1, status=418, code=-1003, msg="Way too much request weight used; IP banned until 1.",
