@@ -197,8 +197,8 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
             user.track_placed(response)
 
     def _rest_ping(self, timeout: float) -> None:
-        # probe(): at most `timeout` in total, and cut at once by stop() (never outlives it).
-        self.rest.probe(timeout)
+        # probe(): at most `timeout` in total, and cut at once by stop(); then the clock offset (_health.py).
+        self._probe_rest(timeout)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -586,6 +586,7 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
             "user_data": user,
             "gaps": self._gaps.stats(),  # gaps, missing, backfilled, unfilled, duplicates; per stream/subscriber
             "books": self._books.stats(),
+            "lag": self._lag_stats(),  # event time -> callback, ms: overall and per stream (_health.py)
             # why the last failed connect attempt failed (market first), e.g. "certificate: ..."
             "last_connect_error": market.get("last_connect_error") or user.get("last_connect_error"),
         }

@@ -50,6 +50,8 @@ class DemoSummary:
         self.unfilled = 0
         self.latency_p50_ms: Optional[float] = None
         self.latency_p99_ms: Optional[float] = None
+        self.lag: Dict[str, Any] = {}  # conn.stats()["lag"]["overall"]
+        self.clock_offset_ms: Optional[int] = None
         self.stopped_cleanly = False
 
     def lines(self) -> List[str]:
@@ -70,7 +72,16 @@ class DemoSummary:
                 f"  latency     p50 {self.latency_p50_ms:.1f} ms, p99 {self.latency_p99_ms:.1f} ms "
                 "(exchange event time -> callback, ms clock)"
             )
+        if self.lag.get("count"):
+            lag = self.lag
+            out.append(f"  event lag   p50 {lag['p50_ms']} ms, p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms "
+                       f"over {lag['count']} events (Binance clock, offset {self.clock_offset_ms} ms)")
         out.append(f"  stopped     {'cleanly, every thread joined' if self.stopped_cleanly else 'NOT in time'}")
+        out += ["Where to look next (README \"Metrics and health\"):",
+                '  conn.stats()["lag"]                 event lag per stream: p50/p99/max, clock offset',
+                "  conn.health()                       a JSON-able dict for a web health route",
+                "  binance_conn.metrics.serve(conn)    Prometheus /metrics and /health (pip install "
+                "'binance_conn[metrics]')"]
         return out
 
 
@@ -243,6 +254,7 @@ def run(args: argparse.Namespace, out: TextIO) -> Any:
         s.subscriber_drops = sum(
             int(sub.get("dropped", 0)) for subs in stats["subscribers"].values() for sub in subs
         ) + int(stats.get("dropped_at_stop", 0))
+        s.lag, s.clock_offset_ms = stats["lag"]["overall"], stats["lag"]["clock_offset_ms"]
         if screen.latencies:
             s.latency_p50_ms = percentile(screen.latencies, 0.50)
             s.latency_p99_ms = percentile(screen.latencies, 0.99)

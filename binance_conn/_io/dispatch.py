@@ -23,6 +23,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
+from .._core.lag import ClockOffset, LagHistogram
 from ..enums import OverflowPolicy
 from ..errors import BinanceError, ValidationError
 from .guard import ThreadGuard
@@ -59,13 +60,16 @@ class Dispatcher:
         exchange: carried by the :class:`~binance_conn.errors.InternalError` a crashed worker reports.
         error_topic: callbacks on this topic that raise are only logged, never passed to ``on_error``
             (which may publish to this topic: no feedback loop).
+        measure_lag: each callback subscriber records the lag of events with an ``event_time``
+            (:mod:`._core.lag`) once :attr:`clock_offset` is set (the connector sets it from REST).
 
     Any method, any thread.  Starts stopped: subscribing works; no thread runs, ``publish`` ignores events.
     """
 
     def __init__(self, *, on_error: Optional[ErrorHook] = None, on_topics_changed: Optional[TopicsHook] = None,
                  buffer: int = 10_000, overflow: Union[OverflowPolicy, str] = OverflowPolicy.DROP_OLDEST,
-                 error_topic: Optional[str] = None, name: str = "binance_conn", exchange: str = "") -> None:
+                 error_topic: Optional[str] = None, name: str = "binance_conn", exchange: str = "",
+                 measure_lag: bool = True) -> None:
         self._on_error = on_error
         self._on_topics_changed = on_topics_changed
         self._buffer, self._overflow = _checked(buffer, overflow)
@@ -80,6 +84,7 @@ class Dispatcher:
         self._hook_lock = threading.Lock()
         self._guard = ThreadGuard(_log, exchange, self._report_internal)
         self.last_stop_dropped = 0  # events the last stop() dropped (deadline, or own callback)
+        self.clock_offset: Optional[ClockOffset] = ClockOffset() if measure_lag else None
 
     @property
     def crashes(self) -> int:
@@ -230,6 +235,18 @@ class Dispatcher:
         with self._lock:
             items = [(t, list(subs)) for t, subs in self._topics.items()]
         return {t: [s.snapshot() for s in subs] for t, subs in items}
+
+    def lag_histograms(self) -> Dict[str, List[LagHistogram]]:
+        """Topic -> the event-lag histograms of its current callback subscribers (live objects: read only).
+        Any thread."""
+        with self._lock:
+            items = [(t, list(subs)) for t, subs in self._topics.items()]
+        out: Dict[str, List[LagHistogram]] = {}
+        for topic, subs in items:
+            hists = [h for h in (s.lag for s in subs) if h is not None]
+            if hists:
+                out[topic] = hists
+        return out
 
     def start(self) -> None:
         """Open intake, start a worker per callback subscriber; idempotent; any thread (also a

@@ -26,6 +26,7 @@ own path (the host's ``_callback_failed``); an exception in this module's own co
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import queue as queue_mod
@@ -33,6 +34,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, Optional, Protocol
 
+from .._core.lag import BUCKETS_MS, MICROS_EPOCH, ClockOffset, LagHistogram
 from ..enums import OverflowPolicy
 from .guard import ThreadGuard, run_guarded
 
@@ -51,6 +53,7 @@ class SubscriberHost(Protocol):
     """What a subscriber needs of its dispatcher (a Protocol: no import cycle)."""
 
     _guard: ThreadGuard
+    clock_offset: Optional[ClockOffset]  # None: no event lag measured (see _core/lag.py)
 
     def unsubscribe(self, sub: Subscription) -> bool: ...
 
@@ -122,6 +125,11 @@ class Subscription:
     @property
     def pending(self) -> int:
         return 0
+
+    @property
+    def lag(self) -> Optional[LagHistogram]:
+        """Event lag (Binance event time -> callback) of this subscriber's events, or None (not measured)."""
+        return None
 
     @property
     def blocked_since(self) -> Optional[float]:
@@ -216,7 +224,8 @@ class _Run:
 
 class CallbackSubscription(Subscription):
     __slots__ = ("_callback", "_maxsize", "_is_block", "_dq", "_wake", "_sleeping", "_space",
-                 "_producer_waiting", "_run", "_thread_name", "_failed", "_guard", "_low", "_slow")
+                 "_producer_waiting", "_run", "_thread_name", "_failed", "_guard", "_low", "_slow", "_lag",
+                 "_offset")
 
     def __init__(self, dispatcher: SubscriberHost, topic: str, sid: int, callback: Callback,
                  maxsize: int, policy: OverflowPolicy, thread_name: str) -> None:
@@ -235,10 +244,16 @@ class CallbackSubscription(Subscription):
         self._thread_name = thread_name
         self._failed = dispatcher._callback_failed
         self._guard = dispatcher._guard
+        self._offset = dispatcher.clock_offset
+        self._lag = LagHistogram() if self._offset is not None else None
 
     @property
     def pending(self) -> int:
         return len(self._dq)
+
+    @property
+    def lag(self) -> Optional[LagHistogram]:
+        return self._lag
 
     def offer(self, event: Any, stop: Optional[threading.Event] = None) -> float:
         # Hot path: no lock, no allocation beyond the deque slot.
@@ -345,6 +360,9 @@ class CallbackSubscription(Subscription):
         popleft = dq.popleft
         callback = self._callback
         failed = self._failed
+        lag, wall, bucket, bounds = self._lag, time.time, bisect.bisect_left, BUCKETS_MS
+        offset = self._offset if self._offset is not None else ClockOffset()
+        counts = lag.counts if lag is not None else []
         batch = 0
         while not run.aborted:
             try:
@@ -368,6 +386,21 @@ class CallbackSubscription(Subscription):
                 self._slow = False  # back at half: it catches up (a misjudged fast worker recovers soon)
                 if self._producer_waiting:
                     self._space.set()
+            if lag is not None:  # event lag just before the callback: server "now" minus Binance's E,
+                off = offset.ms  # inlined LagHistogram.record (a method call costs a third of it)
+                if off is not None:
+                    t = getattr(event, "event_time", None)
+                    if t is not None:
+                        if t > MICROS_EPOCH:
+                            t //= 1000
+                        ms = wall() * 1000.0 + off - t
+                        if ms < 0.0:
+                            ms = 0.0
+                        counts[bucket(bounds, ms)] += 1
+                        lag.sum_ms += ms
+                        lag.last_ms = ms
+                        if ms > lag.max_ms:
+                            lag.max_ms = ms
             try:
                 callback(event)
             except Exception as exc:

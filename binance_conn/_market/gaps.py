@@ -175,7 +175,7 @@ class GapMonitor:
 class GapGuard:
     """The wrapper of one subscriber's callback (its worker thread only): see the module doc."""
 
-    COUNTERS = ("gaps", "missing", "backfilled", "unfilled", "duplicates")
+    COUNTERS = ("gaps", "missing", "backfilled", "unfilled", "duplicates", "filled")  # filled: gaps FILLED
 
     def __init__(self, monitor: GapMonitor, stream: str, kind: str, callback: Callback, backfill: bool) -> None:
         self.monitor = monitor
@@ -190,7 +190,7 @@ class GapGuard:
         self.sub: Optional[Subscription] = None
         self._dropped_seen = 0
         self._epoch: Epoch = monitor.epoch(stream)
-        self.gaps = self.missing = self.backfilled = self.unfilled = self.duplicates = 0
+        self.gaps = self.missing = self.backfilled = self.unfilled = self.duplicates = self.filled = 0
         self.tracker: Any
         self.deliver: Callback
         if kind == "trade":
@@ -213,7 +213,7 @@ class GapGuard:
 
     def counters(self) -> Dict[str, int]:
         return {"gaps": self.gaps, "missing": self.missing, "backfilled": self.backfilled,
-                "unfilled": self.unfilled, "duplicates": self.duplicates}
+                "unfilled": self.unfilled, "duplicates": self.duplicates, "filled": self.filled}
 
     # ------------------------------------------------------------------ per event (hot path)
     def _id_deliver(self, agg: bool) -> Callback:
@@ -294,6 +294,7 @@ class GapGuard:
         filled, reason = self._backfill(first, last)
         self.backfilled += filled
         if reason is None:
+            self.filled += 1
             self._report(gap_id, first, last, cause, GapState.FILLED, filled)
             _log.info("gap on %s filled: %s %d..%d (%d events, %s)", self.stream, self.kind, first, last, filled,
                       cause, extra={"stream": self.stream, "gap_id": gap_id, "cause": cause})

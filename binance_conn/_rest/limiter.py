@@ -165,6 +165,13 @@ class HostLimiter:
             details={"fail_fast": True},
         )
 
+    def gate_state(self, now: float) -> Tuple[str, float]:
+        """``(kind, seconds left)`` of the ban gate at ``now`` (server epoch s): kind ``"ip_banned"``
+        (a 418), ``"rate_limited"`` (a 429) or ``""`` with 0.0 while calls may go out.  Never blocks."""
+        gate = self._gate
+        left = gate.until - now  # unlocked: two attribute reads, a stale pair only lags one trip
+        return (gate.kind, left) if left > 0 else ("", 0.0)
+
     def clear_gate(self) -> None:
         """Open the ban gate at once."""
         with self._lock:
