@@ -62,7 +62,8 @@ def _plan(cls: type) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
         hints = typing.get_type_hints(cls, vars(events_mod))
-        plan = tuple((name,) + _codec(hints[name]) for name in cls.__slots__)
+        slots: Tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
+        plan = tuple((name,) + _codec(hints[name]) for name in slots)
         _PLANS[cls] = plan
     return plan
 
@@ -105,17 +106,17 @@ def _codec(tp: Any) -> Tuple[Enc, Dec]:
         rest = [a for a in args if a is not type(None)]
         enums = [a for a in rest if isinstance(a, type) and issubclass(a, Enum)]
         if enums and all(a is str or a in enums for a in rest) and len(enums) == 1:
-            enc, dec = _enum_value, _enum_dec(enums[0])
-            return _optional(enc, dec) if len(rest) < len(args) else (enc, dec)
+            pair: Tuple[Enc, Dec] = (_enum_value, _enum_dec(enums[0]))
+            return _optional(*pair) if len(rest) < len(args) else pair
         if len(rest) == 1 and len(args) == 2:
             return _optional(*_codec(rest[0]))
         raise TypeError(f"no codec for {tp!r}")
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            enc, dec = _codec(args[0])
-            if enc is None and dec is None:
+            item_enc, item_dec = _codec(args[0])
+            if item_enc is None and item_dec is None:
                 return list, tuple
-            e, d = enc or _identity, dec or _identity
+            e, d = item_enc or _identity, item_dec or _identity
             return (lambda v: [e(x) for x in v]), (lambda v: tuple(d(x) for x in v))
         parts = [_codec(a) for a in args]
         encs = [p[0] or _identity for p in parts]
