@@ -206,7 +206,8 @@ def test_redis_killed_and_restarted(fake: FakeBinance, private_redis: Any, no_le
         ids = _ids(trades)
         assert ids == sorted(set(ids))  # in order, never twice (entries Redis lost are a reported hole)
         states = [(c.session, c.state) for c in conns.snapshot()]
-        assert ("redis", bc.ConnectionState.RECONNECTING) in states and ("redis", bc.ConnectionState.CONNECTED) in states
+        assert ("redis", bc.ConnectionState.RECONNECTING) in states
+        assert ("redis", bc.ConnectionState.CONNECTED) in states
         fake.stop_trades()
         private_redis.kill()  # stopping with Redis down never hangs
         t1 = time.monotonic()
@@ -260,7 +261,7 @@ def test_publisher_survives_an_injected_failure(redis_url: str, no_leak: None,
 def test_republished_batch_is_not_duplicated(redis_url: str, no_leak: None) -> None:
     """A batch sent twice (connection broke after Redis applied it) lands once: the ids are ours."""
     pub = StreamPublisher(redis_url, maxlen=1000)
-    for i in range(5):
+    for _ in range(5):
         pub.publish("d:s", b"x")
     batch = list(pub._buf)
     pub._send(batch)
