@@ -130,18 +130,19 @@ class RedisFeed:
     # ------------------------------------------------------------------ state
     @property
     def state(self) -> ConnectionState:
-        """The hub's connection state as last reported; RECONNECTING while Redis is unreachable,
-        DISCONNECTED when the hub's heartbeat stopped, STOPPED while the feed is stopped. Never blocks."""
+        """The hub's connection state as last reported (STOPPED: the feed, or the hub, was stopped);
+        RECONNECTING while Redis is unreachable, DISCONNECTED when the hub's heartbeat stopped. Never blocks."""
         if not self._running:
             return ConnectionState.STOPPED
         if not self._reader.link_up:
             return ConnectionState.RECONNECTING if self._reader.outages else ConnectionState.CONNECTING
-        if not self._hub or _monotonic() - self._hub_seen > self._stale_after:
-            return ConnectionState.DISCONNECTED
         try:
-            return ConnectionState(self._hub.get("state", "DISCONNECTED"))
+            hub_state = ConnectionState(self._hub.get("state", "DISCONNECTED"))
         except ValueError:
-            return ConnectionState.DISCONNECTED
+            hub_state = ConnectionState.DISCONNECTED
+        if hub_state is not ConnectionState.STOPPED and _monotonic() - self._hub_seen > self._stale_after:
+            return ConnectionState.DISCONNECTED  # the hub's heartbeat stopped (it died, or never ran)
+        return hub_state
 
     def is_connected(self) -> bool:
         return self.state is ConnectionState.CONNECTED

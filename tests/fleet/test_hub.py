@@ -349,3 +349,56 @@ def test_python_m_hub_runs_and_stops_on_sigterm(fake: FakeBinance, redis_url: st
             proc.kill()
             proc.communicate()
         feed.stop(scaled(5))
+
+
+def _trade(i: int) -> bc.Trade:
+    return bc.Trade("binance", SYM, i, Decimal("1.10"), Decimal("2"), 1, True, 1)
+
+
+def test_entries_lost_between_hub_and_feed_are_a_gap(redis_url: str, no_leak: None) -> None:
+    """A named feed resumes after its last event; entries Redis no longer has (trimmed, or a Redis
+    restart) are reported as a GapEvent (cause "redis"); an unnamed feed starts at the newest."""
+    from binance_conn._core.codec import dumps
+
+    prefix = _prefix()
+    key = f"{prefix}:{TRADE}"
+    pub = StreamPublisher(redis_url, maxlen=10_000)
+    pub.start()
+    trades, gaps = Rec(), Rec()
+    feed = bc.RedisFeed(redis_url, name="g", prefix=prefix, checkpoint_interval=0.05)
+    feed.on_trade(SYM, trades)
+    feed.on_gap(gaps)
+    try:
+        feed.start()
+        assert wait_until(lambda: _positioned(feed), 5)
+        for i in range(1, 4):
+            pub.publish(key, dumps(_trade(i)))
+        assert wait_until(lambda: len(trades) == 3, 5)
+        assert feed.stop(scaled(5))
+        for i in range(4, 11):
+            pub.publish(key, dumps(_trade(i)))
+        assert wait_until(lambda: pub.published == 10, 5)
+        r = redis.Redis.from_url(redis_url)
+        ids = [e[0] for e in r.xrange(key)]
+        assert r.xdel(key, ids[4], ids[5]) == 2  # trades 5 and 6 gone before the feed came back
+
+        late = Rec()
+        unnamed = bc.RedisFeed(redis_url, prefix=prefix).start()
+        unnamed.on_trade(SYM, late)
+        feed = bc.RedisFeed(redis_url, name="g", prefix=prefix, checkpoint_interval=0.05)
+        feed.on_trade(SYM, trades)
+        feed.on_gap(gaps)
+        feed.start()
+        assert wait_until(lambda: len(trades) == 8, 5)
+        assert _ids(trades) == [1, 2, 3, 4, 7, 8, 9, 10]
+        assert wait_until(lambda: len(gaps) == 1, 5)
+        gap = gaps.snapshot()[0]
+        assert (gap.cause, gap.state, gap.stream, gap.kind) == ("redis", bc.GapState.UNFILLED, TRADE, "trade")
+        assert "2 events lost" in (gap.reason or "")
+        assert wait_until(lambda: _positioned(unnamed), 5)
+        pub.publish(key, dumps(_trade(11)))
+        assert wait_until(lambda: len(late) == 1, 5) and _ids(late) == [11]  # nothing older
+        assert unnamed.stop(scaled(5))
+    finally:
+        feed.stop(scaled(5))
+        pub.stop(time.monotonic() + 5)
