@@ -82,6 +82,8 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/parse_bench.py
 	$(PY) benchmarks/book_bench.py
 	$(PY) benchmarks/backfill_bench.py
+	@bash .ci/ensure-redis
+	$(PY) benchmarks/hub_bench.py
 
 soak: $(VENV)/.stamp-test
 	@bash .ci/ensure-redis
