@@ -47,7 +47,7 @@ from ._io.groups import SubscriptionGroup
 from ._io.topics import CONNECTION_TOPIC, ERROR_TOPIC, GAP_TOPIC, next_gap_id
 from ._market.books import book_topic, parse_book_topic
 from ._market.gaps import tracked_kind
-from ._redis.client import safe_url
+from ._redis.client import import_redis, make_client, safe_url
 from ._redis.keys import HubKeys, parse_id
 from ._redis.reader import Entry, StreamReader
 from .enums import ConnectionState, GapState, OverflowPolicy
@@ -103,6 +103,7 @@ class RedisFeed:
         for field, value in (("checkpoint_interval", checkpoint_interval), ("stale_after", stale_after)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.01 <= value <= 3600:
                 raise ValidationError(field, value, "must be seconds in 0.01..3600")
+        import_redis()  # ImportError naming the extra now, not a failing thread later
         self._url = redis_url
         self.name = name
         self.keys = HubKeys(prefix)
@@ -179,7 +180,7 @@ class RedisFeed:
             ok = self._reader.join(deadline)
             ok = self._dispatcher.stop(deadline) and ok
             if self.name is not None:
-                self._checkpoint(None)
+                self._checkpoint(None, timeout=min(1.0, max(0.05, deadline - _monotonic())))
             return ok
         except Exception:  # pragma: no cover - stop() never raises
             _log.exception("error during feed stop")
@@ -379,7 +380,7 @@ class RedisFeed:
                     self._saved.setdefault(_text(k), (sid, n))
         self._loaded = True
 
-    def _checkpoint(self, client: Any) -> None:
+    def _checkpoint(self, client: Any, timeout: float = 1.0) -> None:
         """Write each topic's oldest subscriber mark (named feeds); ``client`` None: a fresh one (stop)."""
         if self.name is None:
             return
@@ -393,10 +394,8 @@ class RedisFeed:
         if not changed:
             return
         if client is None:
-            from ._redis.client import make_client
-
             try:
-                fresh = make_client(self._url, timeout=1.0, name="binance_conn-feed")
+                fresh = make_client(self._url, timeout=timeout, name="binance_conn-feed")
                 try:
                     fresh.hset(self.keys.feed(self.name), mapping=changed)
                 finally:

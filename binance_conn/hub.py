@@ -42,7 +42,7 @@ from ._core import streams as stream_names
 from ._io.topics import ERROR_TOPIC
 from ._market.books import BOOK_PREFIX, book_topic, parse_book_topic
 from ._market.gaps import BACKFILL_KINDS, tracked_kind
-from ._redis.client import make_client, safe_url
+from ._redis.client import import_redis, make_client, safe_url
 from ._redis.keys import HubKeys, parse_id
 from ._redis.publisher import StreamPublisher
 from .config import Config
@@ -89,6 +89,7 @@ class Hub:
                 raise ValidationError(field, value, "must be an int >= 1")
         if not isinstance(interval, (int, float)) or not 0.01 <= interval <= 60:
             raise ValidationError("interval", interval, "must be seconds in 0.01..60")
+        import_redis()  # ImportError naming the extra now, not a failing thread later
         self._url = redis_url
         self.keys = HubKeys(prefix)
         self._interval = float(interval)
@@ -192,7 +193,7 @@ class Hub:
                 control.join(max(0.0, deadline - _monotonic()))
                 ok = ok and not control.is_alive()
             ok = self._pub.stop(deadline) and ok
-            self._write_state(final=True)
+            self._write_state(final=True, timeout=min(0.5, max(0.05, deadline - _monotonic())))
             self._close_client()
             _log.info("hub stopped (%s)", "in time" if ok else "threads left past the deadline")
             return ok
@@ -258,13 +259,13 @@ class Hub:
                     self._report(err)
             self._stop.wait(self._interval)
 
-    def _write_state(self, final: bool = False) -> None:
+    def _write_state(self, final: bool = False, timeout: float = 0.5) -> None:
         state = ConnectionState.STOPPED if final else self._conn.state
         mapping = {"state": state.value, "heartbeat": int(time.time() * 1000), "topics": json.dumps(self.topics),
                    "interval": self._interval}
         if final:
             try:
-                client = make_client(self._url, timeout=0.5, name="binance_conn-hub-control")
+                client = make_client(self._url, timeout=timeout, name="binance_conn-hub-control")
                 try:
                     client.hset(self.keys.hub, mapping=mapping)
                 finally:

@@ -34,7 +34,7 @@ __all__ = ["FIELD", "NUMBER", "StreamPublisher", "is_connection_error"]
 _log = logging.getLogger("binance_conn.hub")
 _monotonic = time.monotonic
 
-Entry = Tuple[int, str, str, bytes, bytes]  # (buffer sequence, stream key, stream id, payload, number)
+Entry = Tuple[int, str, int, int, bytes, int]  # (buffer sequence, stream key, id ms, id seq, payload, number)
 FIELD = "e"
 """The event as JSON (``_core/codec.py``)."""
 NUMBER = "n"
@@ -89,7 +89,7 @@ class StreamPublisher:
             sid = (now, 0) if last is None or now > last[0] else (last[0], last[1] + 1)
             self._last[key] = sid
             n = self._numbers[key] = self._numbers.get(key, 0) + 1
-            self._seq += 1
+            self._seq += 1  # ids and numbers are formatted on the publisher thread, not here
             buf = self._buf
             if len(buf) >= self._cap:
                 buf.popleft()
@@ -98,7 +98,7 @@ class StreamPublisher:
                     self._dropped_logged = True
                     _log.warning("hub buffer full (%d entries, Redis unreachable): dropping the oldest events",
                                  self._cap, extra={"redis": safe_url(self._url)})
-            buf.append((self._seq, key, f"{sid[0]}-{sid[1]}", payload, f"{self.run}.{n}".encode()))
+            buf.append((self._seq, key, sid[0], sid[1], payload, n))
             if len(buf) == 1:
                 self._cond.notify()
 
@@ -175,10 +175,11 @@ class StreamPublisher:
             client = self._client = self._client_factory(self._url, timeout=self.TIMEOUT, name=self._name)
         pipe = client.pipeline(transaction=False)
         maxlen = self._maxlen
-        for _, key, sid, payload, number in batch:
-            pipe.xadd(key, {FIELD: payload, NUMBER: number}, id=sid, maxlen=maxlen, approximate=True)
+        run = self.run
+        for _, key, ms, seq, payload, n in batch:
+            pipe.xadd(key, {FIELD: payload, NUMBER: f"{run}.{n}"}, id=f"{ms}-{seq}", maxlen=maxlen, approximate=True)
         results = pipe.execute(raise_on_error=False)
-        for (_, key, sid, _, _), result in zip(batch, results):
+        for (_, key, ms, seq, _, _), result in zip(batch, results):
             if isinstance(result, Exception):
                 if is_connection_error(result):
                     raise result
@@ -187,7 +188,7 @@ class StreamPublisher:
                     continue
                 self.dropped += 1
                 _log.error("Redis refused an event for %s (%s): dropped", key, result,
-                           extra={"stream": key, "id": sid})
+                           extra={"stream": key, "id": f"{ms}-{seq}"})
                 continue
             self.published += 1
         if not self.connected:

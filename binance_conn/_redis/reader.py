@@ -31,6 +31,8 @@ from .publisher import FIELD, NUMBER, is_connection_error
 __all__ = ["Entry", "StreamReader"]
 
 _log = logging.getLogger("binance_conn.feed")
+_FIELD = FIELD.encode()
+_NUMBER = NUMBER.encode()
 _monotonic = time.monotonic
 
 
@@ -184,7 +186,7 @@ class StreamReader:
             if start is None:
                 top = client.xrevrange(key, "+", "-", count=1)
                 sid = _text(top[0][0]) if top else "0-0"
-                n = _text(top[0][1].get(NUMBER.encode(), b"")) if top else ""
+                n = _text(top[0][1].get(_NUMBER, b"")) if top else ""
             else:
                 sid, n = start
             with self._lock:
@@ -210,21 +212,26 @@ class StreamReader:
             topic = self._topic_of.get(key)
             if topic is None:
                 continue
-            for raw_id, fields in entries:
-                sid = _text(raw_id)
-                n = _text(fields.get(NUMBER.encode(), b""))
-                self._check_number(topic, n)
-                try:
-                    event = codec.loads(fields.get(FIELD.encode(), b""))
-                except codec.CodecError as exc:
-                    self._on_bad(topic, sid, exc)
-                else:
-                    self._deliver(topic, Entry(sid, n, event))
-                with self._lock:
-                    if key in self._pos:
-                        self._pos[key] = sid
-                if self._stop.is_set():
-                    return
+            last = None
+            try:
+                for raw_id, fields in entries:
+                    sid = _text(raw_id)
+                    n = _text(fields.get(_NUMBER, b""))
+                    self._check_number(topic, n)
+                    try:
+                        event = codec.loads(fields.get(_FIELD, b""))
+                    except codec.CodecError as exc:
+                        self._on_bad(topic, sid, exc)
+                    else:
+                        self._deliver(topic, Entry(sid, n, event))
+                    last = sid
+                    if self._stop.is_set():
+                        return
+            finally:
+                if last is not None:
+                    with self._lock:
+                        if key in self._pos:
+                            self._pos[key] = last
 
     def _check_number(self, topic: str, n: str) -> None:
         run, _, num = n.partition(".")
