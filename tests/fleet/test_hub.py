@@ -471,3 +471,73 @@ def test_hub_control_thread_survives_an_injected_failure(fake: FakeBinance, redi
         assert wait_until(lambda: r.hget(f"{prefix}:__hub__", "heartbeat") != beat, 5)
     finally:
         assert hub.stop(scaled(5))
+
+
+def test_an_unnamed_feed_restarted_in_process_resumes(redis_url: str, no_leak: None) -> None:
+    from binance_conn._core.codec import dumps
+
+    prefix = _prefix()
+    key = f"{prefix}:{TRADE}"
+    pub = StreamPublisher(redis_url, maxlen=10_000)
+    pub.start()
+    trades = Rec()
+    feed = bc.RedisFeed(redis_url, prefix=prefix)
+    feed.on_trade(SYM, trades)
+    try:
+        feed.start()
+        assert wait_until(lambda: _positioned(feed), 5)
+        pub.publish(key, dumps(_trade(1)))
+        assert wait_until(lambda: len(trades) == 1, 5)
+        assert feed.stop(scaled(5))
+        for i in range(2, 5):
+            pub.publish(key, dumps(_trade(i)))
+        assert wait_until(lambda: pub.published == 4, 5)
+        feed.start()
+        assert wait_until(lambda: len(trades) == 4, 5)
+        assert _ids(trades) == [1, 2, 3, 4]
+    finally:
+        feed.stop(scaled(5))
+        pub.stop(time.monotonic() + 5)
+
+
+@pytest.mark.soak
+def test_soak_link_drops_and_consumer_restarts(fake: FakeBinance, redis_url: str, no_leak: None) -> None:
+    """Ten rounds of a hub link drop and a consumer restart at 1,000 trades/s: every id once, in order."""
+    prefix = _prefix()
+    hub = bc.Hub(_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
+    recs = [Rec() for _ in range(3)]
+
+    def make_feed(i: int) -> bc.RedisFeed:
+        feed = bc.RedisFeed(redis_url, name=f"c{i}", prefix=prefix, checkpoint_interval=0.05)
+        feed.on_trade(SYM, recs[i])
+        return feed.start()
+
+    feeds: List[bc.RedisFeed] = []
+    try:
+        hub.start()
+        assert hub.connector.wait_ready(scaled(10))
+        feeds = [make_feed(i) for i in range(3)]
+        assert wait_until(lambda: all(_positioned(f) for f in feeds), 10)
+        fake.start_trades(SYM, rate=1000, seed=9)
+        assert wait_until(lambda: all(len(r) >= 100 for r in recs), 10)  # the hub has seen the stream's start
+        for round_no in range(10):
+            i = round_no % 3
+            fake.refuse_handshakes(0.2)
+            fake.drop_connections()
+            assert feeds[i].stop(scaled(5))
+            n = len(recs[(i + 1) % 3])
+            assert wait_until(lambda: len(recs[(i + 1) % 3]) >= n + 500, 20)
+            feeds[i] = make_feed(i)
+        fake.stop_trades(SYM)
+        expected = list(fake.published_trade_ids(SYM))
+        complete = wait_until(lambda: all(len(r) >= len(expected) for r in recs), 30)
+        for i, rec in enumerate(recs):
+            ids = _ids(rec)
+            missing = sorted(set(expected) - set(ids))
+            assert ids == expected, (f"consumer {i}: {len(ids)} of {len(expected)}, missing {missing[:5]}.. "
+                                     f"({len(missing)}), dups {len(ids) - len(set(ids))}, complete={complete}, "
+                                     f"hub {hub.stats()['connector']['gaps']}")
+    finally:
+        for f in feeds:
+            f.stop(scaled(5))
+        hub.stop(scaled(5))
