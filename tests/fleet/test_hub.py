@@ -525,8 +525,9 @@ def test_soak_link_drops_and_consumer_restarts(fake: FakeBinance, redis_url: str
             fake.refuse_handshakes(0.2)
             fake.drop_connections()
             assert feeds[i].stop(scaled(5))
-            n = len(recs[(i + 1) % 3])
-            assert wait_until(lambda: len(recs[(i + 1) % 3]) >= n + 500, 20)
+            other = recs[(i + 1) % 3]
+            target = len(other) + 500
+            assert wait_until(lambda other=other, target=target: len(other) >= target, 20)
             feeds[i] = make_feed(i)
         fake.stop_trades(SYM)
         expected = list(fake.published_trade_ids(SYM))
