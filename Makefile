@@ -87,6 +87,8 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/book_bench.py
 	$(PY) benchmarks/backfill_bench.py
 	$(PY) benchmarks/lag_bench.py
+	@bash .ci/ensure-redis
+	$(PY) benchmarks/hub_bench.py
 
 soak: $(VENV)/.stamp-test
 	@bash .ci/ensure-redis

@@ -8,6 +8,7 @@ Public names (API.md): configuration (``Config``, ``ConfigBuilder``,
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__  # noqa: E402
 
@@ -196,3 +197,24 @@ from .events import (  # noqa: E402
 
 __all__ += ["PositionUpdate", "TradeLite", "MarginCall", "MarginCallPosition", "AccountConfigUpdate",
             "AlgoOrderUpdate"]
+
+# One hub, many consumers (issue 15): imported on first use, so `python -m binance_conn.hub` runs the
+# module once (runpy warns about a module the package imported already) and redis-py stays optional.
+if TYPE_CHECKING:
+    from .feed import RedisFeed
+    from .hub import Hub
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Hub":
+        from .hub import Hub
+
+        return Hub
+    if name == "RedisFeed":
+        from .feed import RedisFeed
+
+        return RedisFeed
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ += ["Hub", "RedisFeed"]

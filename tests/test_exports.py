@@ -33,6 +33,8 @@ API_NAMES = {
     "BalanceUpdate",
     "Connector",
     "RestClient",
+    "Hub",  # API.md "Beyond one process" (imported on first use: binance_conn.__getattr__)
+    "RedisFeed",
 }
 LATER: "set[str]" = set()
 

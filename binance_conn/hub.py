@@ -1,0 +1,360 @@
+"""One process holds the Binance streams; many consume them through Redis (API.md "Beyond one process").
+
+::
+
+    hub = bc.Hub(cfg, "redis://127.0.0.1:6379/0", streams=["btcusdt@trade"], books=["BTCUSDT"])
+    hub.start()          # or: python -m binance_conn.hub --stream btcusdt@trade --book BTCUSDT
+    ...
+    hub.stop()
+
+Theory of operation.  The hub is a :class:`~binance_conn.Connector` whose callbacks encode each
+event (``_core/codec.py``) and hand it to a :class:`~binance_conn._redis.publisher.StreamPublisher`:
+one Redis stream per topic (``<prefix>:btcusdt@trade``, ``<prefix>:__book__BTCUSDT@20``), trimmed
+to about ``maxlen`` entries, plus ``<prefix>:__control__`` with the connector's ConnectionEvents
+and GapEvents.  Trade, aggregate-trade and kline streams are held with ``backfill=True``: a link
+drop is filled over REST before the next live event, so each stream carries every id once, in
+order.  A control thread writes the hub's state and a heartbeat into ``<prefix>:__hub__`` every
+``interval`` seconds and subscribes whatever topic a :class:`~binance_conn.RedisFeed` asked for
+in ``<prefix>:__wanted__`` (a name the connector refuses is recorded in ``<prefix>:__refused__``
+with the reason, and the feed raises it).  Topics are added, never dropped, while the hub runs.
+
+Redis down: callbacks never wait for it; the publisher buffers (bounded), logs one WARNING per
+outage, reconnects with backoff and republishes in order, exactly once (its stream ids are its own).
+One hub per ``prefix``.
+
+Threads: the connector's, the publisher and the control thread; all joined by :meth:`Hub.stop`
+under one deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from ._core import codec
+from ._core import streams as stream_names
+from ._io.topics import ERROR_TOPIC
+from ._market.books import BOOK_PREFIX, book_topic, parse_book_topic
+from ._market.gaps import BACKFILL_KINDS, tracked_kind
+from ._redis.client import import_redis, make_client, safe_url
+from ._redis.keys import HubKeys, parse_id
+from ._redis.publisher import StreamPublisher
+from .config import Config
+from .connector import Connector
+from .enums import ConnectionState
+from .errors import BinanceError, InternalError, ValidationError
+
+__all__ = ["Hub", "main"]
+
+_log = logging.getLogger("binance_conn.hub")
+_monotonic = time.monotonic
+
+BookSpec = Union[str, Tuple[str, Optional[int]]]
+
+
+class Hub:
+    """Holds a set of streams and order books once and publishes their events into Redis Streams.
+
+    Args:
+        config: a built :class:`~binance_conn.Config` (the connector's).
+        redis_url: e.g. ``"redis://127.0.0.1:6379/0"`` (a password in it never appears in logs).
+        streams: Binance stream names (``"btcusdt@trade"``, ``"btcusdt@kline_1m"``...).
+        books: symbols (depth 20) or ``(symbol, depth)`` pairs (depth None: every level).
+        prefix: the Redis key prefix (one hub per prefix).
+        maxlen: each stream is trimmed to about this many events.
+        buffer: events kept in memory while Redis is unreachable (the oldest go beyond it).
+        interval: seconds between heartbeats and looks at the topics feeds asked for.
+
+    Raises:
+        ValidationError: a bad argument, naming it (an unknown stream name, a bad depth...).
+
+    Every method may be called from any thread.
+    """
+
+    def __init__(self, config: Config, redis_url: str, *, streams: Sequence[str] = (), books: Sequence[BookSpec] = (),
+                 prefix: str = "binance_conn", maxlen: int = 100_000, buffer: int = 100_000,
+                 interval: float = 0.5) -> None:
+        if not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValidationError("redis_url", safe_url(str(redis_url)), "must be a redis://, rediss:// or unix:// URL")
+        if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
+            raise ValidationError("prefix", prefix, "must be a non-empty string without spaces")
+        for field, value in (("maxlen", maxlen), ("buffer", buffer)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(field, value, "must be an int >= 1")
+        if not isinstance(interval, (int, float)) or not 0.01 <= interval <= 60:
+            raise ValidationError("interval", interval, "must be seconds in 0.01..60")
+        import_redis()  # ImportError naming the extra now, not a failing thread later
+        self._url = redis_url
+        self.keys = HubKeys(prefix)
+        self._interval = float(interval)
+        self._conn = Connector(config)
+        self._pub = StreamPublisher(redis_url, maxlen=maxlen, buffer=buffer, name="binance_conn-hub",
+                                    on_error=self._report)
+        self._lock = threading.Lock()
+        self._topics: Dict[str, Any] = {}  # topic -> Subscription
+        self._refused: Dict[str, str] = {}
+        self._stop = threading.Event()
+        self._control: Optional[threading.Thread] = None
+        self._client: Any = None
+        self.crashes = 0
+        control = self.keys.control
+        publish, dumps = self._pub.publish, codec.dumps
+        self._conn.on_connection(lambda e: publish(control, dumps(e)))
+        self._conn.on_gap(lambda e: publish(control, dumps(e)))
+        for name in streams:
+            self.add_stream(name)
+        for spec in books:
+            symbol, depth = (spec, 20) if isinstance(spec, str) else spec
+            self.add_book(symbol, depth)
+
+    # ------------------------------------------------------------------ topics
+    def add_stream(self, name: str) -> str:
+        """Hold the stream ``name`` (idempotent); returns its topic. Any thread.
+
+        Raises:
+            ValidationError: not a stream name the connector serves (field ``stream``).
+        """
+        if not isinstance(name, str) or not name or name.startswith("__"):
+            raise ValidationError("stream", name, "must be a Binance stream name such as 'btcusdt@trade'")
+        return self._add(name)  # the connector checks the name against the config's product
+
+    def add_book(self, symbol: str, depth: Optional[int] = 20) -> str:
+        """Hold the local order book of ``symbol`` cut to ``depth`` (idempotent); returns its topic."""
+        stream_names.depth(symbol)  # validates the symbol (ValidationError naming it)
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 5000):
+            raise ValidationError("depth", depth, "must be an int in 1..5000 or None (every level)")
+        return self._add(book_topic(symbol, depth))
+
+    def _add(self, topic: str) -> str:
+        with self._lock:
+            if topic in self._topics:
+                return topic
+            key = self.keys.stream(topic)
+            publish, dumps = self._pub.publish, codec.dumps
+
+            def forward(event: Any) -> None:  # the connector's worker of this topic (hot path)
+                publish(key, dumps(event))
+
+            if topic.startswith(BOOK_PREFIX):
+                symbol, depth = parse_book_topic(topic)
+                sub = self._conn.on_book(symbol, forward, depth=depth)
+            else:
+                sub = self._conn.on_stream(topic, forward, backfill=tracked_kind(topic) in BACKFILL_KINDS)
+            self._topics[topic] = sub
+        return topic
+
+    @property
+    def topics(self) -> List[str]:
+        """The topics held (a snapshot)."""
+        with self._lock:
+            return sorted(self._topics)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def connector(self) -> Connector:
+        """The connector holding the streams (e.g. for ``stats()`` or REST calls)."""
+        return self._conn
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._conn.state
+
+    def start(self) -> "Hub":
+        """Connect to Binance and Redis in the background; returns at once (never raises for network trouble)."""
+        with self._lock:
+            if self._control is not None and self._control.is_alive():
+                return self
+            self._stop.clear()
+            self._seed_ids()
+            self._pub.start()
+            self._conn.start()
+            self._control = threading.Thread(target=self._run_control, name="binance_conn-hub-control", daemon=True)
+            self._control.start()
+        _log.info("hub started (%d topics, Redis %s, prefix %s)", len(self._topics), safe_url(self._url),
+                  self.keys.prefix, extra={"redis": safe_url(self._url), "prefix": self.keys.prefix})
+        return self
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop within ``timeout`` seconds: the connector first (its queued events still published),
+        then the publisher flushes what it holds while Redis answers. True when every thread ended
+        in time. Never raises; idempotent."""
+        deadline = _monotonic() + max(0.0, timeout)
+        try:
+            self._stop.set()
+            control = self._control
+            ok = self._conn.stop(max(0.0, deadline - _monotonic()))
+            if control is not None:
+                control.join(max(0.0, deadline - _monotonic()))
+                ok = ok and not control.is_alive()
+            ok = self._pub.stop(deadline) and ok
+            self._write_state(final=True, timeout=min(0.5, max(0.05, deadline - _monotonic())))
+            self._close_client()
+            _log.info("hub stopped (%s)", "in time" if ok else "threads left past the deadline")
+            return ok
+        except Exception:  # pragma: no cover - stop() never raises
+            _log.exception("error during hub stop")
+            return False
+
+    def __enter__(self) -> "Hub":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Hub(redis={safe_url(self._url)!r}, prefix={self.keys.prefix!r}, topics={len(self._topics)})"
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters: published, duplicates skipped, dropped, pending, Redis outages, topics, the connector's."""
+        pub = self._pub
+        return {"published": pub.published, "duplicates": pub.duplicates, "dropped": pub.dropped,
+                "pending": pub.pending, "redis_outages": pub.outages, "redis_connected": pub.connected,
+                "topics": self.topics, "refused": dict(self._refused), "connector": self._conn.stats()}
+
+    # ------------------------------------------------------------------ the control thread
+    def _client_or_new(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self._url, timeout=1.0, name="binance_conn-hub-control")
+        return self._client
+
+    def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _seed_ids(self) -> None:
+        """Stream ids above those an earlier run left (a clock that went back must not collide)."""
+        try:
+            client = self._client_or_new()
+            for topic in list(self._topics) + ["__control__"]:
+                key = self.keys.stream(topic)
+                top = client.xrevrange(key, "+", "-", count=1)
+                if top:
+                    self._pub.seed(key, parse_id(top[0][0]))
+        except Exception as exc:  # noqa: BLE001 - Redis down at start: the publisher reports it
+            _log.debug("hub could not read the streams' last ids: %s", type(exc).__name__)
+            self._close_client()
+
+    def _run_control(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._write_state()
+                self._take_wanted()
+            except Exception as exc:  # noqa: BLE001 - the loop survives anything
+                self._close_client()
+                if not _is_redis_error(exc):
+                    self.crashes += 1
+                    _log.error("hub control loop failed (%s): going on", type(exc).__name__, exc_info=exc)
+                    err = InternalError(f"hub control: {type(exc).__name__}", details={"component": "hub control"})
+                    err.__cause__ = exc
+                    self._report(err)
+            self._stop.wait(self._interval)
+
+    def _write_state(self, final: bool = False, timeout: float = 0.5) -> None:
+        state = ConnectionState.STOPPED if final else self._conn.state
+        mapping = {"state": state.value, "heartbeat": int(time.time() * 1000), "topics": json.dumps(self.topics),
+                   "interval": self._interval}
+        if final:
+            try:
+                client = make_client(self._url, timeout=timeout, name="binance_conn-hub-control")
+                try:
+                    client.hset(self.keys.hub, mapping=mapping)
+                finally:
+                    client.close()
+            except Exception:  # noqa: BLE001 - Redis down at stop: feeds see the heartbeat stop
+                pass
+            return
+        self._client_or_new().hset(self.keys.hub, mapping=mapping)
+
+    def _take_wanted(self) -> None:
+        client = self._client_or_new()
+        wanted = {w.decode() if isinstance(w, bytes) else str(w) for w in client.smembers(self.keys.wanted)}
+        with self._lock:
+            new = sorted(wanted - set(self._topics) - set(self._refused))
+        for topic in new:
+            top = client.xrevrange(self.keys.stream(topic), "+", "-", count=1)
+            if top:
+                self._pub.seed(self.keys.stream(topic), parse_id(top[0][0]))
+            try:
+                if topic.startswith(BOOK_PREFIX):
+                    symbol, depth = parse_book_topic(topic)
+                    self.add_book(symbol, depth)
+                else:
+                    self.add_stream(topic)
+                _log.info("hub holds %s (a feed asked for it)", topic, extra={"topic": topic})
+            except (BinanceError, ValueError) as exc:
+                reason = str(exc)
+                self._refused[topic] = reason
+                client.hset(self.keys.refused, topic, reason)
+                _log.warning("hub refused topic %r a feed asked for: %s", topic, reason, extra={"topic": topic})
+
+    def _report(self, err: BinanceError) -> None:
+        """A failure of the hub's own threads, through the connector's ``on_error`` subscribers."""
+        self._conn._dispatcher.publish(ERROR_TOPIC, err)
+
+    def on_error(self, callback: Any) -> Any:
+        """Subscribe to the hub's asynchronous failures (the connector's and the hub's own threads')."""
+        return self._conn.on_error(callback)
+
+
+def _is_redis_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) or type(exc).__module__.startswith("redis")
+
+
+# ---------------------------------------------------------------------------- python -m binance_conn.hub
+def _book_arg(text: str) -> BookSpec:
+    symbol, _, depth = text.partition("@")
+    if not depth:
+        return symbol
+    return symbol, None if depth == "all" else int(depth)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m binance_conn.hub``: run a hub until SIGTERM / SIGINT (exit code 0 after a clean stop)."""
+    p = argparse.ArgumentParser(prog="python -m binance_conn.hub", description=__doc__.split("\n")[0])
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL (default %(default)s)")
+    p.add_argument("--stream", action="append", default=[], help="a stream name, e.g. btcusdt@trade (repeat)")
+    p.add_argument("--book", action="append", default=[], help="SYMBOL or SYMBOL@DEPTH (repeat)")
+    p.add_argument("--prefix", default="binance_conn")
+    p.add_argument("--maxlen", type=int, default=100_000)
+    p.add_argument("--exchange", default="binance", help="exchange preset (default %(default)s)")
+    p.add_argument("--rest-url", help="override the REST URL (e.g. a local fake)")
+    p.add_argument("--ws-url", help="override the WebSocket URL")
+    p.add_argument("--log-level", default="INFO")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    builder = Config.builder().with_exchange(args.exchange)
+    if args.rest_url:
+        builder = builder.with_rest_url(args.rest_url)
+    if args.ws_url:
+        builder = builder.with_ws_url(args.ws_url)
+    try:
+        hub = Hub(builder.build(), args.redis, streams=args.stream, books=[_book_arg(b) for b in args.book],
+                  prefix=args.prefix, maxlen=args.maxlen)
+    except (BinanceError, ValueError) as exc:
+        print(f"binance_conn.hub: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    hub.start()
+    while not done.wait(0.5):
+        pass
+    return 0 if hub.stop(10.0) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
