@@ -113,17 +113,20 @@ class Recorder:
         queue_size: items (socket reads, responses) waiting for the writer; more are dropped.
         on_error: reports a failing disk or a writer crash (the connector's ``on_error``).
         opener: opens a part for binary writing (tests inject a failing disk here).
+        retry_delay: seconds a failed writer waits before it tries a fresh part.
     """
 
     def __init__(self, path: str, *, max_bytes: Optional[int] = None, rotate_seconds: Optional[float] = None,
                  queue_size: int = 100_000, on_error: Optional[Callable[[BinanceError], None]] = None,
-                 opener: Callable[[str], IO[bytes]] = _open_file, exchange: str = "") -> None:
+                 opener: Callable[[str], IO[bytes]] = _open_file, exchange: str = "",
+                 retry_delay: float = _RETRY) -> None:
         self.path = str(path)
         self.max_bytes = max_bytes
         self.rotate_seconds = rotate_seconds
         self._q: "queue.Queue[Any]" = queue.Queue(maxsize=max(1, int(queue_size)))
         self._on_error = on_error
         self._opener = opener
+        self._retry_delay = float(retry_delay)
         self._exchange = exchange
         self._clock = time.time
         self._thread = threading.Thread(target=self._run, name="binance_conn-recorder", daemon=True)
@@ -142,6 +145,7 @@ class Recorder:
         self._retry_at = 0.0
         self._failing = False
         self._dirty = False
+        self._unsynced = 0  # input bytes since the compressor was last synced (size rotation)
         self._dropped_seen = 0
 
     def _first_part(self) -> int:
@@ -258,15 +262,27 @@ class Recorder:
                 return
             if self._gz is None or self._rotate_due(now):
                 self._next_part(now)
-            gz = self._gz
-            assert gz is not None
-            out: List[bytes] = []
+            limit = self.max_bytes
             for item in items:
-                out.extend(self._encode(item))
-            if out:
-                gz.write(b"".join(out))
+                out = self._encode(item)
+                if not out:
+                    continue
+                data = b"".join(out)
+                gz = self._gz
+                assert gz is not None
+                gz.write(data)
                 self.lines += len(out)
                 self._dirty = True
+                if limit is not None:
+                    # The compressor buffers: sync it every half limit of input to see the size on disk.
+                    self._unsynced += len(data)
+                    if self._unsynced >= limit // 2:
+                        gz.flush()
+                        self._unsynced = 0
+                        if self._rotate_due(now):
+                            self._next_part(now)
+            gz = self._gz
+            assert gz is not None
             if now - self._flushed_at >= _FLUSH:
                 gz.flush()
                 self._flushed_at = now
@@ -289,10 +305,11 @@ class Recorder:
         text = f"{type(exc).__name__}: {exc}"
         self.last_error = text
         self._close_quietly()
-        self._retry_at = now + _RETRY
+        self._retry_at = now + self._retry_delay
         first = not self._failing
         self._failing = True
-        _log.error("recording to %s failed (%s); lines are dropped, retrying in %g s", self.path, text, _RETRY,
+        _log.error("recording to %s failed (%s); lines are dropped, retrying in %g s", self.path, text,
+                   self._retry_delay,
                    exc_info=not isinstance(exc, OSError), extra={"path": self.path, "error": text})
         if first and self._on_error is not None:
             err = BinanceError(f"recording to {self.path} failed: {text}", code="recording_failed",
@@ -326,6 +343,7 @@ class Recorder:
         self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
         self._part_started = now
         self._flushed_at = now
+        self._unsynced = 0
         self.files.append(name)
         meta = {"t": int(self._clock() * 1000), "k": "meta", "version": 1, "part": self._part,
                 "library": f"binance_conn/{__version__}"}

@@ -41,6 +41,7 @@ def _record(tmp: pathlib.Path) -> Tuple[str, Dict[str, List[object]]]:
             for i in range(10):
                 fake.publish_book_ticker(SYM, f"99.{i}", "1", f"100.{i}", "2")
             assert ev["trade"].wait_count(20) and ev["book_ticker"].wait_count(10)
+            assert _book_moves_until_synced(fake, ev["book"], 1)  # an incident strikes a running book
             # The incident: the link drops while trades go on (a gap the connector backfills by REST).
             fake.refuse_handshakes(0.3)
             fake.drop_connections()
@@ -53,10 +54,24 @@ def _record(tmp: pathlib.Path) -> Tuple[str, Dict[str, List[object]]]:
             assert ev["trade"].wait_count(70)
             assert [e.trade_id for e in ev["trade"].snapshot()] == ids
             assert wait_until(lambda: len(ev["book_ticker"].snapshot()) >= 11)
+            assert _book_moves_until_synced(fake, ev["book"], 2)
             assert wait_until(lambda: any(e.state is bc.GapState.FILLED for e in ev["gap"].snapshot()))
         finally:
             assert conn.stop(5.0)
     return path, {k: v.snapshot() for k, v in ev.items()}
+
+
+def _synced(events: Events, n: int = 1) -> bool:
+    return sum(1 for e in events.snapshot() if e.state is bc.BookState.SYNCED) >= n
+
+
+def _book_moves_until_synced(fake: FakeBinance, book: Events, n: int) -> bool:
+    """Diff depth updates (one at a time) until the local book reports its n-th SYNCED."""
+    for i in range(100):
+        fake.book_update(SYM, bids=[(f"97.{i:02d}", "1")])
+        if wait_until(lambda: _synced(book, n), 0.1):
+            return True
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +90,7 @@ def _replay(path: str, speed: Optional[float]) -> Dict[str, List[object]]:
             assert replay.missed == 0 and replay.cuts == 1, replay
             assert ev["trade"].wait_count(70)
             assert wait_until(lambda: any(e.state is bc.GapState.FILLED for e in ev["gap"].snapshot()))
+            assert wait_until(lambda: _synced(ev["book"], 2))
         finally:
             assert conn.stop(5.0)
     return {k: v.snapshot() for k, v in ev.items()}
