@@ -82,6 +82,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/parse_bench.py
 	$(PY) benchmarks/book_bench.py
 	$(PY) benchmarks/backfill_bench.py
+	$(PY) benchmarks/record_bench.py
 
 soak: $(VENV)/.stamp-test
 	@bash .ci/ensure-redis
