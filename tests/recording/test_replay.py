@@ -4,7 +4,10 @@ the same events, in the same order, per subscription -- at speed 1 and as fast a
 
 from __future__ import annotations
 
+import gzip
+import json
 import pathlib
+import threading
 from typing import Dict, List, Optional, Tuple
 
 import pytest
@@ -121,3 +124,69 @@ def test_replay_twice_is_deterministic(recorded: Tuple[str, Dict[str, List[objec
     path, _ = recorded
     first, second = _replay(path, None), _replay(path, None)
     _same(first, second)
+
+
+def _write(path: pathlib.Path, lines: List[Dict[str, object]]) -> str:
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(json.dumps(line) + "\n")
+    return str(path)
+
+
+def _trade(i: int) -> Dict[str, object]:
+    data = {"e": "trade", "E": 1000 + i, "s": SYM, "t": i, "p": "100.00", "q": "1.0", "T": 1000 + i, "m": False,
+            "M": True}
+    return {"t": 1000 + i, "k": "ws", "conn": 1, "frame": json.dumps({"stream": "btcusdt@trade", "data": data})}
+
+
+def _hand_recording(tmp_path: pathlib.Path) -> str:
+    """trade 1, trade 2, a depth response, trade 3."""
+    body = {"lastUpdateId": 77, "bids": [["1.00", "2.00"]], "asks": [["3.00", "4.00"]]}
+    depth = {"t": 1003, "k": "rest", "method": "GET", "path": "/api/v3/depth",
+             "params": {"symbol": SYM, "limit": "5", "timestamp": "1", "signature": "s"},
+             "status": 200, "headers": {"X-MBX-USED-WEIGHT-1M": "5"}, "body": json.dumps(body)}
+    return _write(tmp_path / "hand.jsonl.gz", [
+        {"t": 1000, "k": "meta", "version": 1, "part": 0},
+        {"t": 1000, "k": "open", "conn": 1, "shard": 0, "url": "ws://x/stream?streams=btcusdt@trade"},
+        _trade(1), _trade(2), depth, _trade(3),
+        {"t": 1010, "k": "close", "conn": 1, "reason": "stopped"}])
+
+
+def test_a_response_waits_for_the_frames_recorded_before_it(tmp_path: pathlib.Path) -> None:
+    path = _hand_recording(tmp_path)
+    with FakeBinance([SYM], seed=5) as fake:
+        conn = bc.Connector(fast_builder(fake).build())
+        trades = Events()
+        conn.on_trade(SYM, trades)
+        replay = fake.replay(path, speed=None)
+        answered = threading.Event()
+        early = threading.Thread(target=lambda: (conn.rest.depth(SYM, limit=5), answered.set()))
+        try:
+            early.start()  # asked before any frame went out (no client connected yet)
+            assert not answered.wait(0.3)
+            conn.start()
+            assert answered.wait(scaled(5)) and trades.wait_count(3)
+            assert [e.trade_id for e in trades.snapshot()] == [1, 2, 3] and replay.wait(scaled(5))
+        finally:
+            early.join(scaled(10))
+            assert conn.stop(5.0)
+
+
+def test_responses_and_frames_interleave_as_recorded(tmp_path: pathlib.Path) -> None:
+    path = _hand_recording(tmp_path)
+    with FakeBinance([SYM], seed=5) as fake:
+        conn = bc.Connector(fast_builder(fake).build())
+        trades = Events()
+        conn.on_trade(SYM, trades)
+        replay = fake.replay(path, speed=None)
+        try:
+            conn.start()
+            assert trades.wait_count(2)
+            assert not trades.wait_count(3, 0.3)  # frames recorded after a response wait for its request
+            assert conn.rest.depth(SYM, limit=5)["lastUpdateId"] == 77  # the recorded answer
+            assert trades.wait_count(3) and [e.trade_id for e in trades.snapshot()] == [1, 2, 3]
+            assert replay.wait(scaled(5)) and (replay.sent, replay.rest_served, replay.cuts) == (3, 1, 0)
+            assert conn.rest.depth(SYM, limit=5)["lastUpdateId"] == 77  # the last recorded answer repeats
+            assert conn.rest.depth(SYM, limit=10)["lastUpdateId"] != 77  # not recorded: the fake answers
+        finally:
+            assert conn.stop(5.0)
