@@ -104,7 +104,8 @@ def main() -> None:
     print(f"  bare  {best['bare']:8.0f} ns   reader work, no hook")
     print(f"  off   {best['off']:8.0f} ns   hook, not recording     off/bare {best['off'] / best['bare']:.3f}")
     print(f"  on    {best['on']:8.0f} ns   recording               on/bare  {best['on'] / best['bare']:.3f}")
-    print(f"  writer: {rec.lines} lines ({queued} frames queued), {rec.dropped} dropped, {size / max(1, rec.lines):.1f} "
+    per_line = size / max(1, rec.lines)
+    print(f"  writer: {rec.lines} lines ({queued} frames queued), {rec.dropped} dropped, {per_line:.1f} "
           f"compressed bytes/line, drained {drain:.2f} s after the last round")
 
 

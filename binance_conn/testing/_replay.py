@@ -76,12 +76,13 @@ class Replay:
     """A running replay (``FakeBinance.replay`` returns it).  Any thread may call its methods.
 
     Counters: ``sent`` frames delivered, ``missed`` frames no connection subscribed to within
-    ``subscribe_timeout``, ``cuts`` connection losses replayed, ``rest_served`` requests
-    answered from the recording, ``rest_skipped`` recorded responses nobody asked for within
-    ``rest_timeout``."""
+    ``subscribe_timeout``, ``unwanted`` frames of streams the connected clients did not
+    subscribe to within ``grace`` (skipped from then on at no wait), ``cuts`` connection losses
+    replayed, ``rest_served`` requests answered from the recording, ``rest_skipped`` recorded
+    responses nobody asked for within ``rest_timeout``."""
 
     def __init__(self, fake: "FakeBinance", path: str, speed: Optional[float] = 1.0, *,
-                 subscribe_timeout: float = 10.0, rest_timeout: float = 5.0) -> None:
+                 subscribe_timeout: float = 10.0, rest_timeout: float = 5.0, grace: float = 1.0) -> None:
         if speed is not None and not (speed > 0):
             raise ValueError("speed must be > 0, or None for as fast as possible")
         self.fake = fake
@@ -89,6 +90,9 @@ class Replay:
         self.speed = None if speed is None or math.isinf(speed) else float(speed)
         self.subscribe_timeout = float(subscribe_timeout)
         self.rest_timeout = float(rest_timeout)
+        self.grace = float(grace)
+        self._unwanted: Set[str] = set()
+        self.unwanted = 0
         self.sent = 0
         self.missed = 0
         self.cuts = 0
@@ -170,7 +174,8 @@ class Replay:
         return sum(1 for s in self._steps if s[1] == "ws")
 
     def __repr__(self) -> str:
-        return (f"Replay({self.path!r}, sent={self.sent}/{self.total}, missed={self.missed}, cuts={self.cuts}, "
+        return (f"Replay({self.path!r}, sent={self.sent}/{self.total}, missed={self.missed}, unwanted={self.unwanted}, "
+                f"cuts={self.cuts}, "
                 f"rest={self.rest_served}, rest_skipped={self.rest_skipped}, done={self.done.is_set()})")
 
     # ------------------------------------------------------------------ REST (server threads)
@@ -264,13 +269,26 @@ class Replay:
                         found.append(s)
             return bool(found) or self._stop.is_set()
 
-        if not fake.wait_until(ready, self.subscribe_timeout) or not found:
+        if ready() and found:
+            return found
+        if stream in self._unwanted:
+            self.unwanted += 1
+            return None
+        # Connected clients that do not take this stream within a grace: it is not wanted (skip
+        # its frames from now on, at no wait).  No client yet (or reconnecting): wait longer.
+        clients = bool(fake._open_sessions("stream"))
+        if not fake.wait_until(ready, min(self.grace, self.subscribe_timeout) if clients else self.subscribe_timeout):
+            if fake._open_sessions("stream"):
+                self._unwanted.add(stream)
+                self.unwanted += 1
+                log.info("replay: no connected client subscribes to %s; its frames are skipped", stream)
+                return None
             if not self._stop.is_set():
                 self.missed += 1
                 log.warning("replay: no connection subscribed to %s within %g s; frame skipped", stream,
                             self.subscribe_timeout)
             return None
-        return found
+        return found or None
 
     def _cut(self, streams: FrozenSet[str]) -> None:
         """Replay a recorded connection loss: cut the connections carrying those streams, after
