@@ -40,6 +40,7 @@ import queue
 import re
 import threading
 import time
+import weakref
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._version import __version__
@@ -394,10 +395,11 @@ class Tap:
 
     ``rec`` is None while nothing records: the per-read cost is that one attribute check."""
 
-    __slots__ = ("rec",)
+    __slots__ = ("rec", "__weakref__")
 
     def __init__(self) -> None:
         self.rec: Optional[Recorder] = None
+        _TAPS.add(self)
 
     def rest(self, method: str, path: str, pairs: Sequence[Tuple[str, str]], response: Any) -> None:
         """A REST response (the client's one hook; the calling thread)."""
@@ -406,5 +408,18 @@ class Tap:
             rec.rest(method, path, pairs, response.status_code, response.headers, response.content)
 
 
+_TAPS: "weakref.WeakSet[Tap]" = weakref.WeakSet()
+
+
+def _detach_all_in_child() -> None:
+    """After ``os.fork()``: the parent's writer thread does not exist in the child; its recording
+    is the parent's (a child records only when asked to, to a file of its own)."""
+    for tap in list(_TAPS):
+        tap.rec = None
+
+
 NO_TAP = Tap()
 """The tap of a component no connector records (a standalone RestClient); never attached."""
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_detach_all_in_child)

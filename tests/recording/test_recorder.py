@@ -273,3 +273,19 @@ def test_record_validates_and_refuses_a_second_recording(fake: FakeBinance, tmp_
         conn.record(str(tmp_path / "b.jsonl.gz"))
     assert conn.stop_recording(5.0) and not rec.is_active and conn.stop_recording()
     assert conn.stop(5.0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_inherit_the_recording(tmp_path: pathlib.Path) -> None:
+    tap = Tap()
+    rec = Recorder(str(tmp_path / "rec.jsonl.gz")).start()
+    tap.rec = rec
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: exit at once, status = whether the tap was detached
+            os._exit(0 if tap.rec is None else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        assert tap.rec is rec  # the parent records on
+    finally:
+        assert rec.stop(5.0)
