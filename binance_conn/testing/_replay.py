@@ -313,5 +313,9 @@ def _flushed(*events: threading.Event) -> bool:
 
 
 def start_replay(fake: "FakeBinance", path: str, speed: Optional[float] = 1.0, **options: Any) -> Replay:
-    """Load the recording at ``path`` and start serving it on ``fake`` (see the module docstring)."""
+    """``FakeBinance.replay(path, speed=1.0)``: load the recording at ``path`` (every part, in order)
+    and start serving it to the connected clients (see the module docstring); returns the
+    :class:`Replay` (``wait()``, ``done``, counters).  ``speed``: 1.0 the recorded pace, 2.0 twice
+    as fast, ``None`` or ``float("inf")`` as fast as the clients take it.  ``options``:
+    ``subscribe_timeout``, ``rest_timeout``, ``grace`` (seconds)."""
     return Replay(fake, path, speed, **options).start()
