@@ -89,6 +89,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/lag_bench.py
 	@bash .ci/ensure-redis
 	$(PY) benchmarks/hub_bench.py
+	$(PY) benchmarks/record_bench.py
 
 soak: $(VENV)/.stamp-test
 	@bash .ci/ensure-redis

@@ -1,9 +1,98 @@
-"""Connector mixin: ``conn.record(path)`` (issue 16: record every raw frame and REST response)."""
+"""Connector mixin: ``conn.record(path)`` (issue 16: record every raw frame and REST response).
+
+The connector owns one :class:`~binance_conn._io.recorder.Tap` (``_tap``), handed to each
+market session and REST client it builds; attaching a
+:class:`~binance_conn._io.recorder.Recorder` to it starts recording, detaching it stops.
+``Config.recording`` (``with_recording``) starts a recording at every ``start()``; every
+``stop()`` ends the recording in progress (its writer thread is joined with the stop's
+deadline).
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any, Optional, cast
+
+from ._io.recorder import Recorder, Tap
+from .errors import BinanceError, ValidationError
+
 __all__ = ["RecordingMixin"]
+
+_MIN_BYTES = 4096
+_CREATE = threading.Lock()
 
 
 class RecordingMixin:
     """``record()`` / ``stop_recording()`` on :class:`~binance_conn.Connector`."""
+
+    @property
+    def _tap(self) -> Tap:
+        tap: Optional[Tap] = self.__dict__.get("_rec_tap")
+        if tap is None:
+            with _CREATE:
+                tap = self.__dict__.setdefault("_rec_tap", Tap())
+        return tap
+
+    @property
+    def recording(self) -> Optional[Recorder]:
+        """The recording in progress (its ``files``, ``lines``, ``dropped``), or None."""
+        return self._tap.rec
+
+    def record(self, path: str, *, max_bytes: Optional[int] = None,
+               rotate_seconds: Optional[float] = None) -> Recorder:
+        """Record every raw stream frame and REST response, with receive times, to ``path``.
+
+        gzip JSON Lines (see ``_io/recorder.py`` for the format), rotated to numbered parts
+        (``rec.1.jsonl.gz``...) after ``max_bytes`` compressed bytes or ``rotate_seconds``;
+        replay it with ``FakeBinance.replay(path)``.  API keys and signatures are never
+        written.  One writer thread; the stream readers never wait on the disk (a full
+        queue drops lines, counted in ``dropped``).  Any thread; returns at once.
+
+        Returns:
+            the :class:`Recorder` (``stop()``, ``files``, ``lines``, ``dropped``); ``stop()``
+            here or :meth:`stop_recording` ends it, as does ``Connector.stop()``.
+
+        Raises:
+            ValidationError: a bad argument, or a recording is in progress already.
+        """
+        if not isinstance(path, str) or not path:
+            raise ValidationError("path", path, "must be a file path")
+        if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
+                                      or max_bytes < _MIN_BYTES):
+            raise ValidationError("max_bytes", max_bytes, f"must be an int >= {_MIN_BYTES} or None")
+        if rotate_seconds is not None and (isinstance(rotate_seconds, bool)
+                                           or not isinstance(rotate_seconds, (int, float)) or not rotate_seconds > 0):
+            raise ValidationError("rotate_seconds", rotate_seconds, "must be a positive number or None")
+        tap = self._tap
+        with _CREATE:
+            current = tap.rec
+            if current is not None and current.is_active:
+                raise ValidationError("path", path, f"already recording to {current.path}: stop_recording() first")
+            rec = Recorder(path, max_bytes=max_bytes, rotate_seconds=rotate_seconds, on_error=self._record_error,
+                           exchange=str(cast(Any, self)._config.exchange.name))
+            rec.start()
+            tap.rec = rec
+        return rec
+
+    def stop_recording(self, timeout: float = 5.0) -> bool:
+        """End the recording in progress: queued lines written, file flushed and closed, writer
+        joined within ``timeout``.  Any thread; never raises; True if nothing is left running."""
+        tap = self._tap
+        with _CREATE:
+            rec, tap.rec = tap.rec, None
+        return True if rec is None else rec.stop(timeout)
+
+    def _record_error(self, err: BinanceError) -> None:
+        cast(Any, self)._market.publish_error(err)
+
+    # ------------------------------------------------------------------ hooks (connector.py)
+    def _record_on_start(self) -> None:
+        """``start()``: begin the configured recording (``with_recording``), unless one runs."""
+        cfg = getattr(cast(Any, self)._config, "recording", None)
+        if cfg is not None and self._tap.rec is None:
+            self.record(cfg.path, max_bytes=cfg.max_bytes, rotate_seconds=cfg.rotate_seconds)
+
+    def _record_on_stop(self, deadline: float) -> bool:
+        """``stop()``, after the readers are joined: end the recording within the stop's deadline."""
+        return self.stop_recording(max(0.0, deadline - time.monotonic()))

@@ -149,9 +149,8 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
     def _make_market(self, config: Config) -> MarketSession:
         factory = self._transport_factory(config)
         market = MarketSession(config, self._dispatcher, self._rest_ping, self._budget, transport_factory=factory)
-        # One ready Event for the connector's lifetime: a reference taken before a
-        # re-configuring start() stays the live one.
-        ready = self._ready
+        market.tap = self.rest.tap = self._tap  # recording (_recording.py): one switch for the readers and REST
+        ready = self._ready  # one ready Event for the connector's lifetime (a reference taken before stays live)
         if ready is None:
             ready = self._ready = threading.Event()
         ready.clear()
@@ -272,6 +271,7 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
             self._market.start()
             self._user.start()
             self._books.start()
+            self._record_on_start()
             _LIVE.add(self)
             generation = self._generation
         _log.info("connector started (run %d)", generation, extra={"exchange": self.exchange})
@@ -380,7 +380,7 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
         self._stop_dropped += dispatcher.last_stop_dropped
         ok = rest.wait_idle(max(0.0, deadline - _monotonic())) and ok
         rest.close()
-        return ok
+        return self._record_on_stop(deadline) and ok
 
     def __enter__(self) -> "Connector":
         return self.start()

@@ -8,6 +8,7 @@ visible.  ``--live`` uses Binance's real public streams instead (no API key need
     python -m binance_conn.demo --duration 60 -v
     python -m binance_conn.demo --live          # real Binance (``make demo LIVE=1``)
     python -m binance_conn.demo --futures       # simulated USD-M futures (``make demo FUTURES=1``)
+    python -m binance_conn.demo --record session.jsonl.gz   # also record it (replay: FakeBinance.replay)
 
 This module is the one place in the library allowed to import ``binance_conn.testing``.
 """
@@ -187,6 +188,8 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=20.0, help="simulated trades per second per symbol (fake only)")
     p.add_argument("--no-drop", action="store_true", help="do not inject the dropped connection (fake only)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="log library activity (-vv: debug)")
+    p.add_argument("--record", metavar="PATH", help="record raw frames and REST responses to PATH (gzip JSON Lines; "
+                   "replay with FakeBinance.replay)")
     args = p.parse_args(argv)
     if args.duration <= 0:
         p.error("--duration must be > 0")
@@ -233,6 +236,9 @@ def run(args: argparse.Namespace, out: TextIO) -> Any:
         f"\n  rest {cfg.exchange.rest_url}  streams {cfg.exchange.ws_url}\n"
     )
     conn = Connector(cfg)
+    rec = conn.record(args.record) if getattr(args, "record", None) else None
+    if rec is not None:
+        out.write(f"  recording to {rec.path}\n")
     try:
         conn.on_connection(screen.on_connection)
         conn.on_gap(screen.on_gap)
@@ -260,6 +266,8 @@ def run(args: argparse.Namespace, out: TextIO) -> Any:
             s.latency_p99_ms = percentile(screen.latencies, 0.99)
         if fake is not None:
             fake.stop()
+        if rec is not None:
+            out.write(f"recorded {rec.lines} lines to {', '.join(rec.files) or rec.path} ({rec.dropped} dropped)\n")
     return screen.summary
 
 

@@ -12,6 +12,7 @@ published once and in order.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from .._io.connect_report import ConnectFailureReporter
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.reconnect import Stopped, connect_forever
+from .._io.recorder import Tap
 from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory
 from ..errors import BinanceError, ConnectionError
 from .badframes import BadFrames
@@ -35,6 +37,7 @@ _log = logging.getLogger("binance_conn.stream")
 _monotonic = time.monotonic
 _URL_BUDGET = 3500  # characters of stream names put in the connect URL; the rest via SUBSCRIBE
 _I = LinkInput
+_IDS = itertools.count(1)  # connection ids in recordings (unique per process)
 
 
 class MarketHost(Protocol):
@@ -50,6 +53,7 @@ class MarketHost(Protocol):
     guard: ThreadGuard
     stop_event: threading.Event
     stopping: bool
+    tap: Tap  # recording switch: tap.rec is None while nothing records
 
     def wake(self) -> None: ...
 
@@ -110,6 +114,7 @@ class StreamConn:
         self.retry = 0
         self.reconnects = 0  # losses of this connection slot (stats()["market"]["links"])
         self.waiting_since: Optional[float] = None  # the reader waits for the shard's delivery lock since
+        self.rec_id = next(_IDS)
         role = role or ("replacement" if replacement else "reader")
         self.role = role
         self.thread = threading.Thread(
@@ -248,11 +253,18 @@ class StreamConn:
         counts = link.stream_counts
         receive = proto.receive_text
         life = self.life
+        tap = host.tap
+        if tap.rec is not None:
+            tap.rec.ws_open(self.rec_id, link.index, str(getattr(transport, "url", "")))
         while True:
             try:
                 frames = transport.read_frames()
             except TransportClosed as exc:
+                if tap.rec is not None:
+                    tap.rec.ws_close(self.rec_id, self.last_error or exc.reason)
                 return self.last_error or exc.reason
+            if tap.rec is not None:
+                tap.rec.ws_frames(self.rec_id, frames)
             now = _monotonic()
             batch: List[Tuple[str, Any]] = []
             with lock:

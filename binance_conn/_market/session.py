@@ -44,6 +44,7 @@ from .._core.status import SessionStatus
 from .._core.timing import MILLISECOND, epoch_ms, with_time_unit
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
+from .._io.recorder import NO_TAP, Tap
 from .._io.topics import ERROR_TOPIC, publish_connection_events
 from .._io.transport import TransportFactory, WsTransport
 from ..enums import ConnectionState
@@ -85,6 +86,7 @@ class MarketSession:
         self.dispatcher = dispatcher
         self.transport_factory = transport_factory
         self.guard = ThreadGuard(_log, self.exchange, self.publish_error)
+        self.tap: Tap = NO_TAP  # the connector's recording switch (_io/recorder.py)
         self._rest_ping = rest_ping
         self._budget = budget
         self._budget_lock = threading.Lock()

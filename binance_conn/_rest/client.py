@@ -29,7 +29,6 @@ import logging
 import math
 import os
 import random
-import re
 import threading
 import time
 from decimal import Decimal
@@ -52,6 +51,7 @@ from .._core.retry import Decision, FailureKind, classify
 from .._core.signing import rest_query, signer_from_auth
 from .._core.timing import MILLISECOND, format_recv_window, recv_window, time_unit_headers
 from .._io.netenv import resolve_trust
+from .._io.recorder import NO_TAP, Tap
 from .._version import __version__
 from ..errors import (
     BinanceError,
@@ -67,6 +67,7 @@ from .deadline import CallLimit, DeadlineAdapter, limit_calls
 from .encode import encode_params
 from .endpoints import RestEndpoints
 from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
+from .scrub import scrubbed
 from .tls import TrustAdapter, connect_failure
 
 __all__ = ["RestClient"]
@@ -85,27 +86,6 @@ class _Retry(Exception):
     def __init__(self, error: BinanceError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-_SIGNATURE = re.compile(r"signature=[^&\s'\")]*")
-
-
-def _scrubbed(exc: BaseException) -> BaseException:
-    """A copy of a requests exception without the signature its URL text may carry.
-
-    urllib3's ``MaxRetryError`` (and ``responses``) put the full URL, query string
-    included, into the message, and the exception keeps the prepared request.  The
-    copy keeps the type and the scrubbed text; the original (and its request) is
-    dropped so ``str(err)``, tracebacks and logs never show a signature.
-    """
-    text = _SIGNATURE.sub("signature=***", str(exc))
-    try:
-        clean = type(exc)(text)
-    except Exception:  # noqa: BLE001 - an exception type with an unusual constructor
-        clean = requests.exceptions.RequestException(text)
-    clean.__cause__ = None
-    clean.__suppress_context__ = True
-    return clean
 
 
 class _Stopped(Exception):
@@ -166,6 +146,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
     """
 
     _product_spec: products.ProductSpec = products.SPOT  # futures: _rest/futures.py (RestEndpoints.__new__)
+    tap: Tap = NO_TAP  # the connector's recording switch (_io/recorder.py)
 
     def __init__(self, config: Any, session: Optional[requests.Session] = None, *,
                  limiter_registry: Optional[WeightLimiterRegistry] = None,
@@ -559,7 +540,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
                 kind, text = FailureKind.CONNECTION_LOST, "connection lost"
             cause = exc
         except requests.exceptions.RequestException as exc:
-            unexpected = _scrubbed(exc)
+            unexpected = scrubbed(exc)
         if unexpected is not None:
             # Raised outside the except block: the original (its text and prepared request carry
             # the signed URL) must not ride along as __context__.
@@ -584,7 +565,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         error = cls(f"{call.method} {call.path}: {text}", temporary=temporary, exchange=self._exchange,
                     request_id=call.rid, debug=self._debug, details=details)
         if cause is not None:
-            error.__cause__ = _scrubbed(cause)
+            error.__cause__ = scrubbed(cause)
         if _log.isEnabledFor(logging.INFO):
             _log.info("%s %s failed: %s", call.method, call.path, text,
                       extra={"request_id": call.rid, "exchange": self._exchange, "failure": kind.value})
@@ -593,6 +574,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
     def _handle(self, call: _Call, response: requests.Response) -> Tuple[Optional[BinanceError], Any]:
         status = response.status_code
         content = response.content
+        self.tap.rest(call.method, call.path, call.pairs, response)
         if _log.isEnabledFor(_DEBUG):
             _log.debug("%s %s -> %s", call.method, call.path, status,
                        extra={"request_id": call.rid, "exchange": self._exchange, "http_status": status})

@@ -25,7 +25,8 @@ In a pytest suite::
         fake.publish_trade("BTCUSDT", "60000.00", "0.01")
         assert fake.rate_violations == 0      # never more than 5 frames/s on a stream connection
 
-It speaks the wire format of the Binance reference and shares no code with the connector's parser.
+It speaks the wire format of the Binance reference and shares no code with the connector's parser
+(``FakeBinance.replay`` reads recordings with the recorder's file naming, ``_io/recorder.py``).
 ``python -m binance_conn.testing`` runs it standalone with a simulated market.
 """
 
@@ -34,7 +35,8 @@ from __future__ import annotations
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from ._fake import FakeBinance, FaultRule
 from ._market import KNOWN_SYMBOLS, SymbolSpec
+from ._replay import Replay
 from ._util import BinanceFault
 
 __all__ = ["FakeBinance", "FaultRule", "SymbolSpec", "KNOWN_SYMBOLS", "BinanceFault", "DEFAULT_API_KEY",
-           "DEFAULT_API_SECRET"]
+           "DEFAULT_API_SECRET", "Replay"]

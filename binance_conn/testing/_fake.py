@@ -20,6 +20,7 @@ from ._futures_wsapi import handle_futures_api
 from ._limits import AttemptLimiter, OrderCounter, WeightLimiter
 from ._market import DEFAULT_SYMBOLS, KNOWN_SYMBOLS, Market, SymbolSpec
 from ._orderlists import Trading
+from ._replay import start_replay
 from ._rest import RestApp, RestServer
 from ._streams import StreamsMixin
 from ._timeunit import user_event_to_micros
@@ -563,6 +564,7 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin, Futur
         """Wait (no fixed sleep) until ``predicate()`` is true; False on timeout."""
         return self._waiter.wait_for(predicate, timeout)
 
+    replay = start_replay  # replay(path, speed=1.0): serve a recording (Connector.record) to the clients (_replay.py)
     def wait_for_connections(self, n: int, timeout: float = 5.0, path_prefix: Optional[str] = None) -> bool:
         """Wait until at least ``n`` WebSocket connections (path starting with ``path_prefix``) are open."""
         return self.wait_until(lambda: len(self._open_sessions(path_prefix=path_prefix)) >= n, timeout)

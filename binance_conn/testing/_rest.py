@@ -64,6 +64,7 @@ class RestApp:
     def __init__(self, fake: FakeBinance) -> None:
         self.fake = fake
         f = fake
+        self.replay: Optional[Callable[[str, str, Mapping[str, str]], Optional[Reply]]] = None
         # (method, path) -> (handler, weight(params), signed)
         self.routes: Dict[Tuple[str, str], Tuple[Callable[[Params], Any], Callable[[Params], int], bool]] = {
             ("GET", "/api/v3/ping"): (lambda p: {}, lambda p: 1, False),
@@ -118,6 +119,9 @@ class RestApp:
             params.update(parse_qsl(raw_body, keep_blank_values=True))
         params.update(parse_qsl(raw_query, keep_blank_values=True))  # the query string wins (3.1)
         out_headers: Dict[str, str] = {"Content-Type": "application/json;charset=UTF-8"}
+        replayed = self.replay(method, path, params) if self.replay is not None else None
+        if replayed is not None:  # FakeBinance.replay(): the recorded response (_replay.py)
+            return replayed
         fault = f._take_fault(method, path)
         if fault is not None:
             if fault.drop:

@@ -234,6 +234,8 @@ class Session:
                     return
                 if op[0] == "raw" and not self.frozen.is_set():
                     conn.send(op[1])
+                if op[0] == "sync":  # FakeBinance.replay: everything queued before this is sent
+                    op[1].set()
             now = time.monotonic()
             age = now - self.opened_mono
             if self.frozen.is_set():
