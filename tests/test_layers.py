@@ -195,3 +195,12 @@ def test_no_import_cycles() -> None:
 def test_modules_stay_small(path: pathlib.Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= 650, f"{path.relative_to(PKG)}: {lines} lines (keep modules under ~600)"
+
+
+def test_test_module_basenames_are_unique() -> None:
+    """pytest imports test files by basename (no packages): two ``test_x.py`` collide."""
+    tests = pathlib.Path(__file__).resolve().parent
+    seen: "dict[str, pathlib.Path]" = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        assert path.name not in seen, f"{path.relative_to(tests)} and {seen[path.name].relative_to(tests)}"
+        seen[path.name] = path
