@@ -55,6 +55,7 @@ if ban > 0 then
 end
 local w = tonumber(ARGV[1])
 local delay = 0
+local out = {0}
 for i = 1, (#KEYS - 1) / 2 do
   local c = redis.call('HMGET', KEYS[2 * i], 'r', 'f', 'u')
   local own = math.max(tonumber(c[1]) or 0, (tonumber(c[3]) or 0) + (tonumber(c[2]) or 0))
@@ -67,18 +68,25 @@ for i = 1, (#KEYS - 1) / 2 do
       delay = math.max(delay, math.min(left, 20))
     end
   end
+  out[i + 1] = own + pf
 end
-if delay > 0 then return {2, delay} end
+if delay > 0 then
+  out[1] = 2
+  table.insert(out, 2, delay)
+  return out
+end
 for i = 1, (#KEYS - 1) / 2 do
   redis.call('HINCRBY', KEYS[2 * i], 'r', w)
   redis.call('HINCRBY', KEYS[2 * i], 'f', w)
   redis.call('PEXPIRE', KEYS[2 * i], ARGV[3 * i + 1])
+  out[i + 1] = out[i + 1] + w
 end
-return {0}
+return out
 """
 """KEYS: ban, then (current, previous) window hash per limited window; ARGV: weight, then
-(limit, ms until the window ends, ttl ms) per window.  ``{0}`` booked, ``{2, ms}`` wait,
-``{1, ttl_ms, kind, message, code, status}`` banned."""
+(limit, ms until the window ends, ttl ms) per window.  ``{0, est...}`` booked, ``{2, ms, est...}``
+wait, ``{1, ttl_ms, kind, message, code, status}`` banned; ``est``: the fleet's estimate per
+window (after the booking), which the local copy keeps for a fallback."""
 
 COMPLETE = """
 local w = tonumber(ARGV[1])
@@ -87,8 +95,8 @@ for i = 1, #KEYS / 2 do
   local rep, ttl = tonumber(ARGV[3 * i]), ARGV[3 * i + 1]
   if ARGV[3 * i - 1] == '1' then
     local f = tonumber(redis.call('HGET', kr, 'f')) or 0
-    if f >= w then redis.call('HINCRBY', kr, 'f', -w) end
-    if kl ~= kr then
+    if w > 0 and f >= w then redis.call('HINCRBY', kr, 'f', -w) end
+    if w > 0 and kl ~= kr then
       redis.call('HINCRBY', kl, 'r', w)
       redis.call('PEXPIRE', kl, ttl)
     end

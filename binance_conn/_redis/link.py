@@ -10,7 +10,7 @@ beside the shared one and fall back to it at once.
   most that long, once; after a failure the link is *down*.
 * While down, :meth:`run` answers ``None`` without touching the network, except for
   one caller at a time once the reconnect delay has passed (backoff with jitter,
-  0.1 s doubling up to 2 s): that caller tries the real command.  Reconnecting is
+  0.1 s doubling up to 1 s): that caller tries the real command.  Reconnecting is
   therefore lazy, driven by the calls themselves, and needs no thread.
 * One WARNING per outage (with the URL minus its password), one INFO when Redis
   answers again.
@@ -38,14 +38,15 @@ _monotonic = time.monotonic
 
 RETRY_FIRST = 0.1
 """Seconds before the first reconnect attempt of an outage (then doubling, jittered)."""
-RETRY_MAX = 2.0
+RETRY_MAX = 1.0
 """Longest pause between reconnect attempts."""
 
 
 def op_timeout(max_wait: float) -> float:
-    """The socket timeout of every Redis command for a limiter with ``max_wait``:
-    a quarter of it, between 20 ms and 250 ms (a call's Redis time stays inside ``max_wait``)."""
-    return min(0.25, max(0.02, float(max_wait) / 4.0))
+    """The socket timeout of every Redis command for a limiter with ``max_wait``: a quarter
+    of it, between 50 ms and 250 ms (a call's Redis time stays inside a ``max_wait`` of 0.2 s
+    or more; shorter ones would turn a busy machine's scheduling delays into outages)."""
+    return min(0.25, max(0.05, float(max_wait) / 4.0))
 
 
 class RedisLink:

@@ -166,10 +166,13 @@ class SharedHostLimiter(HostLimiter):
             tls.local = False
             self._gate_checked = _monotonic()
             status = int(answer[0])
-            if status == 0:
-                return at
             if status == 1:
                 raise self._mirror(answer, exchange, request_id)
+            # the fleet's figures, kept by the local copy: a fallback starts from them, not from zero
+            estimates = answer[1:] if status == 0 else answer[2:]
+            super().observe({spec[0]: int(v) for spec, v in zip(self._spec, estimates)}, at, at)
+            if status == 0:
+                return at
             delay = int(answer[1]) / 1000.0
             # the wait plus one more Redis command must fit: no call waits longer than max_wait
             if delay + self.shared.link.timeout > deadline - _monotonic() or wait(delay):
