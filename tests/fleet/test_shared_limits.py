@@ -279,6 +279,7 @@ def test_redis_down_falls_back_at_once_and_warns_once(caplog: Any) -> None:
     caplog.set_level(logging.INFO, logger="binance_conn.redis")
     started = time.monotonic()
     for _ in range(4):
+        a.shared.link._retry_at = 0.0  # each call is a reconnect attempt: still one WARNING
         book(a, 5, T0 + 1)
     with pytest.raises(RateLimitError) as info:  # the local copy limits: same budget, this process alone
         book(a, 5, T0 + 1)
@@ -327,6 +328,18 @@ def test_kill_and_restart_redis_mid_run(private_redis: Any, caplog: Any) -> None
     text = caplog.text
     assert text.count("unusable") == 2, text  # one WARNING per link and outage
     assert "answers again" in text
+
+
+def test_a_fallback_starts_from_the_fleets_last_estimate(private_redis: Any) -> None:
+    a, b = limiter(private_redis.url), limiter(private_redis.url)
+    now = time.time()
+    b.complete(90, book(b, 90, now), now, None)  # the rest of the fleet spent 90 of 100
+    a.complete(5, book(a, 5, now), now, None)  # a saw the fleet at 95 when it booked
+    private_redis.kill()
+    with pytest.raises(RateLimitError):  # alone, a must not spend the fleet's last 5 twice over
+        a.acquire(10, max_wait=0.0, now=lambda: now, wait=never)
+    assert a.mode == "fallback"
+    a.acquire(5, max_wait=0.0, now=lambda: now, wait=never)
 
 
 def test_stalled_redis_never_holds_a_call_past_max_wait(private_redis: Any) -> None:
@@ -441,3 +454,40 @@ def test_rest_order_counts_are_shared(fake: FakeBinance, redis_url: str) -> None
                    signed=True)
     counts = other.order_count
     assert counts.get("10S") == 1 and counts.get("1D") == 1
+
+
+def test_an_unexpected_failure_is_logged_with_its_traceback_and_limits_fall_back(redis_url: str, caplog: Any) -> None:
+    a = limiter(redis_url)
+    link = a.shared.link
+
+    def broken(text: str) -> Any:
+        raise RuntimeError("injected: a bug on the shared path")
+
+    link._script = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="binance_conn.redis"):
+        book(a, 5, T0)
+        book(a, 5, T0)
+    records = [rec for rec in caplog.records if rec.name == "binance_conn.redis"]
+    assert len(records) == 1 and records[0].exc_info and "injected" in records[0].getMessage()
+    assert a.mode == "fallback" and a.used_weight(T0) == {"1M": 10}
+    del link._script  # the bug is gone: the next due attempt shares again
+    link._retry_at = 0.0
+    book(a, 5, T0)
+    assert a.mode == "shared"
+
+
+def test_connector_connection_attempts_go_through_the_shared_budget(redis_url: str, r: Any,
+                                                                      no_thread_leak: None) -> None:
+    with FakeBinance(seed=5) as fake:
+        cfg = fake.config_builder().with_shared_limits(redis_url, key="conn-budget").build()
+        conn = Connector(cfg)
+        try:
+            conn.on_trade("BTCUSDT", lambda event: None)
+            conn.start()
+            assert fake.wait_for_subscriptions(["btcusdt@trade"], scaled(5))
+            key = f"{key_prefix('conn-budget', fake.rest_url.rstrip('/'))}:connections"
+            assert r.zcard(key) >= 1
+            assert conn._budget.used(0.0) == r.zcard(key)
+            assert conn.stats()["rest"]["limiter"] == "shared"
+        finally:
+            conn.stop(timeout=5.0)
