@@ -1,7 +1,7 @@
 """A fleet of processes hammering one exchange through one shared budget (test helper, not a test).
 
-``--role app``: a gunicorn-style master that imports the library and builds the config once
-(``--preload``), then forks ``--workers`` workers; ``--role cron``: one process, as a cron job
+``--role app``: a gunicorn-style master that imports the library, builds the config and makes
+one call once (``--preload``), then forks ``--workers`` workers; ``--role cron``: one process, as a cron job
 runs.  Each worker makes a RestClient, syncs its clock, drops ``ready-<name>`` in ``--out``,
 waits for the ``go`` file (which holds the epoch second to stop at), then calls signed
 ``GET /api/v3/account`` (weight 20) in a loop and writes one record per call to
@@ -98,6 +98,11 @@ def main() -> int:
     if args.role == "cron":
         worker("cron", config, args.out, args.pause)
         return 0
+    # a preloaded app that touched the API at import: the master's limiter, its Redis connection
+    # and its locks are inherited by every worker (the fork hooks and redis-py's pid check at work)
+    from binance_conn.rest import RestClient
+
+    RestClient(config).server_time()
     children = []
     for i in range(args.workers):
         pid = os.fork()
