@@ -104,23 +104,23 @@ class RedisLink:
             if _monotonic() < self._retry_at or not self._probe.acquire(blocking=False):
                 return None
             try:
-                return self._attempt(text, keys, args)
+                return self._attempt(text, keys, args, True)
             finally:
                 self._probe.release()
-        return self._attempt(text, keys, args)
+        return self._attempt(text, keys, args, False)
 
-    def _attempt(self, text: str, keys: Sequence[str], args: Sequence[Any]) -> Optional[Any]:
+    def _attempt(self, text: str, keys: Sequence[str], args: Sequence[Any], probing: bool) -> Optional[Any]:
         try:
             script = self._script(text)
             result = script(keys=keys, args=args, client=self._client)
         except Exception as exc:  # noqa: BLE001 - any failure of the shared path means: limit locally
-            self._failed(exc)
+            self._failed(exc, probing)
             return None
         if self.is_down:
             self._recovered()
         return result
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException, probing: bool) -> None:
         now = _monotonic()
         with self._lock:
             first = not self.is_down
@@ -128,8 +128,11 @@ class RedisLink:
                 self.is_down = True
                 self.outages += 1
                 self._down_since = now
-                self._failures = 0
-            self._failures += 1
+                self._failures = 1
+            elif probing:  # only failed reconnect attempts lengthen the pause, not the calls that
+                self._failures += 1  # were already under way when the outage began
+            else:
+                return
             pause = min(RETRY_MAX, RETRY_FIRST * 2.0 ** (self._failures - 1))
             self._retry_at = now + pause * (0.5 + random.random() / 2.0)  # jitter: a fleet does not probe in step
         if first:

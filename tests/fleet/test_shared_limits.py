@@ -362,6 +362,36 @@ def test_stalled_redis_never_holds_a_call_past_max_wait(private_redis: Any) -> N
         private_redis.proc.send_signal(signal.SIGCONT)
 
 
+def test_calls_caught_by_an_outage_do_not_lengthen_the_reconnect_pause(private_redis: Any) -> None:
+    a = limiter(private_redis.url, timeout=0.05)
+    book(a, 1, time.time())
+    assert private_redis.proc is not None
+    private_redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        barrier = threading.Barrier(8)
+
+        def call() -> None:
+            barrier.wait()
+            book(a, 1, time.time())
+
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(scaled(5))
+        assert a.mode == "fallback"
+    finally:
+        private_redis.proc.send_signal(signal.SIGCONT)
+    started = time.monotonic()
+
+    def shared() -> bool:
+        book(a, 1, time.time())
+        return a.mode == "shared"
+
+    assert wait_until(shared, timeout=2.0)
+    assert time.monotonic() - started < 0.3  # the first pause (<= 0.1 s), not eight failures' worth
+
+
 def test_a_foreign_value_at_a_key_falls_back_instead_of_failing(redis_url: str, r: Any, caplog: Any) -> None:
     r.set(f"{key_prefix('k', HOST)}:w:1M:{int(T0 // 60)}", "not a hash")  # WRONGTYPE inside the script
     a = limiter(redis_url)
