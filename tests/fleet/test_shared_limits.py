@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -521,3 +523,24 @@ def test_connector_connection_attempts_go_through_the_shared_budget(redis_url: s
             assert conn.stats()["rest"]["limiter"] == "shared"
         finally:
             conn.stop(timeout=5.0)
+
+
+def test_the_core_library_works_without_redis_py() -> None:
+    code = """
+import sys
+sys.modules["redis"] = None  # as if binance_conn[redis] was not installed
+import binance_conn as bc
+from binance_conn.errors import ValidationError
+conn = bc.Connector(bc.Config.builder().with_rest_url("http://127.0.0.1:9").build())
+assert conn.rest.limiter_mode == "local" and conn.stats()["rest"]["limiter"] == "local"
+try:
+    bc.Config.builder().with_shared_limits("redis://127.0.0.1:6379/0").build()
+except ValidationError as exc:
+    assert exc.field == "rate_limit.shared_redis_url" and "binance_conn[redis]" in str(exc), exc
+else:
+    raise AssertionError("no ValidationError")
+assert "redis" not in {m.split(".")[0] for m, v in sys.modules.items() if v is not None}
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=scaled(60))
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
