@@ -37,7 +37,7 @@ help:
 	@echo "make test-min - the suite on Python $(OLDEST) with the oldest supported dependencies"
 	@echo "make lint     - ruff + mypy --strict on the package"
 	@echo "make demo     - live tickers/trades from the built-in fake exchange (LIVE=1: real Binance, FUTURES=1: USD-M futures)"
-	@echo "make bench    - REST and stream benchmarks against a bare baseline, same run"
+	@echo "make bench    - REST, stream and shared-limits benchmarks against a baseline, same run"
 	@echo "make soak     - long soak/chaos runs (marker: soak)"
 
 $(VENV)/.stamp-base: setup.cfg setup.py pyproject.toml $(CONSTRAINTS)
@@ -87,9 +87,10 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/book_bench.py
 	$(PY) benchmarks/backfill_bench.py
 	$(PY) benchmarks/lag_bench.py
+	$(PY) benchmarks/record_bench.py
 	@bash .ci/ensure-redis
 	$(PY) benchmarks/hub_bench.py
-	$(PY) benchmarks/record_bench.py
+	$(PY) benchmarks/shared_limits_bench.py
 
 soak: $(VENV)/.stamp-test
 	@bash .ci/ensure-redis

@@ -54,7 +54,6 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union, cast
 
 from ._core import streams as stream_names
-from ._core.pacing import ConnectionBudget
 from ._futures import FUTURES_TOPICS, FuturesConnectorMixin, make_futures_user
 from ._futures_market import FuturesMarketMixin
 from ._health import HealthMixin
@@ -66,6 +65,7 @@ from ._market.books import BOOK_PREFIX, BookManager, RestSnapshots, book_topic
 from ._market.gaps import GapMonitor
 from ._market.session import MarketSession
 from ._recording import RecordingMixin
+from ._redis.limits import connection_budget
 from ._rest.tracking import TrackingRestClient
 from ._userdata.futures_client import make_ws_api_client
 from ._userdata.session import (
@@ -123,7 +123,7 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
         self._ready: Optional[threading.Event] = None
         self._orphans: List[threading.Thread] = []  # threads a timed-out stop() left behind
         self.rest = self._make_rest(config, session)
-        self._budget = ConnectionBudget(config.websocket.connection_budget, config.websocket.connection_budget_window)
+        self._budget = connection_budget(config)  # shared through Redis under with_shared_limits
         self._dispatcher = self._make_dispatcher(config)
         self._books = BookManager(lambda: self.exchange, self._dispatcher,
                                   RestSnapshots(lambda: self.rest, lambda: self._config.exchange.product),
@@ -288,10 +288,7 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
             self._config = config
             self.rest.close()
             self.rest = self._make_rest(config, self._http_session)
-            ws = config.websocket
-            if (self._budget.limit, self._budget.window) != (ws.connection_budget, float(ws.connection_budget_window)):
-                # Binance counts connection attempts per IP: a restart does not reset what was spent.
-                self._budget = ConnectionBudget(ws.connection_budget, ws.connection_budget_window)
+            self._budget = connection_budget(config, self._budget)  # kept when it still fits: Binance counts per IP
             self._market = self._make_market(config)
             self._user = self._make_user(config)
             for s in streams:
@@ -582,7 +579,8 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
             "streams": market["streams"],
             "subscribers": {k: v for k, v in subscribers.items()},
             "dropped_at_stop": self._stop_dropped,
-            "rest": {"used_weight": self.rest.used_weight, "inflight": self.rest.inflight},
+            "rest": {"used_weight": self.rest.used_weight, "inflight": self.rest.inflight,
+                     "limiter": self.rest.limiter_mode},  # local, shared (Redis) or fallback
             "user_data": user,
             "gaps": self._gaps.stats(),  # gaps, missing, backfilled, unfilled, duplicates; per stream/subscriber
             "books": self._books.stats(),
@@ -613,9 +611,7 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
         self._http_session = None
         self.rest = self._make_rest(self._config, None)
         self._dispatcher.after_fork_in_child()
-        self._budget = ConnectionBudget(
-            self._config.websocket.connection_budget, self._config.websocket.connection_budget_window
-        )
+        self._budget = connection_budget(self._config)
         self._books = self._books.after_fork_in_child()
         self._market = self._make_market(self._config)
         self._user = self._make_user(self._config)  # user-data topics from the dispatcher

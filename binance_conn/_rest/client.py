@@ -46,7 +46,7 @@ from .._api import AccountApi, MarketDataApi, TradingApi
 from .._core import catalog, products
 from .._core.clock import ServerClock
 from .._core.endpoints import Endpoint
-from .._core.ratelimit import OrderCounter, endpoint_weight, parse_count_headers
+from .._core.ratelimit import endpoint_weight, parse_count_headers
 from .._core.retry import Decision, FailureKind, classify
 from .._core.signing import rest_query, signer_from_auth
 from .._core.timing import MILLISECOND, format_recv_window, recv_window, time_unit_headers
@@ -66,8 +66,9 @@ from ..errors import (
 from .deadline import CallLimit, DeadlineAdapter, limit_calls
 from .encode import encode_params
 from .endpoints import RestEndpoints
-from .limiter import DEFAULT_REGISTRY, WeightLimiterRegistry
+from .limiter import WeightLimiterRegistry
 from .scrub import scrubbed
+from .shared import LimiterInfo, limiter_for, order_counter
 from .tls import TrustAdapter, connect_failure
 
 __all__ = ["RestClient"]
@@ -122,7 +123,7 @@ class _Call:
         self.keyed = signed or keyed  # the X-MBX-APIKEY header goes out
 
 
-class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
+class RestClient(LimiterInfo, RestEndpoints, MarketDataApi, TradingApi, AccountApi):
     """Thread-safe Binance spot REST client (API.md "REST").
 
     Works standalone (a cron job's whole use) and is the object behind
@@ -191,10 +192,9 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         self._headers = headers
         api_key = config.auth.api_key
         self._signed_headers = dict(headers, **({"X-MBX-APIKEY": api_key} if api_key else {}))
-        registry = limiter_registry if limiter_registry is not None else DEFAULT_REGISTRY
         parts = urlsplit(self._base)
         self._host, self._port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-        self._limiter = registry.get(f"{parts.scheme}://{parts.netloc}", self._product_spec.weight_limits)
+        self._limiter = limiter_for(config, limiter_registry, f"{parts.scheme}://{parts.netloc}", self._product_spec)
         if config.rate_limit.weight_limit is not None:
             self._limiter.set_limits({"1M": int(config.rate_limit.weight_limit)}, pin=True)
         self._limit_enabled = bool(config.rate_limit.enabled)
@@ -202,7 +202,7 @@ class RestClient(RestEndpoints, MarketDataApi, TradingApi, AccountApi):
         self._clock = ServerClock(float(rc.time_sync_interval))
         self._sync_lock = threading.Lock()
         self._lock = threading.Lock()  # guards the small aggregated state below
-        self._orders = OrderCounter()
+        self._orders = order_counter(config)  # shared through Redis under with_shared_limits
         self._inflight = 0
         self._idle = threading.Condition(threading.Lock())
         self._own_stop = stop_event is None
