@@ -455,7 +455,10 @@ class RestClient(LimiterInfo, RestEndpoints, MarketDataApi, TradingApi, AccountA
         now = time.time()
         gate = self._limiter.gate_error(now, exchange=self._exchange, request_id=call.rid)
         if gate is not None:
-            raise gate
+            try:  # fail fast; dropping the local avoids an error -> traceback -> frame cycle per call
+                raise gate
+            finally:
+                del gate
         url = self._base + call.path
         if call.signed:
             if self._signer is None:
