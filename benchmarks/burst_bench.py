@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -35,7 +34,7 @@ from typing import Any, Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from ws_bench import _rss_kib, _start_feed  # noqa: E402  (the loopback feed and its helpers)
+from ws_bench import _rss_kib, measure_in_child  # noqa: E402  (the loopback feed and its helpers)
 
 SCENARIOS = ("default", "block", "mixed")
 TARGET_RATIO = 0.9
@@ -110,20 +109,7 @@ def run_child(kind: str, port: int, count: int) -> Dict[str, Any]:
 
 
 def _measure(kind: str, count: int) -> Dict[str, Any]:
-    feed, port = _start_feed(count, 0.0)
-    try:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--port", str(port),
-               "--count", str(count)]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=150, env=env)
-        if done.returncode != 0:
-            raise RuntimeError(f"{kind} run failed:\n{done.stderr}")
-        result: Dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
-    finally:
-        feed.kill()
-        feed.wait()
+    return measure_in_child(__file__, kind, count)
 
 
 def _line(kind: str, r: Dict[str, Any]) -> str:

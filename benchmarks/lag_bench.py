@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -39,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from burst_bench import _Counter  # noqa: E402
-from ws_bench import _start_feed  # noqa: E402
+from ws_bench import measure_in_child  # noqa: E402
 
 from binance_conn._core.lag import LagHistogram  # noqa: E402
 from binance_conn._io.dispatch import Dispatcher  # noqa: E402
@@ -70,20 +69,7 @@ def run_child(kind: str, port: int, count: int) -> Dict[str, Any]:
 
 
 def measure_connector(kind: str, count: int) -> Dict[str, Any]:
-    feed, port = _start_feed(count, 0.0)
-    try:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--port", str(port),
-               "--count", str(count)]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=150, env=env)
-        if done.returncode != 0:
-            raise RuntimeError(f"{kind} run failed:\n{done.stderr}")
-        result: Dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
-    finally:
-        feed.kill()
-        feed.wait()
+    return measure_in_child(__file__, kind, count)
 
 
 class _Event:

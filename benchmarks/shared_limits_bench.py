@@ -30,7 +30,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from rest_bench import KEY, SECRET, _start_server  # noqa: E402 - the same responder as the REST benchmark
+from rest_bench import KEY, SECRET, _run, _start_server  # noqa: E402 - the same responder as the REST benchmark
 
 __all__ = ["main"]
 
@@ -103,32 +103,6 @@ def _client_call(base: str, redis_url: Optional[str]) -> Callable[[], object]:
     return lambda: client.request("GET", "/api/v3/account", signed=True)
 
 
-def _run(call: Callable[[], object], threads: int, seconds: float) -> float:
-    """Calls per second of ``threads`` threads calling for ``seconds``."""
-    for _ in range(50):
-        call()
-    counts = [0] * threads
-    stop = threading.Event()
-    start = threading.Barrier(threads + 1)
-
-    def worker(i: int) -> None:
-        start.wait()
-        n = 0
-        while not stop.is_set():
-            call()
-            n += 1
-        counts[i] = n
-
-    pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
-    for t in pool:
-        t.start()
-    start.wait()
-    t0 = time.perf_counter()
-    stop.wait(seconds)
-    stop.set()
-    for t in pool:
-        t.join()
-    return sum(counts) / (time.perf_counter() - t0)
 
 
 def main(argv: List[str] = sys.argv[1:]) -> int:

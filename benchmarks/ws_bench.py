@@ -36,7 +36,7 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 TARGET_RATIO = 1.3
@@ -228,15 +228,14 @@ def _start_feed(count: int, rate: float) -> "tuple[subprocess.Popen[str], int]":
     return proc, int(line.split()[1])
 
 
-def _measure(kind: str, count: int, rate: float, args: argparse.Namespace) -> Dict[str, Any]:
+def measure_in_child(script: str, kind: str, count: int, rate: float = 0.0,
+                     extra: Sequence[str] = ()) -> Dict[str, Any]:
+    """Start the loopback feed, run ``script --child KIND --port P --count N *extra`` against it
+    in a fresh interpreter, and return the JSON its last stdout line holds."""
     feed, port = _start_feed(count, rate)
     try:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--port", str(port),
-               "--count", str(count), "--warmup", str(args.warmup)]
-        if rate > 0:
-            cmd.append("--latency")
-        if args.profile and kind == "connector" and rate <= 0:
-            cmd.append("--profile")
+        cmd = [sys.executable, str(Path(script).resolve()), "--child", kind, "--port", str(port),
+               "--count", str(count), *extra]
         env = dict(os.environ)
         env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=150, env=env)
@@ -247,6 +246,15 @@ def _measure(kind: str, count: int, rate: float, args: argparse.Namespace) -> Di
     finally:
         feed.kill()
         feed.wait()
+
+
+def _measure(kind: str, count: int, rate: float, args: argparse.Namespace) -> Dict[str, Any]:
+    extra = ["--warmup", str(args.warmup)]
+    if rate > 0:
+        extra.append("--latency")
+    if args.profile and kind == "connector" and rate <= 0:
+        extra.append("--profile")
+    return measure_in_child(__file__, kind, count, rate, extra)
 
 
 def _child(args: argparse.Namespace) -> int:
