@@ -42,7 +42,7 @@ from ._core import streams as stream_names
 from ._io.topics import ERROR_TOPIC
 from ._market.books import BOOK_PREFIX, book_topic, parse_book_topic
 from ._market.gaps import BACKFILL_KINDS, tracked_kind
-from ._redis.client import import_redis, make_client, safe_url
+from ._redis.client import close_quietly, import_redis, make_client, safe_url
 from ._redis.keys import HubKeys, parse_id
 from ._redis.publisher import StreamPublisher
 from .config import Config
@@ -225,11 +225,7 @@ class Hub:
 
     def _close_client(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001
-                pass
+        close_quietly(client)
 
     def _seed_ids(self) -> None:
         """Stream ids above those an earlier run left (a clock that went back must not collide)."""

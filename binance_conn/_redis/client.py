@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["import_redis", "make_client", "safe_url", "REDIS_EXTRA_HINT"]
+__all__ = ["import_redis", "make_client", "close_quietly", "safe_url", "REDIS_EXTRA_HINT"]
 
 REDIS_EXTRA_HINT = "needs redis-py: pip install 'binance_conn[redis]'"
 
@@ -32,6 +32,15 @@ def make_client(url: str, *, timeout: float = 0.5, name: str = "binance_conn") -
         client_name=name,
     )
     return client
+
+
+def close_quietly(client: Any) -> None:
+    """Close a Redis client that may be broken (a dead server, a half-open socket); never raises."""
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - closing a broken client
+            pass
 
 
 def safe_url(url: str) -> str:

@@ -27,7 +27,7 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from ..errors import BinanceError, InternalError
-from .client import make_client, safe_url
+from .client import close_quietly, make_client, safe_url
 
 __all__ = ["FIELD", "NUMBER", "StreamPublisher", "is_connection_error"]
 
@@ -223,11 +223,7 @@ class StreamPublisher:
 
     def _close_client(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - closing a broken client
-                pass
+        close_quietly(client)
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -24,7 +24,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._core import codec
-from .client import make_client, safe_url
+from .client import close_quietly, make_client, safe_url
 from .keys import HubKeys
 from .publisher import FIELD, NUMBER, is_connection_error
 
@@ -170,11 +170,7 @@ class StreamReader:
 
     def _close(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001
-                pass
+        close_quietly(client)
 
     def _position(self, client: Any) -> None:
         """Give each newly wanted topic its start id: the feed's (saved / remembered), else the newest."""
