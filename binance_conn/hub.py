@@ -315,6 +315,8 @@ def _book_arg(text: str) -> BookSpec:
     symbol, _, depth = text.partition("@")
     if not depth:
         return symbol
+    if depth != "all" and not depth.isdigit():
+        raise ValidationError("book", text, "must be SYMBOL, SYMBOL@DEPTH (1..5000) or SYMBOL@all")
     return symbol, None if depth == "all" else int(depth)
 
 
@@ -329,6 +331,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--exchange", default="binance", help="exchange preset (default %(default)s)")
     p.add_argument("--rest-url", help="override the REST URL (e.g. a local fake)")
     p.add_argument("--ws-url", help="override the WebSocket URL")
+    p.add_argument("--shared-limits", action="store_true",
+                   help="share the REST weight, ban gate and connection budget through --redis (with_shared_limits)")
+    p.add_argument("--shared-key", help="the shared-limits key (one per egress IP; default: the REST host)")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -337,6 +342,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         builder = builder.with_rest_url(args.rest_url)
     if args.ws_url:
         builder = builder.with_ws_url(args.ws_url)
+    if args.shared_limits or args.shared_key:
+        builder = builder.with_shared_limits(args.redis, key=args.shared_key)
     try:
         hub = Hub(builder.build(), args.redis, streams=args.stream, books=[_book_arg(b) for b in args.book],
                   prefix=args.prefix, maxlen=args.maxlen)
