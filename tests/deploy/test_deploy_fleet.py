@@ -254,3 +254,64 @@ def test_hub_cli_names_a_bad_book_and_passes_shared_limits(monkeypatch: pytest.M
     limits = [(c.rate_limit.shared_redis_url, c.rate_limit.shared_key) for c in seen]
     assert limits == [(url, None), (url, "egress-1"), (None, None)]
     assert "pw" not in capsys.readouterr().err
+
+
+_FORK_SCRIPT = r"""
+import json, os, sys, threading, time
+from decimal import Decimal
+import binance_conn as bc
+from binance_conn._core.codec import dumps
+from binance_conn._redis.publisher import StreamPublisher
+
+url, prefix, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+key = prefix + ":btcusdt@trade"
+got = []
+
+def trade(i):
+    return bc.Trade("binance", "BTCUSDT", i, Decimal("1.5"), Decimal("2"), 1, True, 1)
+
+def wait(pred):
+    deadline = time.monotonic() + limit
+    while not pred() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pred()
+
+def ours():
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("binance_conn-feed"))
+
+pub = StreamPublisher(url, maxlen=1000)
+pub.start()
+feed = bc.RedisFeed(url, prefix=prefix)
+feed.on_trade("BTCUSDT", lambda t: got.append(t.trade_id))
+feed.start()
+assert wait(lambda: all(m for ms in feed.stats()["positions"].values() for m in ms)), "not positioned"
+pub.publish(key, dumps(trade(1)))
+assert wait(lambda: got == [1]), got
+pid = os.fork()
+if pid == 0:  # the child: a copy of a RUNNING feed (gunicorn --preload with the feed started in the master)
+    report = {"state": feed.state.value, "threads": ours()}
+    feed.start()
+    report["got"] = got if wait(lambda: got == [1, 2]) else list(got)
+    report["stopped"] = feed.stop(limit)
+    print("child " + json.dumps(report), flush=True)
+    os._exit(0)
+pub.publish(key, dumps(trade(2)))
+ok = wait(lambda: got == [1, 2])
+_, status = os.waitpid(pid, 0)
+print("parent " + json.dumps({"got": got, "child_exit": os.waitstatus_to_exitcode(status),
+                              "stopped": feed.stop(limit)}), flush=True)
+pub.stop(time.monotonic() + limit)
+"""
+
+
+def test_a_running_feed_forked_into_a_child_is_stopped_there_and_starts_again(redis_url: str) -> None:
+    """gunicorn ``--preload`` with a feed started in the master: the worker's copy is STOPPED with no
+    thread, ``start()`` brings it up (same subscriptions and callbacks, continuing after the last event
+    delivered before the fork), and the parent's feed runs on untouched."""
+    r = subprocess.run([PY, "-c", _FORK_SCRIPT, redis_url, f"fork-{os.getpid()}", str(scaled(10))],
+                       env=example_env(), capture_output=True, text=True, timeout=scaled(30))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    lines = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+    child, parent = json.loads(lines["child"]), json.loads(lines["parent"])
+    assert child == {"state": "STOPPED", "threads": [], "got": [1, 2], "stopped": True}, child
+    assert parent == {"got": [1, 2], "child_exit": 0, "stopped": True}, parent
