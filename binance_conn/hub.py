@@ -334,6 +334,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--shared-limits", action="store_true",
                    help="share the REST weight, ban gate and connection budget through --redis (with_shared_limits)")
     p.add_argument("--shared-key", help="the shared-limits key (one per egress IP; default: the REST host)")
+    p.add_argument("--metrics-port", type=int, help="serve the hub connector's /metrics and /health on this port "
+                   "(0: any free port; needs binance_conn[metrics])")
+    p.add_argument("--metrics-addr", default="127.0.0.1", help="address of --metrics-port (default %(default)s)")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -350,6 +353,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (BinanceError, ValueError) as exc:
         print(f"binance_conn.hub: {exc}", file=sys.stderr)
         return 2
+    server: Any = None
+    if args.metrics_port is not None:
+        try:
+            from . import metrics
+
+            server = metrics.serve(hub.connector, port=args.metrics_port, addr=args.metrics_addr)
+        except (ImportError, OSError, BinanceError) as exc:
+            print(f"binance_conn.hub: --metrics-port: {exc}", file=sys.stderr)
+            return 2
+        _log.info("hub metrics on %s/metrics, health on %s/health", server.url, server.url)
     done = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -360,7 +373,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     hub.start()
     while not done.wait(0.5):
         pass
-    return 0 if hub.stop(10.0) else 1
+    ok = hub.stop(10.0)
+    if server is not None:
+        server.stop()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """examples/fleet/ as a user runs it: one hub, gunicorn with N workers, a cron job, one Redis.
 
 Against a FakeBinance and a real redis-server (the ``redis_url`` fixture): ``python -m
-binance_conn.hub`` holds the streams (the only stream connection the fake sees); gunicorn serves
+binance_conn.hub`` holds the streams (the only stream connection the fake sees) and serves its
+/health and /metrics (``--metrics-port``); gunicorn serves
 examples/fleet/app.py with ``FLEET_TEST_WORKERS`` workers (default 8, the example's default).
 Every worker answers /health ready (its RedisFeed reads the hub), sees a trade and a best
 bid/ask the fake publishes (asked until every worker pid answered), and makes signed calls
@@ -130,7 +131,7 @@ def test_fleet_hub_gunicorn_workers_and_cron_share_one_redis(fake: FakeBinance, 
     prefix = f"fleet-{os.getpid()}"  # this run's own hub keys in the shared test Redis
     streams = [a for s in SYMBOLS for a in ("--stream", f"{s.lower()}@trade", "--stream", f"{s.lower()}@bookTicker")]
     hub = Proc([PY, "-m", "binance_conn.hub", "--redis", redis_url, "--prefix", prefix, *streams,
-                "--rest-url", fake.rest_url, "--ws-url", fake.ws_url, "--shared-limits"],
+                "--rest-url", fake.rest_url, "--ws-url", fake.ws_url, "--shared-limits", "--metrics-port", "0"],
                example_env(fake), tmp_path / "hub.log")
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # gunicorn gets a bound socket: fd://N
@@ -165,8 +166,14 @@ def test_fleet_hub_gunicorn_workers_and_cron_share_one_redis(fake: FakeBinance, 
             assert body["state"] == "CONNECTED" and body["reading"] is True, body
             assert set(body["hub_topics"]) >= {"btcusdt@trade", "btcusdt@bookTicker"}, body
         t_ready = time.monotonic() - t_start
-        # the hub holds the fleet's only Binance stream connection
+        # the hub holds the fleet's only Binance stream connection; its /health and /metrics answer
         assert fake.open_connections("stream") == 1, fake.connection_log
+        found = re.search(r"hub metrics on (http://\S+)/metrics", hub.log())
+        assert found, hub.log()
+        status, health = http_json(found.group(1) + "/health")
+        assert status == 200 and health["ready"] is True and health["state"] == "CONNECTED", health
+        with _OPENER.open(found.group(1) + "/metrics", timeout=scaled(5)) as resp:
+            assert 'binance_conn_up{connector="binance"} 1.0' in resp.read().decode()
 
         # 2. a trade and a best bid/ask published now reach every worker through Redis
         tid = fake.publish_trade("BTCUSDT", price="43210.5", qty="0.25")
