@@ -31,14 +31,19 @@ and :meth:`on_gap`, with the feed's own: a ConnectionEvent of session ``"redis"`
 or back, and a GapEvent (cause ``"redis"``, UNFILLED) when entries were lost between hub and feed.
 :attr:`RedisFeed.state` is the hub's state as last reported (DISCONNECTED when its heartbeat stops,
 RECONNECTING while Redis is unreachable).
+
+Fork.  After ``os.fork()`` a feed's copy in the child is STOPPED with no thread (subscriptions and
+callbacks kept); ``start()`` there continues each topic after the last event delivered before the fork.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue as queue_mod
 import threading
 import time
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._core import streams as stream_names
@@ -63,6 +68,7 @@ Symbols = Union[str, Sequence[str]]
 Callback = Callable[[Any], Any]
 CONTROL = "__control__"
 _INTERNAL = (CONNECTION_TOPIC, GAP_TOPIC, ERROR_TOPIC)
+_ALL: "weakref.WeakSet[RedisFeed]" = weakref.WeakSet()  # for the fork hook
 
 
 class _Mark:
@@ -127,6 +133,7 @@ class RedisFeed:
                                     on_lost=self._on_lost, on_bad=self._on_bad, on_crash=self._on_crash,
                                     tick=self._tick, interval=float(checkpoint_interval), stop=self._stop)
         self._reader.want(CONTROL)
+        _ALL.add(self)
 
     # ------------------------------------------------------------------ state
     @property
@@ -440,6 +447,20 @@ class RedisFeed:
     def threads(self) -> List[threading.Thread]:
         return self._reader.threads()
 
+    def _after_fork_in_child(self) -> None:
+        """In a forked child (``os.register_at_fork``): STOPPED and restartable, as after ``stop()``.
+
+        The parent's reader and subscriber workers do not exist here and may have held our locks:
+        fresh locks and stop event, the dispatcher re-armed (every subscription and callback kept,
+        the parent's queued events dropped). ``start()`` continues each topic after the last event
+        this process's callbacks finished (e.g. a gunicorn ``--preload`` master's feed, started in
+        each worker's ``post_fork``)."""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._running = False
+        self._dispatcher.after_fork_in_child()
+        self._reader.after_fork_in_child(self._stop)
+
 
 def _before(sid: str) -> str:
     ms, seq = parse_id(sid)
@@ -455,3 +476,15 @@ def _symbol_kind(topic: str) -> Tuple[str, str]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _after_fork_in_child() -> None:
+    for feed in list(_ALL):
+        try:
+            feed._after_fork_in_child()
+        except Exception:  # pragma: no cover - a fork hook must not raise
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -311,6 +311,8 @@ def _book_arg(text: str) -> BookSpec:
     symbol, _, depth = text.partition("@")
     if not depth:
         return symbol
+    if depth != "all" and not depth.isdigit():
+        raise ValidationError("book", text, "must be SYMBOL, SYMBOL@DEPTH (1..5000) or SYMBOL@all")
     return symbol, None if depth == "all" else int(depth)
 
 
@@ -325,6 +327,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--exchange", default="binance", help="exchange preset (default %(default)s)")
     p.add_argument("--rest-url", help="override the REST URL (e.g. a local fake)")
     p.add_argument("--ws-url", help="override the WebSocket URL")
+    p.add_argument("--shared-limits", action="store_true",
+                   help="share the REST weight, ban gate and connection budget through --redis (with_shared_limits)")
+    p.add_argument("--shared-key", help="the shared-limits key (one per egress IP; default: the REST host)")
+    p.add_argument("--metrics-port", type=int, help="serve the hub connector's /metrics and /health on this port "
+                   "(0: any free port; needs binance_conn[metrics])")
+    p.add_argument("--metrics-addr", default="127.0.0.1", help="address of --metrics-port (default %(default)s)")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -333,12 +341,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         builder = builder.with_rest_url(args.rest_url)
     if args.ws_url:
         builder = builder.with_ws_url(args.ws_url)
+    if args.shared_limits or args.shared_key:
+        builder = builder.with_shared_limits(args.redis, key=args.shared_key)
     try:
         hub = Hub(builder.build(), args.redis, streams=args.stream, books=[_book_arg(b) for b in args.book],
                   prefix=args.prefix, maxlen=args.maxlen)
     except (BinanceError, ValueError) as exc:
         print(f"binance_conn.hub: {exc}", file=sys.stderr)
         return 2
+    server: Any = None
+    if args.metrics_port is not None:
+        try:
+            from . import metrics
+
+            server = metrics.serve(hub.connector, port=args.metrics_port, addr=args.metrics_addr)
+        except (ImportError, OSError, BinanceError) as exc:
+            print(f"binance_conn.hub: --metrics-port: {exc}", file=sys.stderr)
+            return 2
+        _log.info("hub metrics on %s/metrics, health on %s/health", server.url, server.url)
     done = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -349,7 +369,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     hub.start()
     while not done.wait(0.5):
         pass
-    return 0 if hub.stop(10.0) else 1
+    ok = hub.stop(10.0)
+    if server is not None:
+        server.stop()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

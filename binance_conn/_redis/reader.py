@@ -119,6 +119,15 @@ class StreamReader:
     def threads(self) -> List[threading.Thread]:
         return [t for t in (self._thread,) if t is not None]
 
+    def after_fork_in_child(self, stop: threading.Event) -> None:
+        """In a forked child (one thread): no reader here, fresh lock and stop event; the parent's Redis
+        connection is left to the parent (dropped unused; redis-py closes only this process's copy)."""
+        self._lock = threading.Lock()
+        self._stop = stop
+        self._client = None
+        self._thread = None
+        self.link_up = False
+
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
         failures = 0
