@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -316,17 +317,28 @@ def _book_arg(text: str) -> BookSpec:
     return symbol, None if depth == "all" else int(depth)
 
 
+def _stream_arg(text: str) -> str:
+    """``BTCUSDT@trade`` -> ``btcusdt@trade``: symbols are lower case in stream names (the rest,
+    e.g. ``kline_1M``, is kept as given)."""
+    symbol, at, rest = text.partition("@")
+    return symbol.lower() + at + rest
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m binance_conn.hub``: run a hub until SIGTERM / SIGINT (exit code 0 after a clean stop)."""
     p = argparse.ArgumentParser(prog="python -m binance_conn.hub", description=__doc__.split("\n")[0])
-    p.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL (default %(default)s)")
+    env = os.environ
+    p.add_argument("--redis", default=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                   help="Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379/0)")
     p.add_argument("--stream", action="append", default=[], help="a stream name, e.g. btcusdt@trade (repeat)")
     p.add_argument("--book", action="append", default=[], help="SYMBOL or SYMBOL@DEPTH (repeat)")
     p.add_argument("--prefix", default="binance_conn")
     p.add_argument("--maxlen", type=int, default=100_000)
     p.add_argument("--exchange", default="binance", help="exchange preset (default %(default)s)")
-    p.add_argument("--rest-url", help="override the REST URL (e.g. a local fake)")
-    p.add_argument("--ws-url", help="override the WebSocket URL")
+    p.add_argument("--rest-url", default=env.get("BINANCE_REST_URL"),
+                   help="override the REST URL, e.g. a local fake (default: $BINANCE_REST_URL)")
+    p.add_argument("--ws-url", default=env.get("BINANCE_WS_URL"),
+                   help="override the WebSocket URL (default: $BINANCE_WS_URL)")
     p.add_argument("--shared-limits", action="store_true",
                    help="share the REST weight, ban gate and connection budget through --redis (with_shared_limits)")
     p.add_argument("--shared-key", help="the shared-limits key (one per egress IP; default: the REST host)")
@@ -344,8 +356,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.shared_limits or args.shared_key:
         builder = builder.with_shared_limits(args.redis, key=args.shared_key)
     try:
-        hub = Hub(builder.build(), args.redis, streams=args.stream, books=[_book_arg(b) for b in args.book],
-                  prefix=args.prefix, maxlen=args.maxlen)
+        hub = Hub(builder.build(), args.redis, streams=[_stream_arg(s) for s in args.stream],
+                  books=[_book_arg(b) for b in args.book], prefix=args.prefix, maxlen=args.maxlen)
     except (BinanceError, ValueError) as exc:
         print(f"binance_conn.hub: {exc}", file=sys.stderr)
         return 2

@@ -238,6 +238,12 @@ class RestClient(LimiterInfo, RestEndpoints, MarketDataApi, TradingApi, AccountA
             return self._orders.snapshot(self._server_now())
 
     @property
+    def ban_state(self) -> Tuple[str, float]:
+        """``(kind, seconds left)``: ``"ip_banned"`` (HTTP 418), ``"rate_limited"`` (429) or ``""``
+        while calls may go out (this IP's gate: every client of the host, or the fleet when shared)."""
+        return self._limiter.gate_state(time.time())
+
+    @property
     def inflight(self) -> int:
         """Number of calls under way right now."""
         return self._inflight

@@ -48,12 +48,6 @@ class TrackingRestClient(RestClient):
         with self._calls_lock:
             return dict(self._calls)
 
-    @property
-    def ban_state(self) -> Tuple[str, float]:
-        """``(kind, seconds left)``: ``"ip_banned"`` (HTTP 418), ``"rate_limited"`` (429) or ``""``
-        while calls may go out (this IP's gate, shared by every client of the host)."""
-        return self._limiter.gate_state(time.time())
-
     def _count(self, path: str, status: str) -> None:
         key = (path, status)
         with self._calls_lock:

@@ -263,6 +263,28 @@ def test_hub_cli_names_a_bad_book_and_passes_shared_limits(monkeypatch: pytest.M
     assert "pw" not in capsys.readouterr().err
 
 
+def test_hub_cli_reads_the_environment_and_lowers_symbols(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI takes REDIS_URL / BINANCE_REST_URL / BINANCE_WS_URL as the examples set them, and
+    ``BTCUSDT@kline_1M`` as ``btcusdt@kline_1M`` (the interval's case kept: 1M is a month)."""
+    from binance_conn import hub as hub_mod
+
+    seen: List[Any] = []
+
+    def capture(config: Any, url: str, **kwargs: Any) -> None:
+        seen.append((config, url, kwargs))
+        raise hub_mod.ValidationError("test", "stop", "stop here")
+
+    monkeypatch.setattr(hub_mod, "Hub", capture)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6398/2")
+    monkeypatch.setenv("BINANCE_REST_URL", "http://127.0.0.1:1234")
+    monkeypatch.setenv("BINANCE_WS_URL", "ws://127.0.0.1:1235")
+    assert hub_mod.main(["--stream", "BTCUSDT@kline_1M", "--stream", "ethusdt@trade"]) == 2
+    config, url, kwargs = seen[0]
+    assert url == "redis://127.0.0.1:6398/2"
+    assert config.exchange.rest_url == "http://127.0.0.1:1234" and config.exchange.ws_url == "ws://127.0.0.1:1235"
+    assert kwargs["streams"] == ["btcusdt@kline_1M", "ethusdt@trade"]
+
+
 _FORK_SCRIPT = r"""
 import json, os, sys, threading, time
 from decimal import Decimal
