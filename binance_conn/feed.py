@@ -124,6 +124,7 @@ class RedisFeed:
         self._stop = threading.Event()
         self._hub: Dict[str, str] = {}
         self._hub_seen = 0.0  # monotonic time the hub's heartbeat last changed
+        self._no_hub_since: Optional[float] = None  # no hub key under the prefix since (monotonic)
         self._dispatcher = Dispatcher(on_error=self._on_callback_error, on_topics_changed=self._on_topics_changed,
                                       buffer=buffer, overflow=overflow, error_topic=ERROR_TOPIC,
                                       name="binance_conn-feed", exchange=exchange)
@@ -365,6 +366,7 @@ class RedisFeed:
         if hub.get("heartbeat") != self._hub.get("heartbeat"):
             self._hub_seen = _monotonic()
         self._hub = hub
+        self._check_hub_exists(bool(hub))
         with self._lock:
             topics = list(self._marks)
         if topics:
@@ -377,6 +379,23 @@ class RedisFeed:
                     self._report(ValidationError("stream", topic, f"the hub cannot hold it: {reason}"))
         if self.name is not None:
             self._checkpoint(client)
+
+    def _check_hub_exists(self, exists: bool) -> None:
+        """A WARNING (once per absence) when no hub ever wrote under this prefix: a wrong ``prefix``
+        or Redis database would otherwise leave the feed quietly DISCONNECTED."""
+        if exists:
+            if self._no_hub_since is not None and self._no_hub_since < 0:
+                _log.info("a hub appeared under prefix %r", self.keys.prefix)
+            self._no_hub_since = None
+            return
+        now = _monotonic()
+        if self._no_hub_since is None:
+            self._no_hub_since = now
+        elif 0 <= self._no_hub_since and now - self._no_hub_since > self._stale_after:
+            self._no_hub_since = -1.0  # warned
+            _log.warning("no hub has ever published under prefix %r in this Redis: is a hub running "
+                         "(python -m binance_conn.hub --prefix %s) against the same Redis URL and database?",
+                         self.keys.prefix, self.keys.prefix, extra={"prefix": self.keys.prefix})
 
     def _load(self, client: Any) -> None:
         if self.name is not None:

@@ -542,3 +542,17 @@ def test_soak_link_drops_and_consumer_restarts(fake: FakeBinance, redis_url: str
         for f in feeds:
             f.stop(scaled(5))
         hub.stop(scaled(5))
+
+
+def test_a_feed_with_no_hub_under_its_prefix_says_so(redis_url: str, no_leak: None,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A wrong prefix (or Redis database) would leave a feed quietly DISCONNECTED: it warns once."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="binance_conn.feed")
+    with bc.RedisFeed(redis_url, prefix="nobody-here", stale_after=0.3) as feed:
+        feed.on_trade("btcusdt", lambda t: None)
+        assert wait_until(lambda: any("no hub has ever published under prefix 'nobody-here'" in r.getMessage()
+                                      for r in caplog.records), timeout=10)
+        assert feed.state is bc.ConnectionState.DISCONNECTED
+    assert sum("no hub has ever published" in r.getMessage() for r in caplog.records) == 1
