@@ -12,6 +12,7 @@ import logging
 import os
 import pathlib
 import threading
+import warnings
 from typing import IO, Any, Dict, List
 
 import pytest
@@ -281,7 +282,9 @@ def test_a_forked_child_does_not_inherit_the_recording(tmp_path: pathlib.Path) -
     rec = Recorder(str(tmp_path / "rec.jsonl.gz")).start()
     tap.rec = rec
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():  # the writer thread runs: forking with it is the point here
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:  # the child: exit at once, status = whether the tap was detached
             os._exit(0 if tap.rec is None else 1)
         _, status = os.waitpid(pid, 0)
