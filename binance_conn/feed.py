@@ -44,7 +44,7 @@ import queue as queue_mod
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ._core import streams as stream_names
 from ._io.dispatch import Dispatcher, Subscription
@@ -117,6 +117,7 @@ class RedisFeed:
         self._stale_after = float(stale_after)
         self._lock = threading.Lock()
         self._marks: Dict[str, Dict[int, Tuple[Subscription, _Mark]]] = {}  # topic -> subscriber id -> mark
+        self._unmarked: Set[str] = set()  # topics with a subscriber that has no start mark yet
         self._saved: Dict[str, Tuple[str, str]] = {}  # topic -> (sid, n) last checkpoint (or loaded)
         self._loaded = False
         self._refused_reported: Dict[str, str] = {}
@@ -310,6 +311,7 @@ class RedisFeed:
         sub = self._dispatcher.subscribe(topic, run, buffer=options.get("buffer"), overflow=options.get("overflow"))
         with self._lock:
             self._marks.setdefault(topic, {})[sub.id] = (sub, mark)
+            self._unmarked.add(topic)
         return sub
 
     # ------------------------------------------------------------------ reader hooks (reader thread)
@@ -343,6 +345,7 @@ class RedisFeed:
             for _, m in self._marks.get(topic, {}).values():
                 if m.sid is None:
                     m.sid, m.n = sid, n
+            self._unmarked.discard(topic)
 
     def _deliver(self, topic: str, entry: Entry) -> None:
         if topic == CONNECTION_TOPIC or topic == CONTROL:
@@ -352,11 +355,12 @@ class RedisFeed:
             elif isinstance(event, GapEvent):
                 self._dispatcher.publish(GAP_TOPIC, entry, self._stop)
             return
-        marks = self._marks.get(topic)
-        if marks:
-            for _, m in marks.values():
-                if m.sid is None:  # subscribed after the topic was positioned: starts right before this event
-                    m.sid = _before(entry.sid)
+        if topic in self._unmarked:  # rare: a subscriber joined; the lock only then (subscribe() runs beside us)
+            with self._lock:
+                for _, m in self._marks.get(topic, {}).values():
+                    if m.sid is None:  # subscribed after the topic was positioned: starts right before this event
+                        m.sid = _before(entry.sid)
+                self._unmarked.discard(topic)
         self._dispatcher.publish(topic, entry, self._stop)
 
     def _tick(self, client: Any) -> None:

@@ -556,3 +556,46 @@ def test_a_feed_with_no_hub_under_its_prefix_says_so(redis_url: str, no_leak: No
                                       for r in caplog.records), timeout=10)
         assert feed.state is bc.ConnectionState.DISCONNECTED
     assert sum("no hub has ever published" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_subscribing_while_events_flow_does_not_crash_the_reader(redis_url: str, no_leak: None) -> None:
+    """Review finding: subscribe() beside a busy reader once changed a dict the reader iterated
+    (a false InternalError and a reconnect). Subscribers come and go for a while: no error."""
+    from binance_conn._core import codec
+
+    prefix = "race"
+    pub = StreamPublisher(redis_url, maxlen=100_000)
+    pub.start()
+    stop = threading.Event()
+
+    def produce() -> None:
+        for i in itertools.count(1):
+            if stop.is_set():
+                return
+            pub.publish(f"{prefix}:btcusdt@trade", codec.dumps(
+                bc.Trade("binance", "BTCUSDT", i, Decimal("1"), Decimal("1"), 0, False, 0, False)))
+            if i % 50 == 0:
+                stop.wait(0.001)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    errors: List[Any] = []
+    feed = bc.RedisFeed(redis_url, prefix=prefix)
+    feed.on_error(errors.append)
+    first = Rec()
+    feed.on_stream("btcusdt@trade", first)
+    feed.start()
+    try:
+        assert wait_until(lambda: len(first.items) > 100, timeout=10)
+        subs: List[Any] = []
+        deadline = time.monotonic() + scaled(2.0)
+        while time.monotonic() < deadline:
+            subs.append(feed.on_stream("btcusdt@trade", lambda e: None))
+            if len(subs) > 20:
+                feed.unsubscribe(subs.pop(0))
+    finally:
+        stop.set()
+        producer.join(5)
+        feed.stop()
+        pub.stop(time.monotonic() + 2)
+    assert feed._reader.crashes == 0 and not errors, errors[:3]
