@@ -222,6 +222,17 @@ class SharedHostLimiter(HostLimiter):
         self, now: float, *, exchange: Optional[str] = None, request_id: Optional[str] = None
     ) -> Optional[RateLimitError]:
         """The error to raise at once while the fleet's gate is closed, else None."""
+        self._refresh_gate(now)
+        return super().gate_error(now, exchange=exchange, request_id=request_id)
+
+    def gate_state(self, now: float) -> Tuple[str, float]:
+        """The fleet's gate (``ban_state``, ``health()``, metrics), also in a process that makes no
+        calls: the mirror is refreshed when older than :data:`BAN_CHECK_INTERVAL` (one Redis
+        command at most, none while Redis is known down)."""
+        self._refresh_gate(now)
+        return super().gate_state(now)
+
+    def _refresh_gate(self, now: float) -> None:
         mono = _monotonic()
         if mono - self._gate_checked >= BAN_CHECK_INTERVAL:
             self._gate_checked = mono
@@ -234,7 +245,6 @@ class SharedHostLimiter(HostLimiter):
                     # may still be on its way to Redis is left alone
                     with self._lock:
                         self._gate.clear()
-        return super().gate_error(now, exchange=exchange, request_id=request_id)
 
     def clear_gate(self) -> None:
         """Open the fleet's gate at once (and this process's copy)."""

@@ -177,6 +177,17 @@ def test_a_ban_seen_by_one_process_stops_the_others_at_once(redis_url: str) -> N
     assert isinstance(b.gate_error(time.time()), IPBannedError)  # the mirror answers without Redis
 
 
+def test_an_idle_process_reports_the_fleets_ban(redis_url: str) -> None:
+    """ban_state / health() / metrics read gate_state: a process that makes no calls still shows
+    the ban another process earned (review finding: it read only its own, stale mirror)."""
+    a, idle = limiter(redis_url), limiter(redis_url)
+    a.trip(time.time(), 30.0, banned=True, message="banned", binance_code=-1003, http_status=418)
+    kind, left = idle.gate_state(time.time())
+    assert kind == "ip_banned" and 25.0 < left <= 30.0
+    a.clear_gate()
+    assert wait_until(lambda: idle.gate_state(time.time()) == ("", 0.0), timeout=2)
+
+
 def test_gate_extends_never_shortens_and_a_ban_keeps_its_text(redis_url: str, r: Any) -> None:
     a, b = limiter(redis_url), limiter(redis_url)
     now = time.time()
