@@ -73,6 +73,7 @@ class StreamPublisher:
         self._numbers: Dict[str, int] = {}
         self.run = os.urandom(4).hex()
         self._stop = threading.Event()
+        self._orphans: List[threading.Thread] = []  # runs whose stop() timed out, still ending
         self._thread: Optional[threading.Thread] = None
         self._client: Any = None
         self.published = self.dropped = self.duplicates = self.outages = self.crashes = 0
@@ -115,10 +116,17 @@ class StreamPublisher:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"{self._name}-publisher", daemon=True)
+        """Start publishing. After a ``stop()`` that timed out (its thread still stuck in a Redis
+        call), the new run gets its own stop event and thread: the old one ends on its own (ids are
+        fixed when queued, so anything both send lands once)."""
+        old = self._thread
+        if old is not None and old.is_alive() and not self._stop.is_set():
+            return  # running
+        if old is not None and old.is_alive():
+            self._orphans.append(old)  # joined by the next stop()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name=f"{self._name}-publisher",
+                                        daemon=True)
         self._thread.start()
 
     def stop(self, deadline: float) -> bool:
@@ -128,24 +136,26 @@ class StreamPublisher:
             self._stop.set()
             self._cond.notify_all()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - _monotonic()))
+        for t in [*self._orphans, thread]:
+            if t is not None and t is not threading.current_thread():
+                t.join(max(0.0, deadline - _monotonic()))
+        self._orphans = [t for t in self._orphans if t.is_alive()]
         self._close_client()
-        ok = thread is None or not thread.is_alive()
+        ok = (thread is None or not thread.is_alive()) and not self._orphans
         if self._buf:
             _log.warning("hub stopped with %d events not published", len(self._buf),
                          extra={"redis": safe_url(self._url)})
         return ok
 
     def threads(self) -> List[threading.Thread]:
-        return [t for t in (self._thread,) if t is not None]
+        return [t for t in (*self._orphans, self._thread) if t is not None]
 
     # ------------------------------------------------------------------ the thread
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         failures = 0
         while True:
             with self._cond:
-                while not self._buf and not self._stop.is_set():
+                while not self._buf and not stop.is_set():
                     self._cond.wait(0.5)
                 if not self._buf:
                     return  # stopping and nothing left
@@ -154,7 +164,7 @@ class StreamPublisher:
                 self._send(batch)
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the loop survives anything
-                if self._stop.is_set():
+                if stop.is_set():
                     return  # stopping with Redis unreachable: what is left stays unpublished
                 failures += 1
                 if not is_connection_error(exc):
@@ -162,7 +172,7 @@ class StreamPublisher:
                 else:
                     self._outage(exc)
                 delay = min(self.BACKOFF_MAX, self.BACKOFF_BASE * 2 ** min(failures, 10))
-                self._stop.wait(delay)
+                stop.wait(delay)
                 continue
             with self._cond:
                 last_seq = batch[-1][0]

@@ -599,3 +599,29 @@ def test_subscribing_while_events_flow_does_not_crash_the_reader(redis_url: str,
         feed.stop()
         pub.stop(time.monotonic() + 2)
     assert feed._reader.crashes == 0 and not errors, errors[:3]
+
+
+def test_publisher_restarted_after_a_timed_out_stop_publishes_again(private_redis: Any, no_leak: None) -> None:
+    """Review finding: start() after a stop() that timed out in a stalled Redis call returned at
+    once (the old thread still alive), and then nothing published ever again."""
+    pub = StreamPublisher(private_redis.url, maxlen=1000)
+    pub.start()
+    pub.publish("t:k", b"1")
+    assert wait_until(lambda: pub.published == 1, timeout=5)
+    assert private_redis.proc is not None
+    os.kill(private_redis.proc.pid, signal.SIGSTOP)  # a stalled Redis: the next send hangs in a socket read
+    try:
+        pub.publish("t:k", b"2")
+        assert not pub.stop(time.monotonic() + 0.2)  # timed out in the stalled call
+        pub.start()
+    finally:
+        os.kill(private_redis.proc.pid, signal.SIGCONT)
+    for i in range(3, 8):
+        pub.publish("t:k", str(i).encode())
+    assert wait_until(lambda: pub.pending == 0, timeout=15), pub.pending
+    client = redis.Redis.from_url(private_redis.url)
+    try:
+        assert [f[b"e"] for _, f in client.xrange("t:k")] == [str(i).encode() for i in range(1, 8)]
+    finally:
+        client.close()
+    assert pub.stop(time.monotonic() + 5)
