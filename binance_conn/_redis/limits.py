@@ -351,28 +351,41 @@ class SharedConnectionBudget(ConnectionBudget):
         self.key = key
         self._member = f"{os.getpid()}-{os.urandom(4).hex()}-"
 
-    def _ask(self, record: bool) -> Optional[List[Any]]:
+    def _ask(self, record: bool, now: float) -> Optional[List[Any]]:
         member = self._member + str(next(_SEQ))
         result = self.link.run(CONNECT, [self.key], [self.limit, int(self.window * 1000), member,
                                                      "1" if record else "0"])
-        return None if result is None else list(result)
+        if result is None:
+            return None
+        answer = list(result)
+        self._seed(int(answer[1]), now)
+        return answer
+
+    def _seed(self, fleet_used: int, now: float) -> None:
+        """Keep the local log at least as full as the fleet's, so a fallback (Redis down) starts
+        from the fleet's count, not from zero (N processes must not get N budgets). The padding is
+        stamped ``now``: it expires a little later than the real attempts (the safe side)."""
+        super()._prune(now)
+        attempts = self._attempts
+        for _ in range(min(fleet_used, self.limit) - len(attempts)):
+            attempts.append(now)
 
     def try_acquire(self, now: float) -> float:
         """Record an attempt if the fleet's budget allows (0.0), else the seconds to wait."""
-        answer = self._ask(True)
+        answer = self._ask(True, now)
         if answer is None:
             return super().try_acquire(now)
         return int(answer[0]) / 1000.0
 
     def delay(self, now: float) -> float:
-        answer = self._ask(False)
+        answer = self._ask(False, now)
         if answer is None:
             return super().delay(now)
         return int(answer[0]) / 1000.0
 
     def used(self, now: float) -> int:
         """Attempts of the whole fleet in the current window (this process's while Redis is down)."""
-        answer = self._ask(False)
+        answer = self._ask(False, now)
         if answer is None:
             return super().used(now)
         return int(answer[1])

@@ -249,6 +249,19 @@ def test_connection_budget_is_shared_and_slides(redis_url: str) -> None:
     assert b.try_acquire(0.0) == 0.0
 
 
+def test_a_connection_budget_fallback_starts_from_the_fleets_count(private_redis: Any) -> None:
+    """Review finding: while Redis is down each process's own log decided, and it was empty: N
+    processes got N budgets. The local log now follows the fleet's count it last saw."""
+    key = "binance_conn:{k}:connections"
+    a = SharedConnectionBudget(RedisLink(private_redis.url, 0.2), key, limit=3, window=60.0)
+    b = SharedConnectionBudget(RedisLink(private_redis.url, 0.2), key, limit=3, window=60.0)
+    t = time.monotonic()
+    assert [a.try_acquire(t), a.try_acquire(t), b.try_acquire(t)] == [0.0, 0.0, 0.0]  # the fleet: 3 of 3
+    private_redis.kill()
+    assert b.try_acquire(t + 1) > 0.0  # b saw 3: nothing more in its fallback
+    assert a.try_acquire(t + 1) == 0.0 and a.try_acquire(t + 1) > 0.0  # a saw 2: one more, not three
+
+
 def test_order_counts_are_shared_per_account(redis_url: str) -> None:
     key = "binance_conn:{k}:orders:acct"
     a = SharedOrderCounter(RedisLink(redis_url, 0.2), key)
