@@ -589,10 +589,25 @@ def _ssl_context(fieldname: str, ctx: Any) -> Optional[ssl.SSLContext]:
 
 
 def _mask_userinfo(url: str) -> str:
-    parts = urlsplit(url)
+    """``url`` with a password in its userinfo or in a ``password=`` query parameter (redis-py
+    takes both) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    masked = url
     if parts.password:
-        return url.replace(f":{parts.password}@", f":{_MASK}@")
-    return url
+        masked = masked.replace(f":{parts.password}@", f":{_MASK}@")
+    if parts.query and "password=" in parts.query.lower():
+        query = "&".join(f"{item.partition('=')[0]}={_MASK}" if item.partition("=")[0].lower() == "password"
+                         else item for item in parts.query.split("&"))
+        masked = masked.replace(parts.query, query)
+    return masked
+
+
+def mask_url(url: str) -> str:
+    """``url`` safe for logs, reprs and errors: passwords (userinfo or ``password=``) as ``***``."""
+    return _mask_userinfo(url)
 
 
 def detect_key_type(pem: str, password: Optional[str]) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from ..config import mask_url
 
 __all__ = ["import_redis", "make_client", "close_quietly", "safe_url", "REDIS_EXTRA_HINT"]
 
@@ -44,16 +45,6 @@ def close_quietly(client: Any) -> None:
 
 
 def safe_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for logs, reprs and errors)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}" if parts.password is not None else f"{user}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with any password (userinfo or ``password=``) replaced by ``***`` (for logs, reprs
+    and errors)."""
+    return mask_url(url)

@@ -568,3 +568,12 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=scaled(60))
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_password_in_the_query_is_masked_too() -> None:
+    """redis-py takes ``?password=``: logs, reprs and errors mask it as they mask userinfo."""
+    from binance_conn._redis.client import safe_url
+
+    assert safe_url("redis://h:1/0?password=s3cr&db=2") == "redis://h:1/0?password=***&db=2"
+    assert safe_url("redis://u:pw@h/0?Password=x") == "redis://u:***@h/0?Password=***"
+    assert "s3cr" not in repr(bc.Config.builder().with_shared_limits("redis://h:1/0?password=s3cr"))
