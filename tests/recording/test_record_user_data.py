@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 import pathlib
+import re
+from decimal import Decimal
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -87,7 +89,7 @@ def _replay(path: str, product: str = "spot", speed: Any = 1.0, n_orders: int = 
         try:
             conn.start()
             assert replay.wait(scaled(30)), replay
-            assert replay.user_missed == 0 and replay.missed == 0, replay
+            assert replay.user_missed == 0 and replay.missed == 0 and replay.rest_skipped == 0, replay
             assert orders.wait_count(n_orders) and balances.wait_count(n_balances)
             wait_until(lambda: False, 0.2)  # nothing more comes
             assert conn.stop(5.0)
@@ -207,3 +209,110 @@ def test_record_on_a_running_connector_then_stop(tmp_path: pathlib.Path) -> None
     assert sum(1 for ln in lines if ln["k"] == "open" and ln.get("link") == "wsapi") == 1
     assert any(ln["k"] == "wsapi" and "executionReport" in ln["frame"] and '"FILLED"' in ln["frame"]
                for ln in lines)
+
+
+def _position_row(e: Any) -> Tuple[Any, ...]:
+    return (e.symbol, e.position_side, e.amount, e.is_reconciled)
+
+
+def _record_usdm(tmp: pathlib.Path) -> Tuple[str, FakeBinance, Dict[str, List[Any]]]:
+    path = str(tmp / "usdm.jsonl.gz")
+    ev = {"order": Events(), "position": Events(), "balance": Events()}
+    with FakeBinance(seed=11, product="usdm", market_rate=0) as fake:
+        conn = bc.Connector(fast_builder(fake).with_recording(path).build())
+        conn.on_order(ev["order"])
+        conn.on_position(ev["position"])
+        conn.on_balance(ev["balance"])
+        orders = ev["order"]
+        try:
+            conn.start()
+            assert conn.wait_ready(scaled(10))
+            assert wait_until(lambda: conn.stats()["user_data"]["reconciliations"] >= 1, scaled(5))  # seeded
+            fake.set_mark_price(SYM, "50000")
+            filled = conn.rest.new_order(SYM, "BUY", "MARKET", quantity="0.010")
+            assert _status(orders, int(filled["orderId"]), "FILLED")
+            placed = conn.rest.new_order(SYM, "BUY", "LIMIT", quantity="0.020", price="48000", time_in_force="GTC")
+            oid = int(placed["orderId"])
+            assert _status(orders, oid, "NEW")
+            fake.freeze("/private")
+            fake.set_mark_price(SYM, "47900")  # crosses: fills while the link is frozen
+            assert fake.drop_connections("/private") >= 1
+            assert _status(orders, oid, "FILLED", reconciled=True)
+            assert wait_until(lambda: any(p.is_reconciled for p in ev["position"].snapshot()), scaled(10))
+            assert conn.wait_ready(scaled(10))
+            again = conn.rest.new_order(SYM, "BUY", "MARKET", quantity="0.005")
+            assert _status(orders, int(again["orderId"]), "FILLED")
+            assert wait_until(lambda: any(p.amount == Decimal("0.03") for p in ev["position"].snapshot()), scaled(5))
+        finally:
+            assert conn.stop(5.0)
+    return path, fake, {k: v.snapshot() for k, v in ev.items()}
+
+
+def test_usdm_recording_replays_the_same_user_events(tmp_path: pathlib.Path) -> None:
+    path, fake, original = _record_usdm(tmp_path)
+    lines = read_recording(path)
+    assert any(ln["k"] == "user" and "ORDER_TRADE_UPDATE" in ln["frame"] for ln in lines)
+    opens = [ln for ln in lines if ln["k"] == "open" and ln.get("link") == "user"]
+    assert len(opens) >= 2 and all("listenKey=***" in ln["url"] for ln in opens)
+    text = b"".join(gzip.open(p).read() for p in recording_files(path)).decode()
+    assert fake.api_key not in text and fake.api_secret not in text
+    assert re.search(r"[0-9a-f]{64}", text) is None  # the fake's listenKeys (64 hex) nowhere in clear
+    assert any('"listenKey":"***"' in ln.get("body", "") for ln in lines if ln["k"] == "rest")
+
+    ev = {"order": Events(), "position": Events(), "balance": Events()}
+    with FakeBinance(seed=5, product="usdm", market_rate=0) as fake2:
+        conn = bc.Connector(fast_builder(fake2).build())
+        conn.on_order(ev["order"])
+        conn.on_position(ev["position"])
+        conn.on_balance(ev["balance"])
+        replay = fake2.replay(path, speed=1.0)
+        try:
+            conn.start()
+            assert replay.wait(scaled(30)), replay
+            assert replay.user_missed == 0 and replay.cuts == 1 and replay.rest_skipped == 0, replay
+            for kind, items in original.items():
+                assert ev[kind].wait_count(len(items)), kind
+            wait_until(lambda: False, 0.2)  # nothing more comes
+        finally:
+            assert conn.stop(5.0)
+    assert [_order_row(e) for e in ev["order"].snapshot()] == [_order_row(e) for e in original["order"]]
+    assert [_position_row(e) for e in ev["position"].snapshot()] == [_position_row(e) for e in original["position"]]
+    assert [_balance_row(e) for e in ev["balance"].snapshot()] == [_balance_row(e) for e in original["balance"]]
+
+
+def test_ed25519_logon_answer_is_masked_and_replays(tmp_path: pathlib.Path) -> None:
+    """session.logon / session.status answers carry the API key: written as ***."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    api_key = "EdKeyForTheRecordingTest0123456789"
+    path = str(tmp_path / "ed.jsonl.gz")
+    orders = Events()
+    with FakeBinance([SYM]) as fake:
+        fake.register_key(api_key, pub)
+        cfg = (bc.Config.builder().with_rest_url(fake.rest_url).with_ws_url(fake.ws_url)
+               .with_ws_api_url(fake.ws_api_url).with_api_key(api_key).with_private_key(pem)
+               .with_backoff(base=0.05, max=0.5, jitter=0.0).with_debounce(0.0).with_recording(path).build())
+        conn = bc.Connector(cfg)
+        conn.on_order(orders)
+        try:
+            conn.start()
+            assert conn.wait_ready(scaled(10))
+            assert conn.ws_api.request("session.status")["apiKey"] == api_key
+            oid = int(conn.rest.new_order(SYM, "BUY", "LIMIT", quantity="1", price="100",
+                                          time_in_force="GTC")["orderId"])
+            fake.fill_order(SYM, oid, "0.4")
+            fake.fill_order(SYM, oid)
+            assert _status(orders, oid, "FILLED")
+        finally:
+            assert conn.stop(5.0)
+    text = b"".join(gzip.open(p).read() for p in recording_files(path)).decode()
+    assert api_key not in text and "PRIVATE KEY" not in text
+    assert text.count('\\"apiKey\\":\\"***\\"') >= 2  # the logon and the status answers, masked
+    got, _, replay = _replay(path, n_orders=len(orders.snapshot()))
+    assert [_order_row(e) for e in got] == [_order_row(e) for e in orders.snapshot()]
+    assert replay.user_sent >= 3, replay
