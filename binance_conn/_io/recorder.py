@@ -16,6 +16,7 @@ File format (one JSON object a line, gzip, UTF-8)::
     {"t": ..., "k": "open",  "conn": 4, "shard": 0, "link": "wsapi", "url": "wss://.../ws-api/v3"}
     {"t": ..., "k": "wsapi", "conn": 4, "frame": "{\\"subscriptionId\\":0,\\"event\\":{...}}"}
     {"t": ..., "k": "user",  "conn": 5, "frame": "{\\"e\\":\\"ORDER_TRADE_UPDATE\\",...}"}
+    {"t": ..., "k": "close", "conn": 4, "link": "wsapi", "planned": true, "reason": "replaced (make-before-break)"}
     {"t": ..., "k": "rest",  "method": "GET", "path": "/api/v3/depth", "params": {"symbol": "BTCUSDT"},
                              "status": 200, "headers": {"X-MBX-USED-WEIGHT-1M": "5"}, "body": "{...}"}
 
@@ -239,8 +240,10 @@ class Recorder:
     def ws_open(self, conn: int, shard: int, url: str, link: str = "") -> None:
         self._put(("open", self._clock(), conn, shard, url, link), 1)
 
-    def ws_close(self, conn: int, reason: str, link: str = "") -> None:
-        self._put(("close", self._clock(), conn, reason, link), 1)
+    def ws_close(self, conn: int, reason: str, link: str = "", planned: bool = False) -> None:
+        """A connection ended; ``planned``: the client closed it on purpose while a successor carries on
+        (a make-before-break rollover of a user-data link: a replay does not cut there)."""
+        self._put(("close", self._clock(), conn, reason, link, planned), 1)
 
     def rest(self, method: str, path: str, pairs: Sequence[Tuple[str, str]], status: int,
              headers: Mapping[str, str], body: bytes) -> None:
@@ -421,11 +424,14 @@ class Recorder:
             return [_line({"t": t, "k": "rest", "method": method, "path": path, "params": params,
                            "status": status, "headers": kept,
                            "body": mask_secrets(body.decode("utf-8", "replace"))})]
-        link = item[-1]
         if kind == "open":
             line = {"t": t, "k": "open", "conn": item[2], "shard": item[3], "url": mask_secrets(item[4])}
+            link = item[5]
         else:
             line = {"t": t, "k": "close", "conn": item[2], "reason": item[3]}
+            link = item[4]
+            if item[5]:
+                line["planned"] = True
         if link:
             line["link"] = link
         return [_line(line)]

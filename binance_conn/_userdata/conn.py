@@ -409,7 +409,7 @@ class WsApiConn:
                 frames = transport.read_frames()
             except TransportClosed as exc:
                 if tap.rec is not None:
-                    tap.rec.ws_close(rec_id, self.kill_reason or exc.reason, "wsapi")
+                    tap.rec.ws_close(rec_id, self.kill_reason or exc.reason, "wsapi", self.retired)
                 return self.kill_reason or exc.reason
             if tap.rec is not None:
                 tap.rec.link_frames("wsapi", rec_id, frames)

@@ -436,7 +436,7 @@ class FuturesUserSession(FuturesReconciler):
                 frames = transport.read_frames()
             except TransportClosed as exc:
                 if tap.rec is not None:
-                    tap.rec.ws_close(rec_id, self.kill_reason or exc.reason, "user")
+                    tap.rec.ws_close(rec_id, self.kill_reason or exc.reason, "user", self._handover is not None)
                 return self.kill_reason or exc.reason
             if tap.rec is not None:
                 tap.rec.link_frames("user", rec_id, frames)

@@ -12,7 +12,7 @@
   ``ACCOUNT_UPDATE``, ``TRADE_LITE``...) but ``listenKeyExpired`` goes, verbatim, to the fake's
   open private connections of a valid listenKey, in recorded order.
 * a recorded loss of a user-data link that carried events (a ``close`` line followed by more
-  events) cuts the fake's user-data connections of that kind at the same point: the connector
+  events; not a ``"planned"`` close: a make-before-break rollover) cuts the fake's user-data connections of that kind at the same point: the connector
   reconnects, resubscribes and reconciles over REST, answered from the recorded responses.
 
 Before each event the replay waits (``subscribe_timeout``) until some connection takes user
@@ -46,7 +46,8 @@ def load_user_line(line: Dict[str, Any], carried: Set[Any]) -> Optional[Tuple[st
         conn = line.get("conn")
         if link in _TARGET and conn in carried:
             carried.discard(conn)
-            return "ucut", _TARGET[str(link)]
+            if not line.get("planned"):  # a make-before-break rollover: the successor carried on, no loss
+                return "ucut", _TARGET[str(link)]
         return None
     frame = line.get("frame")
     if not isinstance(frame, str) or '"e"' not in frame:

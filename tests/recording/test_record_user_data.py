@@ -63,6 +63,10 @@ def _record_spot(tmp: pathlib.Path) -> Tuple[str, FakeBinance, List[Any], List[A
             assert conn.wait_ready(scaled(10))
             fake.fill_order(SYM, oid)
             assert _status(orders, oid, "FILLED")
+            # A planned rollover (make-before-break): recorded as a "planned" close, never replayed as a loss.
+            fake.send_server_shutdown()
+            assert wait_until(lambda: conn.stats()["user_data"]["subscribes"] >= 3, scaled(5))
+            assert wait_until(lambda: fake.open_connections("api") == 1, scaled(5))
             placed = conn.ws_api.place_order(SYM, "SELL", "LIMIT", quantity="0.5", price="90000", time_in_force="GTC")
             assert _status(orders, int(placed["orderId"]), "NEW")
             conn.ws_api.cancel_order(SYM, order_id=placed["orderId"])
@@ -104,9 +108,10 @@ def test_recording_holds_the_user_data_links(spot: Tuple[str, FakeBinance, List[
     kinds = {ln["k"] for ln in lines}
     assert {"wsapi", "rest", "open", "close"} <= kinds
     opens = [ln for ln in lines if ln["k"] == "open" and ln.get("link") == "wsapi"]
-    assert len(opens) >= 2  # the first link and the one after the drop
+    assert len(opens) == 3  # the first link, the one after the drop, the rollover's successor
     closes = [ln for ln in lines if ln["k"] == "close" and ln.get("link") == "wsapi"]
     assert closes and {ln["conn"] for ln in opens} >= {ln["conn"] for ln in closes}
+    assert [bool(ln.get("planned")) for ln in closes] == [False, True, False]  # drop, rollover, stop
     frames = [json.loads(ln["frame"]) for ln in lines if ln["k"] == "wsapi"]
     events = [f["event"]["e"] for f in frames if "event" in f]
     assert "executionReport" in events and "outboundAccountPosition" in events
