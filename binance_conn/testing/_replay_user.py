@@ -12,8 +12,9 @@
   ``ACCOUNT_UPDATE``, ``TRADE_LITE``...) but ``listenKeyExpired`` goes, verbatim, to the fake's
   open private connections of a valid listenKey, in recorded order.
 * a recorded loss of a user-data link that carried events (a ``close`` line followed by more
-  events; not a ``"planned"`` close: a make-before-break rollover) cuts the fake's user-data connections of that kind at the same point: the connector
-  reconnects, resubscribes and reconciles over REST, answered from the recorded responses.
+  events; not a ``"planned"`` close: a make-before-break rollover) cuts the fake's user-data
+  connections of that kind at the same point: the connector reconnects, resubscribes and
+  reconciles over REST, answered from the recorded responses.
 
 Before each event the replay waits (``subscribe_timeout``) until some connection takes user
 data, so nothing goes into the void.
