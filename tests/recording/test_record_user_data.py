@@ -321,3 +321,28 @@ def test_ed25519_logon_answer_is_masked_and_replays(tmp_path: pathlib.Path) -> N
     got, _, replay = _replay(path, n_orders=len(orders.snapshot()))
     assert [_order_row(e) for e in got] == [_order_row(e) for e in orders.snapshot()]
     assert replay.user_sent >= 3, replay
+
+
+def test_usdm_rollover_is_recorded_as_planned_and_not_cut(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "roll.jsonl.gz")
+    orders = Events()
+    with FakeBinance(seed=2, product="usdm", market_rate=0) as fake:
+        conn = bc.Connector(fast_builder(fake).with_websocket(max_lifetime=1.0).with_recording(path).build())
+        conn.on_order(orders)
+        try:
+            conn.start()
+            assert conn.wait_ready(scaled(10))
+            fake.set_mark_price(SYM, "50000")
+            first = int(conn.rest.new_order(SYM, "BUY", "MARKET", quantity="0.010")["orderId"])
+            assert _status(orders, first, "FILLED")
+            assert wait_until(lambda: conn.stats()["user_data"]["rollovers"] >= 1, scaled(10))
+            assert wait_until(lambda: fake.open_connections("private") == 1, scaled(5))
+            second = int(conn.rest.new_order(SYM, "SELL", "MARKET", quantity="0.010")["orderId"])
+            assert _status(orders, second, "FILLED")
+        finally:
+            assert conn.stop(5.0)
+    closes = [ln for ln in read_recording(path) if ln["k"] == "close" and ln.get("link") == "user"]
+    assert any(ln.get("planned") for ln in closes), closes
+    got, _, replay = _replay(path, product="usdm", n_orders=len(orders.snapshot()))
+    assert replay.cuts == 0, replay  # a rollover is no loss
+    assert [_order_row(e) for e in got] == [_order_row(e) for e in orders.snapshot()]
