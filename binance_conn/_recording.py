@@ -1,7 +1,8 @@
 """Connector mixin: ``conn.record(path)`` (issue 16: record every raw frame and REST response).
 
 The connector owns one :class:`~binance_conn._io.recorder.Tap` (``_tap``), handed to each
-market session and REST client it builds; attaching a
+market session and REST client it builds (the user-data links, spot WebSocket API and
+futures listenKey stream, reach it through the REST client, once per connection); attaching a
 :class:`~binance_conn._io.recorder.Recorder` to it starts recording, detaching it stops.
 ``Config.recording`` (``with_recording``) starts a recording at every ``start()``; every
 ``stop()`` ends the recording in progress (its writer thread is joined with the stop's
@@ -41,13 +42,15 @@ class RecordingMixin:
 
     def record(self, path: str, *, max_bytes: Optional[int] = None,
                rotate_seconds: Optional[float] = None) -> Recorder:
-        """Record every raw stream frame and REST response, with receive times, to ``path``.
+        """Record every raw frame received (market streams, the user-data links: WebSocket API and
+        futures user stream) and every REST response, with receive times, to ``path``.
 
         gzip JSON Lines (see ``_io/recorder.py`` for the format), rotated to numbered parts
         (``rec.1.jsonl.gz``...) after ``max_bytes`` compressed bytes or ``rotate_seconds``;
-        replay it with ``FakeBinance.replay(path)``.  API keys and signatures are never
-        written.  One writer thread; the stream readers never wait on the disk (a full
-        queue drops lines, counted in ``dropped``).  Any thread; returns at once.
+        replay it with ``FakeBinance.replay(path)``.  API keys, signatures and listenKeys are
+        never written (masked as ``***`` where the exchange echoes them).  One writer thread;
+        the readers never wait on the disk (a full queue drops lines, counted in ``dropped``).
+        Any thread; returns at once.
 
         Returns:
             the :class:`Recorder` (``stop()``, ``files``, ``lines``, ``dropped``); ``stop()``

@@ -267,11 +267,11 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
             self._phase = _RUNNING
             self._generation += 1
             self._rest_stop.clear()
+            self._record_on_start()  # before the links start: their first frames are recorded
             self._dispatcher.start()
             self._market.start()
             self._user.start()
             self._books.start()
-            self._record_on_start()
             _LIVE.add(self)
             generation = self._generation
         _log.info("connector started (run %d)", generation, extra={"exchange": self.exchange})

@@ -13,15 +13,25 @@ File format (one JSON object a line, gzip, UTF-8)::
     {"t": ..., "k": "open",  "conn": 3, "shard": 0, "url": "wss://.../stream?streams=..."}
     {"t": ..., "k": "ws",    "conn": 3, "frame": "{\\"stream\\":\\"btcusdt@trade\\",\\"data\\":{...}}"}
     {"t": ..., "k": "close", "conn": 3, "reason": "connection lost"}
+    {"t": ..., "k": "open",  "conn": 4, "shard": 0, "link": "wsapi", "url": "wss://.../ws-api/v3"}
+    {"t": ..., "k": "wsapi", "conn": 4, "frame": "{\\"subscriptionId\\":0,\\"event\\":{...}}"}
+    {"t": ..., "k": "user",  "conn": 5, "frame": "{\\"e\\":\\"ORDER_TRADE_UPDATE\\",...}"}
+    {"t": ..., "k": "close", "conn": 4, "link": "wsapi", "planned": true, "reason": "replaced (make-before-break)"}
     {"t": ..., "k": "rest",  "method": "GET", "path": "/api/v3/depth", "params": {"symbol": "BTCUSDT"},
                              "status": 200, "headers": {"X-MBX-USED-WEIGHT-1M": "5"}, "body": "{...}"}
 
-``t`` is the receive time, epoch milliseconds.  Secrets are never written: no request
-header at all, no ``signature``/``timestamp``/``apiKey`` parameter, only the ``X-MBX-*``
-response headers.  Rotation (``max_bytes`` compressed bytes on disk, ``rotate_seconds``)
-moves on to numbered parts: ``rec.jsonl.gz``, ``rec.1.jsonl.gz``, ``rec.2.jsonl.gz``...;
-a recording to a path that exists already continues after its last part (nothing is
-overwritten).  :func:`recording_files` lists the parts in order.
+``t`` is the receive time, epoch milliseconds.  ``k`` tells the links apart: ``ws`` a market
+stream, ``wsapi`` the spot WebSocket API connection (user-data events and the answers to
+our requests), ``user`` a futures listenKey user stream; their ``open``/``close`` lines carry
+``"link"`` (market ones none).  ``conn`` ids are unique per process across all links.
+Secrets are never written: no request header at all, no
+``signature``/``timestamp``/``apiKey``/``listenKey`` parameter, only the ``X-MBX-*``
+response headers; a listenKey (a bearer credential for the user stream) or an API key in a
+frame, a REST body or a URL is written as ``"***"`` (masked on the writer thread).
+Rotation (``max_bytes`` compressed bytes on disk, ``rotate_seconds``) moves on to numbered
+parts: ``rec.jsonl.gz``, ``rec.1.jsonl.gz``, ``rec.2.jsonl.gz``...; a recording to a path
+that exists already continues after its last part (nothing is overwritten).
+:func:`recording_files` lists the parts in order.
 
 Failures: a full queue drops lines (counted in ``dropped``, logged once per episode);
 a failing disk (``OSError``) or any unexpected exception of the writer is logged,
@@ -33,6 +43,7 @@ affected.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
 import os
@@ -46,12 +57,21 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, T
 from .._version import __version__
 from ..errors import BinanceError
 
-__all__ = ["NO_TAP", "Recorder", "Tap", "part_path", "recording_files", "SECRET_PARAMS"]
+__all__ = ["CONN_IDS", "NO_TAP", "Recorder", "Tap", "mask_secrets", "tap_of", "part_path", "recording_files",
+           "SECRET_PARAMS"]
 
 _log = logging.getLogger("binance_conn.recording")
 _monotonic = time.monotonic
 _SUFFIXES = (".jsonl.gz", ".json.gz", ".gz", ".jsonl")
-SECRET_PARAMS = frozenset({"signature", "timestamp", "apiKey", "recvWindow"})
+SECRET_PARAMS = frozenset({"signature", "timestamp", "apiKey", "recvWindow", "listenKey"})
+CONN_IDS = itertools.count(1)  # connection ids in recordings, shared by every link kind (unique per process)
+_FRAMES = frozenset({"ws", "wsapi", "user"})
+# A listenKey / API key in JSON ("listenKey":"..."), a query (listenKey=...), a COIN-M user-stream
+# path (/ws/<key>) or a combined wrapper's stream name ("stream":"<key>"): the value becomes ***.
+_SECRET_JSON = re.compile(r'("(?:listenKey|apiKey)"\s*:\s*)"[^"]*"')
+_SECRET_QUERY = re.compile(r"((?:listenKey|apiKey)=)[^&#\s]*")
+_SECRET_PATH = re.compile(r"(/ws/)[A-Za-z0-9]{32,}(?=$|[?/#])")
+_SECRET_STREAM = re.compile(r'("stream"\s*:\s*)"[A-Za-z0-9]{32,}"')
 _RETRY = 1.0  # seconds before a failed writer tries a fresh part
 _FLUSH = 1.0  # seconds between flushes (a crash loses at most about this much)
 _BATCH = 512  # queue items written per wake-up before the rotation / flush checks
@@ -95,6 +115,18 @@ def recording_files(path: str) -> List[str]:
         if m is not None:
             found.append((int(m.group(1)), os.path.join(folder, name)))
     return [p for _, p in sorted(found)]
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` (a frame, a REST body, a URL) with listenKey / API key values replaced by ``***``."""
+    if "Key" in text:
+        text = _SECRET_JSON.sub(r'\1"***"', text)
+        text = _SECRET_QUERY.sub(r"\1***", text)
+    if "/ws/" in text:
+        text = _SECRET_PATH.sub(r"\1***", text)
+    if '"stream"' in text:
+        text = _SECRET_STREAM.sub(r'\1"***"', text)
+    return text
 
 
 def _open_file(path: str) -> IO[bytes]:
@@ -201,11 +233,17 @@ class Recorder:
         """Frames one socket read returned (the reader thread, right after the read)."""
         self._put(("ws", self._clock(), conn, frames), len(frames))
 
-    def ws_open(self, conn: int, shard: int, url: str) -> None:
-        self._put(("open", self._clock(), conn, shard, url), 1)
+    def link_frames(self, link: str, conn: int, frames: Sequence[Tuple[int, bytes]]) -> None:
+        """Frames one read of a user-data link returned: ``link`` ``"wsapi"`` or ``"user"``."""
+        self._put((link, self._clock(), conn, frames), len(frames))
 
-    def ws_close(self, conn: int, reason: str) -> None:
-        self._put(("close", self._clock(), conn, reason), 1)
+    def ws_open(self, conn: int, shard: int, url: str, link: str = "") -> None:
+        self._put(("open", self._clock(), conn, shard, url, link), 1)
+
+    def ws_close(self, conn: int, reason: str, link: str = "", planned: bool = False) -> None:
+        """A connection ended; ``planned``: the client closed it on purpose while a successor carries on
+        (a make-before-break rollover of a user-data link: a replay does not cut there)."""
+        self._put(("close", self._clock(), conn, reason, link, planned), 1)
 
     def rest(self, method: str, path: str, pairs: Sequence[Tuple[str, str]], status: int,
              headers: Mapping[str, str], body: bytes) -> None:
@@ -323,7 +361,7 @@ class Recorder:
 
     @staticmethod
     def _count(item: Tuple[Any, ...]) -> int:
-        return len(item[3]) if item[0] == "ws" else 1
+        return len(item[3]) if item[0] in _FRAMES else 1
 
     def _rotate_due(self, now: float) -> bool:
         if self.rotate_seconds is not None and now - self._part_started >= self.rotate_seconds:
@@ -375,15 +413,28 @@ class Recorder:
             conn = item[2]
             return [_line({"t": t, "k": "ws", "conn": conn, "frame": payload.decode("utf-8", "replace")})
                     for opcode, payload in item[3] if opcode == _OP_TEXT]
+        if kind in _FRAMES:  # a user-data link: "wsapi" | "user" (masked: logon answers, listenKeys)
+            conn = item[2]
+            return [_line({"t": t, "k": kind, "conn": conn, "frame": mask_secrets(payload.decode("utf-8", "replace"))})
+                    for opcode, payload in item[3] if opcode == _OP_TEXT]
         if kind == "rest":
             _, _, method, path, pairs, status, headers, body = item
             params = {k: v for k, v in pairs if k not in SECRET_PARAMS}
             kept = {k: v for k, v in headers.items() if k.lower().startswith("x-mbx-")}
             return [_line({"t": t, "k": "rest", "method": method, "path": path, "params": params,
-                           "status": status, "headers": kept, "body": body.decode("utf-8", "replace")})]
+                           "status": status, "headers": kept,
+                           "body": mask_secrets(body.decode("utf-8", "replace"))})]
         if kind == "open":
-            return [_line({"t": t, "k": "open", "conn": item[2], "shard": item[3], "url": item[4]})]
-        return [_line({"t": t, "k": "close", "conn": item[2], "reason": item[3]})]
+            line = {"t": t, "k": "open", "conn": item[2], "shard": item[3], "url": mask_secrets(item[4])}
+            link = item[5]
+        else:
+            line = {"t": t, "k": "close", "conn": item[2], "reason": item[3]}
+            link = item[4]
+            if item[5]:
+                line["planned"] = True
+        if link:
+            line["link"] = link
+        return [_line(line)]
 
 
 def _line(obj: Dict[str, Any]) -> bytes:
@@ -420,6 +471,16 @@ def _detach_all_in_child() -> None:
 
 NO_TAP = Tap()
 """The tap of a component no connector records (a standalone RestClient); never attached."""
+
+
+def tap_of(rest: Callable[[], Any]) -> Tap:
+    """The recording switch of the REST client ``rest()`` returns (the connector's ``_tap``: the
+    user-data links reach it there, once per connection), or :data:`NO_TAP`."""
+    try:
+        tap = getattr(rest(), "tap", None)
+    except Exception:  # noqa: BLE001 - no client (stopping): nothing records
+        return NO_TAP
+    return tap if isinstance(tap, Tap) else NO_TAP
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_detach_all_in_child)

@@ -12,7 +12,6 @@ published once and in order.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
@@ -26,7 +25,7 @@ from .._io.connect_report import ConnectFailureReporter
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.reconnect import Stopped, connect_forever
-from .._io.recorder import Tap
+from .._io.recorder import CONN_IDS, Tap
 from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory
 from ..errors import BinanceError, ConnectionError
 from .badframes import BadFrames
@@ -37,7 +36,7 @@ _log = logging.getLogger("binance_conn.stream")
 _monotonic = time.monotonic
 _URL_BUDGET = 3500  # characters of stream names put in the connect URL; the rest via SUBSCRIBE
 _I = LinkInput
-_IDS = itertools.count(1)  # connection ids in recordings (unique per process)
+_IDS = CONN_IDS  # connection ids in recordings (unique per process, shared with the user-data links)
 
 
 class MarketHost(Protocol):

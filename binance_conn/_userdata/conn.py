@@ -52,6 +52,7 @@ from .._core.wsapi import (
 from .._io.connect_report import ConnectFailureReporter
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.reconnect import Stopped, connect_forever
+from .._io.recorder import CONN_IDS, tap_of
 from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory
 from ..errors import BinanceError, ConnectionError, NotConnectedError, TimestampError, UnknownStatusError
 from . import RestApi
@@ -399,11 +400,19 @@ class WsApiConn:
         waiters = self.waiters
         publish_events = session.delivery.publish
         links = session.links
+        tap = tap_of(session._rest)  # recording (_io/recorder.py): one attribute check per read
+        rec_id = next(CONN_IDS)
+        if tap.rec is not None:
+            tap.rec.ws_open(rec_id, 0, str(getattr(transport, "url", "")), "wsapi")
         while True:
             try:
                 frames = transport.read_frames()
             except TransportClosed as exc:
+                if tap.rec is not None:
+                    tap.rec.ws_close(rec_id, self.kill_reason or exc.reason, "wsapi", self.retired)
                 return self.kill_reason or exc.reason
+            if tap.rec is not None:
+                tap.rec.link_frames("wsapi", rec_id, frames)
             now = _monotonic()
             payloads: List[Dict[str, Any]] = []
             resolved: List[Tuple[Waiter, Response]] = []

@@ -52,6 +52,7 @@ from .._io.connect_report import ConnectFailureReporter
 from .._io.dispatch import Dispatcher
 from .._io.guard import ThreadGuard, run_guarded
 from .._io.reconnect import Stopped, connect_forever
+from .._io.recorder import CONN_IDS, tap_of
 from .._io.topics import ERROR_TOPIC, publish_connection_events
 from .._io.transport import OP_PING, OP_PONG, OP_TEXT, Transport, TransportClosed, TransportFactory, WsTransport
 from ..enums import ConnectionState
@@ -426,11 +427,19 @@ class FuturesUserSession(FuturesReconciler):
         if transport is None:
             return "not connected"
         health = self.health
+        tap = tap_of(self._rest)  # recording (_io/recorder.py): one attribute check per read
+        rec_id = next(CONN_IDS)
+        if tap.rec is not None:  # the URL holds the listenKey: the recorder masks it
+            tap.rec.ws_open(rec_id, 0, str(getattr(transport, "url", "")), "user")
         while True:
             try:
                 frames = transport.read_frames()
             except TransportClosed as exc:
+                if tap.rec is not None:
+                    tap.rec.ws_close(rec_id, self.kill_reason or exc.reason, "user", self._handover is not None)
                 return self.kill_reason or exc.reason
+            if tap.rec is not None:
+                tap.rec.link_frames("user", rec_id, frames)
             now = _monotonic()
             payloads: List[Dict[str, Any]] = []
             for opcode, payload in frames:

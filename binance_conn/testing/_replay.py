@@ -14,10 +14,15 @@ it got, with receive times (format: ``binance_conn/_io/recorder.py``).  Replayin
 * a recorded connection loss (a ``close`` line followed by more frames) is replayed by
   cutting the fake's connections carrying those streams at the same point: the connector
   reconnects, resubscribes and the frames recorded after the reconnect follow.
+* user-data events (``wsapi`` / ``user`` lines) are pushed in recorded order to the fake's
+  user-data subscriptions, and a recorded user-data link loss cuts them: see ``_replay_user.py``
+  (answers to our WebSocket API requests are not replayed: the fake's engine answers).
 * REST requests matching a recorded response (method, path and parameters, without
   ``signature``/``timestamp``/``recvWindow``) get that response (status, ``X-MBX-*``
   headers, body), in recorded order for repeated requests (the last one repeats); others
-  (``/time``, ``/ping``, whatever was not recorded) are answered by the fake as usual.
+  (``/time``, ``/ping``, the listenKey routes, whatever was not recorded) are answered by the
+  fake as usual.  The replay waits for a recorded GET to be asked before going on; a recorded
+  POST/PUT/DELETE (an order the recorded application placed) is served if asked, never awaited.
 
 Replay on a fake with ``market_rate=0`` (the default): the simulated market would add
 frames the recording does not hold.  Deterministic: the same frames, in the same order,
@@ -37,6 +42,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
 from .._io.recorder import SECRET_PARAMS, recording_files
+from ._replay_user import USER_KINDS, cut_user, load_user_line, send_user
 
 if TYPE_CHECKING:
     from ._fake import FakeBinance
@@ -48,7 +54,8 @@ log = logging.getLogger(__name__)
 Key = Tuple[str, str, Tuple[Tuple[str, str], ...]]
 Answer = Tuple[int, Dict[str, str], bytes, bool]
 _BACKLOG = 1000  # frames queued for one connection before the replay waits for it to read
-_LIVE_PATHS = ("/time", "/ping")  # answered live: a recorded server time would skew the new client's clock
+# answered live: a recorded server time would skew the new client's clock; a recorded listenKey is masked
+_LIVE_PATHS = ("/time", "/ping", "/listenKey", "/userDataStream")
 
 
 def read_recording(path: str) -> List[Dict[str, Any]]:
@@ -79,10 +86,12 @@ class Replay:
     ``subscribe_timeout``, ``unwanted`` frames of streams the connected clients did not
     subscribe to within ``grace`` (skipped from then on at no wait), ``cuts`` connection losses
     replayed, ``rest_served`` requests answered from the recording, ``rest_skipped`` recorded
-    responses nobody asked for within ``rest_timeout``."""
+    responses nobody asked for within ``rest_timeout``; ``user_sent`` user-data events pushed,
+    ``user_missed`` ones no connection took within ``subscribe_timeout``."""
 
     def __init__(self, fake: "FakeBinance", path: str, speed: Optional[float] = 1.0, *,
-                 subscribe_timeout: float = 10.0, rest_timeout: float = 5.0, grace: float = 1.0) -> None:
+                 subscribe_timeout: float = 10.0, rest_timeout: float = 5.0, grace: float = 1.0,
+                 settle: float = 0.05) -> None:
         if speed is not None and not (speed > 0):
             raise ValueError("speed must be > 0, or None for as fast as possible")
         self.fake = fake
@@ -91,6 +100,7 @@ class Replay:
         self.subscribe_timeout = float(subscribe_timeout)
         self.rest_timeout = float(rest_timeout)
         self.grace = float(grace)
+        self.settle = float(settle)  # after a REST answer, before the next user-data event
         self._unwanted: Set[str] = set()
         self.unwanted = 0
         self.sent = 0
@@ -98,6 +108,8 @@ class Replay:
         self.cuts = 0
         self.rest_served = 0
         self.rest_skipped = 0
+        self.user_sent = 0
+        self.user_missed = 0
         self.done = threading.Event()
         self._stop = threading.Event()
         self._paused = 0.0  # seconds spent waiting for subscribers / requests (the pacing clock stops)
@@ -113,12 +125,19 @@ class Replay:
 
     def _load(self, lines: List[Dict[str, Any]]) -> None:
         carried: Dict[Any, Set[str]] = {}
+        user_carried: Set[Any] = set()
         steps = self._steps
         last_frame = -1
         for line in lines:
             kind = line.get("k")
             t = int(line.get("t", 0))
-            if kind == "rest":
+            if kind in USER_KINDS or (kind == "close" and line.get("link")):
+                step = load_user_line(line, user_carried)
+                if step is not None:
+                    steps.append((t, step[0], step[1]))
+                    if step[0] == "user":
+                        last_frame = len(steps) - 1
+            elif kind == "rest":
                 path = str(line.get("path", ""))
                 if path.endswith(_LIVE_PATHS):
                     continue
@@ -127,7 +146,7 @@ class Replay:
                 answer: Answer = (int(line.get("status", 200)), headers, str(line.get("body", "")).encode(), False)
                 key = _key(str(line.get("method", "GET")), path, line.get("params") or {})
                 self._answers.setdefault(key, deque()).append((len(steps), answer))
-                steps.append((t, "rest", key))
+                steps.append((t, "rest" if key[0] == "GET" else "skip", key))
             elif kind == "ws":
                 frame = line.get("frame")
                 if not isinstance(frame, str) or '"stream"' not in frame:
@@ -146,7 +165,7 @@ class Replay:
                 if streams:
                     steps.append((t, "cut", frozenset(streams)))
         for i in range(last_frame + 1, len(steps)):  # losses after the last frame (the recorded stop): not replayed
-            if steps[i][1] == "cut":
+            if steps[i][1] in ("cut", "ucut"):
                 steps[i] = (steps[i][0], "skip", None)
 
     # ------------------------------------------------------------------ control
@@ -176,7 +195,8 @@ class Replay:
     def __repr__(self) -> str:
         return (f"Replay({self.path!r}, sent={self.sent}/{self.total}, missed={self.missed}, unwanted={self.unwanted}, "
                 f"cuts={self.cuts}, "
-                f"rest={self.rest_served}, rest_skipped={self.rest_skipped}, done={self.done.is_set()})")
+                f"rest={self.rest_served}, rest_skipped={self.rest_skipped}, user={self.user_sent}, "
+                f"user_missed={self.user_missed}, done={self.done.is_set()})")
 
     # ------------------------------------------------------------------ REST (server threads)
     def answer(self, method: str, path: str, params: Mapping[str, str]) -> Optional[Answer]:
@@ -204,6 +224,7 @@ class Replay:
         fake = self.fake
         try:
             first: Optional[int] = None
+            prev = ""
             base = time.monotonic()
             for index, (t, kind, data) in enumerate(self._steps):
                 if self._stop.is_set() or fake._stopping.is_set():
@@ -223,6 +244,13 @@ class Replay:
                     self._await_request(index)
                 elif kind == "cut":
                     self._cut(data)
+                elif kind == "user":
+                    if prev == "rest" and self._stop.wait(self.settle):
+                        return  # a REST answer just given (reconciliation): let its events out first
+                    send_user(self, *data)
+                elif kind == "ucut":
+                    cut_user(self, data)
+                prev = kind
         except Exception:  # noqa: BLE001 - a replay must never die silently
             log.exception("replay of %s failed", self.path)
         finally:
@@ -317,5 +345,5 @@ def start_replay(fake: "FakeBinance", path: str, speed: Optional[float] = 1.0, *
     and start serving it to the connected clients (see the module docstring); returns the
     :class:`Replay` (``wait()``, ``done``, counters).  ``speed``: 1.0 the recorded pace, 2.0 twice
     as fast, ``None`` or ``float("inf")`` as fast as the clients take it.  ``options``:
-    ``subscribe_timeout``, ``rest_timeout``, ``grace`` (seconds)."""
+    ``subscribe_timeout``, ``rest_timeout``, ``grace``, ``settle`` (seconds)."""
     return Replay(fake, path, speed, **options).start()
