@@ -576,4 +576,4 @@ def test_a_password_in_the_query_is_masked_too() -> None:
 
     assert safe_url("redis://h:1/0?password=s3cr&db=2") == "redis://h:1/0?password=***&db=2"
     assert safe_url("redis://u:pw@h/0?Password=x") == "redis://u:***@h/0?Password=***"
-    assert "s3cr" not in repr(bc.Config.builder().with_shared_limits("redis://h:1/0?password=s3cr"))
+    assert "s3cr" not in repr(Config.builder().with_shared_limits("redis://h:1/0?password=s3cr"))
