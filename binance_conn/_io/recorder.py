@@ -73,6 +73,7 @@ _SECRET_QUERY = re.compile(r"((?:listenKey|apiKey)=)[^&#\s]*")
 _SECRET_PATH = re.compile(r"(/ws/)[A-Za-z0-9]{32,}(?=$|[?/#])")
 _SECRET_STREAM = re.compile(r'("stream"\s*:\s*)"[A-Za-z0-9]{32,}"')
 _RETRY = 1.0  # seconds before a failed writer tries a fresh part
+_RETRY_MAX = 60.0  # the retry pause doubles up to this while the failure lasts
 _FLUSH = 1.0  # seconds between flushes (a crash loses at most about this much)
 _BATCH = 512  # queue items written per wake-up before the rotation / flush checks
 _STOP = object()
@@ -177,6 +178,9 @@ class Recorder:
         self._flushed_at = 0.0
         self._retry_at = 0.0
         self._failing = False
+        self._backoff = self._retry_delay  # doubles per failed retry of an episode (at most _RETRY_MAX)
+        self._part_name: Optional[str] = None  # the part being written, once opened
+        self._part_data = 0  # data lines written to it
         self._dirty = False
         self._unsynced = 0  # input bytes since the compressor was last synced (size rotation)
         self._dropped_seen = 0
@@ -311,6 +315,7 @@ class Recorder:
                 assert gz is not None
                 gz.write(data)
                 self.lines += len(out)
+                self._part_data += len(out)
                 self._dirty = True
                 if limit is not None:
                     # The compressor buffers: sync it every half limit of input to see the size on disk.
@@ -328,6 +333,7 @@ class Recorder:
                 self._dirty = False
             if self._failing:
                 self._failing = False
+                self._backoff = self._retry_delay
                 _log.info("recording resumed: writing %s", self.files[-1], extra={"path": self.files[-1]})
             dropped = self.dropped
             if dropped != self._dropped_seen:
@@ -342,14 +348,19 @@ class Recorder:
         self.dropped += sum(self._count(i) for i in items)
         self._dropped_seen = self.dropped
         text = f"{type(exc).__name__}: {exc}"
+        repeated = self._failing and text == self.last_error
         self.last_error = text
         self._close_quietly()
-        self._retry_at = now + self._retry_delay
+        self._drop_empty_part()
         first = not self._failing
+        delay = self._backoff
+        self._retry_at = now + delay
+        self._backoff = min(max(_RETRY_MAX, self._retry_delay), delay * 2.0)
         self._failing = True
-        _log.error("recording to %s failed (%s); lines are dropped, retrying in %g s", self.path, text,
-                   self._retry_delay,
-                   exc_info=not isinstance(exc, OSError), extra={"path": self.path, "error": text})
+        # one ERROR per episode (and per new kind of failure), not one per retry
+        _log.log(logging.DEBUG if repeated else logging.ERROR,
+                 "recording to %s failed (%s); lines are dropped, retrying in %g s", self.path, text, delay,
+                 exc_info=not isinstance(exc, OSError) and not repeated, extra={"path": self.path, "error": text})
         if first and self._on_error is not None:
             err = BinanceError(f"recording to {self.path} failed: {text}", code="recording_failed",
                                exchange=self._exchange, details={"path": self.path, "exception": type(exc).__name__})
@@ -358,6 +369,19 @@ class Recorder:
                 self._on_error(err)
             except Exception:  # pragma: no cover - reporting must not kill the writer
                 _log.exception("reporting a recording failure failed")
+
+    def _drop_empty_part(self) -> None:
+        """A part that failed before any data line is removed (a failing disk must not leave a new
+        empty file per retry); the next retry reuses its name."""
+        name, self._part_name = self._part_name, None
+        if name is None or self._part_data:
+            return
+        try:
+            os.remove(name)
+        except OSError:
+            return
+        if self.files and self.files[-1] == name:
+            self.files.pop()
 
     @staticmethod
     def _count(item: Tuple[Any, ...]) -> int:
@@ -377,7 +401,9 @@ class Recorder:
         while os.path.exists(name):  # a part of an earlier recording: keep it, move on
             self._part += 1
             name = part_path(self.path, self._part)
+        self._part_name, self._part_data = None, 0
         raw = self._opener(name)
+        self._part_name = name
         self._raw = raw
         self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
         self._part_started = now

@@ -140,6 +140,34 @@ def test_a_failing_disk_is_reported_once_and_the_writer_recovers(tmp_path: pathl
     assert rec.stop(5.0)
 
 
+def test_a_lasting_disk_failure_leaves_no_empty_parts_and_logs_once(tmp_path: pathlib.Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Review finding: every retry opened a new empty part and logged an ERROR (3,600 of each in
+    a disk-full hour). Retries back off, reuse the failed part's name, and log once."""
+
+    class Full(io.RawIOBase):
+        def __init__(self, path: str) -> None:
+            self.f = open(path, "xb")
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b: Any) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            self.f.close()
+            super().close()
+
+    caplog.set_level(logging.DEBUG, "binance_conn.recording")
+    rec = Recorder(str(tmp_path / "rec.jsonl.gz"), opener=lambda p: Full(p), retry_delay=0.02).start()  # type: ignore[arg-type,return-value]
+    assert wait_until(lambda: (rec.ws_frames(1, [(1, _frame(1))]), rec.failures >= 4)[1])
+    assert rec.stop(5.0)
+    assert len(list(tmp_path.iterdir())) <= 1 and len(rec.files) <= 1
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+
+
 def test_a_full_queue_drops_and_counts_never_blocks(tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture) -> None:
     gate = threading.Event()
 
