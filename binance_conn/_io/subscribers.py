@@ -390,7 +390,8 @@ class CallbackSubscription(Subscription):
                 off = offset.ms  # inlined LagHistogram.record (a method call costs a third of it)
                 if off is not None:
                     t = getattr(event, "event_time", None)
-                    if t is not None:
+                    # a REST-backfilled event's "lag" is the outage itself: the gap metrics count that
+                    if t is not None and not getattr(event, "is_backfilled", False):
                         if t > MICROS_EPOCH:
                             t //= 1000
                         ms = wall() * 1000.0 + off - t

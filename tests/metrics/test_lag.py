@@ -172,3 +172,30 @@ def test_no_lag_recorded_before_the_offset_is_known() -> None:
         d.stop(time.monotonic() + 5)
     off = Dispatcher(measure_lag=False)
     assert off.clock_offset is None and off.subscribe("y", got.append).lag is None
+
+
+def test_backfilled_events_are_not_lag() -> None:
+    """A trade backfilled over REST after a 30 s outage is 30 s "late": that is the outage (the gap
+    figures count it), not the stream's lag."""
+    from binance_conn._io.dispatch import Dispatcher
+
+    class Ev:
+        __slots__ = ("event_time", "is_backfilled")
+
+        def __init__(self, t: int, backfilled: bool) -> None:
+            self.event_time, self.is_backfilled = t, backfilled
+
+    d = Dispatcher()
+    got: list = []
+    sub = d.subscribe("x", got.append)
+    d.start()
+    try:
+        assert d.clock_offset is not None
+        d.clock_offset.set(0)
+        now_ms = int(time.time() * 1000)
+        d.publish("x", Ev(now_ms - 30_000, True))
+        d.publish("x", Ev(now_ms - 5, False))
+        assert wait_until(lambda: len(got) == 2)
+        assert sub.lag is not None and sub.lag.count == 1 and sub.lag.max_ms < 1000
+    finally:
+        d.stop(time.monotonic() + 5)
