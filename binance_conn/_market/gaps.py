@@ -302,12 +302,30 @@ class GapGuard:
         self._slow(self.tracker.check(event.first_update_id, event.final_update_id, event.previous_update_id), event)
 
     def _slow(self, verdict: int, event: Any) -> None:
-        if verdict == cont.DUPLICATE:
+        if verdict == cont.DUPLICATE and not (self._seed_first is not None and self._below_seed(event)):
             self.duplicates += 1
             return
         if verdict == cont.GAP:
             self._gap(self.tracker.gap_first, self.tracker.gap_last)
         self.callback(event)
+
+    def _below_seed(self, event: Any) -> bool:
+        """The first event after a seed is older than the seed: not a duplicate (a live stream never
+        replays what came before the subscription) but another id sequence (a Redis stream of another
+        exchange or testnet under the same prefix). The tracker restarts at it, with a WARNING, rather
+        than dropping every event until the ids pass the seed."""
+        kind, tracker, seed_first = self.kind, self.tracker, self._seed_first
+        if kind == "kline" or seed_first is None or tracker.last != seed_first - 1:
+            return False  # klines: open times; or events were delivered since the seed
+        value = int(event.final_update_id) if kind == "depth" else self._key(event)
+        if value >= tracker.last:
+            return False
+        _log.warning("%s: the first %s id after the restart (%d) is below the newest one in Redis (%d): "
+                     "another id sequence (exchange or testnet) under this prefix? continuing from %d",
+                     self.stream, self.kind, value, tracker.last, value, extra={"stream": self.stream})
+        tracker.last = value
+        self._seed_first = None
+        return True
 
     # ------------------------------------------------------------------ a gap
     def _cause(self, first: int) -> str:

@@ -150,6 +150,27 @@ def test_seed_waits_for_the_next_guard_and_only_moves_forward() -> None:
     assert not monitor.seed(TRADE, object())  # no trade
 
 
+def test_ids_below_the_seed_are_another_sequence_not_duplicates(caplog: pytest.LogCaptureFixture) -> None:
+    """A Redis stream of another id sequence (testnet, another exchange) under the prefix must not make the
+    guard drop every live event as a duplicate; a real duplicate after the restart is still dropped."""
+    gaps: List[Any] = []
+    monitor = _monitor(gaps)
+    got: List[Any] = []
+    guard = _guard(monitor, TRADE, got.append, backfill=True)
+    guard.seed(_trade(1000))
+    guard.deliver(_trade(1000))  # the seed itself: a duplicate
+    guard.deliver(_trade(5))
+    guard.deliver(_trade(6))
+    guard.deliver(_trade(4))  # now a real duplicate
+    assert [e.trade_id for e in got] == [5, 6] and not gaps and guard.duplicates == 2
+    assert "below the newest one in Redis (1000)" in caplog.text
+    other = _guard(monitor, "ethusdt@trade", got.append, backfill=True)
+    other.seed(_trade(10))
+    other.deliver(_trade(11))
+    other.deliver(_trade(9))  # delivered since the seed: a duplicate
+    assert got[-1].trade_id == 11 and other.duplicates == 1
+
+
 def test_seeded_kline_and_depth_guards() -> None:
     gaps: List[Any] = []
     monitor = _monitor(gaps)
@@ -296,7 +317,7 @@ def test_redis_down_at_hub_start_delays_binance_until_the_seeds_are_read(private
 
 # ---------------------------------------------------------------------------- 2. fork
 _FORK_SCRIPT = r"""
-import os, sys, threading, time, traceback
+import os, signal, sys, threading, time, traceback
 import binance_conn as bc
 
 rest, ws, url, prefix = sys.argv[1:5]
@@ -314,8 +335,15 @@ def wait(pred, timeout=10.0):
 
 assert hub.connector.wait_ready(10) and wait(lambda: hub.stats()["published"] >= 20)
 r, w = os.pipe()
+held = [hub._lock, hub._pub._cond, hub.connector._gaps._lock]  # as if the parent's threads were inside them
+for lock in held:
+    lock.acquire()
 pid = os.fork()
+if pid != 0:
+    for lock in reversed(held):
+        lock.release()
 if pid == 0:
+    signal.alarm(15)  # a child stuck on a lock its parent's threads held dies (the test fails, nothing leaks)
     code = 0
     try:
         assert hub.state is bc.ConnectionState.STOPPED, hub.state
@@ -351,7 +379,7 @@ def test_a_forked_hub_is_stopped_in_the_child_and_restartable(redis_url: str, no
             assert wait_until(lambda: _positioned(feed), 5)
             fake.start_trades(SYM, rate=300, seed=4)
             proc = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, fake.rest_url, fake.ws_url, redis_url, prefix],
-                                  capture_output=True, timeout=scaled(40))
+                                  capture_output=True, timeout=scaled(30))
             assert proc.returncode == 0, proc.stderr.decode()
             assert b"Traceback" not in proc.stderr
             fake.stop_trades(SYM)
