@@ -18,9 +18,21 @@ order.  A control thread writes the hub's state and a heartbeat into ``<prefix>:
 in ``<prefix>:__wanted__`` (a name the connector refuses is recorded in ``<prefix>:__refused__``
 with the reason, and the feed raises it).  Topics are added, never dropped, while the hub runs.
 
+Restart.  :meth:`Hub.start` reads the newest entry of each stream an earlier run left and seeds the
+connector's continuity tracking with it (``GapMonitor.seed``): the first live trade, aggTrade, closed
+kline or depth diff after the restart reveals what happened while no hub ran, as a GapEvent with
+``cause="restart"``, backfilled over REST (trades, aggTrades, klines) before that live event, or
+UNFILLED (beyond the backfill limits, and for depth).  Redis unreachable at ``start()``: the control
+thread reads those positions once it answers and only then connects to Binance.  The connector's
+errors (its ``on_error``) go onto the control stream too (``codec.dumps_error``), for each feed's
+``on_error``.
+
 Redis down: callbacks never wait for it; the publisher buffers (bounded), logs one WARNING per
 outage, reconnects with backoff and republishes in order, exactly once (its stream ids are its own).
 One hub per ``prefix``.
+
+Fork.  After ``os.fork()`` a hub's copy in the child is STOPPED with no thread (fresh locks, the
+parent's Redis connection left alone); ``start()`` there continues as a restarted hub does.
 
 Threads: the connector's, the publisher and the control thread; all joined by :meth:`Hub.stop`
 under one deadline.
