@@ -25,7 +25,8 @@ delivered live never delivers them twice), converted (``_core/history.py``) with
 ``is_backfilled=True``, and delivered in order before the live event.  The gap ends ``UNFILLED``
 (with ``reason``) on a REST error, an exhausted weight budget, history that is gone or has a hole,
 the per-gap bounds (:data:`BACKFILL_TIMEOUT`, :data:`MAX_PAGES`) or ``stop()``; whatever was fetched before is
-delivered.  ``stop()`` sets the REST stop event, which cuts weight waits and backoff sleeps; the
+delivered.  A REST failure (or an unexpected exception, as an InternalError) is also published on the
+connector's ``on_error``.  ``stop()`` sets the REST stop event, which cuts weight waits and backoff sleeps; the
 guard checks it between pages, so the worker ends promptly.
 
 The GET is the connector's ``rest.probe(timeout, path, params)``: through the limiter and cut at
@@ -51,9 +52,9 @@ from .._core import continuity as cont
 from .._core import history
 from .._core import streams as stream_names
 from .._io.dispatch import Dispatcher, Subscription
-from .._io.topics import GAP_TOPIC, next_gap_id
+from .._io.topics import ERROR_TOPIC, GAP_TOPIC, next_gap_id
 from ..enums import GapState
-from ..errors import BinanceError, ValidationError
+from ..errors import BinanceError, InternalError, ValidationError
 from ..events import GapEvent
 
 __all__ = ["HistoryGet", "GapGuard", "GapMonitor", "BACKFILL_TIMEOUT", "MAX_PAGES", "tracked_kind"]
@@ -181,6 +182,11 @@ class GapMonitor:
 
     def publish(self, event: GapEvent) -> None:
         self.dispatcher.publish(GAP_TOPIC, event)
+
+    def report(self, err: BinanceError) -> None:
+        """A backfill's failure on the connector's ``on_error`` (not while stopping: that cut is no failure)."""
+        if not self.stopping():
+            self.dispatcher.publish(ERROR_TOPIC, err)
 
     def callback_failed(self, sub: Optional[Subscription], exc: Exception) -> None:
         if sub is not None:
@@ -405,8 +411,15 @@ class GapGuard:
             try:
                 events = self._page(expected, last, remaining)
             except BinanceError as exc:
+                monitor.report(exc)  # also on on_error: a REST failure is the connector's asynchronous failure
                 return filled, f"{type(exc).__name__}: {exc.message}"
             except Exception as exc:  # noqa: BLE001 - never let a backfill kill the worker silently
+                _log.error("backfill of %s failed (%s)", self.stream, type(exc).__name__, exc_info=exc,
+                           extra={"stream": self.stream})
+                err = InternalError(f"backfill of {self.stream}: {type(exc).__name__}",
+                                    details={"component": "gap backfill", "stream": self.stream})
+                err.__cause__ = exc
+                monitor.report(err)
                 return filled, f"{type(exc).__name__}: {exc}"
             if not events:
                 return filled, f"REST history has no {self.kind} at {expected}"

@@ -436,6 +436,31 @@ def test_error_codec_masks_secrets_and_refuses_garbage() -> None:
     assert type(codec.loads(b'{"_t":"__error__","type":"NoSuchError","message":"m","code":"x"}')) is bc.BinanceError
 
 
+def test_a_rest_failure_of_the_restart_backfill_reaches_the_feed(redis_url: str, no_leak: None) -> None:
+    prefix = _prefix()
+    trades, gaps, errors = Rec(), Rec(), Rec()
+    with FakeBinance(seed=7) as fake:
+        feed = _feed(redis_url, prefix, trades, gaps)
+        feed.on_error(errors)
+        try:
+            assert wait_until(lambda: _positioned(feed), 5)
+            fake.start_trades(SYM, rate=400, seed=5)
+            _run_hub_until(fake, redis_url, prefix, lambda: len(trades) >= 20)
+            generated = fake.trades_generated(SYM)
+            assert wait_until(lambda: fake.trades_generated(SYM) >= generated + 40, 5)
+            fake.fail_next(3, status=400, code=-1100, msg="Illegal characters found in parameter 'fromId'",
+                           path="/api/v3/historicalTrades")
+            _run_hub_until(fake, redis_url, prefix, lambda: bool(_final(gaps)) and bool(errors.snapshot()))
+            fake.stop_trades(SYM)
+            (gap,) = _final(gaps)
+            assert gap.state is bc.GapState.UNFILLED and "ParameterError" in (gap.reason or "")
+            err = errors.snapshot()[0]
+            assert type(err) is bc.ParameterError and err.binance_code == -1100 and err.details["origin"] == "hub"
+            assert "fromId" in err.message and err.http_status == 400
+        finally:
+            assert feed.stop(scaled(5))
+
+
 def test_hub_connector_errors_reach_feed_on_error(redis_url: str, no_leak: None) -> None:
     prefix = _prefix()
     errors = Rec()
