@@ -1301,7 +1301,8 @@ class GapEvent(Event):
     ``kind`` is ``"trade"``, ``"agg_trade"``, ``"kline"``, ``"depth"`` or ``"user_data"``;
     ``first_missing``/``last_missing`` are ids (trade, aggregate trade, depth update ids) or
     open times (klines), inclusive, or None where unknown (user data).  ``cause`` says why
-    (``"reconnect"``, ``"zombie"``, ``"rollover"``, ``"overflow"``, ``"server_skip"`` ...).
+    (``"reconnect"``, ``"zombie"``, ``"rollover"``, ``"overflow"``, ``"server_skip"``, ``"restart"``
+    (a hub's restart) ...).
     One gap is reported ``OPEN`` when detected, then once more with the same ``gap_id`` as
     ``FILLED`` (every missing event delivered, ``is_backfilled``) or ``UNFILLED``; ``filled``
     counts the events backfilled.  ``event_time`` is the local epoch ms of the report.

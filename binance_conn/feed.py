@@ -22,13 +22,17 @@ from.  A feed with a ``name`` writes, per topic, the oldest of its subscribers' 
 ``RedisFeed`` with that name starts each topic right after it.  So after ``stop()`` a restarted
 consumer gets every event exactly once; after a crash, the events of the last checkpoint interval
 come again (at least once).  An unnamed feed starts at the newest event (and a stopped one resumes
-where it stopped when started again in the same process).
+where it stopped when started again in the same process).  The hub's control stream (its
+ConnectionEvents, GapEvents and errors) resumes the same way: every control entry goes to every
+:meth:`on_connection` / :meth:`on_gap` / :meth:`on_error` subscriber's queue (each callback gets its
+kind), so their marks are one position, saved as the topic ``__control__``.
 
 A topic the hub does not hold is added to ``<prefix>:__wanted__``; the hub subscribes it within its
 ``interval``.  A name the hub refuses comes back as a :class:`~binance_conn.ValidationError` on
-:meth:`RedisFeed.on_error`.  The hub's ConnectionEvents and GapEvents arrive on :meth:`on_connection`
-and :meth:`on_gap`, with the feed's own: a ConnectionEvent of session ``"redis"`` when Redis is lost
-or back, and a GapEvent (cause ``"redis"``, UNFILLED) when entries were lost between hub and feed.
+:meth:`RedisFeed.on_error`.  The hub's ConnectionEvents, GapEvents and its connector's errors arrive
+on :meth:`on_connection`, :meth:`on_gap` and :meth:`on_error`, with the feed's own: a ConnectionEvent
+of session ``"redis"`` when Redis is lost or back, and a GapEvent (cause ``"redis"``, UNFILLED) when
+entries were lost between hub and feed.
 :attr:`RedisFeed.state` is the hub's state as last reported (DISCONNECTED when its heartbeat stops,
 RECONNECTING while Redis is unreachable).
 
@@ -68,6 +72,7 @@ Symbols = Union[str, Sequence[str]]
 Callback = Callable[[Any], Any]
 CONTROL = "__control__"
 _INTERNAL = (CONNECTION_TOPIC, GAP_TOPIC, ERROR_TOPIC)
+_CONTROL_KINDS: Dict[str, Any] = {CONNECTION_TOPIC: ConnectionEvent, GAP_TOPIC: GapEvent, ERROR_TOPIC: BinanceError}
 _ALL: "weakref.WeakSet[RedisFeed]" = weakref.WeakSet()  # for the fork hook
 
 
@@ -216,7 +221,8 @@ class RedisFeed:
         return self._subscribe(GAP_TOPIC, callback, options)
 
     def on_error(self, callback: Optional[Callback] = None, **options: Any) -> Subscription:
-        """The feed's asynchronous failures (callback errors, undecodable entries, refused topics)."""
+        """The feed's asynchronous failures (callback errors, undecodable entries, refused topics) and the hub
+        connector's (a :class:`~binance_conn.BinanceError` of the same class, ``details["origin"] == "hub"``)."""
         return self._subscribe(ERROR_TOPIC, callback, options)
 
     def on_trade(self, symbol: Symbols, callback: Optional[Callback] = None, **options: Any) -> Any:
@@ -295,13 +301,24 @@ class RedisFeed:
         if not callable(callback):
             raise ValidationError("callback", callback, "must be callable")
         user = callback
-        if topic in _INTERNAL:
-            def plain(entry: Entry) -> None:
-                user(entry.event)
-
-            return self._dispatcher.subscribe(topic, plain, buffer=options.get("buffer"),
-                                              overflow=options.get("overflow"))
         mark = _Mark(None, "")
+        if topic in _INTERNAL:  # every hub control entry comes here; this subscriber's kind reaches `user`
+            kind = _CONTROL_KINDS[topic]
+
+            def plain(entry: Entry) -> None:
+                event = entry.event
+                if isinstance(event, kind):
+                    user(event)
+                if entry.sid:  # a hub control entry (the feed's own events have none)
+                    mark.sid = entry.sid
+                    mark.n = entry.n
+
+            sub = self._dispatcher.subscribe(topic, plain, buffer=options.get("buffer"),
+                                             overflow=options.get("overflow"))
+            with self._lock:
+                self._marks.setdefault(CONTROL, {})[sub.id] = (sub, mark)
+                self._unmarked.add(CONTROL)
+            return sub
 
         def run(entry: Entry) -> None:  # the subscriber's worker (hot path)
             user(entry.event)
@@ -348,19 +365,17 @@ class RedisFeed:
             self._unmarked.discard(topic)
 
     def _deliver(self, topic: str, entry: Entry) -> None:
-        if topic == CONNECTION_TOPIC or topic == CONTROL:
-            event = entry.event
-            if isinstance(event, ConnectionEvent):
-                self._dispatcher.publish(CONNECTION_TOPIC, entry, self._stop)
-            elif isinstance(event, GapEvent):
-                self._dispatcher.publish(GAP_TOPIC, entry, self._stop)
-            return
         if topic in self._unmarked:  # rare: a subscriber joined; the lock only then (subscribe() runs beside us)
             with self._lock:
                 for _, m in self._marks.get(topic, {}).values():
                     if m.sid is None:  # subscribed after the topic was positioned: starts right before this event
                         m.sid = _before(entry.sid)
                 self._unmarked.discard(topic)
+        if topic == CONTROL:  # to every control subscriber: each one's mark passes entries not of its kind
+            publish, stop = self._dispatcher.publish, self._stop
+            for internal in _INTERNAL:
+                publish(internal, entry, stop)
+            return
         self._dispatcher.publish(topic, entry, self._stop)
 
     def _tick(self, client: Any) -> None:
@@ -372,7 +387,7 @@ class RedisFeed:
         self._hub = hub
         self._check_hub_exists(bool(hub))
         with self._lock:
-            topics = list(self._marks)
+            topics = [t for t in self._marks if t != CONTROL]
         if topics:
             client.sadd(self.keys.wanted, *topics)
             refused = {_text(k): _text(v) for k, v in client.hgetall(self.keys.refused).items()}

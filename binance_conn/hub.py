@@ -18,9 +18,21 @@ order.  A control thread writes the hub's state and a heartbeat into ``<prefix>:
 in ``<prefix>:__wanted__`` (a name the connector refuses is recorded in ``<prefix>:__refused__``
 with the reason, and the feed raises it).  Topics are added, never dropped, while the hub runs.
 
+Restart.  :meth:`Hub.start` reads the newest entry of each stream an earlier run left and seeds the
+connector's continuity tracking with it (``GapMonitor.seed``): the first live trade, aggTrade, closed
+kline or depth diff after the restart reveals what happened while no hub ran, as a GapEvent with
+``cause="restart"``, backfilled over REST (trades, aggTrades, klines) before that live event, or
+UNFILLED (beyond the backfill limits, and for depth).  Redis unreachable at ``start()``: the control
+thread reads those positions once it answers and only then connects to Binance.  The connector's
+errors (its ``on_error``) go onto the control stream too (``codec.dumps_error``), for each feed's
+``on_error``.
+
 Redis down: callbacks never wait for it; the publisher buffers (bounded), logs one WARNING per
 outage, reconnects with backoff and republishes in order, exactly once (its stream ids are its own).
 One hub per ``prefix``.
+
+Fork.  After ``os.fork()`` a hub's copy in the child is STOPPED with no thread (fresh locks, the
+parent's Redis connection left alone); ``start()`` there continues as a restarted hub does.
 
 Threads: the connector's, the publisher and the control thread; all joined by :meth:`Hub.stop`
 under one deadline.
@@ -36,6 +48,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._core import codec
@@ -45,7 +58,7 @@ from ._market.books import BOOK_PREFIX, book_topic, parse_book_topic
 from ._market.gaps import BACKFILL_KINDS, tracked_kind
 from ._redis.client import close_quietly, import_redis, make_client, safe_url
 from ._redis.keys import HubKeys, parse_id
-from ._redis.publisher import StreamPublisher
+from ._redis.publisher import FIELD, StreamPublisher, is_connection_error
 from .config import Config
 from .connector import Connector
 from .enums import ConnectionState
@@ -55,6 +68,7 @@ __all__ = ["Hub", "main"]
 
 _log = logging.getLogger("binance_conn.hub")
 _monotonic = time.monotonic
+_ALL: "weakref.WeakSet[Hub]" = weakref.WeakSet()  # for the fork hook
 
 BookSpec = Union[str, Tuple[str, Optional[int]]]
 
@@ -101,13 +115,16 @@ class Hub:
         self._topics: Dict[str, Any] = {}  # topic -> Subscription
         self._refused: Dict[str, str] = {}
         self._stop = threading.Event()
+        self._conn_lock = threading.Lock()
         self._control: Optional[threading.Thread] = None
         self._client: Any = None
         self.crashes = 0
+        _ALL.add(self)
         control = self.keys.control
         publish, dumps = self._pub.publish, codec.dumps
         self._conn.on_connection(lambda e: publish(control, dumps(e)))
         self._conn.on_gap(lambda e: publish(control, dumps(e)))
+        self._conn.on_error(lambda e: publish(control, codec.dumps_error(e)))  # to each feed's on_error
         for name in streams:
             self.add_stream(name)
         for spec in books:
@@ -172,10 +189,15 @@ class Hub:
             if self._control is not None and self._control.is_alive():
                 return self
             self._stop.clear()
-            self._seed_ids()
+            seeded = self._seed_ids()
             self._pub.start()
-            self._conn.start()
-            self._control = threading.Thread(target=self._run_control, name="binance_conn-hub-control", daemon=True)
+            if seeded:
+                self._conn.start()
+            else:
+                _log.warning("Redis unreachable at hub start: connecting to Binance once the hub has read where "
+                             "its streams stopped", extra={"redis": safe_url(self._url)})
+            self._control = threading.Thread(target=self._run_control, args=(not seeded,),
+                                             name="binance_conn-hub-control", daemon=True)
             self._control.start()
         _log.info("hub started (%d topics, Redis %s, prefix %s)", len(self._topics), safe_url(self._url),
                   self.keys.prefix, extra={"redis": safe_url(self._url), "prefix": self.keys.prefix})
@@ -187,7 +209,8 @@ class Hub:
         in time. Never raises; idempotent."""
         deadline = _monotonic() + max(0.0, timeout)
         try:
-            self._stop.set()
+            with self._conn_lock:  # the control thread starts the connector only while not stopping
+                self._stop.set()
             control = self._control
             ok = self._conn.stop(max(0.0, deadline - _monotonic()))
             if control is not None:
@@ -228,21 +251,54 @@ class Hub:
         client, self._client = self._client, None
         close_quietly(client)
 
-    def _seed_ids(self) -> None:
-        """Stream ids above those an earlier run left (a clock that went back must not collide)."""
+    def _seed_ids(self) -> bool:
+        """Where the streams of an earlier run stopped: stream ids above theirs (a clock that went back
+        must not collide), and each tracked stream's continuity after its newest event (so what happened
+        while no hub ran is a gap, backfilled). False when Redis is unreachable."""
         try:
             client = self._client_or_new()
             for topic in list(self._topics) + ["__control__"]:
-                key = self.keys.stream(topic)
-                top = client.xrevrange(key, "+", "-", count=1)
-                if top:
-                    self._pub.seed(key, parse_id(top[0][0]))
-        except Exception as exc:  # noqa: BLE001 - Redis down at start: the publisher reports it
-            _log.debug("hub could not read the streams' last ids: %s", type(exc).__name__)
+                self._seed_topic(client, topic)
+            return True
+        except Exception as exc:  # noqa: BLE001 - Redis down at start: the control thread tries again
             self._close_client()
+            if is_connection_error(exc):
+                _log.debug("hub could not read the streams' last entries: %s", type(exc).__name__)
+                return False
+            _log.error("hub could not read the streams' last entries (%s): continuity across the restart "
+                       "is not checked", type(exc).__name__, exc_info=exc)
+            return True
 
-    def _run_control(self) -> None:
+    def _seed_topic(self, client: Any, topic: str) -> None:
+        key = self.keys.stream(topic)
+        top = client.xrevrange(key, "+", "-", count=1)
+        if not top:
+            return
+        sid, fields = top[0]
+        self._pub.seed(key, parse_id(sid))
+        if tracked_kind(topic) is None:
+            return
+        try:
+            last = codec.loads(fields.get(FIELD.encode(), b""))
+        except codec.CodecError as exc:
+            _log.warning("hub cannot read the newest entry of %s (%s): continuity across the restart is not "
+                         "checked for it", topic, exc, extra={"topic": topic})
+            return
+        if self._conn._gaps.seed(topic, last):
+            _log.info("hub continues %s after its newest entry in Redis", topic, extra={"topic": topic})
+
+    def _run_control(self, pending: bool = False) -> None:
         while not self._stop.is_set():
+            if pending:  # Redis was unreachable at start(): the connector waits for the seeds
+                if self._seed_ids():
+                    with self._conn_lock:
+                        if self._stop.is_set():
+                            return
+                        self._conn.start()
+                    pending = False
+                else:
+                    self._stop.wait(self._interval)
+                    continue
             try:
                 self._write_state()
                 self._take_wanted()
@@ -278,9 +334,7 @@ class Hub:
         with self._lock:
             new = sorted(wanted - set(self._topics) - set(self._refused))
         for topic in new:
-            top = client.xrevrange(self.keys.stream(topic), "+", "-", count=1)
-            if top:
-                self._pub.seed(self.keys.stream(topic), parse_id(top[0][0]))
+            self._seed_topic(client, topic)  # before subscribing: its guard takes the seed when made
             try:
                 if topic.startswith(BOOK_PREFIX):
                     symbol, depth = parse_book_topic(topic)
@@ -301,6 +355,32 @@ class Hub:
     def on_error(self, callback: Any) -> Any:
         """Subscribe to the hub's asynchronous failures (the connector's and the hub's own threads')."""
         return self._conn.on_error(callback)
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child (``os.register_at_fork``): STOPPED and restartable, as after ``stop()``.
+
+        The parent's threads do not exist here and may have held our locks: fresh locks and events, no
+        control thread, the parent's Redis connection dropped unused; the connector is STOPPED by its own
+        fork hook. ``start()`` here reads where the streams stopped, as a restarted hub does."""
+        self._lock = threading.Lock()
+        self._conn_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._control = None
+        self._client = None
+        self._pub.after_fork_in_child()
+        self._conn._gaps.after_fork_in_child()
+
+
+def _after_fork_in_child() -> None:
+    for hub in list(_ALL):
+        try:
+            hub._after_fork_in_child()
+        except Exception:  # pragma: no cover - a fork hook must not raise
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _is_redis_error(exc: BaseException) -> bool:

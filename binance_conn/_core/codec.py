@@ -16,20 +16,31 @@ built once, on first use: per field an encoder and a decoder picked from its typ
 An encoded event is one JSON object: ``{"_t": "<class name>", "<field>": value, ...}``.  Names,
 not positions: a consumer on another release decodes what it knows (a field it does not know is
 ignored, one it misses is None).  Pure functions, no I/O; any thread.
+
+Errors (:mod:`binance_conn.errors`, no events) cross as ``{"_t": "__error__", "type": <class name>,
+"message", "code", "binance_code", "details", "attrs"}`` (:func:`dumps_error`): the JSON scalars of
+``details`` and of the instance (``retry_after``, ``temporary``, ``field`` ...), never a stack, a raw
+response body, a ``ValidationError``'s ``value`` or the ``__cause__``'s text (only its type, in
+``details["cause"]``); credentials in URLs and signature / key query parameters are masked.  Decoded:
+an instance of the same class (an unknown name: :class:`~binance_conn.BinanceError`) with
+``details["origin"] == "hub"``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import typing
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, Callable, Dict, Optional, Tuple, Type, Union
 
+from .. import errors as errors_mod
 from .. import events as events_mod
+from ..errors import BinanceError
 from ..events import Event
 
-__all__ = ["CodecError", "decode", "dumps", "encode", "event_classes", "loads"]
+__all__ = ["CodecError", "decode", "dumps", "dumps_error", "encode", "encode_error", "event_classes", "loads"]
 
 Enc = Optional[Callable[[Any], Any]]  # None: the value as is (no call on the hot path)
 Dec = Optional[Callable[[Any], Any]]
@@ -164,6 +175,8 @@ def decode(data: Dict[str, Any]) -> Any:
         raise CodecError(f"an encoded event is a JSON object, got {type(data).__name__}")
     cls = _CLASSES.get(data.get(_TAG))  # type: ignore[arg-type]
     if cls is None:
+        if data.get(_TAG) == _ERROR_TAG:
+            return decode_error(data)
         raise CodecError(f"unknown event type {data.get(_TAG)!r}")
     obj = _new(cls)
     get = data.get
@@ -194,3 +207,70 @@ def loads(raw: Union[bytes, str]) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise CodecError(f"not JSON: {exc}") from None
     return decode(data)
+
+
+# ---------------------------------------------------------------------------- errors
+_ERROR_TAG = "__error__"
+_SCALARS = (str, int, float, bool, type(None))
+_NOT_IN_DETAILS = frozenset({"stack", "raw"})
+_NOT_IN_ATTRS = frozenset({"value", "data", "message", "code", "binance_code", "details"})
+_NONE_ATTRS = ("value", "data")  # attributes of some classes that are not carried: None when decoded
+_TEXT_LIMIT = 512
+_SECRET = re.compile(r"(?i)(://[^/@\s:]*:)[^/@\s]*@|((?:signature|apikey|api_key|secret|password|token|listenkey)=)"
+                     r"[^&\s]+")
+
+
+def _mask(text: str) -> str:
+    text = _SECRET.sub(lambda m: f"{m.group(1)}***@" if m.group(1) else f"{m.group(2)}***", text)
+    return text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT] + "..."
+
+
+def _carried(items: Any, left_out: "frozenset[str]") -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for key, value in items:
+        if key in left_out or key.startswith("_") or not isinstance(value, _SCALARS):
+            continue
+        out[key] = _mask(value) if isinstance(value, str) else value
+    return out
+
+
+def encode_error(err: BinanceError) -> Dict[str, Any]:
+    """``err`` as a JSON-able dict (module doc): class name, message, code, scalar details and attributes."""
+    details = _carried(err.details.items(), _NOT_IN_DETAILS)
+    cause = err.__cause__
+    if cause is not None:
+        details["cause"] = type(cause).__name__
+    return {_TAG: _ERROR_TAG, "type": type(err).__name__, "message": _mask(str(err.message)), "code": err.code,
+            "binance_code": err.binance_code, "details": details, "attrs": _carried(vars(err).items(), _NOT_IN_ATTRS)}
+
+
+def dumps_error(err: BinanceError) -> bytes:
+    """``err`` as compact UTF-8 JSON (:func:`loads` gives it back as the same class)."""
+    return json.dumps(encode_error(err), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_error(data: Dict[str, Any]) -> BinanceError:
+    """The error of a dict made by :func:`encode_error` (``details["origin"] == "hub"``).
+
+    Raises:
+        CodecError: a field of the wrong type.
+    """
+    found = getattr(errors_mod, str(data.get("type")), None)
+    cls = found if isinstance(found, type) and issubclass(found, BinanceError) else BinanceError
+    message, code, binance_code = data.get("message"), data.get("code"), data.get("binance_code")
+    details, attrs = data.get("details") or {}, data.get("attrs") or {}
+    if not isinstance(message, str) or not isinstance(code, str) or not isinstance(details, dict) \
+            or not isinstance(attrs, dict) or not (binance_code is None or type(binance_code) is int):
+        raise CodecError("bad encoded error")
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    params = getattr(cls.__init__, "__annotations__", {})
+    for name in _NONE_ATTRS:  # ValidationError.value, CancelReplaceError.data
+        if name in params:
+            setattr(err, name, None)
+    for key, value in attrs.items():
+        if isinstance(key, str) and key not in _NOT_IN_ATTRS and isinstance(value, _SCALARS):
+            setattr(err, key, value)
+    err.message, err.code, err.binance_code = message, code, binance_code
+    err.details = dict(details, origin="hub")
+    return err

@@ -25,11 +25,17 @@ delivered live never delivers them twice), converted (``_core/history.py``) with
 ``is_backfilled=True``, and delivered in order before the live event.  The gap ends ``UNFILLED``
 (with ``reason``) on a REST error, an exhausted weight budget, history that is gone or has a hole,
 the per-gap bounds (:data:`BACKFILL_TIMEOUT`, :data:`MAX_PAGES`) or ``stop()``; whatever was fetched before is
-delivered.  ``stop()`` sets the REST stop event, which cuts weight waits and backoff sleeps; the
+delivered.  A REST failure (or an unexpected exception, as an InternalError) is also published on the
+connector's ``on_error``.  ``stop()`` sets the REST stop event, which cuts weight waits and backoff sleeps; the
 guard checks it between pages, so the worker ends promptly.
 
 The GET is the connector's ``rest.probe(timeout, path, params)``: through the limiter and cut at
 once by ``stop()`` (an in-flight request too), so stopping never waits for a slow page.
+
+Seeding (:meth:`GapMonitor.seed`): a restarted :class:`~binance_conn.Hub` hands the newest event its
+Redis stream already holds; the tracker continues after it, so the first live event after the
+restart reveals what happened while no hub ran (``cause="restart"``), filled like any other gap.
+A seed only moves a tracker forward (an event this process already delivered stays delivered).
 
 ``queue=`` subscribers have no worker of their own (the producer thread fills the caller's
 queue): they are not tracked here and ``backfill=True`` with ``queue=`` is refused.
@@ -46,9 +52,9 @@ from .._core import continuity as cont
 from .._core import history
 from .._core import streams as stream_names
 from .._io.dispatch import Dispatcher, Subscription
-from .._io.topics import GAP_TOPIC, next_gap_id
+from .._io.topics import ERROR_TOPIC, GAP_TOPIC, next_gap_id
 from ..enums import GapState
-from ..errors import BinanceError, ValidationError
+from ..errors import BinanceError, InternalError, ValidationError
 from ..events import GapEvent
 
 __all__ = ["HistoryGet", "GapGuard", "GapMonitor", "BACKFILL_TIMEOUT", "MAX_PAGES", "tracked_kind"]
@@ -103,6 +109,7 @@ class GapMonitor:
         self.max_pages = MAX_PAGES
         self._lock = threading.Lock()
         self._guards: List[GapGuard] = []
+        self._seeds: Dict[str, Any] = {}  # topic -> last event, for the next guard made for it
 
     def wrap(self, topic: str, callback: Callback, backfill: bool) -> Optional["GapGuard"]:
         """A guard for ``callback`` on ``topic``, or None when the stream is not tracked.
@@ -117,7 +124,29 @@ class GapMonitor:
             raise ValidationError("backfill", True, "only trade, aggTrade and kline streams can be backfilled")
         if kind is None:
             return None
-        return GapGuard(self, topic, kind, callback, backfill)
+        guard = GapGuard(self, topic, kind, callback, backfill)
+        with self._lock:
+            seed = self._seeds.pop(topic, None)
+        if seed is not None:
+            guard.seed(seed)
+        return guard
+
+    def seed(self, topic: str, last: Any) -> bool:
+        """Continue ``topic``'s continuity after ``last``, an event an earlier run delivered (a restarted
+        hub: the newest event already in its Redis stream). The guards of ``topic`` take it now, or, when
+        there is none yet, the next one made for it. Call it while no event of ``topic`` flows (before
+        ``start()``, or before subscribing). False when ``topic`` is not tracked or ``last`` is no event of it.
+        """
+        kind = tracked_kind(topic)
+        if kind is None or _seed_value(kind, last) is None:
+            return False
+        with self._lock:
+            guards = [g for g in self._guards if g.stream == topic and g.sub is not None and g.sub.active]
+            if not guards:
+                self._seeds[topic] = last
+        for guard in guards:
+            guard.seed(last)
+        return True
 
     def subscribe(self, topic: str, callback: Optional[Callback], q: Any, backfill: bool, buffer: Optional[int],
                   overflow: Any) -> Optional[Subscription]:
@@ -147,8 +176,17 @@ class GapMonitor:
     def next_id(self) -> int:
         return next_gap_id()
 
+    def after_fork_in_child(self) -> None:
+        """In a forked child: a fresh lock (a parent thread may have held it); guards and seeds kept."""
+        self._lock = threading.Lock()
+
     def publish(self, event: GapEvent) -> None:
         self.dispatcher.publish(GAP_TOPIC, event)
+
+    def report(self, err: BinanceError) -> None:
+        """A backfill's failure on the connector's ``on_error`` (not while stopping: that cut is no failure)."""
+        if not self.stopping():
+            self.dispatcher.publish(ERROR_TOPIC, err)
 
     def callback_failed(self, sub: Optional[Subscription], exc: Exception) -> None:
         if sub is not None:
@@ -190,6 +228,7 @@ class GapGuard:
         self.sub: Optional[Subscription] = None
         self._dropped_seen = 0
         self._epoch: Epoch = monitor.epoch(stream)
+        self._seed_first: Optional[int] = None  # a gap starting here follows a seed: cause "restart"
         self.gaps = self.missing = self.backfilled = self.unfilled = self.duplicates = self.filled = 0
         self.tracker: Any
         self.deliver: Callback
@@ -210,6 +249,24 @@ class GapGuard:
         self.sub = sub
         self._dropped_seen = sub.dropped
         self._epoch = self.monitor.epoch(self.stream)
+
+    def seed(self, last: Any) -> None:
+        """Continue after ``last`` (:meth:`GapMonitor.seed`): only forward, never before what was delivered."""
+        value = _seed_value(self.kind, last)
+        if value is None:
+            return
+        tracker = self.tracker
+        if self.kind == "kline":
+            # the newest kline may be still open: the closed one expected next is that one
+            tracker.advance(value if last.is_closed else tracker.previous_before(value))
+            self._seed_first = tracker.expected
+            return
+        if self.kind == "depth":
+            if tracker.last is None or value > tracker.last:
+                tracker.last = value
+        else:
+            tracker.advance(value)
+        self._seed_first = tracker.last + 1
 
     def counters(self) -> Dict[str, int]:
         return {"gaps": self.gaps, "missing": self.missing, "backfilled": self.backfilled,
@@ -251,20 +308,41 @@ class GapGuard:
         self._slow(self.tracker.check(event.first_update_id, event.final_update_id, event.previous_update_id), event)
 
     def _slow(self, verdict: int, event: Any) -> None:
-        if verdict == cont.DUPLICATE:
+        if verdict == cont.DUPLICATE and not (self._seed_first is not None and self._below_seed(event)):
             self.duplicates += 1
             return
         if verdict == cont.GAP:
             self._gap(self.tracker.gap_first, self.tracker.gap_last)
         self.callback(event)
 
+    def _below_seed(self, event: Any) -> bool:
+        """The first event after a seed is older than the seed: not a duplicate (a live stream never
+        replays what came before the subscription) but another id sequence (a Redis stream of another
+        exchange or testnet under the same prefix). The tracker restarts at it, with a WARNING, rather
+        than dropping every event until the ids pass the seed."""
+        kind, tracker, seed_first = self.kind, self.tracker, self._seed_first
+        if kind == "kline" or seed_first is None or tracker.last != seed_first - 1:
+            return False  # klines: open times; or events were delivered since the seed
+        value = int(event.final_update_id) if kind == "depth" else self._key(event)
+        if value >= tracker.last:
+            return False
+        _log.warning("%s: the first %s id after the restart (%d) is below the newest one in Redis (%d): "
+                     "another id sequence (exchange or testnet) under this prefix? continuing from %d",
+                     self.stream, self.kind, value, tracker.last, value, extra={"stream": self.stream})
+        tracker.last = value
+        self._seed_first = None
+        return True
+
     # ------------------------------------------------------------------ a gap
-    def _cause(self) -> str:
+    def _cause(self, first: int) -> str:
         sub = self.sub
         dropped = sub.dropped if sub is not None else 0
         epoch = self.monitor.epoch(self.stream)
         before, self._epoch = self._epoch, epoch
         grew, self._dropped_seen = dropped != self._dropped_seen, dropped
+        seed_first, self._seed_first = self._seed_first, None
+        if first == seed_first:
+            return "restart"
         if grew:
             return "overflow"
         if epoch[0] != before[0]:
@@ -281,7 +359,7 @@ class GapGuard:
     def _gap(self, first: int, last: int) -> None:
         monitor = self.monitor
         gap_id = monitor.next_id()
-        cause = self._cause()
+        cause = self._cause(first)
         self.gaps += 1
         self.missing += (last - first + 1) if self.kind != "kline" else self._count_klines(first, last)
         self._report(gap_id, first, last, cause, GapState.OPEN)
@@ -333,8 +411,15 @@ class GapGuard:
             try:
                 events = self._page(expected, last, remaining)
             except BinanceError as exc:
+                monitor.report(exc)  # also on on_error: a REST failure is the connector's asynchronous failure
                 return filled, f"{type(exc).__name__}: {exc.message}"
             except Exception as exc:  # noqa: BLE001 - never let a backfill kill the worker silently
+                _log.error("backfill of %s failed (%s)", self.stream, type(exc).__name__, exc_info=exc,
+                           extra={"stream": self.stream})
+                err = InternalError(f"backfill of {self.stream}: {type(exc).__name__}",
+                                    details={"component": "gap backfill", "stream": self.stream})
+                err.__cause__ = exc
+                monitor.report(err)
                 return filled, f"{type(exc).__name__}: {exc}"
             if not events:
                 return filled, f"REST history has no {self.kind} at {expected}"
@@ -379,3 +464,16 @@ class GapGuard:
         rows = get("/api/v3/klines", params, t)
         kept = history.trim(rows, lambda r: int(r[0]), first, last)
         return [history.kline_from_rest(ex, sym, self.interval, self.timezone, r) for r in kept]
+
+
+_SEED_FIELDS = {"trade": "trade_id", "agg_trade": "agg_trade_id", "kline": "open_time", "depth": "final_update_id"}
+
+
+def _seed_value(kind: str, last: Any) -> Optional[int]:
+    """The sequence value of ``last`` for a tracker of ``kind``, or None (not such an event)."""
+    value = getattr(last, _SEED_FIELDS[kind], None)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if kind == "kline" and not isinstance(getattr(last, "is_closed", None), bool):
+        return None
+    return value

@@ -150,6 +150,18 @@ class StreamPublisher:
     def threads(self) -> List[threading.Thread]:
         return [t for t in (*self._orphans, self._thread) if t is not None]
 
+    def after_fork_in_child(self) -> None:
+        """In a forked child (one thread): no publisher thread, fresh lock and stop event, the parent's
+        Redis connection dropped unused (redis-py closes only this process's copy). The buffered entries
+        stay (same stream ids: those the parent publishes are skipped here as duplicates), under a new
+        ``run`` (the child's numbers are its own)."""
+        self._cond = threading.Condition(threading.Lock())
+        self._stop = threading.Event()
+        self._thread = None
+        self._client = None
+        self.connected = False
+        self.run = os.urandom(4).hex()
+
     # ------------------------------------------------------------------ the thread
     def _run(self, stop: threading.Event) -> None:
         failures = 0
