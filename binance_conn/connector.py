@@ -613,6 +613,7 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
         self._dispatcher.after_fork_in_child()
         self._budget = connection_budget(self._config)
         self._books = self._books.after_fork_in_child()
+        self._gaps.after_fork_in_child()
         self._market = self._make_market(self._config)
         self._user = self._make_user(self._config)  # user-data topics from the dispatcher
         for topic in self._dispatcher.topics():
