@@ -41,6 +41,7 @@ __all__ = [
     "BanGate",
     "OrderCounter",
     "DEFAULT_WEIGHT_LIMITS",
+    "landing_guard",
 ]
 
 # Interval letters of the X-MBX-* headers (section 4.1): SECOND=S, MINUTE=M, HOUR=H, DAY=D.
@@ -95,6 +96,15 @@ def parse_count_headers(headers: Mapping[str, str], prefix: str = _WEIGHT_PREFIX
 
 def _window(now: float, seconds: int) -> int:
     return int(now // seconds)
+
+
+def landing_guard(seconds: int) -> float:
+    """How far (seconds) our estimate of a window boundary may be from Binance's: the clock offset
+    is measured, not known. A wait for a full window to reset lasts this much past the boundary,
+    and the used-weight headers of a request sent within this much after a boundary are not
+    taken for the new window (Binance may have counted it in the old, full one); requests that
+    end this close before a boundary are booked in the next window too (shared limits)."""
+    return min(0.1, seconds / 20.0)
 
 
 def endpoint_weight(method: str, path: str, params: Optional[Mapping[str, Any]] = None) -> int:
@@ -205,7 +215,7 @@ class WeightLimiter:
         for w in self._windows.values():
             w.roll(now)
             if w.estimate() + weight > w.limit:
-                delay = max(delay, (w.index + 1) * w.seconds - now)
+                delay = max(delay, (w.index + 1) * w.seconds - now + landing_guard(w.seconds))
         if delay > 0.0:
             return max(delay, 1e-3)
         for w in self._windows.values():
@@ -227,7 +237,7 @@ class WeightLimiter:
             same = _window(reserved_at, w.seconds) == idx
             if same and w.in_flight >= weight:
                 w.in_flight -= weight
-            if used and same and key in used:
+            if used and same and key in used and reserved_at - idx * w.seconds >= landing_guard(w.seconds):
                 w.reported = max(w.reported, used[key])
         if used:
             # Windows reported by the server that we do not limit on: keep for used_weight.
@@ -253,7 +263,7 @@ class WeightLimiter:
                 except (KeyError, ValueError):
                     continue
             idx = w.roll(now)
-            if _window(sent_at, w.seconds) == idx:
+            if _window(sent_at, w.seconds) == idx and sent_at - idx * w.seconds >= landing_guard(w.seconds):
                 w.reported = max(w.reported, value)
 
     def used_weight(self, now: float) -> Dict[str, int]:

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from .._core.pacing import ConnectionBudget
-from .._core.ratelimit import OrderCounter, window_seconds
+from .._core.ratelimit import OrderCounter, landing_guard, window_seconds
 from .link import RedisLink, link_for, op_timeout
 
 __all__ = [
@@ -207,12 +207,6 @@ def key_prefix(key: str, host: str) -> str:
     return f"binance_conn:{{{key}}}" + ("" if host == key else f":{host}")
 
 
-def landing_guard(seconds: int) -> float:
-    """How close to a window's end (seconds) a finished request may have been counted by Binance
-    in the next window: clock offsets between us and Binance are estimates."""
-    return min(0.1, seconds / 20.0)
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -255,7 +249,8 @@ class SharedWindows:
             keys.append(f"{self.prefix}:w:{name}:{index}")
             keys.append(f"{self.prefix}:w:{name}:{index - 1}")
             args.append(limit)
-            args.append(max(1, int(((index + 1) * seconds - now) * 1000.0 + 0.999)))
+            # a wait lasts past the boundary by the guard (our clock's estimate of Binance's)
+            args.append(max(1, int(((index + 1) * seconds - now + landing_guard(seconds)) * 1000.0 + 0.999)))
             args.append(seconds * 2000 + 5000)
         result = self.link.run(RESERVE, keys, args)
         return None if result is None else list(result)
@@ -270,7 +265,7 @@ class SharedWindows:
             names.add(name)
             index = int(reserved_at // seconds)
             landed = max(index, int((now + landing_guard(seconds)) // seconds))
-            same = index == int(now // seconds)
+            same = index == int(now // seconds) and reserved_at - index * seconds >= landing_guard(seconds)
             reported = used.get(name, -1) if used and same else -1
             keys.append(f"{self.prefix}:w:{name}:{index}")
             keys.append(f"{self.prefix}:w:{name}:{landed}")

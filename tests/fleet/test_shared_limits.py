@@ -72,13 +72,23 @@ def test_two_processes_share_one_budget_in_aligned_windows(redis_url: str, r: An
     with pytest.raises(RateLimitError) as info:
         book(a, 1, T0 + 30.0)
     assert info.value.details["client_side"] and info.value.details["shared"]
-    assert info.value.retry_after == pytest.approx(30.0, abs=0.01)  # until the minute ends
+    assert info.value.retry_after == pytest.approx(30.1, abs=0.01)  # until the minute ends, plus the landing guard
     assert a.used_weight(T0 + 30) == {"1M": 100} == b.used_weight(T0 + 30)
     # the next aligned window is empty; the full one expires on its own
     book(b, 100, T0 + 60.0)
     key = f"{key_prefix('k', HOST)}:w:1M:{int(T0 // 60)}"
     assert 0 < r.pttl(key) <= 125_000
     assert a.mode == "shared" and b.mode == "shared"
+
+
+def test_headers_of_a_request_sent_just_after_a_boundary_do_not_fill_the_new_window(redis_url: str) -> None:
+    """With our clock a few ms ahead of Binance's, a request sent right after our boundary lands in
+    Binance's old, full window: its header must not be taken for the fleet's new window."""
+    a, b = limiter(redis_url), limiter(redis_url)
+    a.complete(1, book(a, 1, T0 + 0.01), T0 + 0.05, {"1M": 100})
+    assert b.used_weight(T0 + 0.06) == {"1M": 1}
+    b.complete(5, book(b, 5, T0 + 0.5), T0 + 0.6, {"1M": 70})  # inside the window: counts
+    assert a.used_weight(T0 + 0.7) == {"1M": 70}
 
 
 def test_acquire_waits_for_the_window_when_max_wait_allows(redis_url: str) -> None:
@@ -92,8 +102,8 @@ def test_acquire_waits_for_the_window_when_max_wait_allows(redis_url: str) -> No
         clock[0] += seconds
         return False
 
-    assert a.acquire(5, max_wait=1.0, now=lambda: clock[0], wait=wait) == pytest.approx(T0 + 60.0, abs=0.01)
-    assert waits == [pytest.approx(0.1, abs=0.01)]
+    assert a.acquire(5, max_wait=1.0, now=lambda: clock[0], wait=wait) == pytest.approx(T0 + 60.1, abs=0.01)
+    assert waits == [pytest.approx(0.2, abs=0.01)]  # to the boundary and 0.1 s past it (the landing guard)
     # the wait plus one Redis command must fit in max_wait (0.2 s here): no call overruns it
     a.complete(95, book(a, 95, T0 + 60.0), T0 + 60.1, None)
     with pytest.raises(RateLimitError):
@@ -147,7 +157,7 @@ def test_limits_follow_set_limits_and_exchange_info(redis_url: str) -> None:
     book(a, 10, T0 + 1)
     with pytest.raises(RateLimitError) as info:
         book(a, 1, T0 + 2)
-    assert info.value.retry_after == pytest.approx(8.0, abs=0.01)  # the 10 s window is the one that is full
+    assert info.value.retry_after == pytest.approx(8.1, abs=0.01)  # the 10 s window is the full one (+ guard)
     assert a.configure_from_exchange_info([{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
                                             "intervalNum": 1, "limit": 12}])
     book(a, 2, T0 + 2)
