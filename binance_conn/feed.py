@@ -273,7 +273,7 @@ class RedisFeed:
         return self.on_stream(stream, callback, **options)
 
     def unsubscribe(self, sub: Subscription) -> bool:
-        """Remove a subscription (same as ``sub.unsubscribe()``); idempotent."""
+        """Remove a subscription (same as calling it: ``sub()``); idempotent."""
         return self._dispatcher.unsubscribe(sub)
 
     def _streams(self, symbol: Symbols, name: Callable[[str], str], callback: Optional[Callback],
@@ -289,6 +289,8 @@ class RedisFeed:
         unknown = set(options) - {"buffer", "overflow", "queue", "backfill"}
         if unknown:
             raise ValidationError("options", sorted(unknown), "unknown keyword(s); use buffer=, overflow=, queue=")
+        # backfill= is accepted for the Connector's signature and has nothing to do here: the hub
+        # holds trade, aggTrade and kline streams with backfill on, so the feed's copy has no holes.
         q = options.get("queue")
         if q is not None:
             if callback is not None:

@@ -184,7 +184,9 @@ class Hub:
         return self._conn.state
 
     def start(self) -> "Hub":
-        """Connect to Binance and Redis in the background; returns at once (never raises for network trouble)."""
+        """Connect to Binance and Redis in the background (never raises for network trouble). It first
+        reads where each stream left off in Redis: a few commands of at most 1 s each while Redis
+        does not answer, then the connector waits for those positions in the background."""
         with self._lock:
             if self._control is not None and self._control.is_alive():
                 return self

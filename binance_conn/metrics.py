@@ -92,7 +92,8 @@ class ConnectorCollector:
     """A Prometheus collector of one or several connectors (one per registry; :func:`register`).
 
     ``collect()`` runs on the scraping thread: it reads each connector's counters (a few short
-    locks, no network).  A connector whose figures cannot be read is logged and left out of that
+    locks; under ``with_shared_limits`` the fleet's used weight and ban gate are one Redis read
+    each, bounded by the link's timeout).  A connector whose figures cannot be read is logged and left out of that
     scrape (logged, and reported to its ``on_error`` as an
     :class:`~binance_conn.errors.InternalError`); the others are still exported.
     """
