@@ -248,9 +248,18 @@ class StreamPublisher:
         close_quietly(client)
 
 
+# Server states that pass (out of memory, a replica after a failover, loading, a busy script):
+# like a lost connection, the hub keeps its buffer and retries with backoff instead of dropping.
+_TRANSIENT = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS")
+_TRANSIENT_CLASSES = ("ConnectionError", "TimeoutError", "BusyLoadingError", "OutOfMemoryError", "ReadOnlyError",
+                      "TryAgainError", "ClusterDownError", "MasterDownError")
+
+
 def is_connection_error(exc: BaseException) -> bool:
-    """A lost or refused connection (redis-py ConnectionError / TimeoutError, or an OSError)."""
+    """A lost or refused connection (redis-py ConnectionError / TimeoutError, or an OSError), or a
+    server state that passes (``OOM``, ``READONLY`` ...): retried, never dropped."""
     if isinstance(exc, OSError):
         return True
-    return any(c.__name__ in ("ConnectionError", "TimeoutError", "BusyLoadingError") for c in type(exc).__mro__
-               if c.__module__.startswith("redis"))
+    if any(c.__name__ in _TRANSIENT_CLASSES for c in type(exc).__mro__ if c.__module__.startswith("redis")):
+        return True
+    return type(exc).__module__.startswith("redis") and str(exc).startswith(_TRANSIENT)

@@ -625,3 +625,27 @@ def test_publisher_restarted_after_a_timed_out_stop_publishes_again(private_redi
     finally:
         client.close()
     assert pub.stop(time.monotonic() + 5)
+
+
+def test_publisher_keeps_events_through_a_redis_out_of_memory_spell(private_redis: Any, no_leak: None) -> None:
+    """Review finding: OOM / READONLY answers dropped every event (one ERROR each). They pass (memory
+    freed, a failover done): the publisher buffers and retries as through an outage."""
+    admin = redis.Redis.from_url(private_redis.url)
+    pub = StreamPublisher(private_redis.url, maxlen=1000)
+    pub.start()
+    try:
+        pub.publish("t:oom", b"1")
+        assert wait_until(lambda: pub.published == 1, timeout=5)
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)  # every write is refused with OOM
+        for i in range(2, 6):
+            pub.publish("t:oom", str(i).encode())
+        assert wait_until(lambda: pub.outages >= 1, timeout=5)
+        assert pub.published == 1 and pub.dropped == 0 and pub.pending == 4
+        admin.config_set("maxmemory", 0)
+        assert wait_until(lambda: pub.pending == 0, timeout=15)
+        assert [f[b"e"] for _, f in admin.xrange("t:oom")] == [str(i).encode() for i in range(1, 6)]
+        assert pub.dropped == 0
+    finally:
+        assert pub.stop(time.monotonic() + 5)
+        admin.close()
