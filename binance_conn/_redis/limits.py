@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import threading
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
@@ -43,7 +44,7 @@ from .link import RedisLink, link_for, op_timeout
 
 __all__ = [
     "RESERVE", "COMPLETE", "READ", "TRIP", "GATE", "CONNECT", "ORDERS",
-    "SharedWindows", "SharedConnectionBudget", "SharedOrderCounter",
+    "SharedWindows", "SharedConnectionBudget", "SharedOrderCounter", "LockedOrderCounter",
     "key_prefix", "shared_key", "landing_guard", "connection_budget", "order_counter",
 ]
 
@@ -389,11 +390,30 @@ class SharedConnectionBudget(ConnectionBudget):
 _SEQ = itertools.count(1)
 
 
-class SharedOrderCounter(OrderCounter):
+class LockedOrderCounter(OrderCounter):
+    """:class:`OrderCounter` callable from any thread (its own short lock): the REST client's
+    threads never wait on each other's Redis round trips for it."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def observe(self, counts: Mapping[str, int], now: float) -> None:
+        with self._lock:
+            super().observe(counts, now)
+
+    def snapshot(self, now: float) -> Dict[str, int]:
+        with self._lock:
+            return super().snapshot(now)
+
+
+class SharedOrderCounter(LockedOrderCounter):
     """:class:`OrderCounter` whose latest counts live in Redis, per account (newest response wins).
 
     Every :meth:`observe` also updates the local copy (the base class) that answers while Redis
-    is down.  Each call blocks at most the link's timeout.
+    is down.  Each call blocks at most the link's timeout, holding no lock meanwhile.
     """
 
     __slots__ = ("link", "key")
@@ -465,7 +485,7 @@ def order_counter(config: Any) -> OrderCounter:
     ``with_shared_limits``; else in the process."""
     url = config.rate_limit.shared_redis_url
     if not url:
-        return OrderCounter()
+        return LockedOrderCounter()
     api_key = getattr(config.auth, "api_key", None) or ""
     account = hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:16] if api_key else "anonymous"
     return SharedOrderCounter(_link(config), f"{key_prefix(shared_key(config), _rest_host(config))}:orders:{account}")

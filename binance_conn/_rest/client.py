@@ -234,8 +234,7 @@ class RestClient(LimiterInfo, RestEndpoints, MarketDataApi, TradingApi, AccountA
     @property
     def order_count(self) -> Dict[str, int]:
         """Snapshot ``{"10S": n, "1D": m}`` of unfilled order counts (``X-MBX-ORDER-COUNT-*``)."""
-        with self._lock:
-            return self._orders.snapshot(self._server_now())
+        return self._orders.snapshot(self._server_now())  # the counter locks itself
 
     @property
     def ban_state(self) -> Tuple[str, float]:
@@ -591,8 +590,7 @@ class RestClient(LimiterInfo, RestEndpoints, MarketDataApi, TradingApi, AccountA
             if call.method != "GET":
                 counts = parse_count_headers(response.headers, "x-mbx-order-count-")
                 if counts:
-                    with self._lock:
-                        self._orders.observe(counts, self._server_now())
+                    self._orders.observe(counts, self._server_now())  # locks itself; Redis outside any lock
             try:
                 return None, _DECODER.decode(content.decode("utf-8"))
             except ValueError:
