@@ -17,52 +17,18 @@ import sys
 import threading
 import time
 from decimal import Decimal
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Iterator, List
 
 import pytest
 import redis
 from _helpers import scaled, wait_until
+from _hub_helpers import SYM, TRADE, Rec, fast_config, positioned, trade_ids
 
 import binance_conn as bc
 from binance_conn._redis.publisher import StreamPublisher
 from binance_conn.testing import FakeBinance
 
-SYM = "BTCUSDT"
-TRADE = "btcusdt@trade"
 _prefixes = itertools.count(1)
-
-
-class Rec:
-    """A thread-safe recording callback."""
-
-    def __init__(self, fail_on: Optional[Callable[[Any], bool]] = None) -> None:
-        self.items: List[Any] = []
-        self._lock = threading.Lock()
-        self._fail_on = fail_on
-
-    def __call__(self, event: Any) -> None:
-        with self._lock:
-            self.items.append(event)
-        if self._fail_on is not None and self._fail_on(event):
-            raise RuntimeError("callback bug")
-
-    def snapshot(self) -> List[Any]:
-        with self._lock:
-            return list(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-def _threads() -> "set[threading.Thread]":
-    return {t for t in threading.enumerate() if t.name.startswith("binance_conn") and t.is_alive()}
-
-
-@pytest.fixture
-def no_leak() -> Iterator[None]:
-    before = _threads()
-    yield None
-    assert wait_until(lambda: not (_threads() - before), 5.0), f"leaked: {_threads() - before}"
 
 
 @pytest.fixture
@@ -71,28 +37,13 @@ def fake() -> Iterator[FakeBinance]:
         yield f
 
 
-def _config(fake: FakeBinance) -> bc.Config:
-    return (fake.config_builder().with_backoff(base=0.05, max=0.5, jitter=0.0).with_health_check(1.0)
-            .with_debounce(0.0).with_websocket(ping_interval=0.5, pong_timeout=0.5, silence_timeout=1.0,
-                                               handshake_timeout=2.0).build())
-
-
 def _prefix() -> str:
     return f"t{os.getpid()}-{next(_prefixes)}"
 
 
-def _positioned(feed: bc.RedisFeed, topic: str = TRADE) -> bool:
-    marks = feed.stats()["positions"].get(topic)
-    return bool(marks) and all(m is not None for m in marks)
-
-
-def _ids(rec: Rec) -> List[int]:
-    return [e.trade_id for e in rec.snapshot()]
-
-
 def test_three_consumers_every_trade_once_in_order(fake: FakeBinance, redis_url: str, no_leak: None) -> None:
     prefix = _prefix()
-    hub = bc.Hub(_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
+    hub = bc.Hub(fast_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
     recs = [Rec() for _ in range(3)]
     gaps = [Rec() for _ in range(3)]
     conns = [Rec() for _ in range(3)]
@@ -109,7 +60,7 @@ def test_three_consumers_every_trade_once_in_order(fake: FakeBinance, redis_url:
         hub.start()
         assert hub.connector.wait_ready(scaled(10))
         feeds = [make_feed(i) for i in range(3)]
-        assert wait_until(lambda: all(_positioned(f) and f.state is bc.ConnectionState.CONNECTED for f in feeds), 10)
+        assert wait_until(lambda: all(positioned(f) and f.state is bc.ConnectionState.CONNECTED for f in feeds), 10)
         fake.start_trades(SYM, rate=400, seed=1)
         assert wait_until(lambda: all(len(r) >= 100 for r in recs), 10)
 
@@ -133,7 +84,7 @@ def test_three_consumers_every_trade_once_in_order(fake: FakeBinance, redis_url:
         expected = list(fake.published_trade_ids(SYM))
         assert wait_until(lambda: all(len(r) >= len(expected) for r in recs), 15)
         for i, rec in enumerate(recs):
-            assert _ids(rec) == expected, f"consumer {i}"
+            assert trade_ids(rec) == expected, f"consumer {i}"
         sample = recs[0].snapshot()[0]
         assert type(sample) is bc.Trade and type(sample.price) is Decimal and sample.symbol == SYM
         assert any(e.is_backfilled for e in recs[2].snapshot())
@@ -146,7 +97,7 @@ def test_three_consumers_every_trade_once_in_order(fake: FakeBinance, redis_url:
 
 def test_feed_sees_hub_state_and_asks_for_streams(fake: FakeBinance, redis_url: str, no_leak: None) -> None:
     prefix = _prefix()
-    hub = bc.Hub(_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
+    hub = bc.Hub(fast_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
     feed = bc.RedisFeed(redis_url, prefix=prefix, checkpoint_interval=0.05)
     agg, books, errors = Rec(), Rec(), Rec()
     feed.on_error(errors)
@@ -160,7 +111,7 @@ def test_feed_sees_hub_state_and_asks_for_streams(fake: FakeBinance, redis_url: 
         feed.on_agg_trade(SYM, agg)
         feed.on_book(SYM, books, depth=5)
         feed.on_stream("btcusdt@markPrice", lambda e: None)  # futures-only: refused by a spot hub
-        assert wait_until(lambda: "btcusdt@aggTrade" in hub.topics and _positioned(feed, "btcusdt@aggTrade"), 10)
+        assert wait_until(lambda: "btcusdt@aggTrade" in hub.topics and positioned(feed, "btcusdt@aggTrade"), 10)
         assert wait_until(lambda: any(isinstance(e, bc.ValidationError) and "markPrice" in str(e)
                                       for e in errors.snapshot()), 10)
         fake.start_trades(SYM, rate=200, seed=2)
@@ -181,7 +132,7 @@ def test_feed_sees_hub_state_and_asks_for_streams(fake: FakeBinance, redis_url: 
 
 def test_redis_killed_and_restarted(fake: FakeBinance, private_redis: Any, no_leak: None) -> None:
     url = private_redis.url
-    hub = bc.Hub(_config(fake), url, streams=[TRADE], prefix="p", interval=0.1)
+    hub = bc.Hub(fast_config(fake), url, streams=[TRADE], prefix="p", interval=0.1)
     feed = bc.RedisFeed(url, name="k", prefix="p", checkpoint_interval=0.05)
     trades, conns = Rec(), Rec()
     feed.on_trade(SYM, trades)
@@ -189,7 +140,7 @@ def test_redis_killed_and_restarted(fake: FakeBinance, private_redis: Any, no_le
     try:
         hub.start()
         feed.start()
-        assert wait_until(lambda: _positioned(feed) and feed.state is bc.ConnectionState.CONNECTED, 10)
+        assert wait_until(lambda: positioned(feed) and feed.state is bc.ConnectionState.CONNECTED, 10)
         fake.start_trades(SYM, rate=200, seed=3)
         assert wait_until(lambda: len(trades) >= 50, 10)
         private_redis.kill()
@@ -203,7 +154,7 @@ def test_redis_killed_and_restarted(fake: FakeBinance, private_redis: Any, no_le
         count = len(trades)
         assert wait_until(lambda: len(trades) >= count + 100, 10), "the feed did not continue"
         assert time.monotonic() - t0 < scaled(10)
-        ids = _ids(trades)
+        ids = trade_ids(trades)
         assert ids == sorted(set(ids))  # in order, never twice (entries Redis lost are a reported hole)
         states = [(c.session, c.state) for c in conns.snapshot()]
         assert ("redis", bc.ConnectionState.RECONNECTING) in states
@@ -274,7 +225,7 @@ def test_republished_batch_is_not_duplicated(redis_url: str, no_leak: None) -> N
 def test_feed_reader_and_callbacks_fail_visibly_and_go_on(fake: FakeBinance, redis_url: str,
                                                           no_leak: None) -> None:
     prefix = _prefix()
-    hub = bc.Hub(_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
+    hub = bc.Hub(fast_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
     feed = bc.RedisFeed(redis_url, prefix=prefix, checkpoint_interval=0.05)
     errors = Rec()
     trades = Rec(fail_on=lambda e: e.trade_id % 50 == 0)
@@ -293,13 +244,13 @@ def test_feed_reader_and_callbacks_fail_visibly_and_go_on(fake: FakeBinance, red
     try:
         hub.start()
         feed.start()
-        assert wait_until(lambda: _positioned(feed), 10)
+        assert wait_until(lambda: positioned(feed), 10)
         fake.start_trades(SYM, rate=300, seed=4)
         assert wait_until(lambda: len(trades) >= 120, 10)
         errs = errors.snapshot()
         assert any(isinstance(e, bc.InternalError) for e in errs)  # the reader's own failure
         assert any(isinstance(e, bc.BinanceError) and e.code == "callback_error" for e in errs)
-        ids = _ids(trades)
+        ids = trade_ids(trades)
         assert ids == list(range(ids[0], ids[0] + len(ids)))  # a raising callback loses nothing
     finally:
         fake.stop_trades()
@@ -308,7 +259,7 @@ def test_feed_reader_and_callbacks_fail_visibly_and_go_on(fake: FakeBinance, red
 
 
 def test_bad_arguments_name_the_field(fake: FakeBinance) -> None:
-    cfg = _config(fake)
+    cfg = fast_config(fake)
     cases = [(lambda: bc.Hub(cfg, "http://x"), "redis_url"), (lambda: bc.Hub(cfg, "redis://h", maxlen=0), "maxlen"),
              (lambda: bc.Hub(cfg, "redis://h", streams=["__x"]), "stream"),
              (lambda: bc.Hub(cfg, "redis://h", books=[("BTCUSDT", 0)]), "depth"),
@@ -335,7 +286,7 @@ def test_python_m_hub_runs_and_stops_on_sigterm(fake: FakeBinance, redis_url: st
     feed.on_trade(SYM, trades)
     try:
         feed.start()
-        assert wait_until(lambda: feed.state is bc.ConnectionState.CONNECTED and _positioned(feed), 20)
+        assert wait_until(lambda: feed.state is bc.ConnectionState.CONNECTED and positioned(feed), 20)
         fake.start_trades(SYM, rate=100, seed=5)
         assert wait_until(lambda: len(trades) >= 20, 10)
         proc.send_signal(signal.SIGTERM)
@@ -370,7 +321,7 @@ def test_entries_lost_between_hub_and_feed_are_a_gap(redis_url: str, no_leak: No
     feed.on_gap(gaps)
     try:
         feed.start()
-        assert wait_until(lambda: _positioned(feed), 5)
+        assert wait_until(lambda: positioned(feed), 5)
         for i in range(1, 4):
             pub.publish(key, dumps(_trade(i)))
         assert wait_until(lambda: len(trades) == 3, 5)
@@ -390,14 +341,14 @@ def test_entries_lost_between_hub_and_feed_are_a_gap(redis_url: str, no_leak: No
         feed.on_gap(gaps)
         feed.start()
         assert wait_until(lambda: len(trades) == 8, 5)
-        assert _ids(trades) == [1, 2, 3, 4, 7, 8, 9, 10]
+        assert trade_ids(trades) == [1, 2, 3, 4, 7, 8, 9, 10]
         assert wait_until(lambda: len(gaps) == 1, 5)
         gap = gaps.snapshot()[0]
         assert (gap.cause, gap.state, gap.stream, gap.kind) == ("redis", bc.GapState.UNFILLED, TRADE, "trade")
         assert "2 events lost" in (gap.reason or "")
-        assert wait_until(lambda: _positioned(unnamed), 5)
+        assert wait_until(lambda: positioned(unnamed), 5)
         pub.publish(key, dumps(_trade(11)))
-        assert wait_until(lambda: len(late) == 1, 5) and _ids(late) == [11]  # nothing older
+        assert wait_until(lambda: len(late) == 1, 5) and trade_ids(late) == [11]  # nothing older
         assert unnamed.stop(scaled(5))
     finally:
         feed.stop(scaled(5))
@@ -425,7 +376,7 @@ def test_a_named_feed_resumes_at_its_slowest_subscriber(redis_url: str, no_leak:
     feed.on_trade(SYM, slow_cb)
     try:
         feed.start()
-        assert wait_until(lambda: _positioned(feed), 5)
+        assert wait_until(lambda: positioned(feed), 5)
         for i in range(1, 6):
             pub.publish(key, dumps(_trade(i)))
         assert wait_until(lambda: len(fast) == 5 and len(slow) == 1, 5)
@@ -438,7 +389,7 @@ def test_a_named_feed_resumes_at_its_slowest_subscriber(redis_url: str, no_leak:
         feed.start()
         # trade 1's callback had not returned when stop() saved the positions: it counts as undelivered
         assert wait_until(lambda: len(slow2) == 5, 5)
-        assert _ids(slow2) == [1, 2, 3, 4, 5] and _ids(fast2) == [1, 2, 3, 4, 5]
+        assert trade_ids(slow2) == [1, 2, 3, 4, 5] and trade_ids(fast2) == [1, 2, 3, 4, 5]
     finally:
         gate.set()
         feed.stop(scaled(5))
@@ -447,7 +398,7 @@ def test_a_named_feed_resumes_at_its_slowest_subscriber(redis_url: str, no_leak:
 
 def test_hub_control_thread_survives_an_injected_failure(fake: FakeBinance, redis_url: str, no_leak: None) -> None:
     prefix = _prefix()
-    hub = bc.Hub(_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.05)
+    hub = bc.Hub(fast_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.05)
     errors = Rec()
     hub.on_error(errors)
     real = hub._take_wanted
@@ -485,7 +436,7 @@ def test_an_unnamed_feed_restarted_in_process_resumes(redis_url: str, no_leak: N
     feed.on_trade(SYM, trades)
     try:
         feed.start()
-        assert wait_until(lambda: _positioned(feed), 5)
+        assert wait_until(lambda: positioned(feed), 5)
         pub.publish(key, dumps(_trade(1)))
         assert wait_until(lambda: len(trades) == 1, 5)
         assert feed.stop(scaled(5))
@@ -494,7 +445,7 @@ def test_an_unnamed_feed_restarted_in_process_resumes(redis_url: str, no_leak: N
         assert wait_until(lambda: pub.published == 4, 5)
         feed.start()
         assert wait_until(lambda: len(trades) == 4, 5)
-        assert _ids(trades) == [1, 2, 3, 4]
+        assert trade_ids(trades) == [1, 2, 3, 4]
     finally:
         feed.stop(scaled(5))
         pub.stop(time.monotonic() + 5)
@@ -504,7 +455,7 @@ def test_an_unnamed_feed_restarted_in_process_resumes(redis_url: str, no_leak: N
 def test_soak_link_drops_and_consumer_restarts(fake: FakeBinance, redis_url: str, no_leak: None) -> None:
     """Ten rounds of a hub link drop and a consumer restart at 1,000 trades/s: every id once, in order."""
     prefix = _prefix()
-    hub = bc.Hub(_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
+    hub = bc.Hub(fast_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
     recs = [Rec() for _ in range(3)]
 
     def make_feed(i: int) -> bc.RedisFeed:
@@ -517,7 +468,7 @@ def test_soak_link_drops_and_consumer_restarts(fake: FakeBinance, redis_url: str
         hub.start()
         assert hub.connector.wait_ready(scaled(10))
         feeds = [make_feed(i) for i in range(3)]
-        assert wait_until(lambda: all(_positioned(f) for f in feeds), 10)
+        assert wait_until(lambda: all(positioned(f) for f in feeds), 10)
         fake.start_trades(SYM, rate=1000, seed=9)
         assert wait_until(lambda: all(len(r) >= 100 for r in recs), 10)  # the hub has seen the stream's start
         for round_no in range(10):
@@ -533,7 +484,7 @@ def test_soak_link_drops_and_consumer_restarts(fake: FakeBinance, redis_url: str
         expected = list(fake.published_trade_ids(SYM))
         complete = wait_until(lambda: all(len(r) >= len(expected) for r in recs), 30)
         for i, rec in enumerate(recs):
-            ids = _ids(rec)
+            ids = trade_ids(rec)
             missing = sorted(set(expected) - set(ids))
             assert ids == expected, (f"consumer {i}: {len(ids)} of {len(expected)}, missing {missing[:5]}.. "
                                      f"({len(missing)}), dups {len(ids) - len(set(ids))}, complete={complete}, "

@@ -16,14 +16,14 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, List, Optional
 
 import pytest
 import redis
 from _helpers import scaled, wait_until
+from _hub_helpers import SYM, TRADE, Rec, fast_config, positioned, trade_ids
 
 import binance_conn as bc
 from binance_conn import errors as errors_mod
@@ -34,58 +34,11 @@ from binance_conn._market.gaps import GapMonitor
 from binance_conn._redis.publisher import StreamPublisher
 from binance_conn.testing import FakeBinance
 
-SYM = "BTCUSDT"
-TRADE = "btcusdt@trade"
 _prefixes = itertools.count(1)
-
-
-class Rec:
-    """A thread-safe recording callback."""
-
-    def __init__(self) -> None:
-        self.items: List[Any] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Any) -> None:
-        with self._lock:
-            self.items.append(event)
-
-    def snapshot(self) -> List[Any]:
-        with self._lock:
-            return list(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-def _threads() -> "set[threading.Thread]":
-    return {t for t in threading.enumerate() if t.name.startswith("binance_conn") and t.is_alive()}
-
-
-@pytest.fixture
-def no_leak() -> Iterator[None]:
-    before = _threads()
-    yield None
-    assert wait_until(lambda: not (_threads() - before), 5.0), f"leaked: {_threads() - before}"
-
-
-def _config(fake: FakeBinance) -> bc.Config:
-    return (fake.config_builder().with_backoff(base=0.05, max=0.5, jitter=0.0).with_health_check(1.0)
-            .with_debounce(0.0).with_websocket(ping_interval=0.5, pong_timeout=0.5, silence_timeout=1.0,
-                                               handshake_timeout=2.0).build())
 
 
 def _prefix() -> str:
     return f"r{os.getpid()}-{next(_prefixes)}"
-
-
-def _positioned(feed: bc.RedisFeed, topic: str = TRADE) -> bool:
-    marks = feed.stats()["positions"].get(topic)
-    return bool(marks) and all(m is not None for m in marks)
-
-
-def _ids(rec: Rec) -> List[int]:
-    return [e.trade_id for e in rec.snapshot()]
 
 
 def _final(gaps: Rec, cause: str = "restart") -> List[bc.GapEvent]:
@@ -216,7 +169,7 @@ def _feed(redis_url: str, prefix: str, trades: Rec, gaps: Rec, name: Optional[st
 
 
 def _run_hub_until(fake: FakeBinance, redis_url: str, prefix: str, until: Callable[[], bool]) -> None:
-    hub = bc.Hub(_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
+    hub = bc.Hub(fast_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
     try:
         hub.start()
         assert hub.connector.wait_ready(scaled(10))
@@ -231,8 +184,8 @@ def test_a_restarted_hub_backfills_the_trades_while_none_ran(redis_url: str, no_
     with FakeBinance(seed=7) as fake:
         feed = _feed(redis_url, prefix, trades, gaps)
         try:
-            assert wait_until(lambda: _positioned(feed), 5)
-            first_hub = bc.Hub(_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
+            assert wait_until(lambda: positioned(feed), 5)
+            first_hub = bc.Hub(fast_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.1)
             first_hub.start()
             try:
                 assert first_hub.connector.wait_ready(scaled(10))
@@ -246,7 +199,7 @@ def test_a_restarted_hub_backfills_the_trades_while_none_ran(redis_url: str, no_
             assert len(trades) == seen
             _run_hub_until(fake, redis_url, prefix, lambda: bool(_final(gaps)) and len(trades) >= seen + 200)
             fake.stop_trades(SYM)
-            ids = _ids(trades)
+            ids = trade_ids(trades)
             expected = list(fake.published_trade_ids(SYM))
             assert ids == expected[:len(ids)], "every trade once, in order"
             assert len(ids) >= seen + 200
@@ -267,7 +220,7 @@ def test_a_restart_beyond_the_backfill_limits_is_an_unfilled_gap(redis_url: str,
     with FakeBinance(seed=7, trade_history=30) as fake:
         feed = _feed(redis_url, prefix, trades, gaps)
         try:
-            assert wait_until(lambda: _positioned(feed), 5)
+            assert wait_until(lambda: positioned(feed), 5)
             fake.start_trades(SYM, rate=400, seed=2)
             _run_hub_until(fake, redis_url, prefix, lambda: len(trades) >= 20)
             seen = len(trades)
@@ -277,7 +230,7 @@ def test_a_restart_beyond_the_backfill_limits_is_an_unfilled_gap(redis_url: str,
             fake.stop_trades(SYM)
             (gap,) = _final(gaps)
             assert gap.state is bc.GapState.UNFILLED and "REST history has no trade" in (gap.reason or "")
-            ids = _ids(trades)
+            ids = trade_ids(trades)
             assert ids == sorted(set(ids))
             holes = [(a + 1, b - 1) for a, b in zip(ids, ids[1:]) if b != a + 1]
             assert holes == [(gap.first_missing, gap.last_missing)]
@@ -292,11 +245,11 @@ def test_redis_down_at_hub_start_delays_binance_until_the_seeds_are_read(private
     with FakeBinance(seed=7) as fake:
         feed = _feed(url, "p", trades, gaps)
         try:
-            assert wait_until(lambda: _positioned(feed), 5)
+            assert wait_until(lambda: positioned(feed), 5)
             fake.start_trades(SYM, rate=400, seed=3)
             _run_hub_until(fake, url, "p", lambda: len(trades) >= 20)
             os.kill(private_redis.proc.pid, signal.SIGSTOP)  # unreachable (time-outs), its data kept
-            hub = bc.Hub(_config(fake), url, streams=[TRADE], prefix="p", interval=0.05)
+            hub = bc.Hub(fast_config(fake), url, streams=[TRADE], prefix="p", interval=0.05)
             try:
                 hub.start()
                 time.sleep(0.3)  # the hub must not connect to Binance while it cannot read its positions
@@ -307,7 +260,7 @@ def test_redis_down_at_hub_start_delays_binance_until_the_seeds_are_read(private
             finally:
                 assert hub.stop(scaled(5))
             fake.stop_trades(SYM)
-            ids = _ids(trades)
+            ids = trade_ids(trades)
             assert ids == list(range(ids[0], ids[0] + len(ids)))
             assert _final(gaps)[0].state is bc.GapState.FILLED
         finally:
@@ -376,7 +329,7 @@ def test_a_forked_hub_is_stopped_in_the_child_and_restartable(redis_url: str, no
     with FakeBinance(seed=7) as fake:
         feed = _feed(redis_url, prefix, trades, gaps)
         try:
-            assert wait_until(lambda: _positioned(feed), 5)
+            assert wait_until(lambda: positioned(feed), 5)
             fake.start_trades(SYM, rate=300, seed=4)
             proc = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, fake.rest_url, fake.ws_url, redis_url, prefix],
                                   capture_output=True, timeout=scaled(30))
@@ -384,7 +337,7 @@ def test_a_forked_hub_is_stopped_in_the_child_and_restartable(redis_url: str, no
             assert b"Traceback" not in proc.stderr
             fake.stop_trades(SYM)
             assert wait_until(lambda: bool(_final(gaps)), 5)
-            ids = _ids(trades)  # from the first trade the first hub saw to the last the child's hub published
+            ids = trade_ids(trades)  # from the first trade the first hub saw to the last the child's hub published
             assert ids == list(range(ids[0], ids[0] + len(ids))) and len(ids) >= 90, "every trade once, in order"
             assert _final(gaps)[0].state is bc.GapState.FILLED
         finally:
@@ -443,7 +396,7 @@ def test_a_rest_failure_of_the_restart_backfill_reaches_the_feed(redis_url: str,
         feed = _feed(redis_url, prefix, trades, gaps)
         feed.on_error(errors)
         try:
-            assert wait_until(lambda: _positioned(feed), 5)
+            assert wait_until(lambda: positioned(feed), 5)
             fake.start_trades(SYM, rate=400, seed=5)
             _run_hub_until(fake, redis_url, prefix, lambda: len(trades) >= 20)
             generated = fake.trades_generated(SYM)
@@ -465,7 +418,7 @@ def test_hub_connector_errors_reach_feed_on_error(redis_url: str, no_leak: None)
     prefix = _prefix()
     errors = Rec()
     with FakeBinance(seed=7) as fake:
-        cfg = _config(fake)
+        cfg = fast_config(fake)
         hub = bc.Hub(cfg, redis_url, streams=[TRADE], prefix=prefix, interval=0.05)
         real = hub._take_wanted
         boom = [1]
@@ -481,7 +434,7 @@ def test_hub_connector_errors_reach_feed_on_error(redis_url: str, no_leak: None)
         feed.on_error(errors)
         feed.start()
         try:
-            assert wait_until(lambda: _positioned(feed, "__control__") or feed.stats()["hub"] == {}, 5)
+            assert wait_until(lambda: positioned(feed, "__control__") or feed.stats()["hub"] == {}, 5)
             hub.start()
             assert wait_until(lambda: any(isinstance(e, bc.InternalError) for e in errors.snapshot()), 10)
             internal = [e for e in errors.snapshot() if isinstance(e, bc.InternalError)][0]
@@ -525,7 +478,7 @@ def test_a_named_feed_resumes_control_events_where_it_stopped(redis_url: str, no
     assert wait_until(lambda: pub.published == 1, 5)
     feed, gaps, conns, errs = make()
     try:
-        assert wait_until(lambda: _positioned(feed, "__control__"), 5)
+        assert wait_until(lambda: positioned(feed, "__control__"), 5)
         pub.publish(control, codec.dumps(gap(1)))
         pub.publish(control, codec.dumps(conn("one")))
         pub.publish(control, codec.dumps_error(bc.APIError("e1")))
