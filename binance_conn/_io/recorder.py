@@ -43,6 +43,7 @@ affected.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import json
 import logging
@@ -130,6 +131,47 @@ def mask_secrets(text: str) -> str:
     return text
 
 
+class _Sink(io.RawIOBase):
+    """The part file under the compressor. A write error is kept here (the recorder raises it after
+    the batch) and never thrown into ``GzipFile``: one that failed mid-flush keeps buffered data and
+    raises again when it is garbage-collected, far from here. After an error, writes are discarded."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self.raw = raw
+        self.error: Optional[BaseException] = None
+        self.written = 0  # bytes the file took
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        n = len(b)
+        if self.error is None:
+            try:
+                self.raw.write(b)
+                self.written += n
+            except Exception as exc:  # noqa: BLE001 - kept, raised by the recorder
+                self.error = exc
+        return n
+
+    def flush(self) -> None:
+        if self.error is None and not self.closed:
+            try:
+                self.raw.flush()
+            except Exception as exc:  # noqa: BLE001
+                self.error = exc
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        finally:
+            super().close()
+
+
 def _open_file(path: str) -> IO[bytes]:
     return open(path, "xb")  # never overwrite: a part that exists belongs to another recording
 
@@ -171,7 +213,7 @@ class Recorder:
         self.dropped = 0  # lines lost: queue full (recorder too slow) or a write failure
         self.failures = 0  # write failures (disk full...), each logged; the first of an episode reported
         self.last_error: Optional[str] = None
-        self._raw: Optional[IO[bytes]] = None
+        self._raw: Optional[_Sink] = None
         self._gz: Optional[gzip.GzipFile] = None
         self._part = self._first_part()
         self._part_started = 0.0
@@ -180,7 +222,6 @@ class Recorder:
         self._failing = False
         self._backoff = self._retry_delay  # doubles per failed retry of an episode (at most _RETRY_MAX)
         self._part_name: Optional[str] = None  # the part being written, once opened
-        self._part_data = 0  # data lines written to it
         self._dirty = False
         self._unsynced = 0  # input bytes since the compressor was last synced (size rotation)
         self._dropped_seen = 0
@@ -299,6 +340,7 @@ class Recorder:
                     self._gz.flush()
                     self._flushed_at = now
                     self._dirty = False
+                    self._check_sink()
                 return
             if self._failing and now < self._retry_at:
                 self.dropped += sum(self._count(i) for i in items)
@@ -315,7 +357,6 @@ class Recorder:
                 assert gz is not None
                 gz.write(data)
                 self.lines += len(out)
-                self._part_data += len(out)
                 self._dirty = True
                 if limit is not None:
                     # The compressor buffers: sync it every half limit of input to see the size on disk.
@@ -331,6 +372,7 @@ class Recorder:
                 gz.flush()
                 self._flushed_at = now
                 self._dirty = False
+            self._check_sink()
             if self._failing:
                 self._failing = False
                 self._backoff = self._retry_delay
@@ -350,8 +392,9 @@ class Recorder:
         text = f"{type(exc).__name__}: {exc}"
         repeated = self._failing and text == self.last_error
         self.last_error = text
+        took = self._raw.written if self._raw is not None else 0
         self._close_quietly()
-        self._drop_empty_part()
+        self._drop_empty_part(took)
         first = not self._failing
         delay = self._backoff
         self._retry_at = now + delay
@@ -370,11 +413,11 @@ class Recorder:
             except Exception:  # pragma: no cover - reporting must not kill the writer
                 _log.exception("reporting a recording failure failed")
 
-    def _drop_empty_part(self) -> None:
-        """A part that failed before any data line is removed (a failing disk must not leave a new
-        empty file per retry); the next retry reuses its name."""
+    def _drop_empty_part(self, took: int) -> None:
+        """A part the disk took nothing of is removed (a failing disk must not leave a new empty
+        file per retry); the next retry reuses its name."""
         name, self._part_name = self._part_name, None
-        if name is None or self._part_data:
+        if name is None or took:
             return
         try:
             os.remove(name)
@@ -401,8 +444,8 @@ class Recorder:
         while os.path.exists(name):  # a part of an earlier recording: keep it, move on
             self._part += 1
             name = part_path(self.path, self._part)
-        self._part_name, self._part_data = None, 0
-        raw = self._opener(name)
+        self._part_name = None
+        raw = _Sink(self._opener(name))
         self._part_name = name
         self._raw = raw
         self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
@@ -415,12 +458,20 @@ class Recorder:
         self._gz.write(_line(meta))
         self.lines += 1
 
+    def _check_sink(self) -> None:
+        """Raise the part file's write error, if any (kept by the sink, see :class:`_Sink`)."""
+        raw = self._raw
+        if raw is not None and raw.error is not None:
+            raise raw.error
+
     def _close_quietly(self, raise_errors: bool = False) -> None:
         gz, raw = self._gz, self._raw
         self._gz = self._raw = None
         try:
             if gz is not None:
-                gz.close()
+                gz.close()  # never raises for the disk: the sink keeps the error
+            if raw is not None and raw.error is not None:
+                raise raw.error
         except Exception:
             if raise_errors:
                 raise
