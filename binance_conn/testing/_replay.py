@@ -91,7 +91,7 @@ class Replay:
 
     def __init__(self, fake: "FakeBinance", path: str, speed: Optional[float] = 1.0, *,
                  subscribe_timeout: float = 10.0, rest_timeout: float = 5.0, grace: float = 1.0,
-                 settle: float = 0.05) -> None:
+                 settle: float = 0.2) -> None:
         if speed is not None and not (speed > 0):
             raise ValueError("speed must be > 0, or None for as fast as possible")
         self.fake = fake

@@ -89,7 +89,7 @@ def _replay(path: str, product: str = "spot", speed: Any = 1.0, n_orders: int = 
         conn = bc.Connector(fast_builder(fake).build())
         conn.on_order(orders)
         conn.on_balance(balances)
-        replay = fake.replay(path, speed=speed)
+        replay = fake.replay(path, speed=speed, settle=scaled(0.5))  # a loaded machine reconciles slowly
         try:
             conn.start()
             assert replay.wait(scaled(30)), replay
@@ -270,7 +270,7 @@ def test_usdm_recording_replays_the_same_user_events(tmp_path: pathlib.Path) -> 
         conn.on_order(ev["order"])
         conn.on_position(ev["position"])
         conn.on_balance(ev["balance"])
-        replay = fake2.replay(path, speed=1.0)
+        replay = fake2.replay(path, speed=1.0, settle=scaled(0.5))  # a loaded machine reconciles slowly
         try:
             conn.start()
             assert replay.wait(scaled(30)), replay
