@@ -180,7 +180,9 @@ def test_redis_killed_and_restarted_mid_run(fleet_dir: Path, private_redis: Any)
     every = [r for recs in records.values() for r in recs]
     assert {o for _t0, _t1, o, _m in every} == {"ok"}, {o for *_r, o, _m in every}
     slowest = max(r[1] - r[0] for r in every)
-    assert slowest < max_wait + 0.3, slowest  # a call's own HTTP time on a busy machine on top
+    # a hang would be seconds (a socket with no timeout); on top of max_wait: one Redis timeout and
+    # the call's own HTTP time, which a loaded CI machine (four suites at once) stretches
+    assert slowest < max_wait + scaled(1.0), slowest
     for name, recs in records.items():
         assert any(m == "fallback" for t0, _t1, _o, m in recs if killed < t0 < restarted), name
         assert recs[-1][3] == "shared", name  # recovered
