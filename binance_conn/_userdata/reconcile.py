@@ -69,6 +69,7 @@ class GapReconciler:
         self._guard = guard
         self._on_crash = on_crash
         self.thread: Optional[threading.Thread] = None
+        self._running = False  # the thread will look at _again before it ends
         self.publish_gap: Optional[Callable[[GapEvent], object]] = None  # the session sets it (GAP_TOPIC)
         self.exchange = ""
         self._again = False
@@ -80,31 +81,47 @@ class GapReconciler:
         self.unfilled = 0
 
     def start(self) -> None:
-        """Run a pass now, or one more after the running one (any thread; never blocks)."""
+        """Run a pass now, or one more after the running one (any thread; never blocks).
+
+        ``_running`` (under the lock) says whether the thread will still look at ``_again``: a
+        request made while a pass ends (or crashes) is never lost to a thread on its way out."""
         with self._lock:
             if self._is_stopping():
                 return
-            if self.thread is not None and self.thread.is_alive():
+            if self._running:
                 self._again = True
                 return
+            self._running = True
             self._again = False
             self.thread = threading.Thread(target=self._loop, name="binance_conn-user_data-reconcile", daemon=True)
             self.thread.start()
 
+    def _more(self) -> bool:
+        """Another pass was asked for (consume it); else the thread ends (``_running`` off)."""
+        with self._lock:
+            if self._again and not self._is_stopping():
+                self._again = False
+                return True
+            self._running = False
+            return False
+
     def _loop(self) -> None:
         try:
-            while not self._is_stopping():
-                self._once()
-                with self._lock:
-                    if not self._again:
-                        return
-                    self._again = False
-        except Exception as exc:  # noqa: BLE001 - never die silently
-            self._guard.crashed("user-data reconciliation", exc)
-            try:
-                self._on_crash(exc)
-            except Exception as rexc:  # noqa: BLE001
-                self._guard.crashed("user-data reconciliation recovery", rexc)
+            while True:
+                try:
+                    if not self._is_stopping():
+                        self._once()
+                except Exception as exc:  # noqa: BLE001 - never die silently
+                    self._guard.crashed("user-data reconciliation", exc)
+                    try:
+                        self._on_crash(exc)
+                    except Exception as rexc:  # noqa: BLE001
+                        self._guard.crashed("user-data reconciliation recovery", rexc)
+                if not self._more():
+                    return
+        finally:
+            with self._lock:
+                self._running = False
 
     def _gap(self, gap_id: int, state: GapState, filled: int = 0, reason: Optional[str] = None) -> None:
         publish = self.publish_gap
