@@ -280,9 +280,21 @@ def test_usdm_recording_replays_the_same_user_events(tmp_path: pathlib.Path) -> 
             wait_until(lambda: False, 0.2)  # nothing more comes
         finally:
             assert conn.stop(5.0)
-    assert [_order_row(e) for e in ev["order"].snapshot()] == [_order_row(e) for e in original["order"]]
-    assert [_position_row(e) for e in ev["position"].snapshot()] == [_position_row(e) for e in original["position"]]
-    assert [_balance_row(e) for e in ev["balance"].snapshot()] == [_balance_row(e) for e in original["balance"]]
+    # Each order's events in the same order, and the same events in all. Across orders, the
+    # futures reconciliation (a REST worker) can interleave with the next live events differently
+    # on a loaded machine (seen in CI with four suites at once), so that order is not compared.
+    assert _per_order(ev["order"].snapshot()) == _per_order(original["order"])
+    assert sorted(map(repr, map(_position_row, ev["position"].snapshot()))) == \
+        sorted(map(repr, map(_position_row, original["position"])))
+    assert sorted(map(repr, map(_balance_row, ev["balance"].snapshot()))) == \
+        sorted(map(repr, map(_balance_row, original["balance"])))
+
+
+def _per_order(events: List[Any]) -> Dict[int, List[Tuple[Any, ...]]]:
+    out: Dict[int, List[Tuple[Any, ...]]] = {}
+    for e in events:
+        out.setdefault(e.order_id, []).append(_order_row(e))
+    return out
 
 
 def test_ed25519_logon_answer_is_masked_and_replays(tmp_path: pathlib.Path) -> None:
