@@ -31,7 +31,6 @@ every time.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import json
 import logging
@@ -42,7 +41,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
 from .._io.recorder import SECRET_PARAMS, recording_files
-from ._replay_user import USER_KINDS, cut_user, load_user_line, send_user
+from ._replay_user import USER_KINDS, cut_sessions, cut_user, load_user_line, send_user
 
 if TYPE_CHECKING:
     from ._fake import FakeBinance
@@ -321,23 +320,12 @@ class Replay:
     def _cut(self, streams: FrozenSet[str]) -> None:
         """Replay a recorded connection loss: cut the connections carrying those streams, after
         the frames queued before the loss reached the client (as recorded)."""
-        fake = self.fake
         victims = []
-        for s in fake._open_sessions("stream"):
+        for s in self.fake._open_sessions("stream"):
             with s.lock:
                 if s.streams & streams:
                     victims.append(s)
-        for s in victims:
-            sent = threading.Event()
-            s.outq.put(("sync", sent))
-            fake.wait_until(functools.partial(_flushed, sent, s.closed, self._stop), self.subscribe_timeout)
-            s.abort("replayed connection loss")
-        self.cuts += 1
-        fake.wait_until(lambda: all(s.closed.is_set() for s in victims) or self._stop.is_set(), self.subscribe_timeout)
-
-
-def _flushed(*events: threading.Event) -> bool:
-    return any(e.is_set() for e in events)
+        cut_sessions(self, victims, "replayed connection loss")
 
 
 def start_replay(fake: "FakeBinance", path: str, speed: Optional[float] = 1.0, **options: Any) -> Replay:

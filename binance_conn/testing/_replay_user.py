@@ -113,13 +113,18 @@ def send_user(replay: "Replay", target: str, text: str) -> None:
 def cut_user(replay: "Replay", target: str) -> None:
     """Replay a recorded user-data link loss: cut the connections taking user data, after what was
     queued before the loss reached the client."""
+    cut_sessions(replay, _takers(replay, target), "replayed user-data connection loss")
+
+
+def cut_sessions(replay: "Replay", victims: List[Any], reason: str) -> None:
+    """Cut ``victims`` (fake sessions) the way a recorded loss happened: each after what was queued
+    for it before the loss reached the client; then wait until they are closed."""
     fake = replay.fake
-    victims = _takers(replay, target)
     for s in victims:
         sent = threading.Event()
         s.outq.put(("sync", sent))
         fake.wait_until(functools.partial(_any_set, sent, s.closed, replay._stop), replay.subscribe_timeout)
-        s.abort("replayed user-data connection loss")
+        s.abort(reason)
     replay.cuts += 1
     fake.wait_until(lambda: all(s.closed.is_set() for s in victims) or replay._stop.is_set(),
                     replay.subscribe_timeout)
