@@ -48,3 +48,16 @@ def positioned(feed: bc.RedisFeed, topic: str = TRADE) -> bool:
 
 def trade_ids(rec: Rec) -> List[int]:
     return [e.trade_id for e in rec.snapshot()]
+
+
+def fail_once(real: Callable[..., Any], exc: BaseException) -> Callable[..., Any]:
+    """``real`` whose first call raises ``exc`` (an injected failure in a library thread)."""
+    armed = [True]
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if armed:
+            armed.pop()
+            raise exc
+        return real(*args, **kwargs)
+
+    return wrapper

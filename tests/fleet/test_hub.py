@@ -22,7 +22,7 @@ from typing import Any, Iterator, List
 import pytest
 import redis
 from _helpers import scaled, wait_until
-from _hub_helpers import SYM, TRADE, Rec, fast_config, positioned, trade_ids
+from _hub_helpers import SYM, TRADE, Rec, fail_once, fast_config, positioned, trade_ids
 
 import binance_conn as bc
 from binance_conn._redis.publisher import StreamPublisher
@@ -231,16 +231,7 @@ def test_feed_reader_and_callbacks_fail_visibly_and_go_on(fake: FakeBinance, red
     trades = Rec(fail_on=lambda e: e.trade_id % 50 == 0)
     feed.on_error(errors)
     feed.on_trade(SYM, trades)
-    real_tick = feed._tick
-    boom = [1]
-
-    def tick(client: Any) -> None:
-        if boom:
-            boom.pop()
-            raise KeyError("injected")
-        real_tick(client)
-
-    feed._reader._tick = tick  # type: ignore[method-assign]
+    feed._reader._tick = fail_once(feed._tick, KeyError("injected"))  # type: ignore[method-assign]
     try:
         hub.start()
         feed.start()
@@ -401,16 +392,7 @@ def test_hub_control_thread_survives_an_injected_failure(fake: FakeBinance, redi
     hub = bc.Hub(fast_config(fake), redis_url, streams=[TRADE], prefix=prefix, interval=0.05)
     errors = Rec()
     hub.on_error(errors)
-    real = hub._take_wanted
-    boom = [1]
-
-    def take() -> None:
-        if boom:
-            boom.pop()
-            raise ZeroDivisionError("injected")
-        real()
-
-    hub._take_wanted = take  # type: ignore[method-assign]
+    hub._take_wanted = fail_once(hub._take_wanted, ZeroDivisionError("injected"))  # type: ignore[method-assign]
     r = redis.Redis.from_url(redis_url)
     try:
         hub.start()

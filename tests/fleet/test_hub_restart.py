@@ -23,7 +23,7 @@ from typing import Any, Callable, List, Optional
 import pytest
 import redis
 from _helpers import scaled, wait_until
-from _hub_helpers import SYM, TRADE, Rec, fast_config, positioned, trade_ids
+from _hub_helpers import SYM, TRADE, Rec, fail_once, fast_config, positioned, trade_ids
 
 import binance_conn as bc
 from binance_conn import errors as errors_mod
@@ -420,16 +420,7 @@ def test_hub_connector_errors_reach_feed_on_error(redis_url: str, no_leak: None)
     with FakeBinance(seed=7) as fake:
         cfg = fast_config(fake)
         hub = bc.Hub(cfg, redis_url, streams=[TRADE], prefix=prefix, interval=0.05)
-        real = hub._take_wanted
-        boom = [1]
-
-        def take() -> None:
-            if boom:
-                boom.pop()
-                raise ZeroDivisionError("injected")
-            real()
-
-        hub._take_wanted = take  # type: ignore[method-assign]
+        hub._take_wanted = fail_once(hub._take_wanted, ZeroDivisionError("injected"))  # type: ignore[method-assign]
         feed = bc.RedisFeed(redis_url, prefix=prefix, checkpoint_interval=0.05)
         feed.on_error(errors)
         feed.start()
