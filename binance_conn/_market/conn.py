@@ -36,7 +36,6 @@ _log = logging.getLogger("binance_conn.stream")
 _monotonic = time.monotonic
 _URL_BUDGET = 3500  # characters of stream names put in the connect URL; the rest via SUBSCRIBE
 _I = LinkInput
-_IDS = CONN_IDS  # connection ids in recordings (unique per process, shared with the user-data links)
 
 
 class MarketHost(Protocol):
@@ -113,7 +112,7 @@ class StreamConn:
         self.retry = 0
         self.reconnects = 0  # losses of this connection slot (stats()["market"]["links"])
         self.waiting_since: Optional[float] = None  # the reader waits for the shard's delivery lock since
-        self.rec_id = next(_IDS)
+        self.rec_id = next(CONN_IDS)  # its id in recordings (unique per process, user-data links too)
         role = role or ("replacement" if replacement else "reader")
         self.role = role
         self.thread = threading.Thread(
