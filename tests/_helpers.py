@@ -7,10 +7,17 @@ every timeout with one factor instead of editing tests.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Callable
 
 SLOWDOWN = float(os.environ.get("BINANCE_CONN_TEST_SLOWDOWN", "1"))
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that must take Ctrl-C as a terminal gives it: a test run started in
+    the background of a non-interactive shell ignores SIGINT, and a Python child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def scaled(seconds: float) -> float:

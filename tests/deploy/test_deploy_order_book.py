@@ -11,7 +11,7 @@ import time
 
 import pytest
 from _deploy_support import EXAMPLES, PY, example_env
-from _helpers import scaled
+from _helpers import scaled, sigint_default
 
 SCRIPT = str(EXAMPLES / "order_book.py")
 
@@ -31,7 +31,7 @@ def test_order_book_example_prints_a_synced_top_of_book() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_order_book_example_stops_cleanly_on_a_signal(sig: int) -> None:
     p = subprocess.Popen([PY, SCRIPT, "ETHUSDT", "--fake", "--levels", "3", "--interval", "0.1"], env=example_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     try:
         assert p.stdout is not None
         deadline = time.monotonic() + scaled(20)

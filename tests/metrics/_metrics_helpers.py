@@ -43,9 +43,11 @@ class Recorder:
                  ) -> None:
         self.items: List[Any] = []
         self.gate = gate
+        self.entered = threading.Event()  # set when a call begins (a gated one is then holding its event)
         self._on_event = on_event
 
     def __call__(self, event: Any) -> None:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
         self.items.append(event)

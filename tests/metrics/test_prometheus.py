@@ -88,6 +88,8 @@ def test_scrape_sees_reconnect_gap_slow_subscriber_and_ban(fake: FakeBinance) ->
 
         # a slow subscriber: its queue fills (4) and the oldest are dropped
         sid = str(slow_sub.id)
+        fake.publish_trade("BTCUSDT", "100", "1")
+        assert slow.entered.wait(5)  # the worker holds one event in the callback: the queue's 4 stay 4
         for _ in range(30):
             fake.publish_trade("BTCUSDT", "100", "1")
         assert wait_until(lambda: (value(scrape(server.url), "binance_conn_subscriber_dropped_total",

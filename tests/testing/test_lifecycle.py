@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import requests
+from _helpers import sigint_default
 from fakehelpers import connect, recv_json, scaled
 
 from binance_conn.testing import FakeBinance
@@ -55,7 +56,7 @@ def test_config_builder_points_at_the_fake(fake: FakeBinance) -> None:
 
 def test_python_m_runs_standalone_and_prints_urls_and_keys() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "binance_conn.testing", "--market-rate", "2"],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(5)]
