@@ -362,9 +362,9 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
     def _teardown(self, market: MarketSession, user: UserDataLink, dispatcher: Dispatcher, rest: RestClient,
                   deadline: float, me: threading.Thread) -> bool:
         """The slow half of a stop (phase STOPPING, no lock held): every join shares ``deadline``."""
+        self._books.begin_stop()  # first: the links the stop closes are no outage for the books
         market.begin_stop()
         user.begin_stop()
-        self._books.begin_stop()
         self._rest_stop.set()
         threads = market.threads() + user.threads() + self._books.threads() + list(self._orphans)
         for t in threads:

@@ -345,6 +345,8 @@ class BookManager:
             if now >= next_timer:
                 next_timer = now + _IDLE
                 self._timers(now)
+        while control:  # the stop's own marks (begin_stop), and links closed by the stop
+            self._on_control(*control.popleft())
 
     def _on_diff(self, book: _Book, ev: DepthUpdate) -> None:
         if not book.announced:  # the first state (SYNCING) is news too
@@ -364,6 +366,9 @@ class BookManager:
         if book is None:
             return
         if kind == "lost":
+            if self._stop.is_set():
+                self._stopped(book)
+                return
             with book.lock:
                 was = book.lost
                 book.lost = self._stop.is_set()  # stopped: stays OUT_OF_SYNC until a new start
@@ -391,6 +396,18 @@ class BookManager:
                 self._changed(book)
             return
         self._maybe_request(book)
+
+    def _stopped(self, book: _Book) -> None:
+        """The connector is stopping: the book shows OUT_OF_SYNC until a new start, which resyncs it
+        (and reports the hole).  A stop is no outage: no gap opens, no resync starts; a gap the book
+        already had open ends UNFILLED, so every OPEN gets its end."""
+        with book.lock:
+            book.lost = True
+        if book.gap_id is not None:
+            self._gap(book, None, None, "stopped", GapState.UNFILLED,
+                      "order book: the connector stopped before it resynchronised", gap_id=book.gap_id)
+            book.gap_id = None
+        self._publish(book)
 
     def _timers(self, now: float) -> None:
         interval = self._config().audit_interval
