@@ -130,6 +130,7 @@ class RedisFeed:
         self._stop = threading.Event()
         self._hub: Dict[str, str] = {}
         self._hub_seen = 0.0  # monotonic time the hub's heartbeat last changed
+        self._hub_silent = False  # a hub-session DISCONNECTED was published for a silent heartbeat
         self._no_hub_since: Optional[float] = None  # no hub key under the prefix since (monotonic)
         self._dispatcher = Dispatcher(on_error=self._on_callback_error, on_topics_changed=self._on_topics_changed,
                                       buffer=buffer, overflow=overflow, error_topic=ERROR_TOPIC,
@@ -145,8 +146,9 @@ class RedisFeed:
     # ------------------------------------------------------------------ state
     @property
     def state(self) -> ConnectionState:
-        """The hub's connection state as last reported (STOPPED: the feed, or the hub, was stopped);
-        RECONNECTING while Redis is unreachable, DISCONNECTED when the hub's heartbeat stopped. Never blocks."""
+        """The hub's connection state as last reported; STOPPED only when this feed is stopped;
+        RECONNECTING while Redis is unreachable, DISCONNECTED when the hub was stopped or its heartbeat
+        stopped (``stale_after``). Never blocks."""
         if not self._running:
             return ConnectionState.STOPPED
         if not self._reader.link_up:
@@ -155,7 +157,9 @@ class RedisFeed:
             hub_state = ConnectionState(self._hub.get("state", "DISCONNECTED"))
         except ValueError:
             hub_state = ConnectionState.DISCONNECTED
-        if hub_state is not ConnectionState.STOPPED and _monotonic() - self._hub_seen > self._stale_after:
+        if hub_state is ConnectionState.STOPPED:
+            return ConnectionState.DISCONNECTED  # the hub was stopped; this feed still runs and waits for one
+        if _monotonic() - self._hub_seen > self._stale_after:
             return ConnectionState.DISCONNECTED  # the hub's heartbeat stopped (it died, or never ran)
         return hub_state
 
@@ -384,9 +388,11 @@ class RedisFeed:
         if not self._loaded:
             self._load(client)
         hub = {_text(k): _text(v) for k, v in client.hgetall(self.keys.hub).items()}
+        now = _monotonic()
         if hub.get("heartbeat") != self._hub.get("heartbeat"):
-            self._hub_seen = _monotonic()
+            self._hub_seen = now
         self._hub = hub
+        self._watch_heartbeat(hub, now)
         self._check_hub_exists(bool(hub))
         with self._lock:
             topics = [t for t in self._marks if t != CONTROL]
@@ -400,6 +406,26 @@ class RedisFeed:
                     self._report(ValidationError("stream", topic, f"the hub cannot hold it: {reason}"))
         if self.name is not None:
             self._checkpoint(client)
+
+    def _watch_heartbeat(self, hub: Dict[str, str], now: float) -> None:
+        """A hub that dies publishes nothing: its silence is a ConnectionEvent (session ``hub``) of its own,
+        DISCONNECTED after ``stale_after`` s without a heartbeat, CONNECTED when the heartbeat comes back."""
+        if not hub or hub.get("state") == ConnectionState.STOPPED.value:
+            return  # no hub yet (a WARNING says so), or stopped cleanly (its own events said so)
+        stale = now - self._hub_seen > self._stale_after
+        if stale == self._hub_silent:
+            return
+        self._hub_silent = stale
+        if stale:
+            reason = f"no hub heartbeat for {now - self._hub_seen:.1f} s (hub process gone or stuck?)"
+            _log.warning("feed: %s", reason, extra={"prefix": self.keys.prefix})
+            state = ConnectionState.DISCONNECTED
+        else:
+            reason = "hub heartbeat back"
+            _log.info("feed: %s", reason, extra={"prefix": self.keys.prefix})
+            state = ConnectionState.CONNECTED
+        event = ConnectionEvent(self.exchange, "hub", state, reason, int(time.time() * 1000))
+        self._dispatcher.publish(CONNECTION_TOPIC, Entry("", "", event), self._stop)
 
     def _check_hub_exists(self, exists: bool) -> None:
         """A WARNING (once per absence) when no hub ever wrote under this prefix: a wrong ``prefix``

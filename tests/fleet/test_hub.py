@@ -124,7 +124,8 @@ def test_feed_sees_hub_state_and_asks_for_streams(fake: FakeBinance, redis_url: 
         assert type(book) is bc.OrderBook and len(book.bids) <= 5 and type(book.bids[0][0]) is Decimal
         fake.stop_trades()
         assert hub.stop(scaled(5))
-        assert wait_until(lambda: feed.state is bc.ConnectionState.STOPPED, 5)  # the hub's last word
+        assert wait_until(lambda: feed.stats()["hub"].get("state") == "STOPPED", 5)  # the hub's last word
+        assert feed.state is bc.ConnectionState.DISCONNECTED  # the feed runs on, waiting for a hub
     finally:
         assert feed.stop(scaled(5))
         hub.stop(scaled(5))
@@ -284,7 +285,8 @@ def test_python_m_hub_runs_and_stops_on_sigterm(fake: FakeBinance, redis_url: st
         out, err = proc.communicate(timeout=scaled(15))
         assert proc.returncode == 0, err.decode()
         assert b"Traceback" not in err and b"RuntimeWarning" not in err
-        assert wait_until(lambda: feed.state is bc.ConnectionState.STOPPED, 5)
+        assert wait_until(lambda: feed.stats()["hub"].get("state") == "STOPPED", 5)
+        assert feed.state is bc.ConnectionState.DISCONNECTED
     finally:
         fake.stop_trades()
         if proc.poll() is None:
