@@ -483,6 +483,8 @@ class RedisFeed:
                 self._saved[topic] = current[topic]
 
     def _on_link(self, up: bool, reason: str) -> None:
+        if up:  # no heartbeat could be seen while Redis was away: the hub gets stale_after to write again
+            self._hub_seen = _monotonic()
         state = ConnectionState.CONNECTED if up else ConnectionState.RECONNECTING
         event = ConnectionEvent(self.exchange, "redis", state, reason, int(time.time() * 1000))
         self._dispatcher.publish(CONNECTION_TOPIC, Entry("", "", event), self._stop)
