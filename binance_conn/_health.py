@@ -81,7 +81,8 @@ class HealthMixin:
         (``market`` and ``user_data``: ``state``, ``ready``, ``reconnects``; user data also
         ``wanted``), ``worst_lag_ms`` (the latest event's lag of the worst stream, None before
         any), ``clock_synced``, ``open_gaps`` (gaps being backfilled now), ``books_out_of_sync``
-        (books not SYNCED: all of them once stopped), ``rest_ban`` (``None``, or ``{"kind": "ip_banned"|"rate_limited", "seconds_left": s}``),
+        (books not SYNCED: all of them once stopped),
+        ``rest_ban`` (``None``, or ``{"kind": "ip_banned"|"rate_limited", "seconds_left": s}``),
         ``callback_errors`` and ``dropped`` (totals over the current subscribers).
 
         Any thread; never blocks on the network (a few short locks).  Serve it as
