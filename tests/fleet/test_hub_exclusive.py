@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from time import monotonic as _monotonic
 from typing import Iterator, List
 
 import pytest
@@ -24,6 +25,8 @@ from _helpers import scaled, wait_until
 from _hub_helpers import SYM, TRADE, Rec, fast_config, positioned, trade_ids
 
 import binance_conn as bc
+from binance_conn._core import codec
+from binance_conn._redis.publisher import StreamPublisher
 from binance_conn.testing import FakeBinance
 
 _prefixes = itertools.count(1)
@@ -152,9 +155,42 @@ def test_a_lost_claim_is_taken_back_or_the_hub_stops_publishing(fake: FakeBinanc
         assert hub.stats()["published"] == published and r.xrevrange(f"{prefix}:{TRADE}", count=1) == top
         assert hub.stop(scaled(5))
         assert r.get(key) == FOREIGN.encode() and r.hget(f"{prefix}:__hub__", "state") == b"FOREIGN"
+        control = [codec.loads(f[b"e"]) for _, f in r.xrange(f"{prefix}:__control__")]
+        assert not [e for e in control if isinstance(e, bc.ConnectionEvent) and e.reason == "stopped"]
     finally:
         fake.stop_trades()
         hub.stop(scaled(5))
+
+
+def test_a_stop_before_the_hub_noticed_another_claim_writes_nothing(fake: FakeBinance, redis_url: str,
+                                                                     r: "redis.Redis", no_leak: None) -> None:
+    prefix = _prefix()
+    hub = _hub(fake, redis_url, prefix, interval=5.0)  # no heartbeat before the stop
+    hub.start()
+    assert wait_until(lambda: r.hget(f"{prefix}:__hub__", "state") is not None, 5)
+    r.set(f"{prefix}:__owner__", FOREIGN, px=60_000)
+    r.hset(f"{prefix}:__hub__", "state", "FOREIGN")
+    assert hub.stop(scaled(5))
+    assert r.get(f"{prefix}:__owner__") == FOREIGN.encode() and r.hget(f"{prefix}:__hub__", "state") == b"FOREIGN"
+
+    refused = _hub(fake, redis_url, prefix)
+    with pytest.raises(bc.ValidationError):
+        refused.start()
+    r.delete(f"{prefix}:__owner__")  # the holder's claim lapsed meanwhile: a refused hub still writes nothing
+    assert refused.stop(scaled(5))
+    assert r.hget(f"{prefix}:__hub__", "state") == b"FOREIGN"
+
+
+def test_a_fenced_publisher_queues_nothing_until_started_again(no_leak: None) -> None:
+    pub = StreamPublisher("redis://127.0.0.1:1/0", maxlen=10)
+    pub.publish("k", b"1")
+    pub.fence()
+    pub.publish("k", b"2")
+    assert pub.pending == 0
+    pub.start()
+    pub.publish("k", b"3")
+    assert pub.pending == 1
+    pub.stop(_monotonic() + 0.2)
 
 
 def test_redis_down_at_start_then_another_hub_holds_the_prefix(fake: FakeBinance, redis_url: str,
@@ -210,6 +246,22 @@ def test_cli_refuses_a_second_hub_and_a_killed_hub_frees_the_prefix_within_the_t
                 proc.kill()
                 proc.communicate()
         assert hub.stop(scaled(5))
+
+
+def test_cli_hub_exits_3_when_another_hub_took_its_prefix(fake: FakeBinance, redis_url: str,
+                                                          r: "redis.Redis", no_leak: None) -> None:
+    prefix = _prefix()
+    proc = _cli(fake, redis_url, prefix)
+    try:
+        assert wait_until(lambda: r.hget(f"{prefix}:__hub__", "state") == b"CONNECTED", 20)
+        r.set(f"{prefix}:__owner__", FOREIGN, px=60_000)
+        _, err = proc.communicate(timeout=scaled(15))
+        assert proc.returncode == 3, err.decode()
+        assert b"another hub is publishing under prefix" in err and b"Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 _FORK_SCRIPT = r"""
