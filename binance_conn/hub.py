@@ -350,8 +350,12 @@ class Hub:
             if pending:  # Redis was unreachable at start(): the connector waits for the claim and seeds
                 try:
                     holder = self._claim()
-                except Exception:  # noqa: BLE001 - still down (or failing): tried again next interval
+                except Exception as exc:  # noqa: BLE001 - still down (or failing): tried again next interval
                     self._close_client()
+                    if not _is_redis_error(exc):
+                        self.crashes += 1
+                        _log.error("hub could not claim its prefix (%s): trying again", type(exc).__name__,
+                                   exc_info=exc)
                     self._stop.wait(self._interval)
                     continue
                 if holder is not None:
