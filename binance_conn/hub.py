@@ -29,7 +29,14 @@ errors (its ``on_error``) go onto the control stream too (``codec.dumps_error``)
 
 Redis down: callbacks never wait for it; the publisher buffers (bounded), logs one WARNING per
 outage, reconnects with backoff and republishes in order, exactly once (its stream ids are its own).
-One hub per ``prefix``.
+
+One hub per ``prefix`` (``_redis/owner.py``).  ``start()`` claims ``<prefix>:__owner__`` (with a TTL of
+five intervals, at least 2 s) before anything else, and raises ValidationError (field ``prefix``) while
+another live hub holds it: nothing is published, nothing written.  The control thread renews the claim
+with each heartbeat, takes it back when it lapsed (Redis restarted or flushed, a long outage), and if
+another hub holds it by then this hub stops publishing (its buffer dropped, ERROR logged, ``on_error``,
+``conflict`` set, its connector stopped); a batch already on the wire at that moment may still land.
+A clean ``stop()`` writes STOPPED and deletes the claim in one script, only while the claim is its own.
 
 Fork.  After ``os.fork()`` a hub's copy in the child is STOPPED with no thread (fresh locks, the
 parent's Redis connection left alone); ``start()`` there continues as a restarted hub does.
@@ -58,6 +65,7 @@ from ._market.books import BOOK_PREFIX, book_topic, parse_book_topic
 from ._market.gaps import BACKFILL_KINDS, tracked_kind
 from ._redis.client import close_quietly, import_redis, make_client, safe_url
 from ._redis.keys import HubKeys, parse_id
+from ._redis.owner import CLAIMED, HubOwner
 from ._redis.publisher import FIELD, StreamPublisher, is_connection_error
 from .config import Config
 from .connector import Connector
@@ -87,7 +95,8 @@ class Hub:
         interval: seconds between heartbeats and looks at the topics feeds asked for.
 
     Raises:
-        ValidationError: a bad argument, naming it (an unknown stream name, a bad depth...).
+        ValidationError: a bad argument, naming it (an unknown stream name, a bad depth...); from
+            :meth:`start`, field ``prefix``: another hub is publishing under the prefix.
 
     Every method may be called from any thread.
     """
@@ -118,6 +127,9 @@ class Hub:
         self._conn_lock = threading.Lock()
         self._control: Optional[threading.Thread] = None
         self._client: Any = None
+        self._owner = HubOwner(self.keys.owner, ttl=max(2.0, 5 * self._interval))
+        self.conflict: Optional[str] = None
+        """Why this hub stopped publishing (another hub took its prefix), else None."""
         self.crashes = 0
         _ALL.add(self)
         control = self.keys.control
@@ -185,13 +197,19 @@ class Hub:
 
     def start(self) -> "Hub":
         """Connect to Binance and Redis in the background (never raises for network trouble). It first
-        reads where each stream left off in Redis: a few commands of at most 1 s each while Redis
-        does not answer, then the connector waits for those positions in the background."""
+        claims the prefix and reads where each stream left off in Redis: a few commands of at most 1 s
+        each while Redis does not answer, then the connector waits for both in the background.
+
+        Raises:
+            ValidationError: field ``prefix``: another live hub is publishing under it (nothing started).
+        """
         with self._lock:
             if self._control is not None and self._control.is_alive():
                 return self
+            self._owner.new_run()
+            self.conflict = None
+            seeded = self._claim_at_start() and self._seed_ids()
             self._stop.clear()
-            seeded = self._seed_ids()
             self._pub.start()
             if seeded:
                 self._conn.start()
@@ -219,7 +237,8 @@ class Hub:
                 control.join(max(0.0, deadline - _monotonic()))
                 ok = ok and not control.is_alive()
             ok = self._pub.stop(deadline) and ok
-            self._write_state(final=True, timeout=min(0.5, max(0.05, deadline - _monotonic())))
+            if self._owner.held:  # never over another hub's state, nor after a refused start()
+                self._write_state(final=True, timeout=min(0.5, max(0.05, deadline - _monotonic())))
             self._close_client()
             _log.info("hub stopped (%s)", "in time" if ok else "threads left past the deadline")
             return ok
@@ -241,7 +260,8 @@ class Hub:
         pub = self._pub
         return {"published": pub.published, "duplicates": pub.duplicates, "dropped": pub.dropped,
                 "pending": pub.pending, "redis_outages": pub.outages, "redis_connected": pub.connected,
-                "topics": self.topics, "refused": dict(self._refused), "connector": self._conn.stats()}
+                "topics": self.topics, "refused": dict(self._refused), "owner": self._owner.held,
+                "conflict": self.conflict, "connector": self._conn.stats()}
 
     # ------------------------------------------------------------------ the control thread
     def _client_or_new(self) -> Any:
@@ -252,6 +272,42 @@ class Hub:
     def _close_client(self) -> None:
         client, self._client = self._client, None
         close_quietly(client)
+
+    def _claim_at_start(self) -> bool:
+        """Claim the prefix in ``start()``: True when held, False when Redis does not answer (the control
+        thread claims once it does). Raises ValidationError when another hub holds it."""
+        try:
+            holder = self._claim()
+        except Exception as exc:  # noqa: BLE001 - Redis down at start: the control thread tries again
+            self._close_client()
+            if not _is_redis_error(exc):
+                raise
+            _log.debug("hub could not claim prefix %s: %s", self.keys.prefix, type(exc).__name__)
+            return False
+        if holder is not None:  # no log: the caller has the error (the CLI prints it as one line)
+            raise ValidationError("prefix", self.keys.prefix, "another hub is publishing under it", holder)
+        return True
+
+    def _claim(self) -> Optional[str]:
+        """Claim or keep the prefix: None when this hub holds it, else the refusal text naming the holder."""
+        was_held = self._owner.held
+        result = self._owner.claim(self._client_or_new())
+        if isinstance(result, str):
+            return self._owner.describe(self.keys.prefix, result)
+        if result == CLAIMED and was_held:
+            _log.warning("hub took back prefix %s: its claim had lapsed (Redis restarted or flushed, or no "
+                         "heartbeat for %g s)", self.keys.prefix, self._owner.ttl, extra={"prefix": self.keys.prefix})
+        return None
+
+    def _lose(self, reason: str) -> None:
+        """Another hub holds the prefix: stop publishing at once (the buffer is dropped), report it and
+        stop the connector. The hub stays so (``conflict``) until ``stop()`` / ``start()``."""
+        self.conflict = reason
+        self._pub.fence()
+        _log.error("hub stops publishing: %s", reason, extra={"prefix": self.keys.prefix})
+        self._report(ValidationError("prefix", self.keys.prefix, "another hub is publishing under it", reason))
+        with self._conn_lock:
+            self._conn.stop(5.0)
 
     def _seed_ids(self) -> bool:
         """Where the streams of an earlier run stopped: stream ids above theirs (a clock that went back
@@ -291,7 +347,20 @@ class Hub:
 
     def _run_control(self, pending: bool = False) -> None:
         while not self._stop.is_set():
-            if pending:  # Redis was unreachable at start(): the connector waits for the seeds
+            if pending:  # Redis was unreachable at start(): the connector waits for the claim and seeds
+                try:
+                    holder = self._claim()
+                except Exception as exc:  # noqa: BLE001 - still down (or failing): tried again next interval
+                    self._close_client()
+                    if not _is_redis_error(exc):
+                        self.crashes += 1
+                        _log.error("hub could not claim its prefix (%s): trying again", type(exc).__name__,
+                                   exc_info=exc)
+                    self._stop.wait(self._interval)
+                    continue
+                if holder is not None:
+                    self._lose(holder)
+                    return
                 if self._seed_ids():
                     with self._conn_lock:
                         if self._stop.is_set():
@@ -302,6 +371,10 @@ class Hub:
                     self._stop.wait(self._interval)
                     continue
             try:
+                holder = self._claim()
+                if holder is not None:
+                    self._lose(holder)
+                    return
                 self._write_state()
                 self._take_wanted()
             except Exception as exc:  # noqa: BLE001 - the loop survives anything
@@ -321,12 +394,12 @@ class Hub:
         if final:
             try:
                 client = make_client(self._url, timeout=timeout, name="binance_conn-hub-control")
-                try:
-                    client.hset(self.keys.hub, mapping=mapping)
+                try:  # only while the claim is ours: then a new hub may start at once
+                    self._owner.release(client, self.keys.hub, mapping)
                 finally:
                     client.close()
-            except Exception:  # noqa: BLE001 - Redis down at stop: feeds see the heartbeat stop
-                pass
+            except Exception:  # noqa: BLE001 - Redis down at stop: feeds see the heartbeat stop, the claim lapses
+                self._owner.held = False
             return
         self._client_or_new().hset(self.keys.hub, mapping=mapping)
 
@@ -369,6 +442,7 @@ class Hub:
         self._stop = threading.Event()
         self._control = None
         self._client = None
+        self._owner.forget()  # the parent's claim: never refreshed nor deleted from here
         self._pub.after_fork_in_child()
         self._conn._gaps.after_fork_in_child()
 
@@ -407,7 +481,8 @@ def _stream_arg(text: str) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m binance_conn.hub``: run a hub until SIGTERM / SIGINT (exit code 0 after a clean stop)."""
+    """``python -m binance_conn.hub``: run a hub until SIGTERM / SIGINT (exit code 0 after a clean stop;
+    3 when another hub publishes under the prefix, at start or later)."""
     p = argparse.ArgumentParser(prog="python -m binance_conn.hub", description=__doc__.split("\n")[0])
     env = os.environ
     p.add_argument("--redis", default=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -460,13 +535,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    hub.start()
+    try:
+        hub.start()
+    except ValidationError as exc:  # another hub holds the prefix: one line, no traceback
+        print(f"binance_conn.hub: {exc}", file=sys.stderr)
+        hub.stop(1.0)
+        if server is not None:
+            server.stop()
+        return 3
     while not done.wait(0.5):
-        pass
+        if hub.conflict is not None:  # another hub took the prefix: this one stopped publishing
+            break
     ok = hub.stop(10.0)
     if server is not None:
         server.stop()
-    return 0 if ok else 1
+    return 3 if hub.conflict is not None else 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ class HubKeys:
     ``<prefix>:__control__`` the hub's ConnectionEvents and GapEvents; ``<prefix>:__hub__`` a hash
     (``state``, ``reason``, ``heartbeat`` epoch ms, ``topics``); ``<prefix>:__wanted__`` the set of
     topics feeds asked for; ``<prefix>:__refused__`` topic -> why the hub could not hold it;
+    ``<prefix>:__owner__`` the live hub's claim on the prefix (``owner.py``, with a TTL);
     ``<prefix>:__feed__:<name>`` a named feed's positions (topic -> last delivered stream id)."""
 
-    __slots__ = ("prefix", "control", "hub", "wanted", "refused")
+    __slots__ = ("prefix", "control", "hub", "wanted", "refused", "owner")
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -22,6 +23,7 @@ class HubKeys:
         self.hub = f"{prefix}:__hub__"
         self.wanted = f"{prefix}:__wanted__"
         self.refused = f"{prefix}:__refused__"
+        self.owner = f"{prefix}:__owner__"
 
     def stream(self, topic: str) -> str:
         return f"{self.prefix}:{topic}"

@@ -79,11 +79,14 @@ class StreamPublisher:
         self.published = self.dropped = self.duplicates = self.outages = self.crashes = 0
         self.connected = False
         self._dropped_logged = False
+        self._fenced = False  # another hub took the prefix: nothing more is queued or sent until start()
         self.last_error: Optional[str] = None
 
     # ------------------------------------------------------------------ producers (any thread)
     def publish(self, key: str, payload: bytes) -> None:
         """Queue ``payload`` for stream ``key``; never blocks on Redis. Any thread."""
+        if self._fenced:
+            return
         now = int(time.time() * 1000)
         with self._cond:
             last = self._last.get(key)
@@ -124,6 +127,7 @@ class StreamPublisher:
             return  # running
         if old is not None and old.is_alive():
             self._orphans.append(old)  # joined by the next stop()
+        self._fenced = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(self._stop,), name=f"{self._name}-publisher",
                                         daemon=True)
@@ -146,6 +150,19 @@ class StreamPublisher:
             _log.warning("hub stopped with %d events not published", len(self._buf),
                          extra={"redis": safe_url(self._url)})
         return ok
+
+    def fence(self) -> None:
+        """Another hub publishes under the prefix: drop what is buffered, queue nothing more, end the
+        thread (a batch already on the wire may still land). ``start()`` lifts it. Any thread."""
+        with self._cond:
+            self._fenced = True
+            dropped = len(self._buf)
+            self._buf.clear()
+            self._stop.set()
+            self._cond.notify_all()
+        if dropped:
+            _log.warning("hub dropped %d buffered events: another hub publishes under its prefix", dropped,
+                         extra={"redis": safe_url(self._url)})
 
     def threads(self) -> List[threading.Thread]:
         return [t for t in (*self._orphans, self._thread) if t is not None]
