@@ -16,6 +16,7 @@ import time
 from typing import Any, Optional, cast
 
 from ._io.recorder import Recorder, Tap
+from .config import check_recording_path
 from .errors import BinanceError, ValidationError
 
 __all__ = ["RecordingMixin"]
@@ -57,10 +58,13 @@ class RecordingMixin:
             here or :meth:`stop_recording` ends it, as does ``Connector.stop()``.
 
         Raises:
-            ValidationError: a bad argument, or a recording is in progress already.
+            ValidationError: a bad argument (``path`` a directory, or its directory missing or
+                not writable), or a recording is in progress already.  A disk failing later is
+                logged, reported on ``on_error`` and retried (see ``_io/recorder.py``).
         """
         if not isinstance(path, str) or not path:
             raise ValidationError("path", path, "must be a file path")
+        check_recording_path("path", path)
         if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
                                       or max_bytes < _MIN_BYTES):
             raise ValidationError("max_bytes", max_bytes, f"must be an int >= {_MIN_BYTES} or None")
@@ -80,11 +84,23 @@ class RecordingMixin:
 
     def stop_recording(self, timeout: float = 5.0) -> bool:
         """End the recording in progress: queued lines written, file flushed and closed, writer
-        joined within ``timeout``.  Any thread; never raises; True if nothing is left running."""
+        joined within ``timeout``.  Any thread; never raises.
+
+        Returns:
+            True when a recording was in progress and has ended (its writer joined within
+            ``timeout``); False when nothing was recording (none started, or ended already) or
+            the writer is still running after ``timeout``."""
+        rec = self._detach_recorder()
+        if rec is None:
+            return False
+        was_recording = rec.is_active
+        return rec.stop(timeout) and was_recording
+
+    def _detach_recorder(self) -> Optional[Recorder]:
         tap = self._tap
         with _CREATE:
             rec, tap.rec = tap.rec, None
-        return True if rec is None else rec.stop(timeout)
+        return rec
 
     def _record_error(self, err: BinanceError) -> None:
         cast(Any, self)._market.publish_error(err)
@@ -98,4 +114,5 @@ class RecordingMixin:
 
     def _record_on_stop(self, deadline: float) -> bool:
         """``stop()``, after the readers are joined: end the recording within the stop's deadline."""
-        return self.stop_recording(max(0.0, deadline - time.monotonic()))
+        rec = self._detach_recorder()
+        return True if rec is None else rec.stop(max(0.0, deadline - time.monotonic()))

@@ -449,12 +449,26 @@ def _optional_text(fieldname: str, value: Any) -> Optional[str]:
     return value.strip()
 
 
+def check_recording_path(fieldname: str, path: str) -> None:
+    """Refuse a recording path whose file cannot be created: its directory missing or not
+    writable, or the path itself a directory (``conn.record()`` and :meth:`ConfigBuilder.build`;
+    a disk failing later is the recorder's to retry)."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise ValidationError(fieldname, path, "is a directory: must be a file path")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValidationError(fieldname, path, f"directory {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValidationError(fieldname, path, f"directory {folder} is not writable")
+
+
 def _recording(v: Mapping[str, Any]) -> Optional[RecordingConfig]:
     path = v.get("recording_path")
     if path is None:
         return None
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise ValidationError("recording.path", path, "must be a file path")
+    check_recording_path("recording.path", str(path))
     max_bytes = v.get("recording_max_bytes")
     if max_bytes is not None:
         max_bytes = _int_range("recording.max_bytes", max_bytes, 4096)
@@ -864,7 +878,9 @@ class ConfigBuilder:
     def with_recording(self, path: str, *, max_bytes: Optional[int] = None,
                        rotate_seconds: Optional[float] = None) -> "ConfigBuilder":
         """Record every raw frame and REST response to ``path`` (gzip JSON Lines), rotating
-        by size and/or time; replay with ``FakeBinance.replay(path)``."""
+        by size and/or time; replay with ``FakeBinance.replay(path)``.  A path whose directory
+        does not exist or is not writable, or that is a directory, fails at :meth:`build`
+        (field ``recording.path``)."""
         self._set("recording_path", path)
         self._set("recording_max_bytes", max_bytes)
         return self._set("recording_rotate_seconds", rotate_seconds)

@@ -174,13 +174,13 @@ class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, Healt
 
     def _make_user(self, config: Config) -> UserDataLink:
         """The user-data / WebSocket API session; wanted topics carried over from the dispatcher."""
+        factory = self._market.transport_factory  # the market's: TLS trust resolved (and logged) once per config
         user = UserDataLink(config, self._dispatcher, lambda: self.rest, self._market.wake,
-                            acquire_slot=self._market.acquire_connection_slot,
-                            transport_factory=self._transport_factory(config))
+                            acquire_slot=self._market.acquire_connection_slot, transport_factory=factory)
         if config.exchange.is_futures:  # the listenKey stream serves user data (_futures.py)
             user = cast(UserDataLink, make_futures_user(user, config, self._dispatcher, lambda: self.rest,
                                                         self._market.wake, self._market.acquire_connection_slot,
-                                                        self._transport_factory(config)))
+                                                        factory))
         for topic in USER_TOPICS + FUTURES_TOPICS:
             if self._dispatcher.subscribers(topic):
                 user.topic_changed(topic, True)

@@ -24,8 +24,9 @@ from decimal import Decimal
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from ._demo_util import fmt_decimal, percentile
-from .config import Config, ConfigBuilder
+from .config import Config, ConfigBuilder, check_recording_path
 from .connector import Connector
+from .errors import ValidationError
 from .events import BookTicker, ConnectionEvent, GapEvent, Ticker, Trade
 
 __all__ = ["main", "DemoSummary"]
@@ -193,6 +194,11 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.duration <= 0:
         p.error("--duration must be > 0")
+    if args.record:
+        try:
+            check_recording_path("--record", args.record)
+        except ValidationError as exc:
+            p.error(str(exc))
     args.symbols = [s.upper() for s in args.symbols]
     return args
 

@@ -1,4 +1,4 @@
-"""The events a :class:`~binance_conn.Hub` publishes, in any process (API.md "Beyond one process").
+"""The events a :class:`~binance_conn.Hub` publishes, in any process (README "One hub, many consumers").
 
 ::
 

@@ -1,4 +1,4 @@
-"""One process holds the Binance streams; many consume them through Redis (API.md "Beyond one process").
+"""One process holds the Binance streams; many consume them through Redis (README "One hub, many consumers").
 
 ::
 
@@ -87,8 +87,10 @@ class Hub:
     Args:
         config: a built :class:`~binance_conn.Config` (the connector's).
         redis_url: e.g. ``"redis://127.0.0.1:6379/0"`` (a password in it never appears in logs).
-        streams: Binance stream names (``"btcusdt@trade"``, ``"btcusdt@kline_1m"``...).
-        books: symbols (depth 20) or ``(symbol, depth)`` pairs (depth None: every level).
+        streams: a list of Binance stream names (``["btcusdt@trade", "btcusdt@kline_1m"]``); a single
+            str is refused (field ``streams``), not read as a list of characters.
+        books: a list of symbols (depth 20) or ``(symbol, depth)`` pairs (depth None: every level); a
+            single str is refused (field ``books``).
         prefix: the Redis key prefix (one hub per prefix).
         maxlen: each stream is trimmed to about this many events.
         buffer: events kept in memory while Redis is unreachable (the oldest go beyond it).
@@ -113,6 +115,11 @@ class Hub:
                 raise ValidationError(field, value, "must be an int >= 1")
         if not isinstance(interval, (int, float)) or not 0.01 <= interval <= 60:
             raise ValidationError("interval", interval, "must be seconds in 0.01..60")
+        streams = _as_list("streams", streams, "stream names, e.g. ['btcusdt@trade']")
+        books = _as_list("books", books, "symbols or (symbol, depth) pairs, e.g. ['BTCUSDT']")
+        for spec in books:
+            if not isinstance(spec, str) and not (isinstance(spec, (tuple, list)) and len(spec) == 2):
+                raise ValidationError("books", spec, "each must be a symbol or a (symbol, depth) pair")
         import_redis()  # ImportError naming the extra now, not a failing thread later
         self._url = redis_url
         self.keys = HubKeys(prefix)
@@ -417,8 +424,8 @@ class Hub:
                 else:
                     self.add_stream(topic)
                 _log.info("hub holds %s (a feed asked for it)", topic, extra={"topic": topic})
-            except (BinanceError, ValueError) as exc:
-                reason = str(exc)
+            except (BinanceError, ValueError) as exc:  # the feed reports it as ValidationError(stream, topic, ...)
+                reason = exc.constraint if isinstance(exc, ValidationError) else str(exc)
                 self._refused[topic] = reason
                 client.hset(self.keys.refused, topic, reason)
                 _log.warning("hub refused topic %r a feed asked for: %s", topic, reason, extra={"topic": topic})
@@ -459,17 +466,30 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _as_list(field: str, value: Any, what: str) -> List[Any]:
+    """``streams`` / ``books`` as a list; a single str (iterable, but as characters) is refused."""
+    if isinstance(value, (str, bytes)):
+        raise ValidationError(field, value, f"must be a list of {what}, not a single str")
+    try:
+        return list(value)
+    except TypeError:
+        raise ValidationError(field, value, f"must be a list of {what}") from None
+
+
 def _is_redis_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or type(exc).__module__.startswith("redis")
 
 
 # ---------------------------------------------------------------------------- python -m binance_conn.hub
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _book_arg(text: str) -> BookSpec:
     symbol, _, depth = text.partition("@")
     if not depth:
         return symbol
-    if depth != "all" and not depth.isdigit():
-        raise ValidationError("book", text, "must be SYMBOL, SYMBOL@DEPTH (1..5000) or SYMBOL@all")
+    if depth != "all" and not (depth.isdigit() and 1 <= int(depth) <= 5000):
+        raise ValidationError("--book", text, "must be SYMBOL, SYMBOL@DEPTH (1..5000) or SYMBOL@all")
     return symbol, None if depth == "all" else int(depth)
 
 
@@ -502,9 +522,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--metrics-port", type=int, help="serve the hub connector's /metrics and /health on this port "
                    "(0: any free port; needs binance_conn[metrics])")
     p.add_argument("--metrics-addr", default="127.0.0.1", help="address of --metrics-port (default %(default)s)")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", type=str.upper, choices=_LOG_LEVELS,
+                   help="DEBUG, INFO, WARNING, ERROR or CRITICAL, any case (default %(default)s)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     builder = Config.builder().with_exchange(args.exchange)
     if args.rest_url:
         builder = builder.with_rest_url(args.rest_url)
@@ -512,9 +533,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         builder = builder.with_ws_url(args.ws_url)
     if args.shared_limits or args.shared_key:
         builder = builder.with_shared_limits(args.redis, key=args.shared_key)
+    typed = {("stream", _stream_arg(s)): ("--stream", s) for s in args.stream}  # what the user typed
+    typed.update({("symbol", b.partition("@")[0]): ("--book", b) for b in args.book})
     try:
-        hub = Hub(builder.build(), args.redis, streams=[_stream_arg(s) for s in args.stream],
-                  books=[_book_arg(b) for b in args.book], prefix=args.prefix, maxlen=args.maxlen)
+        try:
+            hub = Hub(builder.build(), args.redis, streams=[_stream_arg(s) for s in args.stream],
+                      books=[_book_arg(b) for b in args.book], prefix=args.prefix, maxlen=args.maxlen)
+        except ValidationError as exc:  # quote the argument as typed, not the name normalised from it
+            option, text = typed.get((exc.field, exc.value), (None, None))
+            if option is None:
+                raise
+            raise ValidationError(option, text, exc.constraint) from None
     except (BinanceError, ValueError) as exc:
         print(f"binance_conn.hub: {exc}", file=sys.stderr)
         return 2

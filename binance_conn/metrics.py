@@ -19,6 +19,7 @@ by a test).  ``prometheus_client`` is imported on first use: importing this modu
 
 from __future__ import annotations
 
+import errno
 import http.server
 import importlib
 import json
@@ -103,13 +104,17 @@ class ConnectorCollector:
         self._conns: "weakref.WeakValueDictionary[str, Connector]" = weakref.WeakValueDictionary()
 
     def add(self, conn: "Connector", name: Optional[str] = None) -> str:
-        """Export ``conn`` under ``connector=name`` (default: its exchange, made unique); returns the name."""
+        """Export ``conn`` under ``connector=name`` (default: its exchange, made unique); returns the name.
+
+        Adding ``conn`` again is a no-op when ``name`` is None or its current name; another ``name``
+        is a ValidationError (field ``conn``): :meth:`remove` it first to rename it."""
         with self._lock:
-            for existing, c in list(self._conns.items()):
-                if c is conn:
-                    if name is None or name == existing:
-                        return existing
-                    del self._conns[existing]
+            existing = self._name_of(conn)
+            if existing is not None:
+                if name is None or name == existing:
+                    return existing
+                raise ValidationError("conn", existing, f"already registered in this registry as {existing!r} "
+                                      f"(collector.remove(conn) first to export it as {name!r})")
             if name is None:
                 base = name = conn.exchange
                 n = 2
@@ -120,6 +125,13 @@ class ConnectorCollector:
                 raise ValidationError("name", name, "another connector is exported under this name in the registry")
             self._conns[name] = conn
             return name
+
+    def _name_of(self, conn: "Connector") -> Optional[str]:
+        """Lock held: the name ``conn`` is exported under, or None."""
+        for existing, c in list(self._conns.items()):
+            if c is conn:
+                return existing
+        return None
 
     def remove(self, conn: "Connector") -> bool:
         """Stop exporting ``conn``; True if it was exported."""
@@ -223,12 +235,14 @@ def register(conn: "Connector", registry: Any = None, *, name: Optional[str] = N
 
     Several connectors in one registry share one collector and are told apart by the
     ``connector`` label: ``name``, default the exchange name (``binance``, ``binance-2`` ...).
-    Registering a connector again is a no-op (or renames it).  Returns the registry's collector
+    Registering a connector again is a no-op (with no ``name`` or the same one); under another
+    ``name`` it is refused: ``collector.remove(conn)`` first.  Returns the registry's collector
     (``collector.remove(conn)`` stops exporting it).  Any thread.
 
     Raises:
         ImportError: ``prometheus_client`` is not installed (the ``metrics`` extra).
-        ValidationError: ``conn`` is no Connector, or ``name`` is empty or taken in this registry.
+        ValidationError: ``conn`` is no Connector or is registered in this registry under another
+            name (field ``conn``), or ``name`` is empty or taken in this registry.
     """
     from .connector import Connector
 
@@ -346,13 +360,30 @@ def serve(conn: "Connector", port: int = 9108, addr: str = "127.0.0.1", *, regis
 
     Raises:
         ImportError: ``prometheus_client`` is not installed.
-        ValidationError: a bad ``port`` or ``name`` (see :func:`register`).
-        OSError: the port is taken.
+        ValidationError: a bad ``port`` or ``name`` (see :func:`register`); ``port`` in use or not
+            allowed, or ``addr`` not one of this host's (chained from the ``OSError``).  Nothing is
+            left behind then: no thread, no socket, ``conn`` not registered by this call.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValidationError("port", port, "must be an int in 0..65535 (0: any free port)")
     pc = _prometheus()
     if registry is None:
         registry = pc.CollectorRegistry()
-    register(conn, registry, name=name)
-    return MetricsServer(conn, registry, addr, port)
+    with _COLLECTORS_LOCK:
+        before = _COLLECTORS.get(registry)
+    was = before is not None and conn in before._conns.values()
+    collector = register(conn, registry, name=name)
+    try:
+        return MetricsServer(conn, registry, addr, port)  # binds before its thread starts
+    except OSError as exc:
+        if not was:
+            collector.remove(conn)
+        raise _listen_error(exc, addr, port) from exc
+
+
+def _listen_error(exc: OSError, addr: str, port: int) -> ValidationError:
+    if exc.errno == errno.EADDRINUSE:
+        return ValidationError("port", port, f"port {port} on {addr} is in use")
+    if exc.errno == errno.EACCES:
+        return ValidationError("port", port, f"port {port} on {addr} is not allowed here (permission denied)")
+    return ValidationError("addr", addr, f"cannot listen on {addr} port {port} ({exc.strerror or exc})")

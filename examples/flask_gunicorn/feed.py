@@ -52,7 +52,7 @@ def build_config() -> bc.Config:
 def _on_trade(t: bc.Trade) -> None:
     # Runs on the connector's worker thread for this subscriber, never on a request thread.
     with _lock:
-        _latest.update(price=str(t.price), trade_id=t.trade_id, trade_time=t.trade_time,
+        _latest.update(price=format(t.price, "f"), trade_id=t.trade_id, trade_time=t.trade_time,
                        trades_seen=_latest["trades_seen"] + 1)
 
 

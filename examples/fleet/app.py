@@ -53,7 +53,9 @@ def account() -> Reply:
         acc = worker.rest().account(omit_zero_balances=True)
     except bc.BinanceError as err:
         return _error(err)
-    balances = {b["asset"]: {"free": str(b["free"]), "locked": str(b["locked"])} for b in acc["balances"]}
+    # plain(): "0.00000000", not str()'s "0E-8" (a zero Decimal with 8 decimals)
+    balances = {b["asset"]: {"free": worker.plain(b["free"]), "locked": worker.plain(b["locked"])}
+                for b in acc["balances"]}
     return jsonify(pid=os.getpid(), can_trade=acc.get("canTrade"), balances=balances), 200
 
 

@@ -18,13 +18,14 @@ import logging
 import os
 import threading
 import time
+from decimal import Decimal
 from typing import Any, Dict, Optional
 
 import settings
 
 import binance_conn as bc
 
-__all__ = ["ensure_started", "feed", "health", "latest", "rest", "start", "stop"]
+__all__ = ["ensure_started", "feed", "health", "latest", "plain", "rest", "start", "stop"]
 
 log = logging.getLogger("example.worker")
 
@@ -37,17 +38,23 @@ _trades: Dict[str, Dict[str, Any]] = {}  # symbol -> latest trade
 _tops: Dict[str, Dict[str, Any]] = {}  # symbol -> best bid / ask
 
 
+def plain(d: Decimal) -> str:
+    """A Decimal for JSON as Binance writes it: no exponent, its decimals kept ("0.00000000", never
+    ``str()``'s "0E-8"); a string, never a float."""
+    return format(d, "f")
+
+
 def _on_trade(t: bc.Trade) -> None:
     # Runs on the feed's worker thread for this subscriber, never on a request thread.
     with _lock:
-        _trades[t.symbol] = {"price": str(t.price), "qty": str(t.quantity), "trade_id": t.trade_id,
+        _trades[t.symbol] = {"price": plain(t.price), "qty": plain(t.quantity), "trade_id": t.trade_id,
                              "trade_time": t.trade_time}
 
 
 def _on_book_ticker(b: bc.BookTicker) -> None:
     with _lock:
-        _tops[b.symbol] = {"bid": str(b.bid_price), "bid_qty": str(b.bid_qty), "ask": str(b.ask_price),
-                           "ask_qty": str(b.ask_qty), "update_id": b.update_id}
+        _tops[b.symbol] = {"bid": plain(b.bid_price), "bid_qty": plain(b.bid_qty), "ask": plain(b.ask_price),
+                           "ask_qty": plain(b.ask_qty), "update_id": b.update_id}
 
 
 def _on_connection(ev: bc.ConnectionEvent) -> None:

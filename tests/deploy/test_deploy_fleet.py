@@ -245,7 +245,7 @@ def test_hub_cli_names_a_bad_book_and_passes_shared_limits(monkeypatch: pytest.M
     from binance_conn import hub as hub_mod
 
     assert hub_mod.main(["--book", "BTCUSDT@x"]) == 2
-    assert "invalid book" in capsys.readouterr().err
+    assert "invalid --book" in capsys.readouterr().err
 
     seen: List[Any] = []
 

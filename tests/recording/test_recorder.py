@@ -276,7 +276,10 @@ def test_a_disk_failure_never_hurts_the_connector(fake: FakeBinance, tmp_path: p
     conn.on_error(errors)
     conn.on_trade(SYM, trades)
     try:
-        rec = conn.record(str(tmp_path / "missing-dir" / "rec.jsonl.gz"))  # every open fails
+        folder = tmp_path / "missing-dir"
+        folder.mkdir()
+        rec = conn.record(str(folder / "rec.jsonl.gz"))  # accepted: the directory exists now
+        folder.rmdir()  # then the disk "fails": every open of a part fails (nothing opened yet)
         conn.start()
         assert conn.wait_ready(scaled(10)) and fake.wait_for_subscriptions(["btcusdt@trade"], scaled(5))
         ids = [fake.publish_trade(SYM, "100", "1") for _ in range(3)]
@@ -300,7 +303,7 @@ def test_record_validates_and_refuses_a_second_recording(fake: FakeBinance, tmp_
     rec = conn.record(str(tmp_path / "a.jsonl.gz"))
     with pytest.raises(bc.ValidationError):
         conn.record(str(tmp_path / "b.jsonl.gz"))
-    assert conn.stop_recording(5.0) and not rec.is_active and conn.stop_recording()
+    assert conn.stop_recording(5.0) and not rec.is_active and not conn.stop_recording()
     assert conn.stop(5.0)
 
 

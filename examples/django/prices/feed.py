@@ -35,7 +35,7 @@ def _config() -> bc.Config:
 
 def _on_trade(t: bc.Trade) -> None:  # on the connector's worker thread
     with _lock:
-        _latest.update(price=str(t.price), trade_id=t.trade_id, trades_seen=_latest["trades_seen"] + 1)
+        _latest.update(price=format(t.price, "f"), trade_id=t.trade_id, trades_seen=_latest["trades_seen"] + 1)
 
 
 def connector() -> Optional[bc.Connector]:
