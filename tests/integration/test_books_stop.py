@@ -4,7 +4,7 @@ gets its end (UNFILLED at a stop, or when a restart has resynced the book)."""
 from __future__ import annotations
 
 import logging
-from typing import Any, List
+from typing import Any, List, Tuple
 
 import pytest
 from _connector_helpers import FakeBinance, fast_builder, wait_until
@@ -19,17 +19,22 @@ def _synced(conn: bc.Connector, fake: FakeBinance) -> bool:
                       or bool(fake.publish_depth("BTCUSDT") and False), 10)
 
 
+def _started_with_a_book(fake: FakeBinance) -> Tuple[bc.Connector, List[Any]]:
+    conn = bc.Connector(fast_builder(fake).build())
+    gaps: List[Any] = []
+    conn.on_gap(gaps.append)
+    conn.on_book("BTCUSDT", lambda b: None)
+    conn.start()
+    return conn, gaps
+
+
 def _depth_gaps(gaps: List[Any]) -> List[Any]:
     return [g for g in list(gaps) if g.kind == "depth"]
 
 
 def test_a_clean_stop_opens_no_gap_and_warns_nothing(fake: FakeBinance, no_conn_threads: None,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    conn = bc.Connector(fast_builder(fake).build())
-    gaps: List[Any] = []
-    conn.on_gap(gaps.append)
-    conn.on_book("BTCUSDT", lambda b: None)
-    conn.start()
+    conn, gaps = _started_with_a_book(fake)
     try:
         assert _synced(conn, fake)
         with caplog.at_level(logging.WARNING, logger="binance_conn"):
@@ -47,11 +52,7 @@ def test_a_clean_stop_opens_no_gap_and_warns_nothing(fake: FakeBinance, no_conn_
 
 
 def test_a_gap_open_at_the_stop_ends_unfilled(fake: FakeBinance, no_conn_threads: None) -> None:
-    conn = bc.Connector(fast_builder(fake).build())
-    gaps: List[Any] = []
-    conn.on_gap(gaps.append)
-    conn.on_book("BTCUSDT", lambda b: None)
-    conn.start()
+    conn, gaps = _started_with_a_book(fake)
     try:
         assert _synced(conn, fake)
         fake.delay_snapshots(1.0)  # the resync's snapshot is still on its way when the stop comes
