@@ -1,6 +1,6 @@
 """binance_conn: a Binance connector whose connections never silently die.
 
-Public names (API.md): configuration (``Config``, ``ConfigBuilder``,
+Public names (README): configuration (``Config``, ``ConfigBuilder``,
 ``new_config``), the error tree, event types and enums; the ``Connector`` and
 ``RestClient`` as they land.  Everything else is internal.
 """

@@ -96,7 +96,7 @@ _STOPPED, _RUNNING, _STOPPING = "stopped", "running", "stopping"
 
 
 class Connector(FuturesMarketMixin, FuturesConnectorMixin, RecordingMixin, HealthMixin):
-    """A thread-safe connection to one exchange (API.md "Connector lifecycle").
+    """A thread-safe connection to one exchange (README "Streams and events").
 
     Args:
         config: a built :class:`~binance_conn.Config`; kept as is (it is immutable).

@@ -5,7 +5,7 @@ immutable as a frozen dataclass but several times cheaper to build, which
 matters on the stream hot path.  One event object is shared by all subscribers
 of its stream, so immutability is what makes that sharing safe.
 
-Conventions (API.md): ``exchange`` comes first on every event; prices and
+Conventions (README "Streams and events"): ``exchange`` comes first on every event; prices and
 quantities are :class:`decimal.Decimal`; sequences are tuples; ``symbol`` is
 upper case; ``*_time`` fields are integer epoch milliseconds as Binance sends
 them; ``side``/``order_type``/``status``/``state`` are ``str`` enums, or plain
@@ -1296,7 +1296,7 @@ class BlockTrade(Event):
 
 
 class GapEvent(Event):
-    """A hole in a stream, as one subscriber sees it (API.md "Market data that is never silently incomplete").
+    """A hole in a stream, as one subscriber sees it (README "No silent holes: gaps and backfill").
 
     ``kind`` is ``"trade"``, ``"agg_trade"``, ``"kline"``, ``"depth"`` or ``"user_data"``;
     ``first_missing``/``last_missing`` are ids (trade, aggregate trade, depth update ids) or
@@ -1360,7 +1360,7 @@ class GapEvent(Event):
 
 
 class OrderBook(Event):
-    """A local order book's view (API.md "Order books"): ``bids`` best (highest) first, ``asks`` best
+    """A local order book's view (README "Local order books"): ``bids`` best (highest) first, ``asks`` best
     (lowest) first, each level ``(price, quantity)`` Decimals, cut to the subscriber's ``depth``.
 
     ``state`` is ``SYNCING``, ``SYNCED`` or ``OUT_OF_SYNC``; the levels of a book that is not

@@ -1,4 +1,4 @@
-"""Typed USD-M and COIN-M futures trading and account methods (API.md "Futures").
+"""Typed USD-M and COIN-M futures trading and account methods (README "Futures (USD-M and COIN-M)").
 
 :class:`FuturesApi` (market data and plumbing in :mod:`.futures_market`) over the tables of
 :mod:`binance_conn._core.spec_futures`.  ``new_order`` routes the conditional types (STOP,

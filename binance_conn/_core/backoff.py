@@ -23,7 +23,7 @@ class Backoff:
 
     __slots__ = ("base", "max", "jitter")
 
-    def __init__(self, base: float, max: float, jitter: float) -> None:  # noqa: A002 - API.md name
+    def __init__(self, base: float, max: float, jitter: float) -> None:  # noqa: A002 - the public name (with_backoff)
         self.base = float(base)
         self.max = float(max)
         self.jitter = float(jitter)

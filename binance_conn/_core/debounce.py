@@ -1,4 +1,4 @@
-"""Settle connection-state changes before users see them (API.md, ``with_debounce``).
+"""Settle connection-state changes before users see them (README "Configuration", ``with_debounce``).
 
 Raw states come from :mod:`.state` via :meth:`Debouncer.feed`; what users get
 (``on_connection``) comes out as ``(state, reason)`` pairs:

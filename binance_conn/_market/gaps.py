@@ -1,5 +1,5 @@
-"""Gap detection at the point of delivery, GapEvents, and REST backfill (API.md "Market data that is
-never silently incomplete").
+"""Gap detection at the point of delivery, GapEvents, and REST backfill (README "No silent holes:
+gaps and backfill").
 
 Theory of operation.  A :class:`GapGuard` wraps one callback subscriber's callback on a tracked
 stream (``@trade``, ``@aggTrade``, ``@kline_*``, ``@depth*``): it runs on that subscriber's own

@@ -124,7 +124,7 @@ class _Call:
 
 
 class RestClient(LimiterInfo, RestEndpoints, MarketDataApi, TradingApi, AccountApi):
-    """Thread-safe Binance spot REST client (API.md "REST").
+    """Thread-safe Binance spot REST client (README "REST").
 
     Works standalone (a cron job's whole use) and is the object behind
     ``Connector.rest``.  Every method may be called from any thread,
@@ -298,7 +298,7 @@ class RestClient(LimiterInfo, RestEndpoints, MarketDataApi, TradingApi, AccountA
                 ``rest.timeout``.  Everything the call does ends within it.
 
         Raises:
-            BinanceError: the subclass for what went wrong (see API.md); a call cut at
+            BinanceError: the subclass for what went wrong (README "Errors"); a call cut at
                 its deadline raises ``ConnectionError`` (``UnknownStatusError`` for an
                 order that may have been sent).
         """

@@ -1,4 +1,4 @@
-"""The typed endpoint methods of :class:`binance_conn.rest.RestClient` (API.md "REST").
+"""The typed endpoint methods of :class:`binance_conn.rest.RestClient` (README "REST").
 
 Thin methods over one ``request()``: they name parameters the Python way,
 leave out ``None`` values and turn prices/quantities of the answer into
