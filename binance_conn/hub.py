@@ -56,11 +56,11 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ._core import codec
 from ._core import streams as stream_names
-from ._io.topics import ERROR_TOPIC
+from ._io.topics import ERROR_TOPIC, gap_ids_above
 from ._market.books import BOOK_PREFIX, book_topic, parse_book_topic
 from ._market.gaps import BACKFILL_KINDS, tracked_kind
 from ._redis.client import close_quietly, import_redis, make_client, safe_url
@@ -69,12 +69,14 @@ from ._redis.owner import CLAIMED, HubOwner
 from ._redis.publisher import FIELD, StreamPublisher, is_connection_error
 from .config import Config
 from .connector import Connector
-from .enums import ConnectionState
+from .enums import ConnectionState, GapState
 from .errors import BinanceError, InternalError, ValidationError
+from .events import GapEvent
 
 __all__ = ["Hub", "main"]
 
 _log = logging.getLogger("binance_conn.hub")
+_ORPHAN_SCAN = 2000  # control entries a restarted hub reads back for gaps its earlier run left open
 _monotonic = time.monotonic
 _ALL: "weakref.WeakSet[Hub]" = weakref.WeakSet()  # for the fork hook
 
@@ -324,6 +326,7 @@ class Hub:
             client = self._client_or_new()
             for topic in list(self._topics) + ["__control__"]:
                 self._seed_topic(client, topic)
+            self._end_orphan_gaps(client)
             return True
         except Exception as exc:  # noqa: BLE001 - Redis down at start: the control thread tries again
             self._close_client()
@@ -333,6 +336,36 @@ class Hub:
             _log.error("hub could not read the streams' last entries (%s): continuity across the restart "
                        "is not checked", type(exc).__name__, exc_info=exc)
             return True
+
+    def _end_orphan_gaps(self, client: Any) -> None:
+        """Gaps an earlier run reported OPEN and never ended (it was killed) end UNFILLED now, before this
+        run publishes anything, so every OPEN a feed saw gets its end; this run's gap ids continue above
+        the earlier ones (a feed never sees one id for two gaps)."""
+        ended: Set[int] = set()
+        orphans: Dict[int, GapEvent] = {}
+        top = 0
+        for _, fields in client.xrevrange(self.keys.control, "+", "-", count=_ORPHAN_SCAN):  # newest first
+            try:
+                ev = codec.loads(fields.get(FIELD.encode(), b""))
+            except Exception:  # noqa: BLE001 - errors and unreadable entries are no gaps
+                continue
+            if not isinstance(ev, GapEvent):
+                continue
+            top = max(top, ev.gap_id)
+            if ev.state == GapState.OPEN:
+                if ev.gap_id not in ended:
+                    orphans.setdefault(ev.gap_id, ev)
+            else:
+                ended.add(ev.gap_id)
+        gap_ids_above(top)
+        now = int(time.time() * 1000)
+        for gap_id in sorted(orphans):
+            ev = orphans[gap_id]
+            _log.warning("gap %d on %s left open by the previous hub: UNFILLED", gap_id, ev.stream,
+                         extra={"gap_id": gap_id, "stream": ev.stream})
+            self._pub.publish(self.keys.control, codec.dumps(GapEvent(
+                ev.exchange, ev.stream, ev.symbol, ev.kind, gap_id, ev.first_missing, ev.last_missing, ev.cause,
+                GapState.UNFILLED, now, 0, "the hub that opened this gap stopped before it ended")))
 
     def _seed_topic(self, client: Any, topic: str) -> None:
         key = self.keys.stream(topic)

@@ -6,8 +6,8 @@ Nothing Binance-specific: a session folds its links into ``(state, reason)`` pai
 
 from __future__ import annotations
 
-import itertools
 import logging
+import os
 import threading
 import time
 from typing import List, Optional
@@ -17,15 +17,38 @@ from ..enums import ConnectionState
 from ..events import ConnectionEvent
 from .dispatch import Dispatcher
 
-__all__ = ["CONNECTION_TOPIC", "ERROR_TOPIC", "GAP_TOPIC", "next_gap_id", "publish_connection_events"]
+__all__ = ["CONNECTION_TOPIC", "ERROR_TOPIC", "GAP_TOPIC", "gap_ids_above", "next_gap_id", "publish_connection_events"]
 
 S = ConnectionState
 CONNECTION_TOPIC = "__connection__"
 ERROR_TOPIC = "__error__"
 GAP_TOPIC = "__gap__"
 """Where :class:`~binance_conn.GapEvent`s are published (``conn.on_gap``)."""
-next_gap_id = itertools.count(1).__next__
-"""A fresh ``gap_id`` (unique in the process: market and user-data gaps share it); any thread."""
+_gap_ids = [0]
+_gap_lock = threading.Lock()
+
+
+def next_gap_id() -> int:
+    """A fresh ``gap_id`` (unique in the process: market and user-data gaps share it); any thread."""
+    with _gap_lock:  # gaps are rare: a lock, so that gap_ids_above() cannot lose an id
+        _gap_ids[0] += 1
+        return _gap_ids[0]
+
+
+def gap_ids_above(n: int) -> None:
+    """Every later ``gap_id`` is above ``n`` (a restarted hub continues after the ids of its earlier run)."""
+    with _gap_lock:
+        if n > _gap_ids[0]:
+            _gap_ids[0] = n
+
+
+def _fresh_gap_lock() -> None:  # a fork while another thread held it must not leave the child's lock held
+    global _gap_lock
+    _gap_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_gap_lock)
 _PUBLISHED = (S.CONNECTED, S.DISCONNECTED, S.RECONNECTING)
 
 
