@@ -197,6 +197,12 @@ class WeightLimiterRegistry:
                 limiter = self._limiters[key] = HostLimiter(key, limits)
             return limiter
 
+    def forget(self, host: str) -> None:
+        """Drop ``host``'s limiter (its windows and ban gate): a server that is gone for good, such as a
+        stopped ``FakeBinance`` whose port a later one may get. Clients holding it keep their copy."""
+        with self._lock:
+            self._limiters.pop(host.lower(), None)
+
     def hosts(self) -> Tuple[str, ...]:
         """Hosts with a limiter."""
         with self._lock:

@@ -9,6 +9,7 @@ import time
 from collections import deque
 from decimal import Decimal
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import urlsplit
 
 from ._auth import DEFAULT_API_KEY, DEFAULT_API_SECRET, KeyStore
 from ._books import BooksMixin
@@ -220,7 +221,17 @@ class FakeBinance(BooksMixin, TradesMixin, StreamsMixin, FuturesFakeMixin, Futur
             t.join(max(0.0, deadline - time.monotonic()))
         if self._tls is not None:
             self._tls.cleanup()
+        self._forget_limits()
         self._waiter.notify()
+
+    def _forget_limits(self) -> None:
+        """This server is gone: a later fake on the same port must not inherit its weight or a ban it gave
+        (the client's process-wide limiter is keyed by scheme://host:port)."""
+        from binance_conn._rest.limiter import DEFAULT_REGISTRY
+
+        parts = urlsplit(self.rest_url)
+        for host in ("127.0.0.1", "localhost"):
+            DEFAULT_REGISTRY.forget(f"{parts.scheme}://{host}:{parts.port}")
 
     close = stop
 
