@@ -268,7 +268,6 @@ class WsServer:
                                     ssl=ssl_context,
                                     create_connection=self._conn_cls, ping_interval=None, ping_timeout=None,
                                     close_timeout=1.0, compression=None, max_size=2 ** 20,
-                                    open_timeout=30.0,  # not 10: a TLS handshake on a loaded 2-core CI box
                                     logger=logging.getLogger(__name__ + ".server"))
         self.port: int = self.server.socket.getsockname()[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="fake-binance-ws")
