@@ -330,10 +330,14 @@ def test_redis_down_falls_back_at_once_and_warns_once(caplog: Any) -> None:
 
 def test_kill_and_restart_redis_mid_run(private_redis: Any, caplog: Any) -> None:
     caplog.set_level(logging.INFO, logger="binance_conn.redis")
-    a, b = limiter(private_redis.url, limits={"1M": 1000}), limiter(private_redis.url, limits={"1M": 1000})
+    # a 2 s command timeout: on a loaded machine a 0.2 s one can fall back before the kill (a refused
+    # connection after it fails at once either way)
+    a = limiter(private_redis.url, limits={"1M": 1000}, timeout=2.0)
+    b = limiter(private_redis.url, limits={"1M": 1000}, timeout=2.0)
     now = time.time()
     at = book(a, 10, now)
     a.complete(10, at, now, {"1M": 300})  # what Binance last said: the fallback starts from it
+    assert a.mode == "shared" and b.mode == "shared"
     private_redis.kill()
     worst = 0.0
     for i in range(20):
@@ -367,10 +371,11 @@ def test_kill_and_restart_redis_mid_run(private_redis: Any, caplog: Any) -> None
 
 
 def test_a_fallback_starts_from_the_fleets_last_estimate(private_redis: Any) -> None:
-    a, b = limiter(private_redis.url), limiter(private_redis.url)
+    a, b = limiter(private_redis.url, timeout=2.0), limiter(private_redis.url, timeout=2.0)  # as above
     now = time.time()
     b.complete(90, book(b, 90, now), now, None)  # the rest of the fleet spent 90 of 100
     a.complete(5, book(a, 5, now), now, None)  # a saw the fleet at 95 when it booked
+    assert a.mode == "shared" and b.mode == "shared"
     private_redis.kill()
     with pytest.raises(RateLimitError):  # alone, a must not spend the fleet's last 5 twice over
         a.acquire(10, max_wait=0.0, now=lambda: now, wait=never)
