@@ -135,7 +135,7 @@ def test_frozen_link_is_replaced_quickly(fake: FakeBinance, started: List[bc.Con
     took = time.monotonic() - t0
     assert took < 2.0, f"zombie replaced after {took:.2f} s"
     assert c.wait_ready(scaled(3))
-    assert market(c)["zombies_replaced"] == 1
+    assert wait_until(lambda: market(c)["zombies_replaced"] == 1, 3), market(c)  # counted by the watchdog
     assert fake.wait_for_subscriptions(["btcusdt@trade"], scaled(2))
     tid = fake.publish_trade("BTCUSDT", "100", "1")
     assert rec.wait_for(lambda items: items and items[-1].trade_id == tid)
@@ -165,7 +165,7 @@ def test_frozen_link_replaced_within_10s_with_default_timings(fake: FakeBinance,
     print(f"default-timings zombie replaced after {took:.2f} s")
     assert took < 10.0, f"zombie replaced after {took:.2f} s"
     assert c.wait_ready(scaled(3))
-    assert market(c)["zombies_replaced"] == 1
+    assert wait_until(lambda: market(c)["zombies_replaced"] == 1, 3), market(c)  # counted by the watchdog
 
 
 def test_quiet_but_healthy_market_never_reconnects(fake: FakeBinance, started: List[bc.Connector]) -> None:
@@ -416,7 +416,7 @@ def test_stalled_stream_with_live_pongs_is_replaced(fake: FakeBinance, started: 
         assert fake.wait_for_subscriptions(["btcusdt@trade"], scaled(3))
         n = len(rec)
         assert rec.wait_for(lambda items: len(items) > n + 3, 3)  # trades flow again
-        assert c.stats()["market"]["zombies_replaced"] == 1
+        assert wait_until(lambda: c.stats()["market"]["zombies_replaced"] == 1, 3), c.stats()["market"]
     finally:
         stop.set()
         t.join(2)
@@ -441,7 +441,7 @@ def test_stalled_book_ticker_link_with_live_pongs_is_replaced(fake: FakeBinance,
         assert c.wait_ready(scaled(3))
         n = len(rec)
         assert rec.wait_for(lambda items: len(items) > n + 3, 3)  # book tickers flow again
-        assert c.stats()["market"]["zombies_replaced"] == 1
+        assert wait_until(lambda: c.stats()["market"]["zombies_replaced"] == 1, 3), c.stats()["market"]
     finally:
         stop.set()
         t.join(2)
