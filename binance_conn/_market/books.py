@@ -371,11 +371,11 @@ class BookManager:
                 return
             with book.lock:
                 was = book.lost
-                book.lost = self._stop.is_set()  # stopped: stays OUT_OF_SYNC until a new start
+                book.lost = False  # running: the worker resets it now (a stop took the branch above)
                 code = book.sync.reset("zombie" if str(value).startswith("zombie") else "reconnect")
             if code is CHANGED:
                 self._changed(book)
-            elif was and not book.lost:
+            elif was:
                 self._publish(book)  # the OUT_OF_SYNC mark is lifted: show the real state
         elif kind == "snapshot":
             book.in_flight = False
